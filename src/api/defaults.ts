@@ -1,0 +1,18 @@
+// Defaults of the API, shared by the defaulting webhook and the code that reads the resources.
+// test/unit/api/defaults.test.ts checks them against the schemas' `default` keywords.
+export const DEFAULT_POLL_INTERVAL = "10s";
+export const DEFAULT_TOKEN_KEY = "token";
+export const DEFAULT_PICKUP_TIMEOUT = "10m";
+export const DEFAULT_RETENTION_AFTER_FINISH = "10m";
+export const DEFAULT_CA_BUNDLE_KEY = "ca.crt";
+
+export const POLL_INTERVAL_MIN_MS = 2_000;
+export const POLL_INTERVAL_MAX_MS = 3_600_000;
+export const POLL_INTERVAL_WARN_BELOW_MS = 5_000;
+export const PICKUP_TIMEOUT_MIN_MS = 30_000;
+export const PICKUP_TIMEOUT_MAX_MS = 86_400_000;
+export const RETENTION_MAX_MS = 7 * 86_400_000;
+
+/** Container names the operator's pods are built around; templates override them by name. */
+export const RUNNER_CONTAINER = "runner";
+export const LISTENER_CONTAINER = "listener";

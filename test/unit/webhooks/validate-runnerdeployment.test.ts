@@ -1,0 +1,149 @@
+import request from "supertest";
+import { jest } from "@jest/globals";
+import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
+import { NAMESPACE, rd, review } from "../../fixtures/resources.ts";
+import { testApp } from "../../fixtures/webhook-app.ts";
+import type { AdmissionResponse } from "../../../webhooks/admission.ts";
+
+const path = WEBHOOK_PATHS.validateRunnerDeployments;
+
+async function validate(object: unknown, app = testApp(), operation: "CREATE" | "UPDATE" = "CREATE"): Promise<AdmissionResponse> {
+  const res = await request(app).post(path).send(review({ operation, object, oldObject: operation === "UPDATE" ? rd() : undefined }));
+  expect(res.status).toBe(200);
+  return res.body.response as AdmissionResponse;
+}
+
+describe("validating webhook for RunnerDeployment", () => {
+  it("allows a valid RunnerDeployment and echoes the request uid", async () => {
+    const body = review({ object: rd({ spec: { labels: "ubuntu-22.04:host" } }) });
+    const res = await request(testApp()).post(path).send(body);
+    expect(res.body.response).toEqual({ uid: body.request!.uid, allowed: true });
+    expect(res.body.kind).toBe("AdmissionReview");
+    expect(res.body.apiVersion).toBe("admission.k8s.io/v1");
+  });
+
+  it("allows a repository scope instead of an organization", async () => {
+    expect((await validate(rd({ spec: { organization: undefined, repository: "acme/app", labels: "x:host" } }))).allowed).toBe(true);
+  });
+
+  it.each([
+    ["an unknown spec field (a typo)", { spec: { pollInterva: "5s" } }, "spec.pollInterva: unknown field"],
+    ["an unknown field in tokenSecretRef", { spec: { tokenSecretRef: { nmae: "x" } } }, "spec.tokenSecretRef.nmae: unknown field"],
+    ["a missing forgejoServer", { spec: { forgejoServer: undefined } }, "spec.forgejoServer: required"],
+    ["a missing labels", { spec: { labels: undefined } }, "spec.labels: required"],
+    ["a missing tokenSecretRef", { spec: { tokenSecretRef: undefined } }, "spec.tokenSecretRef: required"],
+    ["a wrong type", { spec: { maxRunners: "3" } }, "spec.maxRunners: must be integer"],
+    ["a forgejoServer that is no URL", { spec: { forgejoServer: "https://" } }, 'spec.forgejoServer: must be an http(s) URL such as "https://code.example.com", got "https://"'],
+    ["a forgejoServer with another scheme", { spec: { forgejoServer: "ftp://code.example.com" } }, "spec.forgejoServer"],
+    ["a forgejoServer with credentials", { spec: { forgejoServer: "https://bob:secret@code.example.com" } }, "spec.forgejoServer: must not contain credentials"],
+    ["a forgejoServer with a query", { spec: { forgejoServer: "https://code.example.com/?a=1" } }, "spec.forgejoServer: must not contain a query or fragment"],
+    ["a forgejoServer with a fragment", { spec: { forgejoServer: "https://code.example.com/#x" } }, "spec.forgejoServer: must not contain a query or fragment"],
+    ["no scope", { spec: { organization: undefined } }, "spec: exactly one scope must be set, spec.organization or spec.repository, got none"],
+    ["two scopes", { spec: { repository: "acme/app" } }, "got spec.organization and spec.repository"],
+    ["an organization name with a space", { spec: { organization: "ac me" } }, 'spec.organization: must contain only letters, digits, "-", "_" and ".", start and end with a letter or digit, and not repeat punctuation, got "ac me"'],
+    ["an organization name ending in a dash", { spec: { organization: "acme-" } }, 'got "acme-"'],
+    ["an organization name longer than 40", { spec: { organization: "a".repeat(41) } }, "spec.organization: must be at most 40 characters"],
+    ["a repository without owner", { spec: { organization: undefined, repository: "app" } }, "spec.repository"],
+    ["a label with a bad name", { spec: { labels: "ubuntu latest" } }, 'spec.labels: label "ubuntu latest": the name "ubuntu latest" must start with a letter or digit'],
+    ["a label with an unknown scheme", { spec: { labels: "x:vm" } }, 'spec.labels: label "x:vm": after "x:" expected "host", "docker" or "docker://image", got "vm"'],
+    ["a label with the lxc scheme", { spec: { labels: "x:lxc://debian" } }, "the lxc scheme cannot run in a Kubernetes pod"],
+    ["a docker label without image", { spec: { labels: "x:docker://" } }, 'spec.labels: label "x:docker://": docker:// must be followed by an image reference'],
+    ["a label name used twice", { spec: { labels: "x:host,x:docker" } }, 'spec.labels: label "x:docker": the name "x" is already used by "x:host"'],
+    ["only commas as labels", { spec: { labels: " , " } }, "spec.labels: no label given"],
+    ["a pollInterval below 2s", { spec: { pollInterval: "500ms" } }, 'spec.pollInterval: must be between 2s and 1h, got "500ms"'],
+    ["a pollInterval above 1h", { spec: { pollInterval: "2h" } }, 'spec.pollInterval: must be between 2s and 1h, got "2h"'],
+    ["a pollInterval that is no duration", { spec: { pollInterval: "ten" } }, "spec.pollInterval: must match pattern"],
+    ["a pickupTimeout below 30s", { spec: { pickupTimeout: "5s" } }, 'spec.pickupTimeout: must be between 30s and 24h, got "5s"'],
+    ["a retention above 7 days", { spec: { retentionAfterFinish: "200h" } }, 'spec.retentionAfterFinish: must be between 0ms and 168h, got "200h"'],
+    ["a token Secret in another namespace", { spec: { tokenSecretRef: { namespace: "kube-system" } } }, `spec.tokenSecretRef.namespace: must be the RunnerDeployment's own namespace "${NAMESPACE}", got "kube-system"`],
+    ["maxRunners of 0", { spec: { maxRunners: 0 } }, "spec.maxRunners: must be >= 1, got 0"],
+    ["a runnerTemplate without a runner container", { spec: { runnerTemplate: { spec: { containers: [{ name: "main", image: "x" }] } } } }, 'spec.runnerTemplate.spec.containers: must include a container named "runner"'],
+    ["a runnerTemplate that restarts", { spec: { runnerTemplate: { spec: { restartPolicy: "OnFailure" } } } }, 'spec.runnerTemplate.spec.restartPolicy: must be Never or unset, got "OnFailure"'],
+    ["a listenerTemplate without a listener container", { spec: { listenerTemplate: { spec: { containers: [{ name: "x" }] } } } }, 'spec.listenerTemplate.spec.containers: must include a container named "listener"'],
+    ["a listenerTemplate that never restarts", { spec: { listenerTemplate: { spec: { restartPolicy: "Never" } } } }, 'spec.listenerTemplate.spec.restartPolicy: must be Always or unset, got "Never"'],
+    ["minRunners above maxRunners", { spec: { minRunners: 5, maxRunners: 2 } }, "spec.minRunners: must not exceed spec.maxRunners"],
+  ])("denies %s", async (_title, overrides, message) => {
+    const response = await validate(rd(overrides as Parameters<typeof rd>[0]));
+    expect(response.allowed).toBe(false);
+    expect(response.status?.code).toBe(422);
+    expect(response.status?.message).toContain(message);
+  });
+
+  it("denies on UPDATE as on CREATE", async () => {
+    const response = await validate(rd({ spec: { pollInterval: "1s" } }), testApp(), "UPDATE");
+    expect(response.status?.message).toContain('spec.pollInterval: must be between 2s and 1h, got "1s"');
+  });
+
+  it("lists every problem, not only the first", async () => {
+    const response = await validate(rd({ spec: { pollInterval: "1s", maxRunners: 0 } }));
+    expect(response.status?.message).toContain("spec.pollInterval");
+    expect(response.status?.message).toContain("spec.maxRunners");
+  });
+
+  it.each([
+    ["an http forgejoServer", { spec: { forgejoServer: "http://forgejo.local:3000", labels: "x:host" } }, 'spec.forgejoServer: "http://forgejo.local:3000" uses http'],
+    ["a pollInterval below 5s", { spec: { pollInterval: "3s", labels: "x:host" } }, 'spec.pollInterval: "3s" polls Forgejo more than once per 5s'],
+    ["a docker label", { spec: { labels: "x:docker://alpine:3" } }, "spec.labels: a docker label runs each runner pod with a privileged Docker-in-Docker sidecar"],
+  ])("allows with a warning %s", async (_title, overrides, warning) => {
+    const response = await validate(rd(overrides as Parameters<typeof rd>[0]));
+    expect(response.allowed).toBe(true);
+    expect(response.warnings).toEqual([expect.stringContaining(warning)]);
+  });
+
+  it("omits warnings when there are none", async () => {
+    const response = await validate(rd({ spec: { labels: "x:host" } }));
+    expect(response).not.toHaveProperty("warnings");
+  });
+
+  describe("pod template dry-run", () => {
+    it("sends the Pod each template produces to the dry-run and returns its refusal", async () => {
+      const podDryRun = jest.fn(async (_ns: string, pod: { spec?: { containers?: { name: string; resources?: unknown }[] } }) =>
+        pod.spec?.containers?.[0]?.name === "runner" ? 'Pod "x" is invalid: spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1' : undefined,
+      );
+      const object = rd({
+        spec: {
+          labels: "x:host",
+          runnerTemplate: { spec: { containers: [{ name: "runner", resources: { requests: { cpu: "2" }, limits: { cpu: "1" } } }] } },
+          listenerTemplate: { metadata: { labels: { team: "a" } } },
+        },
+      });
+      const response = await validate(object, testApp({ podDryRun }));
+      expect(podDryRun).toHaveBeenCalledTimes(2);
+      const [namespace, runnerPod] = podDryRun.mock.calls[0]!;
+      expect(namespace).toBe(NAMESPACE);
+      expect(runnerPod).toMatchObject({
+        kind: "Pod",
+        spec: {
+          restartPolicy: "Never",
+          containers: [{ name: "runner", image: "code.forgejo.org/forgejo/runner:12.8.0", resources: { limits: { cpu: "1" } } }],
+        },
+      });
+      expect(podDryRun.mock.calls[1]![1]).toMatchObject({ metadata: { labels: { team: "a" } }, spec: { restartPolicy: "Always" } });
+      expect(response.allowed).toBe(false);
+      expect(response.status?.message).toBe(
+        'spec.runnerTemplate: the API server rejects the Pod this template produces: Pod "x" is invalid: spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1',
+      );
+    });
+
+    it("skips the dry-run when no template is given or another rule already denied", async () => {
+      const podDryRun = jest.fn(async () => undefined);
+      await validate(rd({ spec: { labels: "x:host" } }), testApp({ podDryRun }));
+      await validate(rd({ spec: { pollInterval: "1s", runnerTemplate: { spec: {} } } }), testApp({ podDryRun }));
+      expect(podDryRun).not.toHaveBeenCalled();
+    });
+
+    it("uses the RunnerDeployment's runnerImage", async () => {
+      const podDryRun = jest.fn(async (_ns: string, _pod: unknown) => undefined);
+      await validate(rd({ spec: { labels: "x:host", runnerImage: "example/runner:1", runnerTemplate: { spec: {} } } }), testApp({ podDryRun }));
+      expect(podDryRun.mock.calls[0]![1]).toMatchObject({ spec: { containers: [{ image: "example/runner:1" }] } });
+    });
+
+    it("answers not allowed with code 500 when the dry-run itself fails", async () => {
+      const podDryRun = jest.fn(async () => {
+        throw new Error("connect ECONNREFUSED 127.0.0.1:6443");
+      });
+      const response = await validate(rd({ spec: { labels: "x:host", runnerTemplate: { spec: {} } } }), testApp({ podDryRun }));
+      expect(response).toMatchObject({ allowed: false, status: { code: 500, message: expect.stringContaining("ECONNREFUSED") } });
+    });
+  });
+});

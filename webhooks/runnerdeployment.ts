@@ -1,0 +1,168 @@
+// Admission rules for RunnerDeployment: defaulting (mutating) and validation.
+import type { V1Pod, V1PodTemplateSpec } from "@kubernetes/client-node";
+import {
+  DEFAULT_PICKUP_TIMEOUT,
+  DEFAULT_POLL_INTERVAL,
+  DEFAULT_RETENTION_AFTER_FINISH,
+  DEFAULT_TOKEN_KEY,
+  LISTENER_CONTAINER,
+  PICKUP_TIMEOUT_MAX_MS,
+  PICKUP_TIMEOUT_MIN_MS,
+  POLL_INTERVAL_MAX_MS,
+  POLL_INTERVAL_MIN_MS,
+  POLL_INTERVAL_WARN_BELOW_MS,
+  RETENTION_MAX_MS,
+  RUNNER_CONTAINER,
+} from "../src/api/defaults.ts";
+import { formatDuration, parseDuration } from "../src/api/duration.ts";
+import { normaliseLabels, parseLabels } from "../src/api/labels.ts";
+import { scopeProblems } from "../src/api/names.ts";
+import { mergePodTemplate } from "../src/api/pod-template.ts";
+import type { PodTemplate, RunnerDeployment, RunnerDeploymentSpec } from "../src/generated/api.ts";
+import type { Verdict } from "./admission.ts";
+import { addOnlyPatch } from "./json-patch.ts";
+import type { SchemaValidator } from "./schema-validation.ts";
+
+/** Validates a Pod the way the API server would (a server-side dry-run); returns its refusal. */
+export type PodDryRun = (namespace: string, pod: V1Pod) => Promise<string | undefined>;
+
+export interface RunnerDeploymentRules {
+  schema: SchemaValidator;
+  /** Absent: templates are checked only by the rules here, not by the API server. */
+  podDryRun?: PodDryRun;
+  images: { runner: string; listener: string };
+}
+
+export function defaultRunnerDeployment(rd: RunnerDeployment, namespace: string): RunnerDeployment {
+  const result = structuredClone(rd);
+  const spec = result.spec as Partial<RunnerDeploymentSpec> | undefined;
+  if (typeof spec !== "object" || spec === null) return result;
+  spec.pollInterval ??= DEFAULT_POLL_INTERVAL;
+  spec.pickupTimeout ??= DEFAULT_PICKUP_TIMEOUT;
+  spec.retentionAfterFinish ??= DEFAULT_RETENTION_AFTER_FINISH;
+  if (typeof spec.labels === "string") spec.labels = normaliseLabels(spec.labels);
+  if (typeof spec.tokenSecretRef === "object" && spec.tokenSecretRef !== null) {
+    spec.tokenSecretRef.key ??= DEFAULT_TOKEN_KEY;
+    if (namespace) spec.tokenSecretRef.namespace ??= namespace;
+  }
+  return result;
+}
+
+export function defaultingVerdict(rd: RunnerDeployment, namespace: string): Verdict {
+  return { denials: [], warnings: [], patch: addOnlyPatch(rd, defaultRunnerDeployment(rd, namespace)) };
+}
+
+function checkServer(server: string, verdict: Verdict): void {
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    verdict.denials.push(`spec.forgejoServer: must be an http(s) URL such as "https://code.example.com", got "${server}"`);
+    return;
+  }
+  const shown = `"${server.replace(/\/\/[^@/]*@/, "//***@")}"`;
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    verdict.denials.push(`spec.forgejoServer: must use https (or http), got ${shown}`);
+  }
+  if (url.username || url.password) {
+    verdict.denials.push(`spec.forgejoServer: must not contain credentials, got ${shown}; put the token in the Secret of spec.tokenSecretRef`);
+  }
+  if (url.search || url.hash) {
+    verdict.denials.push(`spec.forgejoServer: must not contain a query or fragment, got ${shown}`);
+  }
+  if (url.protocol === "http:") {
+    verdict.warnings.push(`spec.forgejoServer: ${shown} uses http, so the API token and runner credentials travel unencrypted; use https`);
+  }
+}
+
+function checkDuration(field: string, value: string | undefined, minMs: number, maxMs: number, verdict: Verdict): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    verdict.denials.push(`spec.${field}: must be a duration such as "10s" or "1m30s", got "${value}"`);
+  } else if (ms < minMs || ms > maxMs) {
+    verdict.denials.push(`spec.${field}: must be between ${formatDuration(minMs)} and ${formatDuration(maxMs)}, got "${value}"`);
+  }
+  return ms;
+}
+
+function checkTemplate(field: string, template: PodTemplate | undefined, container: string, restartPolicy: string, verdict: Verdict): void {
+  const spec = template?.spec;
+  if (!spec) return;
+  if (Array.isArray(spec.containers) && spec.containers.length > 0 && !spec.containers.some((c) => c.name === container)) {
+    verdict.denials.push(
+      `spec.${field}.spec.containers: must include a container named "${container}" (it is merged onto the default ${container} container), got ${JSON.stringify(spec.containers.map((c) => c.name))}`,
+    );
+  }
+  if (spec.restartPolicy !== undefined && spec.restartPolicy !== restartPolicy) {
+    verdict.denials.push(`spec.${field}.spec.restartPolicy: must be ${restartPolicy} or unset, got "${spec.restartPolicy}"`);
+  }
+}
+
+/** The Pod a template would produce, as near as the webhook can know it, for a dry-run. */
+export function podFromTemplate(rdName: string, role: "runner" | "listener", image: string, template: PodTemplate | undefined): V1Pod {
+  const base: V1PodTemplateSpec = {
+    metadata: { labels: { "app.kubernetes.io/name": "forgejo-arc", "app.kubernetes.io/component": role } },
+    spec: {
+      restartPolicy: role === "runner" ? "Never" : "Always",
+      containers: [{ name: role === "runner" ? RUNNER_CONTAINER : LISTENER_CONTAINER, image }],
+    },
+  };
+  const merged = mergePodTemplate(base, template);
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { ...merged.metadata, generateName: `${rdName || "dry-run"}-${role}-`.slice(0, 58) },
+    spec: merged.spec!,
+  };
+}
+
+export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules): Promise<Verdict> {
+  const verdict: Verdict = { denials: rules.schema.problems("RunnerDeployment", rd), warnings: [] };
+  const spec = rd.spec as RunnerDeploymentSpec | undefined;
+  if (typeof spec !== "object" || spec === null) return verdict;
+  if (typeof spec.forgejoServer === "string") checkServer(spec.forgejoServer, verdict);
+  verdict.denials.push(...scopeProblems(spec));
+  if (typeof spec.labels === "string") {
+    const labels = parseLabels(spec.labels);
+    verdict.denials.push(...labels.errors.map((error) => `spec.labels: ${error}`));
+    if (labels.labels.some((l) => l.scheme === "docker")) {
+      verdict.warnings.push(
+        "spec.labels: a docker label runs each runner pod with a privileged Docker-in-Docker sidecar; use host labels with a suitable runnerImage to avoid privileged pods",
+      );
+    }
+  }
+  const pollMs = checkDuration("pollInterval", spec.pollInterval, POLL_INTERVAL_MIN_MS, POLL_INTERVAL_MAX_MS, verdict);
+  if (pollMs !== undefined && pollMs >= POLL_INTERVAL_MIN_MS && pollMs < POLL_INTERVAL_WARN_BELOW_MS) {
+    verdict.warnings.push(`spec.pollInterval: "${spec.pollInterval}" polls Forgejo more than once per 5s; every listener adds that load`);
+  }
+  checkDuration("pickupTimeout", spec.pickupTimeout, PICKUP_TIMEOUT_MIN_MS, PICKUP_TIMEOUT_MAX_MS, verdict);
+  checkDuration("retentionAfterFinish", spec.retentionAfterFinish, 0, RETENTION_MAX_MS, verdict);
+  const secretNamespace = spec.tokenSecretRef?.namespace;
+  if (secretNamespace !== undefined && namespace && secretNamespace !== namespace) {
+    verdict.denials.push(
+      `spec.tokenSecretRef.namespace: must be the RunnerDeployment's own namespace "${namespace}", got "${secretNamespace}"; create the token Secret in "${namespace}"`,
+    );
+  }
+  if (typeof spec.maxRunners === "number" && spec.maxRunners < 1) {
+    verdict.denials.push(`spec.maxRunners: must be at least 1, got ${spec.maxRunners}`);
+  }
+  if (typeof spec.minRunners === "number" && typeof spec.maxRunners === "number" && spec.minRunners > spec.maxRunners) {
+    verdict.denials.push(`spec.minRunners: must not exceed spec.maxRunners ${spec.maxRunners}, got ${spec.minRunners}`);
+  }
+  checkTemplate("runnerTemplate", spec.runnerTemplate, RUNNER_CONTAINER, "Never", verdict);
+  checkTemplate("listenerTemplate", spec.listenerTemplate, LISTENER_CONTAINER, "Always", verdict);
+  if (verdict.denials.length === 0 && rules.podDryRun) {
+    const name = rd.metadata?.name ?? "";
+    const checks = [
+      ["runnerTemplate", podFromTemplate(name, "runner", spec.runnerImage ?? rules.images.runner, spec.runnerTemplate)],
+      ["listenerTemplate", podFromTemplate(name, "listener", rules.images.listener, spec.listenerTemplate)],
+    ] as const;
+    for (const [field, pod] of checks) {
+      if (!spec[field]) continue;
+      const refusal = await rules.podDryRun(namespace, pod);
+      if (refusal) verdict.denials.push(`spec.${field}: the API server rejects the Pod this template produces: ${refusal}`);
+    }
+  }
+  return verdict;
+}
