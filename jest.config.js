@@ -1,9 +1,22 @@
-/** @type {import('jest').Config} */
-export default {
+// Two projects: "unit" (fast, offline) and "integration" (a real API server started by globalSetup).
+const common = {
   testEnvironment: "node",
   extensionsToTreatAsEsm: [".ts"],
   transform: { "^.+\\.ts$": ["ts-jest", { useESM: true }] },
   // ts-jest rewrites relative ".ts" imports to ".js" (rewriteRelativeImportExtensions); map them back.
   moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
-  testMatch: ["<rootDir>/test/unit/**/*.test.ts"],
+};
+
+/** @type {import('jest').Config} */
+export default {
+  projects: [
+    { ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
+    {
+      ...common,
+      displayName: "integration",
+      testMatch: ["<rootDir>/test/integration/**/*.test.ts"],
+      globalSetup: "<rootDir>/test/integration/global-setup.mjs",
+      globalTeardown: "<rootDir>/test/integration/global-teardown.mjs",
+    },
+  ],
 };

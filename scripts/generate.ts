@@ -4,8 +4,11 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { REGENERATE_COMMAND, generatedFiles } from "./generate/outputs.ts";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const write = process.argv.includes("--write");
+const args = process.argv.slice(2);
+const write = args.includes("--write");
+// --root DIR compares with (or writes to) another tree; tests use it to prove the check.
+const rootArg = args.indexOf("--root");
+const root = rootArg >= 0 ? resolve(args[rootArg + 1] ?? ".") : resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 async function current(path: string): Promise<string | undefined> {
   return readFile(resolve(root, path), "utf8").catch(() => undefined);

@@ -11,7 +11,12 @@ function changedFields(before: Record<string, unknown>, after: Record<string, un
   return [...keys].filter((key) => !isDeepStrictEqual(before[key], after[key])).map((key) => `spec.${key}`);
 }
 
-export function validateActRunner(runner: ActRunner, oldRunner: ActRunner | undefined, namespace: string, schema: SchemaValidator): Verdict {
+export function validateActRunner(
+  runner: ActRunner,
+  oldRunner: ActRunner | undefined,
+  namespace: string,
+  schema: SchemaValidator,
+): Verdict {
   const verdict: Verdict = { denials: schema.problems("ActRunner", runner), warnings: [] };
   const spec = runner.spec;
   if (typeof spec !== "object" || spec === null) return verdict;

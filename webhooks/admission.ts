@@ -54,7 +54,8 @@ export function toResponse(uid: string, verdict: Verdict): AdmissionResponse {
 
 /** Checks the envelope; returns what is wrong with it, or the request. */
 export function readRequest(body: unknown): AdmissionRequest | string {
-  if (typeof body !== "object" || body === null) return "body must be an AdmissionReview object";
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return "body must be an AdmissionReview object";
+  if (Object.keys(body).length === 0) return "body is empty; send an AdmissionReview";
   const { apiVersion, kind, request } = body as Partial<AdmissionReview>;
   if (kind !== "AdmissionReview") return `kind must be "AdmissionReview", got ${JSON.stringify(kind)}`;
   if (apiVersion !== "admission.k8s.io/v1") return `apiVersion must be "admission.k8s.io/v1", got ${JSON.stringify(apiVersion)}`;

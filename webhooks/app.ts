@@ -63,7 +63,11 @@ export function createApp(deps: WebhookDeps): express.Express {
         res.status(status).json(body);
       };
       if (!req.is("application/json")) {
-        finish(400, { error: `Content-Type must be application/json, got ${JSON.stringify(req.get("content-type") ?? "")}` }, "bad_request");
+        finish(
+          400,
+          { error: `Content-Type must be application/json, got ${JSON.stringify(req.get("content-type") ?? "")}` },
+          "bad_request",
+        );
         return;
       }
       const request = readRequest(req.body);
@@ -79,7 +83,10 @@ export function createApp(deps: WebhookDeps): express.Express {
         const response = toResponse(request.uid, await handler(request));
         const result = !response.allowed ? "denied" : response.patch ? "patched" : "allowed";
         if (!response.allowed) {
-          deps.logger.info({ path, name: request.name, namespace: request.namespace, reason: response.status?.message }, "Denied admission request");
+          deps.logger.info(
+            { path, name: request.name, namespace: request.namespace, reason: response.status?.message },
+            "Denied admission request",
+          );
         }
         finish(200, review(response), result);
       } catch (error) {
@@ -101,7 +108,10 @@ export function createApp(deps: WebhookDeps): express.Express {
   });
   app.get("/readyz", (_req, res) => {
     const ready = deps.ready?.() ?? true;
-    res.status(ready ? 200 : 503).type("text/plain").send(ready ? "ok" : "not ready");
+    res
+      .status(ready ? 200 : 503)
+      .type("text/plain")
+      .send(ready ? "ok" : "not ready");
   });
   app.get("/metrics", async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());

@@ -65,7 +65,9 @@ function checkServer(server: string, verdict: Verdict): void {
     verdict.denials.push(`spec.forgejoServer: must use https (or http), got ${shown}`);
   }
   if (url.username || url.password) {
-    verdict.denials.push(`spec.forgejoServer: must not contain credentials, got ${shown}; put the token in the Secret of spec.tokenSecretRef`);
+    verdict.denials.push(
+      `spec.forgejoServer: must not contain credentials, got ${shown}; put the token in the Secret of spec.tokenSecretRef`,
+    );
   }
   if (url.search || url.hash) {
     verdict.denials.push(`spec.forgejoServer: must not contain a query or fragment, got ${shown}`);

@@ -20,6 +20,20 @@ interface CrdMeta {
   shortNames: string[];
   categories: string[];
   printerColumns: { name: string; type: string; jsonPath: string; priority?: number; description?: string }[];
+  /** "admission": spec keeps unknown fields for the webhook to reject (see ProjectionOptions). */
+  unknownSpecFields?: "prune" | "admission";
+}
+
+/** The CRD schema of a kind: spec projected with the kind's unknown-field policy, the rest pruned. */
+function crdSchema(kind: KindSchema, documents: SchemaDocuments): JsonSchema {
+  const meta = kind.schema["x-crd"] as CrdMeta;
+  const schema = toStructural(dereference(kind.schema, kind.file, documents));
+  if (meta.unknownSpecFields === "admission") {
+    const properties = schema.properties as Record<string, JsonSchema>;
+    const authoringSpec = (dereference(kind.schema, kind.file, documents).properties as Record<string, JsonSchema>).spec!;
+    properties.spec = toStructural(authoringSpec, "$.spec", { keepUnknownFields: true });
+  }
+  return schema;
 }
 
 function documentsOf(common: JsonSchema, kinds: KindSchema[]): SchemaDocuments {
@@ -28,7 +42,7 @@ function documentsOf(common: JsonSchema, kinds: KindSchema[]): SchemaDocuments {
 
 export function crdFor(kind: KindSchema, documents: SchemaDocuments): JsonSchema {
   const meta = kind.schema["x-crd"] as CrdMeta;
-  const openAPIV3Schema = toStructural(dereference(kind.schema, kind.file, documents));
+  const openAPIV3Schema = crdSchema(kind, documents);
   return {
     apiVersion: "apiextensions.k8s.io/v1",
     kind: "CustomResourceDefinition",
@@ -141,7 +155,7 @@ export function apiDoc(kinds: KindSchema[], documents: SchemaDocuments): string 
   ];
   for (const kind of kinds) {
     const meta = kind.schema["x-crd"] as CrdMeta;
-    const schema = toStructural(dereference(kind.schema, kind.file, documents));
+    const schema = crdSchema(kind, documents);
     out.push(`## ${kind.kind} (\`${meta.shortNames.join("`, `")}\`)`, "", String(kind.schema.description), "");
     for (const part of ["spec", "status"]) {
       const partSchema = (schema.properties as Record<string, JsonSchema>)[part]!;

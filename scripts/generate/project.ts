@@ -57,14 +57,24 @@ export function dereference(schema: JsonSchema, file: string, documents: SchemaD
   return result;
 }
 
+export interface ProjectionOptions {
+  /**
+   * Closed objects (additionalProperties: false) keep unknown fields instead of having them pruned,
+   * so the validating webhook sees a typo and rejects it by name. The API server prunes before
+   * admission, so without this a misspelt field would vanish with at most a warning.
+   */
+  keepUnknownFields?: boolean;
+}
+
 /** Projects a dereferenced authoring schema onto what a CRD's openAPIV3Schema accepts. */
-export function toStructural(schema: JsonSchema, path = "$"): JsonSchema {
+export function toStructural(schema: JsonSchema, path = "$", options: ProjectionOptions = {}): JsonSchema {
   const result: JsonSchema = {};
   for (const [key, value] of Object.entries(schema)) {
     if (DROPPED_KEYWORDS.has(key)) continue;
     if (key === "additionalProperties") {
       // `false` is the CRD default (pruning); only a map's value schema is kept.
-      if (isObject(value)) result[key] = toStructural(value, `${path}.*`);
+      if (isObject(value)) result[key] = toStructural(value, `${path}.*`, options);
+      else if (value === false && options.keepUnknownFields) result["x-kubernetes-preserve-unknown-fields"] = true;
       continue;
     }
     if (key === "type" && Array.isArray(value)) {
@@ -76,12 +86,12 @@ export function toStructural(schema: JsonSchema, path = "$"): JsonSchema {
     }
     if (key === "properties" && isObject(value)) {
       result[key] = Object.fromEntries(
-        Object.entries(value).map(([name, child]) => [name, toStructural(child as JsonSchema, `${path}.${name}`)]),
+        Object.entries(value).map(([name, child]) => [name, toStructural(child as JsonSchema, `${path}.${name}`, options)]),
       );
       continue;
     }
     if (key === "items" && isObject(value)) {
-      result[key] = toStructural(value, `${path}[]`);
+      result[key] = toStructural(value, `${path}[]`, options);
       continue;
     }
     result[key] = value;

@@ -37,7 +37,8 @@ export function parseLabel(raw: string): RunnerLabel | string {
   if (rest === "docker") return { raw, name, scheme: "docker" };
   if (rest.startsWith("docker://")) {
     const image = rest.slice("docker://".length);
-    if (!IMAGE.test(image)) return `label "${raw}": docker:// must be followed by an image reference, e.g. "${name}:docker://node:20-bookworm"`;
+    if (!IMAGE.test(image))
+      return `label "${raw}": docker:// must be followed by an image reference, e.g. "${name}:docker://node:20-bookworm"`;
     return { raw, name, scheme: "docker", image };
   }
   if (rest.startsWith("lxc")) return `label "${raw}": the lxc scheme cannot run in a Kubernetes pod; use docker://image or host`;
@@ -63,7 +64,7 @@ export function parseLabels(labels: string): { labels: RunnerLabel[]; errors: st
     names.set(result.name, raw);
     parsed.push(result);
   }
-  if (parsed.length === 0 && errors.length === 0) errors.push("no label given; set at least one, e.g. \"docker\"");
+  if (parsed.length === 0 && errors.length === 0) errors.push('no label given; set at least one, e.g. "docker"');
   return { labels: parsed, errors };
 }
 

@@ -4,7 +4,12 @@
 import type { V1Container, V1PodSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { PodTemplate } from "../generated/api.ts";
 
-function mergeByKey<T, K extends keyof T>(base: T[] | undefined, overlay: T[] | undefined, key: K, merge: (a: T, b: T) => T): T[] | undefined {
+function mergeByKey<T, K extends keyof T>(
+  base: T[] | undefined,
+  overlay: T[] | undefined,
+  key: K,
+  merge: (a: T, b: T) => T,
+): T[] | undefined {
   if (!overlay) return base;
   if (!base) return overlay;
   const result = base.map((item) => {

@@ -34,7 +34,11 @@ describe("defaulting webhook for RunnerDeployment", () => {
     ["pickupTimeout to 10m", { pickupTimeout: undefined }, { pickupTimeout: "10m" }],
     ["retentionAfterFinish to 10m", { retentionAfterFinish: undefined }, { retentionAfterFinish: "10m" }],
     ["tokenSecretRef.key to token", { tokenSecretRef: { key: undefined } }, { tokenSecretRef: { key: "token" } }],
-    ["tokenSecretRef.namespace to the object's namespace", { tokenSecretRef: { namespace: undefined } }, { tokenSecretRef: { namespace: NAMESPACE } }],
+    [
+      "tokenSecretRef.namespace to the object's namespace",
+      { tokenSecretRef: { namespace: undefined } },
+      { tokenSecretRef: { namespace: NAMESPACE } },
+    ],
     ["labels trimmed and de-duplicated", { labels: " a:host , b:host,a:host,, " }, { labels: "a:host,b:host" }],
   ])("defaults %s", async (_title, specOverrides, expected) => {
     const object = rd({ spec: specOverrides as never });
@@ -49,7 +53,13 @@ describe("defaulting webhook for RunnerDeployment", () => {
     const object = minimal();
     const patch = decodePatch((await mutate(object)).patch);
     expect(patch.map((op) => op.path).sort()).toEqual(
-      ["/spec/pickupTimeout", "/spec/pollInterval", "/spec/retentionAfterFinish", "/spec/tokenSecretRef/key", "/spec/tokenSecretRef/namespace"].sort(),
+      [
+        "/spec/pickupTimeout",
+        "/spec/pollInterval",
+        "/spec/retentionAfterFinish",
+        "/spec/tokenSecretRef/key",
+        "/spec/tokenSecretRef/namespace",
+      ].sort(),
     );
     expect(applyAddPatch(object, patch).spec).toEqual({
       ...object.spec,
@@ -66,7 +76,11 @@ describe("defaulting webhook for RunnerDeployment", () => {
   });
 
   it("leaves an object without spec to the validating webhook", async () => {
-    const object = { apiVersion: "forgejo.actions.io/v1alpha1", kind: "RunnerDeployment", metadata: { name: "x" } } as unknown as RunnerDeployment;
+    const object = {
+      apiVersion: "forgejo.actions.io/v1alpha1",
+      kind: "RunnerDeployment",
+      metadata: { name: "x" },
+    } as unknown as RunnerDeployment;
     expect(await mutate(object)).not.toHaveProperty("patch");
   });
 });

@@ -34,9 +34,17 @@ describe("validating webhook for ActRunner", () => {
 
   it.each([
     ["an unknown field", { spec: { jobHandel: "x" } }, "spec.jobHandel: unknown field"],
-    ["a jobData id that differs from forgejoJobID", { spec: { jobData: { id: 43 } } }, "spec.jobData.id: must equal spec.forgejoJobID 42, got 43"],
+    [
+      "a jobData id that differs from forgejoJobID",
+      { spec: { jobData: { id: 43 } } },
+      "spec.jobData.id: must equal spec.forgejoJobID 42, got 43",
+    ],
     ["a bad label", { spec: { labels: "x:vm" } }, 'spec.labels: label "x:vm"'],
-    ["a token Secret in another namespace", { spec: { tokenSecretRef: { namespace: "other" } } }, `must be the ActRunner's own namespace "${NAMESPACE}", got "other"`],
+    [
+      "a token Secret in another namespace",
+      { spec: { tokenSecretRef: { namespace: "other" } } },
+      `must be the ActRunner's own namespace "${NAMESPACE}", got "other"`,
+    ],
     ["no scope", { spec: { organization: undefined } }, "exactly one scope"],
   ])("denies %s", async (_title, overrides, message) => {
     const response = await validate(ar(overrides as Parameters<typeof ar>[0]));

@@ -8,7 +8,9 @@ import type { AdmissionResponse } from "../../../webhooks/admission.ts";
 const path = WEBHOOK_PATHS.validateRunnerDeployments;
 
 async function validate(object: unknown, app = testApp(), operation: "CREATE" | "UPDATE" = "CREATE"): Promise<AdmissionResponse> {
-  const res = await request(app).post(path).send(review({ operation, object, oldObject: operation === "UPDATE" ? rd() : undefined }));
+  const res = await request(app)
+    .post(path)
+    .send(review({ operation, object, oldObject: operation === "UPDATE" ? rd() : undefined }));
   expect(res.status).toBe(200);
   return res.body.response as AdmissionResponse;
 }
@@ -33,34 +35,98 @@ describe("validating webhook for RunnerDeployment", () => {
     ["a missing labels", { spec: { labels: undefined } }, "spec.labels: required"],
     ["a missing tokenSecretRef", { spec: { tokenSecretRef: undefined } }, "spec.tokenSecretRef: required"],
     ["a wrong type", { spec: { maxRunners: "3" } }, "spec.maxRunners: must be integer"],
-    ["a forgejoServer that is no URL", { spec: { forgejoServer: "https://" } }, 'spec.forgejoServer: must be an http(s) URL such as "https://code.example.com", got "https://"'],
+    [
+      "a forgejoServer that is no URL",
+      { spec: { forgejoServer: "https://" } },
+      'spec.forgejoServer: must be an http(s) URL such as "https://code.example.com", got "https://"',
+    ],
     ["a forgejoServer with another scheme", { spec: { forgejoServer: "ftp://code.example.com" } }, "spec.forgejoServer"],
-    ["a forgejoServer with credentials", { spec: { forgejoServer: "https://bob:secret@code.example.com" } }, "spec.forgejoServer: must not contain credentials"],
-    ["a forgejoServer with a query", { spec: { forgejoServer: "https://code.example.com/?a=1" } }, "spec.forgejoServer: must not contain a query or fragment"],
-    ["a forgejoServer with a fragment", { spec: { forgejoServer: "https://code.example.com/#x" } }, "spec.forgejoServer: must not contain a query or fragment"],
-    ["no scope", { spec: { organization: undefined } }, "spec: exactly one scope must be set, spec.organization or spec.repository, got none"],
+    [
+      "a forgejoServer with credentials",
+      { spec: { forgejoServer: "https://bob:secret@code.example.com" } },
+      "spec.forgejoServer: must not contain credentials",
+    ],
+    [
+      "a forgejoServer with a query",
+      { spec: { forgejoServer: "https://code.example.com/?a=1" } },
+      "spec.forgejoServer: must not contain a query or fragment",
+    ],
+    [
+      "a forgejoServer with a fragment",
+      { spec: { forgejoServer: "https://code.example.com/#x" } },
+      "spec.forgejoServer: must not contain a query or fragment",
+    ],
+    [
+      "no scope",
+      { spec: { organization: undefined } },
+      "spec: exactly one scope must be set, spec.organization or spec.repository, got none",
+    ],
     ["two scopes", { spec: { repository: "acme/app" } }, "got spec.organization and spec.repository"],
-    ["an organization name with a space", { spec: { organization: "ac me" } }, 'spec.organization: must contain only letters, digits, "-", "_" and ".", start and end with a letter or digit, and not repeat punctuation, got "ac me"'],
+    [
+      "an organization name with a space",
+      { spec: { organization: "ac me" } },
+      'spec.organization: must contain only letters, digits, "-", "_" and ".", start and end with a letter or digit, and not repeat punctuation, got "ac me"',
+    ],
     ["an organization name ending in a dash", { spec: { organization: "acme-" } }, 'got "acme-"'],
     ["an organization name longer than 40", { spec: { organization: "a".repeat(41) } }, "spec.organization: must be at most 40 characters"],
     ["a repository without owner", { spec: { organization: undefined, repository: "app" } }, "spec.repository"],
-    ["a label with a bad name", { spec: { labels: "ubuntu latest" } }, 'spec.labels: label "ubuntu latest": the name "ubuntu latest" must start with a letter or digit'],
-    ["a label with an unknown scheme", { spec: { labels: "x:vm" } }, 'spec.labels: label "x:vm": after "x:" expected "host", "docker" or "docker://image", got "vm"'],
+    [
+      "a label with a bad name",
+      { spec: { labels: "ubuntu latest" } },
+      'spec.labels: label "ubuntu latest": the name "ubuntu latest" must start with a letter or digit',
+    ],
+    [
+      "a label with an unknown scheme",
+      { spec: { labels: "x:vm" } },
+      'spec.labels: label "x:vm": after "x:" expected "host", "docker" or "docker://image", got "vm"',
+    ],
     ["a label with the lxc scheme", { spec: { labels: "x:lxc://debian" } }, "the lxc scheme cannot run in a Kubernetes pod"],
-    ["a docker label without image", { spec: { labels: "x:docker://" } }, 'spec.labels: label "x:docker://": docker:// must be followed by an image reference'],
-    ["a label name used twice", { spec: { labels: "x:host,x:docker" } }, 'spec.labels: label "x:docker": the name "x" is already used by "x:host"'],
+    [
+      "a docker label without image",
+      { spec: { labels: "x:docker://" } },
+      'spec.labels: label "x:docker://": docker:// must be followed by an image reference',
+    ],
+    [
+      "a label name used twice",
+      { spec: { labels: "x:host,x:docker" } },
+      'spec.labels: label "x:docker": the name "x" is already used by "x:host"',
+    ],
     ["only commas as labels", { spec: { labels: " , " } }, "spec.labels: no label given"],
     ["a pollInterval below 2s", { spec: { pollInterval: "500ms" } }, 'spec.pollInterval: must be between 2s and 1h, got "500ms"'],
     ["a pollInterval above 1h", { spec: { pollInterval: "2h" } }, 'spec.pollInterval: must be between 2s and 1h, got "2h"'],
     ["a pollInterval that is no duration", { spec: { pollInterval: "ten" } }, "spec.pollInterval: must match pattern"],
     ["a pickupTimeout below 30s", { spec: { pickupTimeout: "5s" } }, 'spec.pickupTimeout: must be between 30s and 24h, got "5s"'],
-    ["a retention above 7 days", { spec: { retentionAfterFinish: "200h" } }, 'spec.retentionAfterFinish: must be between 0ms and 168h, got "200h"'],
-    ["a token Secret in another namespace", { spec: { tokenSecretRef: { namespace: "kube-system" } } }, `spec.tokenSecretRef.namespace: must be the RunnerDeployment's own namespace "${NAMESPACE}", got "kube-system"`],
+    [
+      "a retention above 7 days",
+      { spec: { retentionAfterFinish: "200h" } },
+      'spec.retentionAfterFinish: must be between 0ms and 168h, got "200h"',
+    ],
+    [
+      "a token Secret in another namespace",
+      { spec: { tokenSecretRef: { namespace: "kube-system" } } },
+      `spec.tokenSecretRef.namespace: must be the RunnerDeployment's own namespace "${NAMESPACE}", got "kube-system"`,
+    ],
     ["maxRunners of 0", { spec: { maxRunners: 0 } }, "spec.maxRunners: must be >= 1, got 0"],
-    ["a runnerTemplate without a runner container", { spec: { runnerTemplate: { spec: { containers: [{ name: "main", image: "x" }] } } } }, 'spec.runnerTemplate.spec.containers: must include a container named "runner"'],
-    ["a runnerTemplate that restarts", { spec: { runnerTemplate: { spec: { restartPolicy: "OnFailure" } } } }, 'spec.runnerTemplate.spec.restartPolicy: must be Never or unset, got "OnFailure"'],
-    ["a listenerTemplate without a listener container", { spec: { listenerTemplate: { spec: { containers: [{ name: "x" }] } } } }, 'spec.listenerTemplate.spec.containers: must include a container named "listener"'],
-    ["a listenerTemplate that never restarts", { spec: { listenerTemplate: { spec: { restartPolicy: "Never" } } } }, 'spec.listenerTemplate.spec.restartPolicy: must be Always or unset, got "Never"'],
+    [
+      "a runnerTemplate without a runner container",
+      { spec: { runnerTemplate: { spec: { containers: [{ name: "main", image: "x" }] } } } },
+      'spec.runnerTemplate.spec.containers: must include a container named "runner"',
+    ],
+    [
+      "a runnerTemplate that restarts",
+      { spec: { runnerTemplate: { spec: { restartPolicy: "OnFailure" } } } },
+      'spec.runnerTemplate.spec.restartPolicy: must be Never or unset, got "OnFailure"',
+    ],
+    [
+      "a listenerTemplate without a listener container",
+      { spec: { listenerTemplate: { spec: { containers: [{ name: "x" }] } } } },
+      'spec.listenerTemplate.spec.containers: must include a container named "listener"',
+    ],
+    [
+      "a listenerTemplate that never restarts",
+      { spec: { listenerTemplate: { spec: { restartPolicy: "Never" } } } },
+      'spec.listenerTemplate.spec.restartPolicy: must be Always or unset, got "Never"',
+    ],
     ["minRunners above maxRunners", { spec: { minRunners: 5, maxRunners: 2 } }, "spec.minRunners: must not exceed spec.maxRunners"],
   ])("denies %s", async (_title, overrides, message) => {
     const response = await validate(rd(overrides as Parameters<typeof rd>[0]));
@@ -81,9 +147,21 @@ describe("validating webhook for RunnerDeployment", () => {
   });
 
   it.each([
-    ["an http forgejoServer", { spec: { forgejoServer: "http://forgejo.local:3000", labels: "x:host" } }, 'spec.forgejoServer: "http://forgejo.local:3000" uses http'],
-    ["a pollInterval below 5s", { spec: { pollInterval: "3s", labels: "x:host" } }, 'spec.pollInterval: "3s" polls Forgejo more than once per 5s'],
-    ["a docker label", { spec: { labels: "x:docker://alpine:3" } }, "spec.labels: a docker label runs each runner pod with a privileged Docker-in-Docker sidecar"],
+    [
+      "an http forgejoServer",
+      { spec: { forgejoServer: "http://forgejo.local:3000", labels: "x:host" } },
+      'spec.forgejoServer: "http://forgejo.local:3000" uses http',
+    ],
+    [
+      "a pollInterval below 5s",
+      { spec: { pollInterval: "3s", labels: "x:host" } },
+      'spec.pollInterval: "3s" polls Forgejo more than once per 5s',
+    ],
+    [
+      "a docker label",
+      { spec: { labels: "x:docker://alpine:3" } },
+      "spec.labels: a docker label runs each runner pod with a privileged Docker-in-Docker sidecar",
+    ],
   ])("allows with a warning %s", async (_title, overrides, warning) => {
     const response = await validate(rd(overrides as Parameters<typeof rd>[0]));
     expect(response.allowed).toBe(true);
@@ -98,7 +176,9 @@ describe("validating webhook for RunnerDeployment", () => {
   describe("pod template dry-run", () => {
     it("sends the Pod each template produces to the dry-run and returns its refusal", async () => {
       const podDryRun = jest.fn(async (_ns: string, pod: { spec?: { containers?: { name: string; resources?: unknown }[] } }) =>
-        pod.spec?.containers?.[0]?.name === "runner" ? 'Pod "x" is invalid: spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1' : undefined,
+        pod.spec?.containers?.[0]?.name === "runner"
+          ? 'Pod "x" is invalid: spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1'
+          : undefined,
       );
       const object = rd({
         spec: {
@@ -134,7 +214,10 @@ describe("validating webhook for RunnerDeployment", () => {
 
     it("uses the RunnerDeployment's runnerImage", async () => {
       const podDryRun = jest.fn(async (_ns: string, _pod: unknown) => undefined);
-      await validate(rd({ spec: { labels: "x:host", runnerImage: "example/runner:1", runnerTemplate: { spec: {} } } }), testApp({ podDryRun }));
+      await validate(
+        rd({ spec: { labels: "x:host", runnerImage: "example/runner:1", runnerTemplate: { spec: {} } } }),
+        testApp({ podDryRun }),
+      );
       expect(podDryRun.mock.calls[0]![1]).toMatchObject({ spec: { containers: [{ image: "example/runner:1" }] } });
     });
 

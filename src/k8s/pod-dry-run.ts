@@ -1,0 +1,20 @@
+// Validates a Pod exactly as the API server would, without creating it (server-side dry-run).
+import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import type { PodDryRun } from "../../webhooks/runnerdeployment.ts";
+import { apiErrorCode, apiErrorMessage } from "./client.ts";
+
+export function podDryRun(kc: KubeConfig): PodDryRun {
+  const core = kc.makeApiClient(CoreV1Api);
+  return async (namespace: string, pod: V1Pod) => {
+    try {
+      await core.createNamespacedPod({ namespace, body: pod, dryRun: "All" });
+      return undefined;
+    } catch (error) {
+      const code = apiErrorCode(error);
+      // 400/403/422 are verdicts on the Pod (invalid, forbidden by policy or quota); anything else
+      // is a failure to ask, which the webhook reports as an error rather than a denial.
+      if (code === 400 || code === 403 || code === 422) return apiErrorMessage(error);
+      throw new Error(`server-side dry-run of the Pod in namespace ${namespace} failed: ${apiErrorMessage(error)}`, { cause: error });
+    }
+  };
+}

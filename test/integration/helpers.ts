@@ -1,0 +1,76 @@
+// Shared pieces of the integration tests: the cluster's KubeConfig, throwaway namespaces, polling.
+import { randomBytes } from "node:crypto";
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { readState, type ClusterState } from "../../scripts/cluster/cluster.ts";
+import { API_GROUP, API_VERSION } from "../../src/api/schemas.ts";
+
+export const TEST_NAMESPACE_LABEL = "forgejo-arc.test/namespace";
+
+export function clusterState(): ClusterState {
+  const state = readState();
+  if (!state) throw new Error("no local cluster state; the integration globalSetup should have started one");
+  return state;
+}
+
+export function kubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(clusterState().kubeconfig);
+  return kc;
+}
+
+export async function createNamespace(prefix: string): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString("hex")}`;
+  await kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .createNamespace({ body: { metadata: { name, labels: { [TEST_NAMESPACE_LABEL]: name } } } });
+  return name;
+}
+
+export async function deleteNamespace(name: string): Promise<void> {
+  await kubeConfig()
+    .makeApiClient(CoreV1Api)
+    .deleteNamespace({ name })
+    .catch(() => undefined);
+}
+
+/** Polls `probe` until it returns a value other than undefined; fails with `what` after the timeout. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+}
+
+export function customObjects(kc = kubeConfig()) {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const call = (plural: string, namespace: string) => ({ group: API_GROUP, version: API_VERSION, namespace, plural });
+  return {
+    api,
+    create: (plural: string, namespace: string, body: object) => api.createNamespacedCustomObject({ ...call(plural, namespace), body }),
+    get: (plural: string, namespace: string, name: string) => api.getNamespacedCustomObject({ ...call(plural, namespace), name }),
+    list: (plural: string, namespace: string) => api.listNamespacedCustomObject({ ...call(plural, namespace) }),
+    replace: (plural: string, namespace: string, name: string, body: object) =>
+      api.replaceNamespacedCustomObject({ ...call(plural, namespace), name, body }),
+    delete: (plural: string, namespace: string, name: string) => api.deleteNamespacedCustomObject({ ...call(plural, namespace), name }),
+  };
+}
+
+/** The message of a rejected call, for asserting on the API server's own words. */
+export async function rejection(promise: Promise<unknown>): Promise<{ code: number; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    const e = error as { code?: number; body?: unknown };
+    const body = typeof e.body === "string" ? (JSON.parse(e.body) as { message?: string }) : (e.body as { message?: string } | undefined);
+    return { code: e.code ?? 0, message: body?.message ?? String(error) };
+  }
+  throw new Error("expected the call to be rejected, but it succeeded");
+}

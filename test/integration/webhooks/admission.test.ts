@@ -1,0 +1,138 @@
+// The API server calls the project's webhook server (URL mode, https://127.0.0.1) and enforces its
+// answers: defaulting, webhook-only rules, and the server-side dry-run of pod templates.
+import { AdmissionregistrationV1Api, KubernetesObjectApi } from "@kubernetes/client-node";
+import { readFileSync } from "node:fs";
+import { Registry } from "prom-client";
+import { issueCertificate } from "../../../scripts/cluster/cluster.ts";
+import { urlModeWebhookConfigurations } from "../../../scripts/cluster/webhook-registration.ts";
+import { podDryRun } from "../../../src/k8s/pod-dry-run.ts";
+import { serve, type WebhookServer } from "../../../webhooks/serve.ts";
+import { silentLogger } from "../../../src/observability/log.ts";
+import { ar, rd } from "../../fixtures/resources.ts";
+import { testApp } from "../../fixtures/webhook-app.ts";
+import {
+  TEST_NAMESPACE_LABEL,
+  clusterState,
+  createNamespace,
+  customObjects,
+  deleteNamespace,
+  eventually,
+  kubeConfig,
+  rejection,
+} from "../helpers.ts";
+
+const kc = kubeConfig();
+const objects = customObjects(kc);
+const registry = new Registry();
+let server: WebhookServer;
+let ns: string;
+let configName: string;
+
+beforeAll(async () => {
+  ns = await createNamespace("webhooks");
+  configName = `forgejo-arc-test-${ns}`;
+  const state = clusterState();
+  const tls = issueCertificate(state, `webhook-${ns}`, "/CN=forgejo-arc-webhook", [
+    "subjectAltName=IP:127.0.0.1",
+    "extendedKeyUsage=serverAuth",
+  ]);
+  server = await serve(testApp({ registry, podDryRun: podDryRun(kc) }), { host: "127.0.0.1", port: 0, ...tls, logger: silentLogger() });
+  const client = KubernetesObjectApi.makeApiClient(kc);
+  for (const config of urlModeWebhookConfigurations({
+    name: configName,
+    port: server.port,
+    caBundlePem: readFileSync(state.caFile, "utf8"),
+    namespaceLabels: { [TEST_NAMESPACE_LABEL]: ns },
+  })) {
+    await client.create(config as never);
+  }
+  // Registration takes effect asynchronously: wait until a denial comes from the webhook.
+  await eventually("the webhooks to be called", async () => {
+    const failure = await rejection(
+      objects.create("runnerdeployments", ns, {
+        ...rd({ spec: { tokenSecretRef: { namespace: "elsewhere" } } }),
+        metadata: { name: "probe", namespace: ns },
+      }),
+    ).catch(() => undefined);
+    return failure?.message.includes("tokenSecretRef.namespace") ? true : undefined;
+  });
+});
+
+afterAll(async () => {
+  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+  await admission.deleteMutatingWebhookConfiguration({ name: configName }).catch(() => undefined);
+  await admission.deleteValidatingWebhookConfiguration({ name: configName }).catch(() => undefined);
+  await deleteNamespace(ns);
+  await server?.close();
+});
+
+/** Moves a fixture into the test namespace, its token Secret reference included (unless overridden). */
+function inNs<T extends { spec: { tokenSecretRef: { namespace?: string } } }>(object: T, name: string): T {
+  const namespace = object.spec.tokenSecretRef.namespace === "ci" ? ns : object.spec.tokenSecretRef.namespace;
+  return {
+    ...object,
+    metadata: { name, namespace: ns },
+    spec: { ...object.spec, tokenSecretRef: { ...object.spec.tokenSecretRef, namespace } },
+  };
+}
+
+describe("admission webhooks called by the real API server", () => {
+  it("defaults tokenSecretRef.namespace, which the CRD schema cannot", async () => {
+    const created = (await objects.create(
+      "runnerdeployments",
+      ns,
+      inNs(rd({ spec: { tokenSecretRef: { namespace: undefined }, labels: " a:host , a:host " } }), "defaulted"),
+    )) as ReturnType<typeof rd>;
+    expect(created.spec.tokenSecretRef.namespace).toBe(ns);
+    expect(created.spec.labels).toBe("a:host");
+  });
+
+  it("denies a token Secret in another namespace, naming the field", async () => {
+    const failure = await rejection(
+      objects.create("runnerdeployments", ns, inNs(rd({ spec: { tokenSecretRef: { namespace: "kube-system" } } }), "cross")),
+    );
+    expect(failure.message).toContain(
+      `spec.tokenSecretRef.namespace: must be the RunnerDeployment's own namespace "${ns}", got "kube-system"`,
+    );
+  });
+
+  it("denies a typo that the CRD would prune silently", async () => {
+    const failure = await rejection(objects.create("runnerdeployments", ns, inNs(rd({ spec: { pollInterva: "30s" } as never }), "typo")));
+    expect(failure.message).toContain("spec.pollInterva: unknown field");
+  });
+
+  it("denies a bad label on an ActRunner", async () => {
+    const failure = await rejection(objects.create("actrunners", ns, inNs(ar({ spec: { labels: "x:vm" } }), "bad-label")));
+    expect(failure.message).toContain('spec.labels: label "x:vm"');
+  });
+
+  it("denies a runner template whose Pod the API server would refuse, with the API server's reason", async () => {
+    const body = inNs(
+      rd({
+        spec: {
+          runnerTemplate: { spec: { containers: [{ name: "runner", resources: { requests: { cpu: "2" }, limits: { cpu: "1" } } }] } },
+        },
+      }),
+      "bad-template",
+    );
+    const failure = await rejection(objects.create("runnerdeployments", ns, body));
+    expect(failure.message).toContain("spec.runnerTemplate: the API server rejects the Pod this template produces");
+    expect(failure.message).toContain("must be less than or equal to cpu limit");
+  });
+
+  it("allows a valid template after its dry-run, and creates no Pod", async () => {
+    const body = inNs(
+      rd({ spec: { runnerTemplate: { spec: { containers: [{ name: "runner", resources: { limits: { cpu: "1" } } }] } } } }),
+      "good-template",
+    );
+    await expect(objects.create("runnerdeployments", ns, body)).resolves.toBeDefined();
+    const pods = await kc.makeApiClient((await import("@kubernetes/client-node")).CoreV1Api).listNamespacedPod({ namespace: ns });
+    expect(pods.items).toHaveLength(0);
+  });
+
+  it("was reached over TLS by the API server for each kind", async () => {
+    const metrics = await registry.metrics();
+    expect(metrics).toMatch(/forgejo_arc_webhook_requests_total\{path="\/mutate\/runnerdeployments",result="patched"\} [1-9]/);
+    expect(metrics).toMatch(/forgejo_arc_webhook_requests_total\{path="\/validate\/actrunners",result="denied"\} [1-9]/);
+  });
+});

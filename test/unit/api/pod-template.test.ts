@@ -1,0 +1,77 @@
+import { mergePodTemplate } from "../../../src/api/pod-template.ts";
+
+describe("pod template merge", () => {
+  const base = {
+    metadata: { labels: { app: "forgejo-arc", role: "runner" } },
+    spec: {
+      restartPolicy: "Never",
+      containers: [
+        {
+          name: "runner",
+          image: "runner:1",
+          env: [{ name: "A", value: "1" }],
+          volumeMounts: [{ name: "creds", mountPath: "/creds" }],
+          securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true },
+        },
+      ],
+      volumes: [{ name: "creds", secret: { secretName: "s" } }],
+    },
+  };
+
+  it("returns the default when there is no template", () => {
+    expect(mergePodTemplate(base, undefined)).toBe(base);
+  });
+
+  it("merges containers by name, env by name, mounts by path, and adds new containers", () => {
+    const merged = mergePodTemplate(base, {
+      metadata: { labels: { team: "a" }, annotations: { note: "x" } },
+      spec: {
+        nodeSelector: { pool: "ci" },
+        containers: [
+          {
+            name: "runner",
+            env: [
+              { name: "A", value: "2" },
+              { name: "B", value: "3" },
+            ],
+            resources: { limits: { cpu: "2" } },
+            securityContext: { runAsUser: 1000 },
+          },
+          { name: "sidecar", image: "busybox" },
+        ],
+        volumes: [{ name: "cache", emptyDir: {} }],
+      },
+    });
+    expect(merged).toEqual({
+      metadata: { labels: { app: "forgejo-arc", role: "runner", team: "a" }, annotations: { note: "x" } },
+      spec: {
+        restartPolicy: "Never",
+        nodeSelector: { pool: "ci" },
+        containers: [
+          {
+            name: "runner",
+            image: "runner:1",
+            env: [
+              { name: "A", value: "2" },
+              { name: "B", value: "3" },
+            ],
+            volumeMounts: [{ name: "creds", mountPath: "/creds" }],
+            resources: { limits: { cpu: "2" } },
+            securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, runAsUser: 1000 },
+          },
+          { name: "sidecar", image: "busybox" },
+        ],
+        volumes: [
+          { name: "creds", secret: { secretName: "s" } },
+          { name: "cache", emptyDir: {} },
+        ],
+      },
+    });
+  });
+
+  it("does not change the default it was given", () => {
+    const copy = structuredClone(base);
+    mergePodTemplate(base, { spec: { containers: [{ name: "runner", image: "other" }] } });
+    expect(base).toEqual(copy);
+  });
+});

@@ -1,0 +1,107 @@
+import request from "supertest";
+import { Registry } from "prom-client";
+import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
+import { rd, review } from "../../fixtures/resources.ts";
+import { testApp } from "../../fixtures/webhook-app.ts";
+
+const paths = Object.values(WEBHOOK_PATHS);
+
+describe("admission envelope", () => {
+  it.each(paths)("%s answers a DELETE with allowed at once, echoing the uid", async (path) => {
+    const body = review({ operation: "DELETE", oldObject: rd() });
+    const res = await request(testApp()).post(path).send(body);
+    expect(res.status).toBe(200);
+    expect(res.body.response).toEqual({ uid: body.request!.uid, allowed: true });
+  });
+
+  it.each(paths)("%s refuses an empty body with 400", async (path) => {
+    const res = await request(testApp()).post(path).set("Content-Type", "application/json");
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe("invalid AdmissionReview: body is empty; send an AdmissionReview");
+  });
+
+  it.each(paths)("%s refuses malformed JSON with 400", async (path) => {
+    const res = await request(testApp()).post(path).set("Content-Type", "application/json").send('{"kind": "AdmissionReview",');
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatch(/^malformed JSON/);
+  });
+
+  it.each(paths)("%s refuses a wrong content type with 400", async (path) => {
+    const res = await request(testApp())
+      .post(path)
+      .set("Content-Type", "text/plain")
+      .send(JSON.stringify(review({ object: rd() })));
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('Content-Type must be application/json, got "text/plain"');
+  });
+
+  it.each([
+    ["another kind", { apiVersion: "admission.k8s.io/v1", kind: "Pod" }, 'kind must be "AdmissionReview", got "Pod"'],
+    [
+      "an old apiVersion",
+      { apiVersion: "admission.k8s.io/v1beta1", kind: "AdmissionReview" },
+      'apiVersion must be "admission.k8s.io/v1", got "admission.k8s.io/v1beta1"',
+    ],
+    ["no request", { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" }, "request is missing"],
+    [
+      "no uid",
+      { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { operation: "CREATE", object: {} } },
+      "request.uid is missing",
+    ],
+    [
+      "no object",
+      { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "u", operation: "CREATE" } },
+      "request.object is missing",
+    ],
+  ])("refuses an AdmissionReview with %s with 400", async (_title, body, message) => {
+    const res = await request(testApp()).post(WEBHOOK_PATHS.validateRunnerDeployments).send(body);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe(`invalid AdmissionReview: ${message}`);
+  });
+
+  it("refuses a body over the limit with 413", async () => {
+    const body = review({ object: rd({ metadata: { annotations: { big: "x".repeat(4096) } } }) });
+    const res = await request(testApp({ bodyLimit: "1kb" }))
+      .post(WEBHOOK_PATHS.validateRunnerDeployments)
+      .send(body);
+    expect(res.status).toBe(413);
+    expect(res.body.error).toBe("request body too large");
+  });
+
+  it("answers 404 for an unknown path", async () => {
+    const res = await request(testApp())
+      .post("/validate/pods")
+      .send(review({ object: rd() }));
+    expect(res.status).toBe(404);
+    expect(res.body.error).toBe("no route for POST /validate/pods");
+  });
+
+  it("serves /healthz and /readyz following the ready callback", async () => {
+    let ready = false;
+    const app = testApp({ ready: () => ready });
+    expect((await request(app).get("/healthz")).status).toBe(200);
+    expect((await request(app).get("/readyz")).status).toBe(503);
+    ready = true;
+    expect((await request(app).get("/readyz")).status).toBe(200);
+  });
+
+  it("counts requests by path and result in /metrics", async () => {
+    const app = testApp({ registry: new Registry() });
+    await request(app)
+      .post(WEBHOOK_PATHS.validateRunnerDeployments)
+      .send(review({ object: rd({ spec: { labels: "x:host" } }) }));
+    await request(app)
+      .post(WEBHOOK_PATHS.validateRunnerDeployments)
+      .send(review({ object: rd({ spec: { pollInterval: "1s" } }) }));
+    await request(app)
+      .post(WEBHOOK_PATHS.mutateRunnerDeployments)
+      .send(review({ object: rd({ spec: { pollInterval: undefined } }) }));
+    await request(app).post(WEBHOOK_PATHS.validateRunnerDeployments).set("Content-Type", "application/json");
+    const metrics = (await request(app).get("/metrics")).text;
+    expect(metrics).toContain('forgejo_arc_webhook_requests_total{path="/validate/runnerdeployments",result="allowed"} 1');
+    expect(metrics).toContain('forgejo_arc_webhook_requests_total{path="/validate/runnerdeployments",result="denied"} 1');
+    expect(metrics).toContain('forgejo_arc_webhook_requests_total{path="/mutate/runnerdeployments",result="patched"} 1');
+    expect(metrics).toContain('forgejo_arc_webhook_requests_total{path="/validate/runnerdeployments",result="bad_request"} 1');
+    expect(metrics).toContain('forgejo_arc_webhook_request_duration_seconds_count{path="/validate/runnerdeployments",result="allowed"} 1');
+  });
+});
