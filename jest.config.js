@@ -9,6 +9,7 @@ const common = {
 
 /** @type {import('jest').Config} */
 export default {
+  reporters: ["default", "<rootDir>/test/summary-reporter.mjs"],
   projects: [
     { ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
     {
