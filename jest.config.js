@@ -7,17 +7,23 @@ const common = {
   moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
 };
 
+const projects = [
+  { ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
+  {
+    ...common,
+    displayName: "integration",
+    testMatch: ["<rootDir>/test/integration/**/*.test.ts"],
+    globalSetup: "<rootDir>/test/integration/global-setup.mjs",
+    globalTeardown: "<rootDir>/test/integration/global-teardown.mjs",
+  },
+];
+
+// JEST_PROJECT=unit|integration picks one project (npm run test:unit / test:integration), so that
+// extra arguments such as a test file path pass through to jest untouched.
+const selected = process.env.JEST_PROJECT;
+
 /** @type {import('jest').Config} */
 export default {
   reporters: ["default", "<rootDir>/test/summary-reporter.mjs"],
-  projects: [
-    { ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
-    {
-      ...common,
-      displayName: "integration",
-      testMatch: ["<rootDir>/test/integration/**/*.test.ts"],
-      globalSetup: "<rootDir>/test/integration/global-setup.mjs",
-      globalTeardown: "<rootDir>/test/integration/global-teardown.mjs",
-    },
-  ],
+  projects: selected ? projects.filter((p) => p.displayName === selected) : projects,
 };

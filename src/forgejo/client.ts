@@ -1,0 +1,317 @@
+// The only module that talks to Forgejo's HTTP API (Forgejo >= 15 for runners over REST).
+// Typed results and typed errors; GET and DELETE are retried with backoff, POST never.
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { rootCertificates } from "node:tls";
+import { USER_AGENT } from "../version.ts";
+import { ForgejoError } from "./errors.ts";
+import { describeScope, scopePrefix, tokenScopeFor, type ForgejoScope } from "./scope.ts";
+import type { ForgejoJob, ForgejoRunner, RegisteredRunner } from "./types.ts";
+
+export interface ForgejoCall {
+  operation: string;
+  method: string;
+  /** HTTP status, or the error kind when no status came back. */
+  outcome: string;
+  durationSeconds: number;
+}
+
+export interface ForgejoClientOptions {
+  /** Base URL, e.g. https://code.example.com (a path prefix such as /forgejo is kept). */
+  server: string;
+  token: string;
+  /** Extra PEM CA certificates trusted besides the system ones, for a private Forgejo. */
+  caBundle?: string;
+  timeoutMs?: number;
+  /** Attempts for idempotent calls (GET, DELETE), the first included. */
+  attempts?: number;
+  retryBaseDelayMs?: number;
+  /** Called once per HTTP attempt, for metrics. */
+  onCall?: (call: ForgejoCall) => void;
+}
+
+interface Response {
+  status: number;
+  headers: IncomingMessage["headers"];
+  body: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class ForgejoClient {
+  private readonly base: URL;
+  private readonly agent: HttpAgent | HttpsAgent;
+  private readonly options: Required<Omit<ForgejoClientOptions, "caBundle" | "onCall">> & Pick<ForgejoClientOptions, "onCall">;
+
+  constructor(options: ForgejoClientOptions) {
+    this.base = new URL(options.server.endsWith("/") ? options.server : `${options.server}/`);
+    this.options = { timeoutMs: 10_000, attempts: 3, retryBaseDelayMs: 250, ...options };
+    this.agent =
+      this.base.protocol === "https:"
+        ? new HttpsAgent({ keepAlive: true, maxSockets: 16, ...(options.caBundle ? { ca: [...rootCertificates, options.caBundle] } : {}) })
+        : new HttpAgent({ keepAlive: true, maxSockets: 16 });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** GET /api/v1/version */
+  async version(): Promise<string> {
+    const body = await this.json<{ version?: unknown }>("version", "GET", "version", undefined, "read:misc");
+    if (typeof body?.version !== "string") throw this.malformed("version", "no version string");
+    return body.version;
+  }
+
+  /**
+   * Jobs waiting for a runner whose runs-on labels are all among `labelNames`, oldest first.
+   * Forgejo also lists running jobs, newest first, and answers `null` when there are none.
+   */
+  async waitingJobs(scope: ForgejoScope, labelNames: string[]): Promise<ForgejoJob[]> {
+    return (await this.jobs(scope, labelNames)).filter((job) => job.status === "waiting").sort((a, b) => a.id - b.id);
+  }
+
+  /** Every job Forgejo lists for these labels (waiting and running), as returned. */
+  async jobs(scope: ForgejoScope, labelNames: string[]): Promise<ForgejoJob[]> {
+    // Forgejo splits ONE comma-separated value and trims only the whole value: no spaces.
+    const query = `labels=${encodeURIComponent(labelNames.join(","))}`;
+    const body = await this.json<unknown>("list_jobs", "GET", `${jobsPath(scope)}?${query}`, scope, tokenScopeFor(scope, "read"));
+    if (body === null) return [];
+    if (!Array.isArray(body)) throw this.malformed("list_jobs", "expected an array or null");
+    return body.map((job, index) => checkJob(job, index, (why) => this.malformed("list_jobs", why)));
+  }
+
+  /** POST {scope}/actions/runners — an ephemeral runner, offline until it connects. */
+  async registerRunner(scope: ForgejoScope, runner: { name: string; description?: string; ephemeral: boolean }): Promise<RegisteredRunner> {
+    const body = await this.json<Partial<RegisteredRunner>>(
+      "register_runner",
+      "POST",
+      runnersPath(scope),
+      scope,
+      tokenScopeFor(scope, "write"),
+      runner,
+    );
+    if (typeof body?.id !== "number" || typeof body.uuid !== "string" || typeof body.token !== "string") {
+      throw this.malformed("register_runner", "expected {id, uuid, token}");
+    }
+    return { id: body.id, uuid: body.uuid, token: body.token };
+  }
+
+  /** GET {scope}/actions/runners/{id}; undefined when Forgejo has no such runner (404). */
+  async getRunner(scope: ForgejoScope, id: number): Promise<ForgejoRunner | undefined> {
+    try {
+      return await this.json<ForgejoRunner>("get_runner", "GET", `${runnersPath(scope)}/${id}`, scope, tokenScopeFor(scope, "read"));
+    } catch (error) {
+      if (error instanceof ForgejoError && error.kind === "not_found") return undefined;
+      throw error;
+    }
+  }
+
+  /** Every runner of the scope, following pages (X-Total-Count). */
+  async listRunners(scope: ForgejoScope, pageSize = 50): Promise<ForgejoRunner[]> {
+    const runners: ForgejoRunner[] = [];
+    for (let page = 1; ; page++) {
+      const response = await this.send(
+        "list_runners",
+        "GET",
+        `${runnersPath(scope)}?page=${page}&limit=${pageSize}`,
+        scope,
+        tokenScopeFor(scope, "read"),
+      );
+      const items = parseJson(response.body);
+      if (!Array.isArray(items)) throw this.malformed("list_runners", "expected an array");
+      runners.push(...(items as ForgejoRunner[]));
+      const total = Number(response.headers["x-total-count"] ?? NaN);
+      if (items.length < pageSize || (Number.isFinite(total) && runners.length >= total)) return runners;
+    }
+  }
+
+  /** DELETE {scope}/actions/runners/{id}; "absent" when it was already gone (404 is success). */
+  async deleteRunner(scope: ForgejoScope, id: number): Promise<"deleted" | "absent"> {
+    try {
+      await this.send("delete_runner", "DELETE", `${runnersPath(scope)}/${id}`, scope, tokenScopeFor(scope, "write"));
+      return "deleted";
+    } catch (error) {
+      if (error instanceof ForgejoError && error.kind === "not_found") return "absent";
+      throw error;
+    }
+  }
+
+  private malformed(operation: string, why: string): ForgejoError {
+    return new ForgejoError("malformed", operation, `Forgejo ${this.base.origin} answered ${operation} with a malformed body: ${why}`);
+  }
+
+  private async json<T>(
+    operation: string,
+    method: string,
+    path: string,
+    scope: ForgejoScope | undefined,
+    tokenScope: string,
+    body?: unknown,
+  ): Promise<T> {
+    const response = await this.send(operation, method, path, scope, tokenScope, body);
+    const parsed = parseJson(response.body);
+    if (parsed === undefined) throw this.malformed(operation, "not JSON");
+    return parsed as T;
+  }
+
+  private async send(
+    operation: string,
+    method: string,
+    path: string,
+    scope: ForgejoScope | undefined,
+    tokenScope: string,
+    body?: unknown,
+  ): Promise<Response> {
+    const idempotent = method === "GET" || method === "DELETE";
+    const attempts = idempotent ? this.options.attempts : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.attempt(operation, method, path, scope, tokenScope, body);
+      } catch (error) {
+        if (!(error instanceof ForgejoError) || !error.transient || attempt >= attempts) throw error;
+        const delay = this.options.retryBaseDelayMs * 2 ** (attempt - 1);
+        await sleep(delay / 2 + Math.random() * (delay / 2));
+      }
+    }
+  }
+
+  private attempt(
+    operation: string,
+    method: string,
+    path: string,
+    scope: ForgejoScope | undefined,
+    tokenScope: string,
+    body?: unknown,
+  ): Promise<Response> {
+    const url = new URL(`api/v1/${path}`, this.base);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const started = performance.now();
+    const report = (outcome: string) =>
+      this.options.onCall?.({ operation, method, outcome, durationSeconds: (performance.now() - started) / 1000 });
+    const target = `${method} ${url.pathname}`;
+    return new Promise<Response>((resolve, reject) => {
+      const fail = (error: ForgejoError) => {
+        report(error.status !== undefined ? String(error.status) : error.kind);
+        reject(error);
+      };
+      const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+      const req = request(
+        url,
+        {
+          method,
+          agent: this.agent,
+          headers: {
+            authorization: `token ${this.options.token}`,
+            accept: "application/json",
+            "user-agent": USER_AGENT,
+            ...(payload !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("error", (error) =>
+            fail(new ForgejoError("unreachable", operation, `${target} on ${this.base.origin}: ${error.message}`, undefined, error)),
+          );
+          res.on("end", () => {
+            const status = res.statusCode ?? 0;
+            const text = Buffer.concat(chunks).toString("utf8");
+            if (status >= 200 && status < 300) {
+              report(String(status));
+              resolve({ status, headers: res.headers, body: text });
+              return;
+            }
+            fail(this.statusError(operation, target, status, text, scope, tokenScope));
+          });
+        },
+      );
+      req.setTimeout(this.options.timeoutMs, () => {
+        req.destroy(
+          new ForgejoError("timeout", operation, `${target} on ${this.base.origin}: no answer within ${this.options.timeoutMs} ms`),
+        );
+      });
+      req.on("error", (error) => {
+        if (error instanceof ForgejoError) fail(error);
+        else fail(new ForgejoError("unreachable", operation, `${target} on ${this.base.origin}: ${error.message}`, undefined, error));
+      });
+      req.end(payload);
+    });
+  }
+
+  private statusError(
+    operation: string,
+    target: string,
+    status: number,
+    text: string,
+    scope: ForgejoScope | undefined,
+    tokenScope: string,
+  ): ForgejoError {
+    const serverMessage = (parseJson(text) as { message?: unknown } | undefined)?.message;
+    const detail = typeof serverMessage === "string" && serverMessage ? `: ${serverMessage}` : "";
+    const where = `${target} on ${this.base.origin}`;
+    if (status === 401) {
+      return new ForgejoError(
+        "unauthorized",
+        operation,
+        `${where} answered 401${detail}; the token is invalid or expired: replace it in the token Secret`,
+        status,
+      );
+    }
+    if (status === 403) {
+      const owner = scope ? ` and its user must own ${describeScope(scope)}` : "";
+      return new ForgejoError(
+        "forbidden",
+        operation,
+        `${where} answered 403${detail}; the token needs the ${tokenScope} scope${owner}`,
+        status,
+      );
+    }
+    if (status === 404) return new ForgejoError("not_found", operation, `${where} answered 404${detail}`, status);
+    if (status >= 500) return new ForgejoError("server_error", operation, `${where} answered ${status}${detail}`, status);
+    return new ForgejoError("rejected", operation, `${where} answered ${status}${detail}`, status);
+  }
+}
+
+function jobsPath(scope: ForgejoScope): string {
+  return scope.kind === "instance" ? "admin/actions/runners/jobs" : `${scopePrefix(scope)}/actions/runners/jobs`;
+}
+
+function runnersPath(scope: ForgejoScope): string {
+  return scope.kind === "instance" ? "admin/actions/runners" : `${scopePrefix(scope)}/actions/runners`;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function checkJob(value: unknown, index: number, malformed: (why: string) => ForgejoError): ForgejoJob {
+  const job = value as Partial<ForgejoJob> | null;
+  const problem =
+    typeof job !== "object" || job === null
+      ? "not an object"
+      : typeof job.id !== "number"
+        ? "id is not a number"
+        : typeof job.status !== "string"
+          ? "status is not a string"
+          : !Array.isArray(job.runs_on)
+            ? "runs_on is not an array"
+            : undefined;
+  if (problem) throw malformed(`job [${index}]: ${problem}`);
+  return {
+    id: job!.id!,
+    attempt: job!.attempt ?? 0,
+    handle: job!.handle ?? "",
+    repo_id: job!.repo_id ?? 0,
+    owner_id: job!.owner_id ?? 0,
+    name: job!.name ?? "",
+    needs: job!.needs ?? null,
+    runs_on: job!.runs_on!,
+    task_id: job!.task_id ?? 0,
+    status: job!.status!,
+  };
+}

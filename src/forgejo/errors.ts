@@ -1,0 +1,27 @@
+// Typed failures of Forgejo calls. The message names the call and what to change; never the token.
+
+export type ForgejoErrorKind =
+  "unreachable" | "timeout" | "unauthorized" | "forbidden" | "not_found" | "server_error" | "malformed" | "rejected";
+
+export class ForgejoError extends Error {
+  readonly kind: ForgejoErrorKind;
+  readonly status?: number;
+  readonly operation: string;
+
+  constructor(kind: ForgejoErrorKind, operation: string, message: string, status?: number, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = "ForgejoError";
+    this.kind = kind;
+    this.operation = operation;
+    this.status = status;
+  }
+
+  /** Worth trying again later: the server may come back. */
+  get transient(): boolean {
+    return this.kind === "unreachable" || this.kind === "timeout" || this.kind === "server_error";
+  }
+}
+
+export function isForgejoError(error: unknown, kind?: ForgejoErrorKind): error is ForgejoError {
+  return error instanceof ForgejoError && (kind === undefined || error.kind === kind);
+}

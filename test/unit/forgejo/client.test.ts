@@ -1,0 +1,256 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ForgejoClient, type ForgejoCall } from "../../../src/forgejo/client.ts";
+import { ForgejoError } from "../../../src/forgejo/errors.ts";
+import type { ForgejoScope } from "../../../src/forgejo/scope.ts";
+import { USER_AGENT } from "../../../src/version.ts";
+import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
+import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
+
+const acme: ForgejoScope = { kind: "organization", organization: "acme" };
+
+let fake: FakeForgejo;
+let url: string;
+const clients: ForgejoClient[] = [];
+
+function client(options: Partial<ConstructorParameters<typeof ForgejoClient>[0]> = {}): ForgejoClient {
+  const c = new ForgejoClient({ server: url, token: TOKENS.owner, retryBaseDelayMs: 1, timeoutMs: 2000, ...options });
+  clients.push(c);
+  return c;
+}
+
+async function failure(promise: Promise<unknown>): Promise<ForgejoError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ForgejoError) return error;
+    throw error;
+  }
+  throw new Error("expected a ForgejoError");
+}
+
+beforeEach(async () => {
+  fake = seededFake();
+  url = await fake.listen();
+});
+afterEach(async () => {
+  clients.splice(0).forEach((c) => c.close());
+  await fake.close();
+});
+
+describe("Forgejo client against the fake Forgejo", () => {
+  it("reads the server version and sends its User-Agent", async () => {
+    let userAgent = "";
+    const app = fake.app();
+    await fake.close();
+    const server = app.listen(0, "127.0.0.1");
+    server.prependListener("request", (req) => (userAgent = String(req.headers["user-agent"])));
+    await new Promise((r) => server.once("listening", r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    expect(await client().version()).toBe("15.0.1+gitea-1.22.0");
+    expect(userAgent).toBe(USER_AGENT);
+    expect(USER_AGENT).toMatch(/^forgejo-arc\/\d+\.\d+\.\d+/);
+    server.close();
+  });
+
+  it("turns Forgejo's null body into no jobs", async () => {
+    expect(await client().jobs(acme, ["ubuntu"])).toEqual([]);
+  });
+
+  it("keeps only waiting jobs, oldest first, out of Forgejo's newest-first waiting+running list", async () => {
+    const first = fake.enqueueJob({ repository: "acme/app", runs_on: ["ubuntu"] });
+    const second = fake.enqueueJob({ repository: "acme/app", runs_on: ["ubuntu"] });
+    const third = fake.enqueueJob({ repository: "acme/lib", runs_on: ["ubuntu"] });
+    const runner = await client().registerRunner(acme, { name: "r", ephemeral: true });
+    fake.assignJob(second.id, { id: runner.id }, second.handle);
+    expect((await client().jobs(acme, ["ubuntu"])).map((j) => [j.id, j.status])).toEqual([
+      [third.id, "waiting"],
+      [second.id, "running"],
+      [first.id, "waiting"],
+    ]);
+    const waiting = await client().waitingJobs(acme, ["ubuntu"]);
+    expect(waiting.map((j) => j.id)).toEqual([first.id, third.id]);
+    expect(waiting[0]).toEqual({
+      id: first.id,
+      attempt: 1,
+      handle: first.handle,
+      repo_id: first.repo_id,
+      owner_id: first.owner_id,
+      name: "build",
+      needs: null,
+      runs_on: ["ubuntu"],
+      task_id: 0,
+      status: "waiting",
+    });
+  });
+
+  it("sends the label names as one comma-separated value without spaces", async () => {
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["ubuntu", "gpu"] });
+    fake.enqueueJob({ repository: "acme/app", runs_on: ["ubuntu", "arm"] });
+    expect((await client().waitingJobs(acme, ["ubuntu", "gpu"])).map((j) => j.id)).toEqual([job.id]);
+    expect(fake.calls.at(-1)!.route).toBe("/api/v1/orgs/acme/actions/runners/jobs");
+  });
+
+  it("serves the repository scope from the same endpoints under repos/", async () => {
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["x"] });
+    fake.enqueueJob({ repository: "acme/lib", runs_on: ["x"] });
+    const repo: ForgejoScope = { kind: "repository", owner: "acme", repository: "app" };
+    expect((await client().waitingJobs(repo, ["x"])).map((j) => j.id)).toEqual([job.id]);
+    const runner = await client().registerRunner(repo, { name: "repo-runner", ephemeral: true });
+    expect((await client().getRunner(repo, runner.id))?.name).toBe("repo-runner");
+    expect(await client().getRunner(acme, runner.id)).toBeUndefined();
+  });
+
+  it("registers, gets, lists across pages and deletes runners; deleting twice is 'absent'", async () => {
+    const c = client();
+    const registered = [];
+    for (let i = 0; i < 7; i++) registered.push(await c.registerRunner(acme, { name: `r-${i}`, ephemeral: true }));
+    expect(registered[0]).toEqual({ id: expect.any(Number), uuid: expect.any(String), token: expect.any(String) });
+    expect(await c.getRunner(acme, registered[0]!.id)).toMatchObject({ name: "r-0", ephemeral: true, status: "offline", labels: [] });
+    expect((await c.listRunners(acme, 3)).map((r) => r.name)).toEqual(["r-0", "r-1", "r-2", "r-3", "r-4", "r-5", "r-6"]);
+    expect(await c.deleteRunner(acme, registered[0]!.id)).toBe("deleted");
+    expect(await c.deleteRunner(acme, registered[0]!.id)).toBe("absent");
+    expect(await c.getRunner(acme, registered[0]!.id)).toBeUndefined();
+  });
+
+  it("reports 401 as unauthorized, telling to replace the token, without the token in the message", async () => {
+    const error = await failure(client({ token: "wrong-token-value" }).jobs(acme, ["x"]));
+    expect(error.kind).toBe("unauthorized");
+    expect(error.status).toBe(401);
+    expect(error.message).toContain("replace it in the token Secret");
+    expect(error.message).not.toContain("wrong-token-value");
+  });
+
+  it("reports 403 naming the token scope needed for a read", async () => {
+    const error = await failure(client({ token: TOKENS.repoScopeOnly }).jobs(acme, ["x"]));
+    expect(error).toMatchObject({ kind: "forbidden", status: 403 });
+    expect(error.message).toContain("the token needs the read:organization scope and its user must own organization acme");
+  });
+
+  it("reports 403 naming the write scope when a read-only token registers a runner", async () => {
+    const error = await failure(client({ token: TOKENS.readOnly }).registerRunner(acme, { name: "x", ephemeral: true }));
+    expect(error.message).toContain("needs the write:organization scope");
+  });
+
+  it("reports 403 when the token's user does not own the organization", async () => {
+    const error = await failure(client({ token: TOKENS.outsider }).jobs(acme, ["x"]));
+    expect(error.kind).toBe("forbidden");
+  });
+
+  it("reports an unknown organization as not_found", async () => {
+    const error = await failure(client().jobs({ kind: "organization", organization: "nope" }, ["x"]));
+    expect(error).toMatchObject({ kind: "not_found", status: 404 });
+  });
+
+  it("retries a GET on 5xx with backoff and succeeds when Forgejo recovers", async () => {
+    fake.addFault({ status: 502, count: 2 });
+    const calls: ForgejoCall[] = [];
+    expect(await client({ onCall: (c) => calls.push(c) }).jobs(acme, ["x"])).toEqual([]);
+    expect(calls.map((c) => c.outcome)).toEqual(["502", "502", "200"]);
+    expect(calls.every((c) => c.operation === "list_jobs")).toBe(true);
+  });
+
+  it("gives up after its attempts with a server_error", async () => {
+    fake.addFault({ status: 500 });
+    const error = await failure(client({ attempts: 3 }).jobs(acme, ["x"]));
+    expect(error).toMatchObject({ kind: "server_error", status: 500 });
+    expect(error.transient).toBe(true);
+    expect(fake.callCount("GET")).toBe(3);
+  });
+
+  it("never retries a POST, so a runner is never registered twice", async () => {
+    fake.addFault({ status: 503, count: 1 });
+    const error = await failure(client().registerRunner(acme, { name: "once", ephemeral: true }));
+    expect(error.kind).toBe("server_error");
+    expect(fake.callCount("POST")).toBe(1);
+  });
+
+  it("reports a malformed body", async () => {
+    fake.addFault({ malformed: true, count: 1 });
+    const error = await failure(client().jobs(acme, ["x"]));
+    expect(error.kind).toBe("malformed");
+    expect(error.transient).toBe(false);
+  });
+
+  it("reports a job without the expected fields as malformed", async () => {
+    const app = (await import("express")).default();
+    app.get("/api/v1/orgs/acme/actions/runners/jobs", (_req, res) => res.json([{ id: "1" }]));
+    const server = app.listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    const error = await failure(client({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }).jobs(acme, ["x"]));
+    server.close();
+    expect(error.message).toContain("job [0]: id is not a number");
+  });
+
+  it("reports a reset connection as unreachable and retries it", async () => {
+    fake.addFault({ reset: true, count: 1 });
+    expect(await client().jobs(acme, ["x"])).toEqual([]);
+    const error = await failure(
+      client({ attempts: 1 })
+        .jobs(acme, ["x"])
+        .then(() => (fake.addFault({ reset: true, count: 1 }), client({ attempts: 1 }).jobs(acme, ["x"]))),
+    );
+    expect(error.kind).toBe("unreachable");
+  });
+
+  it("reports a closed port as unreachable", async () => {
+    const probe = createNetServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const error = await failure(client({ server: `http://127.0.0.1:${port}`, attempts: 1 }).version());
+    expect(error.kind).toBe("unreachable");
+    expect(error.message).toContain(`GET /api/v1/version on http://127.0.0.1:${port}`);
+  });
+
+  it("times out a slow answer with the configured per-request timeout", async () => {
+    fake.addFault({ latencyMs: 500, count: 1 });
+    const error = await failure(client({ timeoutMs: 100, attempts: 1 }).jobs(acme, ["x"]));
+    expect(error.kind).toBe("timeout");
+    expect(error.message).toContain("no answer within 100 ms");
+  });
+
+  it("trusts a private CA bundle for an https Forgejo", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "forgejo-arc-ca-"));
+    try {
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:prime256v1",
+          "-nodes",
+          "-days",
+          "1",
+          "-subj",
+          "/CN=forgejo",
+          "-addext",
+          "subjectAltName=IP:127.0.0.1",
+          "-keyout",
+          join(dir, "k"),
+          "-out",
+          join(dir, "c"),
+        ],
+        { stdio: "ignore" },
+      );
+      const cert = readFileSync(join(dir, "c"), "utf8");
+      const server = createHttpsServer({ cert, key: readFileSync(join(dir, "k")) }, fake.app());
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      const httpsUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const untrusted = await failure(client({ server: httpsUrl, attempts: 1 }).version());
+      expect(untrusted.kind).toBe("unreachable");
+      expect(await client({ server: httpsUrl, caBundle: cert }).version()).toBe("15.0.1+gitea-1.22.0");
+      server.closeAllConnections();
+      server.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
