@@ -167,6 +167,33 @@ export interface RunnerDeploymentStatus {
    */
   forgejoVersion?: string;
   /**
+   * Why the listener's last poll failed; absent after a successful poll. The controller turns it into the ForgejoReachable and TokenValid conditions.
+   */
+  lastPollError?: {
+    /**
+     * unreachable, timeout, unauthorized, forbidden, not_found, server_error, malformed, rejected or unsupported.
+     */
+    kind: string;
+    /**
+     * What failed and what to change.
+     */
+    message: string;
+    /**
+     * When the poll failed.
+     */
+    time: string;
+    /**
+     * When polls started failing.
+     */
+    since?: string;
+  };
+  /**
+   * Pending ActRunners whose job left Forgejo's queue before a runner took it (cancelled or re-run), as the listener saw at its last poll. The controller stops them.
+   *
+   * @maxItems 1000
+   */
+  vanishedActRunners?: string[];
+  /**
    * Ready, ListenerAvailable, ForgejoReachable and TokenValid.
    */
   conditions?: Conditions;

@@ -1,0 +1,20 @@
+// Names shared by every part of the operator: labels, finalizers, field managers.
+import { API_GROUP } from "./schemas.ts";
+
+export const LABELS = {
+  runnerDeployment: `${API_GROUP}/runner-deployment`,
+  jobId: `${API_GROUP}/job-id`,
+  jobAttempt: `${API_GROUP}/job-attempt`,
+  jobHandle: `${API_GROUP}/job-handle`,
+  repositoryId: `${API_GROUP}/repository-id`,
+  actRunner: `${API_GROUP}/act-runner`,
+  managedBy: "app.kubernetes.io/managed-by",
+  name: "app.kubernetes.io/name",
+  component: "app.kubernetes.io/component",
+  instance: "app.kubernetes.io/instance",
+} as const;
+
+export const MANAGED_BY = "forgejo-arc";
+export const FINALIZER = `${API_GROUP}/runner-cleanup`;
+export const FIELD_MANAGER = "forgejo-arc";
+export const LISTENER_FIELD_MANAGER = "forgejo-arc-listener";

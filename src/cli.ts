@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// forgejo-arc: one image, two long-running roles.
+//   forgejo-arc listener [flags]     one per RunnerDeployment, started by the controller
+//   forgejo-arc controller [flags]   reconcilers, admission webhooks, metrics
+import type { Server } from "node:http";
+import { LISTENER_FLAGS, parseListenerConfig } from "./listener/config.ts";
+import { Listener } from "./listener/listener.ts";
+import { createListenerApp } from "./listener/server.ts";
+import { loadKubeConfig } from "./k8s/client.ts";
+import { createLogger } from "./observability/log.ts";
+import { createRegistry } from "./observability/metrics.ts";
+import { VERSION } from "./version.ts";
+
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+function usage(): string {
+  const flags = Object.entries(LISTENER_FLAGS).map(([name, f]) => `  --${name.padEnd(18)} $${f.env.padEnd(32)} ${f.help}`);
+  return [
+    `forgejo-arc ${VERSION}`,
+    "usage: forgejo-arc listener [flags]",
+    "",
+    "listener flags (flag, environment variable, meaning):",
+    ...flags,
+  ].join("\n");
+}
+
+async function runListener(argv: string[]): Promise<void> {
+  const logger = createLogger("listener");
+  const config = parseListenerConfig(argv);
+  const registry = createRegistry("listener");
+  const listener = new Listener(config, { kc: loadKubeConfig(), logger, registry });
+  const server: Server = createListenerApp(listener, registry).listen(config.port, config.host);
+  await new Promise((resolve) => server.once("listening", resolve));
+  logger.info({ version: VERSION, port: config.port }, "Serving listener health and metrics");
+  onShutdown(logger, async () => {
+    await listener.stop();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  await listener.start();
+}
+
+function onShutdown(logger: ReturnType<typeof createLogger>, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "Shutting down");
+    setTimeout(() => {
+      logger.error("Shutdown took too long; exiting");
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, "Failed to shut down cleanly");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => handler("SIGTERM"));
+  process.on("SIGINT", () => handler("SIGINT"));
+}
+
+const [role, ...rest] = process.argv.slice(2);
+try {
+  if (role === "listener") await runListener(rest);
+  else if (role === "--version" || role === "version") console.log(VERSION);
+  else {
+    console.error(usage());
+    process.exit(role === "--help" || role === "help" ? 0 : 2);
+  }
+} catch (error) {
+  console.error(`forgejo-arc: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}

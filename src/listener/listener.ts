@@ -1,0 +1,369 @@
+// The listener role: turns Forgejo's queue for one RunnerDeployment into ActRunners.
+// Each poll makes exactly one Forgejo request and no Kubernetes LIST (informers feed the cache).
+import {
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { labelNamesQuery } from "../api/labels.ts";
+import { API_GROUP, API_GROUP_VERSION, API_VERSION } from "../api/schemas.ts";
+import { LABELS } from "../api/well-known.ts";
+import { ForgejoClient } from "../forgejo/client.ts";
+import { ForgejoError } from "../forgejo/errors.ts";
+import type { ActRunner, ActRunnerSpec, ForgejoJob, RunnerDeployment } from "../generated/api.ts";
+import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
+import { Informer } from "../k8s/informer.ts";
+import type { Logger } from "../observability/log.ts";
+import { forgejoCallMetrics } from "../observability/metrics.ts";
+import type { ListenerConfig } from "./config.ts";
+import { actRunnerLabels, planPoll } from "./plan.ts";
+
+export interface ListenerDeps {
+  kc: KubeConfig;
+  logger: Logger;
+  registry: Registry;
+}
+
+export interface PollError {
+  kind: string;
+  message: string;
+}
+
+/** Forgejo 15 is the first with ephemeral runners, REST registration and job handles. */
+export const MINIMUM_FORGEJO_MAJOR = 15;
+
+const RESOURCE = { group: API_GROUP, version: API_VERSION };
+
+export class Listener {
+  private readonly config: ListenerConfig;
+  private readonly deps: ListenerDeps;
+  private readonly forgejo: ForgejoClient;
+  private readonly api: CustomObjectsApi;
+  private readonly runnerDeployments: Informer<RunnerDeployment & KubernetesObject>;
+  private readonly actRunners: Informer<ActRunner & KubernetesObject>;
+  private readonly recentlyCreated = new Set<string>();
+  private readonly metrics;
+  private stopped = false;
+  private wake?: () => void;
+  private loop?: Promise<void>;
+  private consecutiveFailures = 0;
+  private lastError?: PollError & { since: string };
+  private forgejoVersion?: string;
+  private lastVanished: string[] = [];
+  /** Timestamps (ms) for health: the last attempt's end, the last success, the next planned attempt. */
+  readonly progress = { lastAttemptAt: 0, lastSuccessAt: 0, nextAttemptAt: 0 };
+
+  constructor(config: ListenerConfig, deps: ListenerDeps) {
+    this.config = config;
+    this.deps = deps;
+    this.forgejo = new ForgejoClient({
+      server: config.forgejoServer,
+      token: config.token,
+      caBundle: config.caBundle,
+      onCall: forgejoCallMetrics(deps.registry),
+    });
+    this.api = deps.kc.makeApiClient(CustomObjectsApi);
+    const { namespace, runnerDeployment } = config;
+    this.runnerDeployments = new Informer(deps.kc, {
+      name: "runnerdeployment",
+      path: `/apis/${API_GROUP_VERSION}/namespaces/${namespace}/runnerdeployments`,
+      fieldSelector: `metadata.name=${runnerDeployment}`,
+      list: () =>
+        this.api.listNamespacedCustomObject({
+          ...RESOURCE,
+          namespace,
+          plural: "runnerdeployments",
+          fieldSelector: `metadata.name=${runnerDeployment}`,
+        }) as Promise<KubernetesListObject<RunnerDeployment & KubernetesObject>>,
+      logger: deps.logger,
+    });
+    const selector = `${LABELS.runnerDeployment}=${runnerDeployment}`;
+    this.actRunners = new Informer(deps.kc, {
+      name: "actrunners",
+      path: `/apis/${API_GROUP_VERSION}/namespaces/${namespace}/actrunners`,
+      labelSelector: selector,
+      list: () =>
+        this.api.listNamespacedCustomObject({ ...RESOURCE, namespace, plural: "actrunners", labelSelector: selector }) as Promise<
+          KubernetesListObject<ActRunner & KubernetesObject>
+        >,
+      logger: deps.logger,
+    });
+    this.actRunners.on("add", (runner) => this.recentlyCreated.delete(runner.metadata?.name ?? ""));
+    this.metrics = createListenerMetrics(deps.registry);
+  }
+
+  get log(): Logger {
+    return this.deps.logger;
+  }
+
+  get synced(): boolean {
+    return this.runnerDeployments.synced && this.actRunners.synced;
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.runnerDeployments.start(), this.actRunners.start()]);
+    this.log.info(
+      { rd: `${this.config.namespace}/${this.config.runnerDeployment}`, pollIntervalMs: this.config.pollIntervalMs },
+      "Started listener",
+    );
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+    await Promise.all([this.runnerDeployments.stop(), this.actRunners.stop()]);
+    this.forgejo.close();
+    this.log.info("Stopped listener");
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const ok = await this.pollOnce();
+      const now = Date.now();
+      this.progress.lastAttemptAt = now;
+      const delay = ok ? jitter(this.config.pollIntervalMs, 0.1) : this.backoffDelay();
+      this.progress.nextAttemptAt = now + delay;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** The interval doubled per consecutive failure, capped, with jitter. */
+  backoffDelay(): number {
+    const exponent = Math.min(this.consecutiveFailures, 20);
+    return jitter(Math.min(this.config.pollIntervalMs * 2 ** exponent, this.config.maxBackoffMs), 0.2);
+  }
+
+  /** One poll; true when it succeeded. Never throws. */
+  async pollOnce(): Promise<boolean> {
+    const stopTimer = this.metrics.pollDuration.startTimer();
+    try {
+      const rd = this.runnerDeployments.get(this.config.runnerDeployment, this.config.namespace);
+      if (!rd) throw new PollFailure("not_found", `RunnerDeployment ${this.config.namespace}/${this.config.runnerDeployment} not found`);
+      await this.checkVersion();
+      const jobs = await this.forgejo.jobs(
+        this.config.scope,
+        this.config.labels.map((l) => l.name),
+      );
+      const plan = planPoll({
+        runnerDeployment: this.config.runnerDeployment,
+        jobs,
+        actRunners: this.actRunners.list(),
+        recentlyCreated: [...this.recentlyCreated],
+        maxRunners: rd.spec.maxRunners,
+      });
+      for (const { job, name } of plan.create) await this.createActRunner(rd, job, name);
+      const waiting = jobs.filter((j) => j.status === "waiting").length;
+      this.metrics.waitingJobs.set(waiting);
+      this.metrics.overCapacity.set(plan.overCapacity);
+      if (this.consecutiveFailures > 0) this.log.info({ failures: this.consecutiveFailures }, "Polled Forgejo successfully again");
+      this.consecutiveFailures = 0;
+      this.lastError = undefined;
+      await this.patchStatus({
+        lastPollTime: new Date().toISOString(),
+        waitingJobs: waiting,
+        lastPollError: null,
+        ...(this.forgejoVersion ? { forgejoVersion: this.forgejoVersion } : {}),
+        ...(sameList(plan.vanished, this.lastVanished) ? {} : { vanishedActRunners: plan.vanished }),
+      });
+      this.lastVanished = plan.vanished;
+      this.progress.lastSuccessAt = Date.now();
+      this.metrics.polls.inc({ result: "success" });
+      return true;
+    } catch (error) {
+      const failure = describeFailure(error);
+      this.consecutiveFailures++;
+      this.metrics.polls.inc({ result: "error" });
+      this.metrics.pollErrors.inc({ kind: failure.kind });
+      const changed = this.lastError?.kind !== failure.kind || this.lastError.message !== failure.message;
+      const time = new Date().toISOString();
+      this.lastError = { ...failure, since: this.lastError?.since ?? time };
+      this.log.warn(
+        { kind: failure.kind, failures: this.consecutiveFailures, retryInMs: this.backoffDelay() },
+        `Poll failed: ${failure.message}`,
+      );
+      if (changed) await this.patchStatus({ lastPollError: { ...failure, time, since: this.lastError.since } }).catch(() => undefined);
+      return false;
+    } finally {
+      stopTimer();
+    }
+  }
+
+  private async checkVersion(): Promise<void> {
+    if (this.forgejoVersion) return;
+    const version = await this.forgejo.version();
+    const major = Number(/^v?(\d+)/.exec(version)?.[1] ?? NaN);
+    if (!(major >= MINIMUM_FORGEJO_MAJOR)) {
+      throw new PollFailure(
+        "unsupported",
+        `Forgejo ${version} at ${this.config.forgejoServer} is too old: forgejo-arc needs Forgejo ${MINIMUM_FORGEJO_MAJOR} or newer (ephemeral runners and job handles)`,
+      );
+    }
+    this.forgejoVersion = version;
+  }
+
+  private async createActRunner(rd: RunnerDeployment, job: ForgejoJob, name: string): Promise<void> {
+    if (!job.handle) {
+      throw new PollFailure(
+        "unsupported",
+        `job ${job.id} has no handle; Forgejo ${MINIMUM_FORGEJO_MAJOR} or newer is needed to bind a runner to one job`,
+      );
+    }
+    const spec: ActRunnerSpec = {
+      forgejoJobID: job.id,
+      jobHandle: job.handle,
+      forgejoServer: this.config.forgejoServer,
+      ...(rd.spec.organization ? { organization: rd.spec.organization } : { repository: rd.spec.repository }),
+      tokenSecretRef: { ...rd.spec.tokenSecretRef, namespace: this.config.namespace },
+      labels: this.config.labels.map((l) => l.raw).join(","),
+      jobData: {
+        ...job,
+        name: job.name.slice(0, 1024),
+        needs: job.needs ? job.needs.slice(0, 256) : null,
+        runs_on: job.runs_on.slice(0, 64),
+      },
+      ...(rd.spec.runnerTemplate ? { jobTemplate: rd.spec.runnerTemplate } : {}),
+      ...(rd.spec.runnerImage ? { runnerImage: rd.spec.runnerImage } : {}),
+      ...(rd.spec.pickupTimeout ? { pickupTimeout: rd.spec.pickupTimeout } : {}),
+      ...(rd.spec.retentionAfterFinish ? { retentionAfterFinish: rd.spec.retentionAfterFinish } : {}),
+    };
+    const body: ActRunner = {
+      apiVersion: API_GROUP_VERSION,
+      kind: "ActRunner",
+      metadata: {
+        name,
+        namespace: this.config.namespace,
+        labels: actRunnerLabels(this.config.runnerDeployment, job),
+        ownerReferences: [
+          { apiVersion: API_GROUP_VERSION, kind: "RunnerDeployment", name: rd.metadata!.name!, uid: rd.metadata!.uid!, controller: true },
+        ],
+      },
+      spec,
+    };
+    try {
+      await this.api.createNamespacedCustomObject({ ...RESOURCE, namespace: this.config.namespace, plural: "actrunners", body });
+      this.metrics.created.inc();
+      this.log.info({ ar: `${this.config.namespace}/${name}`, jobId: job.id, attempt: job.attempt }, "Created ActRunner");
+    } catch (error) {
+      // AlreadyExists: an earlier poll, a restarted listener or a second one made it. Same outcome.
+      if (apiErrorCode(error) !== 409)
+        throw new PollFailure("kubernetes", `creating ActRunner ${this.config.namespace}/${name}: ${apiErrorMessage(error)}`);
+    }
+    this.recentlyCreated.add(name);
+  }
+
+  private async patchStatus(status: Record<string, unknown>): Promise<void> {
+    try {
+      await this.api.patchNamespacedCustomObjectStatus(
+        {
+          ...RESOURCE,
+          namespace: this.config.namespace,
+          plural: "runnerdeployments",
+          name: this.config.runnerDeployment,
+          body: { status },
+        },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+    } catch (error) {
+      throw new PollFailure(
+        "kubernetes",
+        `patching RunnerDeployment ${this.config.namespace}/${this.config.runnerDeployment} status: ${apiErrorMessage(error)}`,
+      );
+    }
+  }
+
+  /**
+   * Live while the loop makes progress: polls succeed, or fail and are retried on schedule, so a
+   * Forgejo outage never gets the listener restarted. Ready only while polls succeed.
+   */
+  health(now = Date.now()): { live: boolean; ready: boolean; detail: Record<string, unknown> } {
+    const { lastAttemptAt, lastSuccessAt, nextAttemptAt } = this.progress;
+    const slack = Math.max(this.config.pollIntervalMs * 2, 30_000);
+    const live = this.loop === undefined || lastAttemptAt === 0 ? true : now < nextAttemptAt + slack;
+    // Ready only while polls succeed: the last success is at most a few intervals old.
+    const ready = this.synced && lastSuccessAt > 0 && now - lastSuccessAt < this.config.pollIntervalMs * 3 + 5_000;
+    return {
+      live,
+      ready,
+      detail: {
+        synced: this.synced,
+        consecutiveFailures: this.consecutiveFailures,
+        lastError: this.lastError,
+        lastSuccessAt: lastSuccessAt ? new Date(lastSuccessAt).toISOString() : null,
+        nextAttemptAt: nextAttemptAt ? new Date(nextAttemptAt).toISOString() : null,
+        labels: labelNamesQuery(this.config.labels),
+      },
+    };
+  }
+}
+
+class PollFailure extends Error {
+  readonly kind: string;
+
+  constructor(kind: string, message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+function describeFailure(error: unknown): PollError {
+  if (error instanceof ForgejoError || error instanceof PollFailure) return { kind: error.kind, message: error.message };
+  return { kind: "internal", message: error instanceof Error ? error.message : String(error) };
+}
+
+function jitter(ms: number, fraction: number): number {
+  return Math.round(ms * (1 - fraction + Math.random() * 2 * fraction));
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function createListenerMetrics(registry: Registry) {
+  return {
+    polls: new Counter({
+      name: "forgejo_arc_listener_polls_total",
+      help: "Polls of Forgejo's job queue by result.",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    pollErrors: new Counter({
+      name: "forgejo_arc_listener_poll_errors_total",
+      help: "Failed polls by kind of error.",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
+    pollDuration: new Histogram({
+      name: "forgejo_arc_listener_poll_duration_seconds",
+      help: "Duration of one poll: the Forgejo request, ActRunner creation and the status patch.",
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    waitingJobs: new Gauge({
+      name: "forgejo_arc_listener_waiting_jobs",
+      help: "Jobs waiting in Forgejo with matching labels at the last poll.",
+      registers: [registry],
+    }),
+    overCapacity: new Gauge({
+      name: "forgejo_arc_listener_jobs_over_capacity",
+      help: "Waiting jobs without an ActRunner because maxRunners is reached.",
+      registers: [registry],
+    }),
+    created: new Counter({
+      name: "forgejo_arc_listener_actrunners_created_total",
+      help: "ActRunners created by this listener.",
+      registers: [registry],
+    }),
+  };
+}

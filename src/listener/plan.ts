@@ -1,0 +1,76 @@
+// What one poll should do, decided from Forgejo's answer and the cached ActRunners: pure, so the
+// rules (oldest first, no duplicates, maxRunners, vanished jobs) are tested without I/O.
+import { createHash } from "node:crypto";
+import type { ActRunner, ForgejoJob } from "../generated/api.ts";
+import { LABELS } from "../api/well-known.ts";
+
+export const MAX_NAME_LENGTH = 63;
+
+/** "<runnerdeployment>-<job id>-<attempt>", the RunnerDeployment part shortened with a hash to fit 63. */
+export function actRunnerName(runnerDeployment: string, jobId: number, attempt: number): string {
+  const suffix = `-${jobId}-${attempt}`;
+  if (runnerDeployment.length + suffix.length <= MAX_NAME_LENGTH) return `${runnerDeployment}${suffix}`;
+  const hash = createHash("sha256").update(runnerDeployment).digest("hex").slice(0, 6);
+  const keep = MAX_NAME_LENGTH - suffix.length - hash.length - 1;
+  return `${runnerDeployment.slice(0, keep).replace(/[-.]+$/, "")}-${hash}${suffix}`;
+}
+
+export function isFinished(runner: ActRunner): boolean {
+  return runner.status?.phase === "Succeeded" || runner.status?.phase === "Failed";
+}
+
+export interface PollPlan {
+  /** Waiting jobs to create ActRunners for, oldest first. */
+  create: { job: ForgejoJob; name: string }[];
+  /** Waiting jobs without an ActRunner left for a later poll because maxRunners is reached. */
+  overCapacity: number;
+  /** Pending ActRunners whose job attempt Forgejo no longer lists. */
+  vanished: string[];
+  active: number;
+}
+
+export function planPoll(input: {
+  runnerDeployment: string;
+  /** Everything Forgejo listed (waiting and running). */
+  jobs: ForgejoJob[];
+  actRunners: ActRunner[];
+  /** Names created by earlier polls that the cache has not shown yet: they exist and are active. */
+  recentlyCreated?: string[];
+  maxRunners?: number;
+}): PollPlan {
+  const cached = new Set(input.actRunners.map((r) => r.metadata?.name));
+  const unseen = (input.recentlyCreated ?? []).filter((name) => !cached.has(name));
+  const existing = new Set([...cached, ...unseen]);
+  let active = input.actRunners.filter((r) => !isFinished(r)).length + unseen.length;
+  const waiting = input.jobs.filter((job) => job.status === "waiting").sort((a, b) => a.id - b.id);
+  const create: PollPlan["create"] = [];
+  let overCapacity = 0;
+  for (const job of waiting) {
+    const name = actRunnerName(input.runnerDeployment, job.id, job.attempt ?? 0);
+    if (existing.has(name)) continue;
+    if (input.maxRunners !== undefined && active >= input.maxRunners) {
+      overCapacity++;
+      continue;
+    }
+    create.push({ job, name });
+    active++;
+  }
+  const listed = new Set(input.jobs.map((job) => `${job.id}/${job.attempt ?? 0}`));
+  const vanished = input.actRunners
+    .filter((r) => (r.status?.phase ?? "Pending") === "Pending" && !r.metadata?.deletionTimestamp)
+    .filter((r) => !listed.has(`${r.spec.forgejoJobID}/${r.spec.jobData.attempt ?? 0}`))
+    .map((r) => r.metadata!.name!)
+    .sort();
+  return { create, overCapacity, vanished, active };
+}
+
+export function actRunnerLabels(runnerDeployment: string, job: ForgejoJob): Record<string, string> {
+  return {
+    [LABELS.runnerDeployment]: runnerDeployment,
+    [LABELS.jobId]: String(job.id),
+    [LABELS.jobAttempt]: String(job.attempt ?? 0),
+    [LABELS.repositoryId]: String(job.repo_id),
+    ...(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(job.handle) ? { [LABELS.jobHandle]: job.handle } : {}),
+    [LABELS.managedBy]: "forgejo-arc",
+  };
+}

@@ -1,0 +1,279 @@
+// The listener as a real process against the real API server and the fake Forgejo, running with a
+// ServiceAccount token bound to exactly the Role the controller gives listeners.
+import { readFileSync } from "node:fs";
+import { request } from "node:https";
+import { listenerRoleRules } from "../../../src/listener/rbac.ts";
+import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts";
+import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
+import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
+import { rd } from "../../fixtures/resources.ts";
+import { clusterState, createNamespace, customObjects, deleteNamespace, eventually } from "../helpers.ts";
+import { startRole, type RoleProcess } from "../support/process.ts";
+import { serviceAccountKubeconfig } from "../support/service-account.ts";
+
+const objects = customObjects();
+let fake: FakeForgejo;
+let forgejoUrl: string;
+let ns: string;
+
+beforeAll(async () => {
+  fake = seededFake();
+  forgejoUrl = await fake.listen();
+  ns = await createNamespace("listener");
+});
+const started: RoleProcess[] = [];
+afterEach(async () => {
+  // A failed test must not leave listeners polling or faults injected for the next one.
+  await Promise.all(started.splice(0).map((p) => p.stop("SIGKILL")));
+  fake.clearFaults();
+});
+afterAll(async () => {
+  await fake.close();
+  await deleteNamespace(ns);
+});
+
+async function runnerDeployment(name: string, spec: Partial<RunnerDeployment["spec"]> = {}): Promise<RunnerDeployment> {
+  const body = rd({ spec: { forgejoServer: forgejoUrl, labels: `${name}:host`, tokenSecretRef: { namespace: ns }, ...spec } as never });
+  return (await objects.create("runnerdeployments", ns, { ...body, metadata: { name, namespace: ns } })) as RunnerDeployment;
+}
+
+/** A listener process for RunnerDeployment `rdName`, whose runner label is `<rdName>:host`. */
+async function startListener(rdName: string, extra: string[] = []): Promise<RoleProcess> {
+  const kubeconfig = await serviceAccountKubeconfig(
+    ns,
+    `listener-${rdName}-${Math.random().toString(36).slice(2, 7)}`,
+    listenerRoleRules(rdName),
+  );
+  const listener = await startRole(
+    "listener",
+    [
+      "--runner-deployment",
+      rdName,
+      "--namespace",
+      ns,
+      "--forgejo-server",
+      forgejoUrl,
+      "--organization",
+      "acme",
+      "--labels",
+      `${rdName}:host`,
+      "--poll-interval",
+      "2s",
+      ...extra,
+    ],
+    { KUBECONFIG: kubeconfig, FORGEJO_TOKEN: TOKENS.owner },
+  );
+  started.push(listener);
+  await listener.waitForOutput("Started listener");
+  return listener;
+}
+
+async function actRunnersOf(rdName: string): Promise<ActRunner[]> {
+  const list = (await objects.list("actrunners", ns)) as { items: ActRunner[] };
+  return list.items.filter((r) => r.metadata?.labels?.["forgejo.actions.io/runner-deployment"] === rdName);
+}
+
+async function rdStatus(name: string): Promise<NonNullable<RunnerDeployment["status"]>> {
+  return ((await objects.get("runnerdeployments", ns, name)) as RunnerDeployment).status ?? {};
+}
+
+function enqueue(count: number, runs_on: string[], repository = "acme/app") {
+  return Array.from({ length: count }, (_, i) => fake.enqueueJob({ repository, runs_on, name: `job-${i}` }));
+}
+
+/** Sum of apiserver_request_total for LIST calls on our resources, from the API server's metrics. */
+function apiserverLists(): Promise<number> {
+  const state = clusterState();
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${state.server}/metrics`,
+      { ca: readFileSync(state.caFile), cert: readFileSync(state.clientCertFile), key: readFileSync(state.clientKeyFile) },
+      (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c.toString()));
+        res.on("end", () => {
+          const total = text
+            .split("\n")
+            .filter(
+              (l) =>
+                l.startsWith("apiserver_request_total{") &&
+                l.includes('verb="LIST"') &&
+                /resource="(actrunners|runnerdeployments)"/.test(l),
+            )
+            .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+          resolve(total);
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function metricValue(metrics: string, name: string): number {
+  return metrics
+    .split("\n")
+    .filter((l) => l.startsWith(name))
+    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+}
+
+describe("listener", () => {
+  it("creates one ActRunner per matching waiting job with the right fields, and reports status", async () => {
+    const owner = await runnerDeployment("fields", { runnerTemplate: { metadata: { labels: { team: "a" } } } });
+    const jobs = enqueue(3, ["fields"]);
+    const other = fake.enqueueJob({ repository: "acme/app", runs_on: ["fields", "gpu"] });
+    const listener = await startListener("fields");
+    const runners = await eventually("3 ActRunners", async () => {
+      const list = await actRunnersOf("fields");
+      return list.length === 3 ? list : undefined;
+    });
+    expect(runners.map((r) => r.metadata!.name).sort()).toEqual(jobs.map((j) => `fields-${j.id}-1`).sort());
+    const first = runners.find((r) => r.spec.forgejoJobID === jobs[0]!.id)!;
+    expect(first.metadata!.ownerReferences).toEqual([
+      { apiVersion: "forgejo.actions.io/v1alpha1", kind: "RunnerDeployment", name: "fields", uid: owner.metadata!.uid, controller: true },
+    ]);
+    expect(first.metadata!.labels).toMatchObject({
+      "forgejo.actions.io/job-id": String(jobs[0]!.id),
+      "forgejo.actions.io/job-handle": jobs[0]!.handle,
+      "forgejo.actions.io/repository-id": String(jobs[0]!.repo_id),
+    });
+    expect(first.spec).toMatchObject({
+      forgejoJobID: jobs[0]!.id,
+      jobHandle: jobs[0]!.handle,
+      forgejoServer: forgejoUrl,
+      organization: "acme",
+      labels: "fields:host",
+      tokenSecretRef: { name: "forgejo-token", namespace: ns, key: "token" },
+      jobData: { id: jobs[0]!.id, handle: jobs[0]!.handle, runs_on: ["fields"], status: "waiting", task_id: 0, attempt: 1 },
+      jobTemplate: { metadata: { labels: { team: "a" } } },
+    });
+    expect(runners.some((r) => r.spec.forgejoJobID === other.id)).toBe(false);
+    const status = await eventually("status with waitingJobs", async () => {
+      const s = await rdStatus("fields");
+      return s.waitingJobs === 3 && s.forgejoVersion ? s : undefined;
+    });
+    expect(Date.now() - Date.parse(status.lastPollTime!)).toBeLessThan(10_000);
+    expect(status.forgejoVersion).toBe("15.0.1+gitea-1.22.0");
+
+    // Health and metrics are served.
+    expect((await listener.get("/healthz")).status).toBe(200);
+    expect((await listener.get("/readyz")).status).toBe(200);
+    const metrics = (await listener.get("/metrics")).text;
+    expect(metricValue(metrics, "forgejo_arc_listener_actrunners_created_total")).toBe(3);
+    expect(metrics).toContain('forgejo_arc_forgejo_requests_total{operation="list_jobs",outcome="200"');
+
+    // Steady state: one Forgejo request per poll, no Kubernetes LIST.
+    const pollsBefore = metricValue((await listener.get("/metrics")).text, 'forgejo_arc_listener_polls_total{result="success"');
+    fake.resetCalls();
+    const listsBefore = await apiserverLists();
+    await new Promise((r) => setTimeout(r, 7_000));
+    const pollsAfter = metricValue((await listener.get("/metrics")).text, 'forgejo_arc_listener_polls_total{result="success"');
+    const polls = pollsAfter - pollsBefore;
+    expect(polls).toBeGreaterThanOrEqual(2);
+    expect(Math.abs(fake.calls.length - polls)).toBeLessThanOrEqual(1);
+    expect(fake.calls.every((c) => c.method === "GET" && c.route.endsWith("/actions/runners/jobs"))).toBe(true);
+    expect((await apiserverLists()) - listsBefore).toBe(0);
+
+    // SIGTERM ends it cleanly within a few seconds.
+    const exit = await listener.stop("SIGTERM");
+    expect(exit.code).toBe(0);
+    expect(exit.ms).toBeLessThan(5_000);
+  }, 90_000);
+
+  it("makes no duplicates when killed mid-poll and restarted, nor with two listeners at once", async () => {
+    await runnerDeployment("restart");
+    const jobs = enqueue(40, ["restart"]);
+    const first = await startListener("restart");
+    await eventually("the first ActRunner", async () => ((await actRunnersOf("restart")).length > 0 ? true : undefined), 20_000, 20);
+    await first.stop("SIGKILL");
+    const before = (await actRunnersOf("restart")).length;
+    const [second, third] = await Promise.all([startListener("restart"), startListener("restart")]);
+    const runners = await eventually("40 ActRunners", async () => {
+      const list = await actRunnersOf("restart");
+      return list.length >= 40 ? list : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 3_000)); // more polls by both listeners
+    const final = await actRunnersOf("restart");
+    expect(final).toHaveLength(40);
+    expect(new Set(final.map((r) => r.spec.forgejoJobID)).size).toBe(40);
+    expect(new Set(runners.map((r) => r.spec.forgejoJobID))).toEqual(new Set(jobs.map((j) => j.id)));
+    expect(before).toBeLessThan(40); // the kill happened before the work was done
+    await Promise.all([second.stop(), third.stop()]);
+  }, 90_000);
+
+  it("never exceeds maxRunners, and fills freed capacity", async () => {
+    await runnerDeployment("capped", { maxRunners: 2 });
+    enqueue(5, ["capped"], "acme/lib");
+    const listener = await startListener("capped");
+    await eventually("2 ActRunners", async () => ((await actRunnersOf("capped")).length === 2 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 4_500));
+    const capped = await actRunnersOf("capped");
+    expect(capped).toHaveLength(2);
+    const done = capped[0]!;
+    await objects.api.patchNamespacedCustomObjectStatus(
+      {
+        group: "forgejo.actions.io",
+        version: "v1alpha1",
+        namespace: ns,
+        plural: "actrunners",
+        name: done.metadata!.name!,
+        body: { status: { phase: "Succeeded" } },
+      },
+      (await import("@kubernetes/client-node")).setHeaderOptions("Content-Type", "application/merge-patch+json"),
+    );
+    await eventually("a third ActRunner", async () => ((await actRunnersOf("capped")).length === 3 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 4_500));
+    expect(await actRunnersOf("capped")).toHaveLength(3);
+    expect(metricValue((await listener.get("/metrics")).text, "forgejo_arc_listener_jobs_over_capacity")).toBe(2);
+    await listener.stop();
+  }, 90_000);
+
+  it("backs off through a Forgejo outage without exiting, reports it, and catches up afterwards", async () => {
+    await runnerDeployment("outage");
+    const listener = await startListener("outage", ["--max-backoff", "8s"]);
+    await eventually("a first successful poll", async () => ((await rdStatus("outage")).lastPollTime ? true : undefined));
+    fake.addFault({ status: 503, pathPrefix: "/orgs/acme/actions/runners/jobs" });
+    const error = await eventually("lastPollError", async () => (await rdStatus("outage")).lastPollError);
+    expect(error).toMatchObject({ kind: "server_error", message: expect.stringContaining("answered 503") });
+    const jobs = enqueue(3, ["outage"]);
+    fake.resetCalls();
+    await new Promise((r) => setTimeout(r, 12_000));
+    // Without backoff 6 polls of 3 attempts each would have run; with it, at most 4 polls.
+    expect(fake.calls.length).toBeLessThanOrEqual(12);
+    expect(listener.child.exitCode).toBeNull();
+    expect((await listener.get("/healthz")).status).toBe(200);
+    expect((await listener.get("/readyz")).status).toBe(503);
+    fake.clearFaults();
+    const runners = await eventually(
+      "ActRunners after recovery",
+      async () => {
+        const list = await actRunnersOf("outage");
+        return list.length === 3 ? list : undefined;
+      },
+      30_000,
+    );
+    expect(new Set(runners.map((r) => r.spec.forgejoJobID))).toEqual(new Set(jobs.map((j) => j.id)));
+    await eventually("lastPollError cleared", async () => ((await rdStatus("outage")).lastPollError ? undefined : true));
+    await listener.stop();
+  }, 90_000);
+
+  it("reports a Pending ActRunner whose job was cancelled or re-run as vanished", async () => {
+    await runnerDeployment("vanish");
+    const [cancelled, rerun, kept] = enqueue(3, ["vanish"]);
+    const listener = await startListener("vanish");
+    await eventually("3 ActRunners", async () => ((await actRunnersOf("vanish")).length === 3 ? true : undefined));
+    fake.cancelJob(cancelled!.id);
+    fake.rerunJob(rerun!.id);
+    const vanished = await eventually("vanishedActRunners", async () => {
+      const list = (await rdStatus("vanish")).vanishedActRunners;
+      return list?.length === 2 ? list : undefined;
+    });
+    expect(vanished).toEqual([`vanish-${cancelled!.id}-1`, `vanish-${rerun!.id}-1`].sort());
+    expect(vanished).not.toContain(`vanish-${kept!.id}-1`);
+    // The re-run attempt gets its own ActRunner.
+    await eventually("the re-run's ActRunner", async () =>
+      (await actRunnersOf("vanish")).some((r) => r.metadata!.name === `vanish-${rerun!.id}-2`) ? true : undefined,
+    );
+    await listener.stop();
+  }, 60_000);
+});

@@ -1,0 +1,78 @@
+import { KubeConfig } from "@kubernetes/client-node";
+import { Registry } from "prom-client";
+import { Listener } from "../../../src/listener/listener.ts";
+import { parseListenerConfig } from "../../../src/listener/config.ts";
+import { silentLogger } from "../../../src/observability/log.ts";
+
+function listener(pollInterval = "10s"): Listener {
+  const config = parseListenerConfig(
+    [
+      "--runner-deployment",
+      "rd",
+      "--namespace",
+      "ns",
+      "--forgejo-server",
+      "http://127.0.0.1:1",
+      "--organization",
+      "acme",
+      "--labels",
+      "x",
+      "--poll-interval",
+      pollInterval,
+      "--max-backoff",
+      "5m",
+    ],
+    { FORGEJO_TOKEN: "t" },
+  );
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "c", server: "https://127.0.0.1:1" }],
+    users: [{ name: "u" }],
+    contexts: [{ name: "c", cluster: "c", user: "u" }],
+    currentContext: "c",
+  });
+  const l = new Listener(config, { kc, logger: silentLogger(), registry: new Registry() });
+  (l as unknown as { loop: Promise<void> }).loop = Promise.resolve();
+  (l as unknown as { runnerDeployments: { synced: boolean } }).runnerDeployments = { synced: true } as never;
+  (l as unknown as { actRunners: { synced: boolean } }).actRunners = { synced: true } as never;
+  return l;
+}
+
+describe("listener health", () => {
+  const now = 10_000_000;
+
+  it("is live and ready while polls succeed on schedule", () => {
+    const l = listener();
+    Object.assign(l.progress, { lastAttemptAt: now - 5_000, lastSuccessAt: now - 5_000, nextAttemptAt: now + 5_000 });
+    expect(l.health(now)).toMatchObject({ live: true, ready: true });
+  });
+
+  it("stays live but not ready while it backs off from a Forgejo outage", () => {
+    const l = listener();
+    Object.assign(l.progress, { lastAttemptAt: now - 60_000, lastSuccessAt: now - 600_000, nextAttemptAt: now + 100_000 });
+    expect(l.health(now)).toMatchObject({ live: true, ready: false });
+  });
+
+  it("is not live when no poll has succeeded or been tried for several intervals (a stuck loop)", () => {
+    const l = listener();
+    Object.assign(l.progress, { lastAttemptAt: now - 300_000, lastSuccessAt: now - 300_000, nextAttemptAt: now - 290_000 });
+    expect(l.health(now)).toMatchObject({ live: false, ready: false });
+  });
+
+  it("is not ready before its first successful poll", () => {
+    expect(listener().health(now).ready).toBe(false);
+  });
+
+  it("backs off exponentially per consecutive failure, capped", () => {
+    const l = listener("10s");
+    const set = (failures: number) => ((l as unknown as { consecutiveFailures: number }).consecutiveFailures = failures);
+    set(1);
+    expect(l.backoffDelay()).toBeGreaterThanOrEqual(16_000);
+    expect(l.backoffDelay()).toBeLessThanOrEqual(24_000);
+    set(3);
+    expect(l.backoffDelay()).toBeGreaterThanOrEqual(64_000);
+    set(30);
+    expect(l.backoffDelay()).toBeLessThanOrEqual(360_000);
+    expect(l.backoffDelay()).toBeGreaterThanOrEqual(240_000);
+  });
+});

@@ -1,0 +1,96 @@
+import { actRunnerLabels, actRunnerName, planPoll } from "../../../src/listener/plan.ts";
+import type { ActRunner, ForgejoJob } from "../../../src/generated/api.ts";
+import { ar } from "../../fixtures/resources.ts";
+
+function job(id: number, overrides: Partial<ForgejoJob> = {}): ForgejoJob {
+  return {
+    id,
+    attempt: 1,
+    handle: `handle-${id}`,
+    repo_id: 7,
+    owner_id: 3,
+    name: "build",
+    needs: null,
+    runs_on: ["x"],
+    task_id: 0,
+    status: "waiting",
+    ...overrides,
+  };
+}
+
+function runner(jobId: number, phase?: NonNullable<ActRunner["status"]>["phase"], attempt = 1): ActRunner {
+  const base = ar({
+    metadata: { name: actRunnerName("rd", jobId, attempt) },
+    spec: { forgejoJobID: jobId, jobData: { id: jobId, attempt } },
+  });
+  return phase ? { ...base, status: { phase } } : base;
+}
+
+describe("ActRunner names", () => {
+  it("is <runnerdeployment>-<job id>-<attempt>", () => {
+    expect(actRunnerName("builders", 42, 1)).toBe("builders-42-1");
+  });
+
+  it("fits a long RunnerDeployment name into 63 characters, keeping it unique with a hash", () => {
+    const long = "a".repeat(60);
+    const name = actRunnerName(long, 123456789, 12);
+    expect(name.length).toBeLessThanOrEqual(63);
+    expect(name).toMatch(/^a+-[0-9a-f]{6}-123456789-12$/);
+    expect(actRunnerName(`${"a".repeat(59)}b`, 123456789, 12)).not.toBe(name);
+  });
+
+  it("is deterministic, so restarts and racing listeners make the same name", () => {
+    expect(actRunnerName("x".repeat(70), 1, 1)).toBe(actRunnerName("x".repeat(70), 1, 1));
+  });
+
+  it("labels carry the RunnerDeployment, job id, attempt, handle and repository", () => {
+    expect(actRunnerLabels("rd", job(5, { handle: "3f2a1e9c-8d4b-4c3e-9a7f-1b2c3d4e5f60" }))).toMatchObject({
+      "forgejo.actions.io/runner-deployment": "rd",
+      "forgejo.actions.io/job-id": "5",
+      "forgejo.actions.io/job-attempt": "1",
+      "forgejo.actions.io/job-handle": "3f2a1e9c-8d4b-4c3e-9a7f-1b2c3d4e5f60",
+      "forgejo.actions.io/repository-id": "7",
+    });
+  });
+});
+
+describe("poll plan", () => {
+  it("creates one ActRunner per waiting job, oldest first, and none for running jobs", () => {
+    const plan = planPoll({ runnerDeployment: "rd", jobs: [job(9), job(8, { status: "running", task_id: 3 }), job(3)], actRunners: [] });
+    expect(plan.create.map((c) => c.name)).toEqual(["rd-3-1", "rd-9-1"]);
+  });
+
+  it("skips jobs that already have an ActRunner, cached or just created", () => {
+    const plan = planPoll({ runnerDeployment: "rd", jobs: [job(1), job(2), job(3)], actRunners: [runner(1)], recentlyCreated: ["rd-2-1"] });
+    expect(plan.create.map((c) => c.name)).toEqual(["rd-3-1"]);
+  });
+
+  it("never exceeds maxRunners, counting unfinished ActRunners only", () => {
+    const runners = [runner(1, "Running"), runner(2, "Succeeded"), runner(3, "Failed")];
+    const plan = planPoll({ runnerDeployment: "rd", jobs: [job(4), job(5), job(6)], actRunners: runners, maxRunners: 2 });
+    expect(plan.create.map((c) => c.name)).toEqual(["rd-4-1"]);
+    expect(plan.overCapacity).toBe(2);
+    expect(plan.active).toBe(2);
+  });
+
+  it("counts just-created ActRunners the cache has not shown yet against maxRunners", () => {
+    const plan = planPoll({ runnerDeployment: "rd", jobs: [job(1), job(2)], actRunners: [], recentlyCreated: ["rd-1-1"], maxRunners: 1 });
+    expect(plan.create).toEqual([]);
+  });
+
+  it("makes a new ActRunner for a re-run attempt", () => {
+    const plan = planPoll({ runnerDeployment: "rd", jobs: [job(1, { attempt: 2, handle: "new" })], actRunners: [runner(1)] });
+    expect(plan.create.map((c) => c.name)).toEqual(["rd-1-2"]);
+  });
+
+  it("reports Pending ActRunners whose job attempt is no longer listed as vanished", () => {
+    const runners = [runner(1), runner(2, "Pending"), runner(3, "Running"), runner(4), runner(5, undefined, 1)];
+    const plan = planPoll({
+      runnerDeployment: "rd",
+      jobs: [job(2, { status: "running", task_id: 9 }), job(4), job(5, { attempt: 2 })],
+      actRunners: runners,
+    });
+    // 1: cancelled; 3: running in Kubernetes already, not the listener's call; 5: re-run (attempt 2).
+    expect(plan.vanished).toEqual(["rd-1-1", "rd-5-1"]);
+  });
+});
