@@ -3,6 +3,8 @@
 //   forgejo-arc listener [flags]     one per RunnerDeployment, started by the controller
 //   forgejo-arc controller [flags]   reconcilers, admission webhooks, metrics
 import type { Server } from "node:http";
+import { controllerUsage, parseControllerConfig } from "./controller/config.ts";
+import { Controller } from "./controller/controller.ts";
 import { LISTENER_FLAGS, parseListenerConfig } from "./listener/config.ts";
 import { Listener } from "./listener/listener.ts";
 import { createListenerApp } from "./listener/server.ts";
@@ -17,11 +19,30 @@ function usage(): string {
   const flags = Object.entries(LISTENER_FLAGS).map(([name, f]) => `  --${name.padEnd(18)} $${f.env.padEnd(32)} ${f.help}`);
   return [
     `forgejo-arc ${VERSION}`,
-    "usage: forgejo-arc listener [flags]",
+    "usage: forgejo-arc controller [flags] | forgejo-arc listener [flags]",
+    "",
+    "controller flags (flag, environment variable, meaning, default):",
+    controllerUsage(),
     "",
     "listener flags (flag, environment variable, meaning):",
     ...flags,
   ].join("\n");
+}
+
+async function runController(argv: string[]): Promise<void> {
+  const logger = createLogger("controller");
+  const config = parseControllerConfig(argv);
+  const registry = createRegistry("controller");
+  const controller = new Controller(config, { kc: loadKubeConfig(), logger, registry });
+  onShutdown(logger, () => controller.stop());
+  logger.info(
+    { version: VERSION, port: config.port, webhookPort: config.webhookPort, leaderElect: config.leaderElect, identity: config.identity },
+    "Starting controller",
+  );
+  await controller.start(() => {
+    logger.error("Lost leadership; exiting so that a fresh process can compete again");
+    process.exit(1);
+  });
 }
 
 async function runListener(argv: string[]): Promise<void> {
@@ -65,6 +86,7 @@ function onShutdown(logger: ReturnType<typeof createLogger>, stop: () => Promise
 const [role, ...rest] = process.argv.slice(2);
 try {
   if (role === "listener") await runListener(rest);
+  else if (role === "controller") await runController(rest);
   else if (role === "--version" || role === "version") console.log(VERSION);
   else {
     console.error(usage());

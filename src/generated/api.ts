@@ -368,9 +368,13 @@ export interface ActRunnerStatus {
    */
   runnerId?: number;
   /**
-   * Name of the ephemeral runner registered in Forgejo.
+   * Name of the ephemeral runner in Forgejo; set before registering, so a retry after a crash finds and removes a half-registered runner.
    */
   runnerName?: string;
+  /**
+   * UUID of the ephemeral runner (not secret; its token is in the runner Secret).
+   */
+  runnerUUID?: string;
   /**
    * When the runner pod started.
    */
@@ -380,7 +384,7 @@ export interface ActRunnerStatus {
    */
   completedAt?: string;
   /**
-   * Registered, JobCreated, Ready and Finished.
+   * Registered, JobCreated, PickedUp and RunnerDeleted.
    */
   conditions?: Conditions;
 }

@@ -1,22 +1,21 @@
 // What one poll should do, decided from Forgejo's answer and the cached ActRunners: pure, so the
 // rules (oldest first, no duplicates, maxRunners, vanished jobs) are tested without I/O.
-import { createHash } from "node:crypto";
 import type { ActRunner, ForgejoJob } from "../generated/api.ts";
+import { fitName } from "../api/naming.ts";
 import { LABELS } from "../api/well-known.ts";
-
-export const MAX_NAME_LENGTH = 63;
 
 /** "<runnerdeployment>-<job id>-<attempt>", the RunnerDeployment part shortened with a hash to fit 63. */
 export function actRunnerName(runnerDeployment: string, jobId: number, attempt: number): string {
-  const suffix = `-${jobId}-${attempt}`;
-  if (runnerDeployment.length + suffix.length <= MAX_NAME_LENGTH) return `${runnerDeployment}${suffix}`;
-  const hash = createHash("sha256").update(runnerDeployment).digest("hex").slice(0, 6);
-  const keep = MAX_NAME_LENGTH - suffix.length - hash.length - 1;
-  return `${runnerDeployment.slice(0, keep).replace(/[-.]+$/, "")}-${hash}${suffix}`;
+  return fitName(runnerDeployment, `-${jobId}-${attempt}`);
 }
 
 export function isFinished(runner: ActRunner): boolean {
   return runner.status?.phase === "Succeeded" || runner.status?.phase === "Failed";
+}
+
+/** The controller saw the runner take its job (condition PickedUp). */
+export function pickedUp(runner: ActRunner): boolean {
+  return runner.status?.conditions?.some((c) => c.type === "PickedUp" && c.status === "True") ?? false;
 }
 
 export interface PollPlan {
@@ -24,7 +23,7 @@ export interface PollPlan {
   create: { job: ForgejoJob; name: string }[];
   /** Waiting jobs without an ActRunner left for a later poll because maxRunners is reached. */
   overCapacity: number;
-  /** Pending ActRunners whose job attempt Forgejo no longer lists. */
+  /** Unfinished ActRunners whose runner has not picked up the job, and whose job attempt Forgejo no longer lists. */
   vanished: string[];
   active: number;
 }
@@ -57,7 +56,7 @@ export function planPoll(input: {
   }
   const listed = new Set(input.jobs.map((job) => `${job.id}/${job.attempt ?? 0}`));
   const vanished = input.actRunners
-    .filter((r) => (r.status?.phase ?? "Pending") === "Pending" && !r.metadata?.deletionTimestamp)
+    .filter((r) => !isFinished(r) && !pickedUp(r) && !r.metadata?.deletionTimestamp)
     .filter((r) => !listed.has(`${r.spec.forgejoJobID}/${r.spec.jobData.attempt ?? 0}`))
     .map((r) => r.metadata!.name!)
     .sort();

@@ -83,14 +83,26 @@ describe("poll plan", () => {
     expect(plan.create.map((c) => c.name)).toEqual(["rd-1-2"]);
   });
 
-  it("reports Pending ActRunners whose job attempt is no longer listed as vanished", () => {
-    const runners = [runner(1), runner(2, "Pending"), runner(3, "Running"), runner(4), runner(5, undefined, 1)];
+  it("reports unfinished ActRunners that have not picked up a job Forgejo no longer lists as vanished", () => {
+    const picked = runner(6, "Running");
+    picked.status!.conditions = [
+      { type: "PickedUp", status: "True", reason: "PickedUp", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" },
+    ];
+    const runners = [
+      runner(1),
+      runner(2, "Pending"),
+      runner(3, "Running"),
+      runner(4),
+      runner(5, undefined, 1),
+      picked,
+      runner(7, "Succeeded"),
+    ];
     const plan = planPoll({
       runnerDeployment: "rd",
       jobs: [job(2, { status: "running", task_id: 9 }), job(4), job(5, { attempt: 2 })],
       actRunners: runners,
     });
-    // 1: cancelled; 3: running in Kubernetes already, not the listener's call; 5: re-run (attempt 2).
-    expect(plan.vanished).toEqual(["rd-1-1", "rd-5-1"]);
+    // 1: cancelled; 3: its pod waits for a job that is gone; 5: re-run (attempt 2). 6 took its job; 7 is done.
+    expect(plan.vanished).toEqual(["rd-1-1", "rd-3-1", "rd-5-1"]);
   });
 });

@@ -1,0 +1,17 @@
+// Object names that must fit Kubernetes limits (63 for names used as label values and Job names).
+import { createHash } from "node:crypto";
+
+export const MAX_NAME_LENGTH = 63;
+
+/** `${base}${suffix}`, or a shortened base plus a hash of it when that would exceed `max`. */
+export function fitName(base: string, suffix: string, max = MAX_NAME_LENGTH): string {
+  if (base.length + suffix.length <= max) return `${base}${suffix}`;
+  const hash = createHash("sha256").update(base).digest("hex").slice(0, 6);
+  const keep = max - suffix.length - hash.length - 1;
+  return `${base.slice(0, keep).replace(/[-.]+$/, "")}-${hash}${suffix}`;
+}
+
+/** A stable short hash of any JSON value, for "did the desired object change" annotations. */
+export function hashOf(value: unknown): string {
+  return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);
+}

@@ -1,0 +1,305 @@
+// ActRunner reconciler, one step per pass: finalizer → register an ephemeral Forgejo runner (crash
+// safe) → runner Secret → batch/v1 Job → mirror the Job into phase and conditions → stop a runner
+// whose job vanished or was not picked up in time → delete the Forgejo runner when done → delete
+// the ActRunner after its retention. Its finalizer deletes the Forgejo runner, giving up after a
+// bounded time if Forgejo stays unreachable.
+import { BatchV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
+import { isDeepStrictEqual } from "node:util";
+import { DEFAULT_PICKUP_TIMEOUT, DEFAULT_RETENTION_AFTER_FINISH } from "../api/defaults.ts";
+import { parseDuration } from "../api/duration.ts";
+import { API_GROUP, API_VERSION } from "../api/schemas.ts";
+import { FINALIZER } from "../api/well-known.ts";
+import type { ActRunnerStatus, Condition } from "../generated/api.ts";
+import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
+import type { EventRecorder } from "../k8s/events.ts";
+import type { Logger } from "../observability/log.ts";
+import type { AR, ClusterCache } from "./cache.ts";
+import { findCondition, setCondition, type ConditionInput } from "./conditions.ts";
+import type { ForgejoClients } from "./forgejo-clients.ts";
+import { observeJob } from "./job-status.ts";
+import { forgejoRunnerName, runnerJob, runnerObjectName, runnerSecret, type RunnerJobOptions } from "./runner-job.ts";
+
+export interface ActRunnerReconcilerDeps {
+  kc: KubeConfig;
+  cache: ClusterCache;
+  apply: (object: object) => Promise<unknown>;
+  events: EventRecorder;
+  logger: Logger;
+  forgejo: ForgejoClients;
+  job: RunnerJobOptions;
+  /** How long the finalizer keeps trying to delete the Forgejo runner before it gives up. */
+  cleanupTimeoutMs: number;
+  /** How often a started runner is checked for having picked up its job. */
+  pickupCheckIntervalMs: number;
+  onPhase?: (ar: AR, phase: string, previous: string | undefined) => void;
+  onJobCreated?: (ar: AR) => void;
+}
+
+/** The delay after which the key should be looked at again, if any. */
+export type Requeue = number | undefined;
+
+const RESOURCE = { group: API_GROUP, version: API_VERSION, plural: "actrunners" };
+
+export class ActRunnerReconciler {
+  private readonly deps: ActRunnerReconcilerDeps;
+  private readonly custom: CustomObjectsApi;
+  private readonly batch: BatchV1Api;
+
+  constructor(deps: ActRunnerReconcilerDeps) {
+    this.deps = deps;
+    this.custom = deps.kc.makeApiClient(CustomObjectsApi);
+    this.batch = deps.kc.makeApiClient(BatchV1Api);
+  }
+
+  async reconcile(namespace: string, name: string): Promise<Requeue> {
+    const ar = this.deps.cache.actRunners.get(name, namespace);
+    if (!ar) return undefined;
+    if (ar.metadata?.deletionTimestamp) return this.finalize(ar);
+    if (!ar.metadata?.finalizers?.includes(FINALIZER)) {
+      await this.patchMetadata(ar, { finalizers: [...(ar.metadata?.finalizers ?? []), FINALIZER] });
+      return undefined;
+    }
+    const phase = ar.status?.phase;
+    if (phase === "Succeeded" || phase === "Failed") return this.afterFinish(ar);
+    if (this.jobVanished(ar)) {
+      // The job may have been taken and finished between two checks: ask Forgejo before stopping.
+      if (ar.status?.runnerId !== undefined && (await this.pickedUp(ar))) {
+        await this.patchStatus(ar, {}, [
+          { type: "PickedUp", status: "True", reason: "PickedUp", message: "The runner took its job from Forgejo" },
+        ]);
+        return 0;
+      }
+      return this.stop(ar, "JobVanished", "The job left Forgejo's queue before a runner took it (cancelled or re-run)");
+    }
+    if (ar.status?.runnerId === undefined) return this.register(ar);
+    const job = this.deps.cache.jobs.get(runnerObjectName(ar), namespace);
+    if (!job) return this.createJob(ar);
+    return this.mirror(ar);
+  }
+
+  private jobVanished(ar: AR): boolean {
+    const owner = ar.metadata?.ownerReferences?.find((o) => o.kind === "RunnerDeployment");
+    const rd = owner ? this.deps.cache.runnerDeployments.get(owner.name, ar.metadata!.namespace) : undefined;
+    const pickedUp = findCondition(ar.status?.conditions, "PickedUp")?.status === "True";
+    return (rd?.status?.vanishedActRunners ?? []).includes(ar.metadata!.name!) && !pickedUp;
+  }
+
+  /** Registers the ephemeral runner. The runner's name is recorded first, so a crash between
+   *  Forgejo's answer and the status write leaves a name the next pass finds and removes. */
+  private async register(ar: AR): Promise<Requeue> {
+    const runnerName = forgejoRunnerName(ar);
+    if (ar.status?.runnerName !== runnerName) {
+      await this.patchStatus(ar, { phase: "Pending", runnerName }, [
+        { type: "Registered", status: "False", reason: "Registering", message: "Registering an ephemeral runner in Forgejo" },
+      ]);
+      return undefined;
+    }
+    const { client, scope } = await this.deps.forgejo.for(ar);
+    const leftovers = (await client.listRunners(scope)).filter((runner) => runner.name === runnerName);
+    for (const leftover of leftovers) {
+      await client.deleteRunner(scope, leftover.id);
+      this.deps.logger.info(
+        { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, runnerId: leftover.id },
+        "Deleted a runner left by an interrupted registration",
+      );
+    }
+    const registered = await client.registerRunner(scope, {
+      name: runnerName,
+      description: `forgejo-arc: ActRunner ${ar.metadata!.namespace}/${ar.metadata!.name} for job ${ar.spec.forgejoJobID}`,
+      ephemeral: true,
+    });
+    try {
+      await this.deps.apply(runnerSecret(ar, registered));
+      await this.patchStatus(ar, { runnerId: registered.id, runnerUUID: registered.uuid }, [
+        {
+          type: "Registered",
+          status: "True",
+          reason: "Registered",
+          message: `Registered ephemeral runner ${runnerName} (id ${registered.id})`,
+        },
+      ]);
+    } catch (error) {
+      await client.deleteRunner(scope, registered.id).catch(() => undefined);
+      throw error;
+    }
+    this.deps.events.event(ar, "Normal", "RunnerRegistered", `Registered ephemeral runner ${runnerName} (id ${registered.id}) in Forgejo`);
+    return undefined;
+  }
+
+  private async createJob(ar: AR): Promise<Requeue> {
+    const job = runnerJob(ar, ar.status!.runnerUUID!, this.deps.job);
+    try {
+      await this.batch.createNamespacedJob({ namespace: ar.metadata!.namespace!, body: job });
+    } catch (error) {
+      if (apiErrorCode(error) !== 409)
+        throw new Error(`creating Job ${ar.metadata!.namespace}/${job.metadata!.name}: ${apiErrorMessage(error)}`, { cause: error });
+    }
+    await this.patchStatus(ar, { kubernetesJobName: job.metadata!.name }, [
+      { type: "JobCreated", status: "True", reason: "JobCreated", message: `Created Job ${job.metadata!.name}` },
+    ]);
+    this.deps.events.event(ar, "Normal", "JobCreated", `Created Job ${job.metadata!.name} for Forgejo job ${ar.spec.forgejoJobID}`);
+    this.deps.onJobCreated?.(ar);
+    return undefined;
+  }
+
+  /** Mirrors the Job into the status, and enforces the pickup timeout while the job waits. */
+  private async mirror(ar: AR): Promise<Requeue> {
+    const job = this.deps.cache.jobs.get(runnerObjectName(ar), ar.metadata!.namespace)!;
+    const observed = observeJob(job, this.deps.cache.podsOfJob(job));
+    const pickedUp = findCondition(ar.status?.conditions, "PickedUp")?.status === "True";
+    const now = Date.now();
+    if (observed.phase === "Pending" || observed.phase === "Running") {
+      const jobCreated = new Date(job.metadata?.creationTimestamp ?? now).getTime();
+      const deadline = jobCreated + (parseDuration(ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT) ?? 600_000);
+      if (!pickedUp) {
+        const picked = observed.phase === "Running" ? await this.pickedUp(ar) : false;
+        if (picked) {
+          await this.updateFromObserved(ar, observed, [
+            { type: "PickedUp", status: "True", reason: "PickedUp", message: "The runner took its job from Forgejo" },
+          ]);
+          return undefined;
+        }
+        if (now >= deadline) {
+          const timeout = ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT;
+          return this.stop(
+            ar,
+            "PickupTimeout",
+            `The runner did not pick up Forgejo job ${ar.spec.forgejoJobID} within ${timeout} (spec.pickupTimeout); the job may wait behind a concurrency group or have been cancelled`,
+          );
+        }
+        await this.updateFromObserved(ar, observed, []);
+        return Math.min(this.deps.pickupCheckIntervalMs, Math.max(deadline - now, 0) + 100);
+      }
+    }
+    await this.updateFromObserved(ar, observed, []);
+    return observed.phase === "Succeeded" || observed.phase === "Failed" ? 0 : undefined;
+  }
+
+  /** True when Forgejo shows the runner busy (or already gone: an ephemeral runner is deleted when its job ends). */
+  private async pickedUp(ar: AR): Promise<boolean> {
+    const { client, scope } = await this.deps.forgejo.for(ar);
+    const runner = await client.getRunner(scope, ar.status!.runnerId!);
+    return runner === undefined || runner.status === "active";
+  }
+
+  private async updateFromObserved(ar: AR, observed: ReturnType<typeof observeJob>, extra: ConditionInput[]): Promise<void> {
+    const status: Partial<ActRunnerStatus> = {
+      phase: observed.phase,
+      reason: observed.reason,
+      message: observed.message,
+      ...(observed.startedAt && !ar.status?.startedAt ? { startedAt: observed.startedAt } : {}),
+      ...(observed.completedAt ? { completedAt: observed.completedAt } : {}),
+    };
+    await this.patchStatus(ar, status, extra);
+  }
+
+  /** Stops a runner that must not run: deletes its Job; the Forgejo runner goes in afterFinish. */
+  private async stop(ar: AR, reason: string, message: string): Promise<Requeue> {
+    const jobName = runnerObjectName(ar);
+    await this.batch
+      .deleteNamespacedJob({ name: jobName, namespace: ar.metadata!.namespace!, propagationPolicy: "Background" })
+      .catch((error: unknown) => {
+        if (apiErrorCode(error) !== 404) throw error;
+      });
+    await this.patchStatus(ar, { phase: "Failed", reason, message, completedAt: new Date().toISOString() }, []);
+    this.deps.events.event(ar, "Warning", reason, message);
+    return 0;
+  }
+
+  private async afterFinish(ar: AR): Promise<Requeue> {
+    let requeue: Requeue;
+    if (ar.status?.runnerId !== undefined && findCondition(ar.status.conditions, "RunnerDeleted")?.status !== "True") {
+      try {
+        const { client, scope } = await this.deps.forgejo.for(ar);
+        const result = await client.deleteRunner(scope, ar.status.runnerId);
+        await this.patchStatus(ar, {}, [
+          {
+            type: "RunnerDeleted",
+            status: "True",
+            reason: result === "deleted" ? "Deleted" : "AlreadyGone",
+            message:
+              result === "deleted" ? "Deleted the ephemeral runner from Forgejo" : "Forgejo had already removed the ephemeral runner",
+          },
+        ]);
+      } catch (error) {
+        this.deps.logger.warn(
+          { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, err: error },
+          "Failed to delete the Forgejo runner; will retry",
+        );
+        requeue = 30_000;
+      }
+    }
+    const completed = new Date(ar.status?.completedAt ?? ar.metadata?.creationTimestamp ?? Date.now()).getTime();
+    const retention = parseDuration(ar.spec.retentionAfterFinish ?? DEFAULT_RETENTION_AFTER_FINISH) ?? 600_000;
+    const left = completed + retention - Date.now();
+    if (left > 0) return Math.min(left, requeue ?? left);
+    await this.custom
+      .deleteNamespacedCustomObject({ ...RESOURCE, namespace: ar.metadata!.namespace!, name: ar.metadata!.name! })
+      .catch((error: unknown) => {
+        if (apiErrorCode(error) !== 404) throw error;
+      });
+    this.deps.logger.info(
+      { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, phase: ar.status?.phase },
+      "Deleted finished ActRunner after its retention",
+    );
+    return undefined;
+  }
+
+  private async finalize(ar: AR): Promise<Requeue> {
+    if (!ar.metadata?.finalizers?.includes(FINALIZER)) return undefined;
+    const runnerGone = findCondition(ar.status?.conditions, "RunnerDeleted")?.status === "True";
+    try {
+      if (!runnerGone && (ar.status?.runnerId !== undefined || ar.status?.runnerName)) {
+        const { client, scope } = await this.deps.forgejo.for(ar);
+        if (ar.status?.runnerId !== undefined) await client.deleteRunner(scope, ar.status.runnerId);
+        // An interrupted registration may have left a runner with the recorded name.
+        if (ar.status?.runnerId === undefined && ar.status?.runnerName) {
+          for (const runner of (await client.listRunners(scope)).filter((r) => r.name === ar.status!.runnerName))
+            await client.deleteRunner(scope, runner.id);
+        }
+      }
+    } catch (error) {
+      const deletingForMs = Date.now() - new Date(ar.metadata.deletionTimestamp!).getTime();
+      if (deletingForMs < this.deps.cleanupTimeoutMs) throw error;
+      const message = `Gave up deleting Forgejo runner ${ar.status?.runnerName ?? ar.status?.runnerId} after ${Math.round(deletingForMs / 1000)}s: ${error instanceof Error ? error.message : String(error)}; delete it in Forgejo if it is still listed`;
+      this.deps.events.event(ar, "Warning", "RunnerCleanupAbandoned", message);
+      this.deps.logger.warn({ ar: `${ar.metadata.namespace}/${ar.metadata.name}` }, message);
+    }
+    await this.patchMetadata(ar, { finalizers: ar.metadata.finalizers.filter((f) => f !== FINALIZER) });
+    return undefined;
+  }
+
+  private async patchMetadata(ar: AR, metadata: Record<string, unknown>): Promise<void> {
+    await this.custom.patchNamespacedCustomObject(
+      {
+        ...RESOURCE,
+        namespace: ar.metadata!.namespace!,
+        name: ar.metadata!.name!,
+        body: { metadata: { ...metadata, resourceVersion: ar.metadata!.resourceVersion } },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+  }
+
+  /** Writes status fields and conditions when they changed; an Event and a callback per phase change. */
+  private async patchStatus(ar: AR, fields: Partial<ActRunnerStatus>, conditions: ConditionInput[]): Promise<void> {
+    const now = new Date();
+    let nextConditions: Condition[] = ar.status?.conditions ?? [];
+    for (const input of conditions) nextConditions = setCondition(nextConditions, input, ar.metadata?.generation, now);
+    const status: Partial<ActRunnerStatus> = { ...fields, observedGeneration: ar.metadata?.generation, conditions: nextConditions };
+    const current = (ar.status ?? {}) as Partial<ActRunnerStatus>;
+    if ((Object.keys(status) as (keyof ActRunnerStatus)[]).every((key) => isDeepStrictEqual(current[key], status[key]))) return;
+    const updated = (await this.custom.patchNamespacedCustomObjectStatus(
+      { ...RESOURCE, namespace: ar.metadata!.namespace!, name: ar.metadata!.name!, body: { status } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    )) as AR;
+    if (fields.phase && fields.phase !== current.phase) {
+      this.deps.onPhase?.(updated, fields.phase, current.phase);
+      if (fields.phase === "Running" || fields.phase === "Succeeded") {
+        this.deps.events.event(ar, "Normal", fields.phase, fields.message ?? `ActRunner is ${fields.phase}`);
+      } else if (fields.phase === "Failed" && fields.reason !== "PickupTimeout" && fields.reason !== "JobVanished") {
+        this.deps.events.event(ar, "Warning", fields.reason ?? "Failed", fields.message ?? "The runner failed");
+      }
+    }
+  }
+}

@@ -1,0 +1,119 @@
+// The controller's view of the cluster: one informer per kind it reads, all cluster-wide and
+// filtered to what forgejo-arc owns. Reconcilers read only from here, never LIST.
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1Deployment,
+  type V1Job,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { API_GROUP, API_GROUP_VERSION, API_VERSION } from "../api/schemas.ts";
+import { LABELS, MANAGED_BY } from "../api/well-known.ts";
+import type { ActRunner, RunnerDeployment } from "../generated/api.ts";
+import { Informer } from "../k8s/informer.ts";
+import type { Logger } from "../observability/log.ts";
+
+export type RD = RunnerDeployment & KubernetesObject;
+export type AR = ActRunner & KubernetesObject;
+
+const MANAGED = `${LABELS.managedBy}=${MANAGED_BY}`;
+
+export class ClusterCache {
+  readonly runnerDeployments: Informer<RD>;
+  readonly actRunners: Informer<AR>;
+  readonly deployments: Informer<V1Deployment & KubernetesObject>;
+  readonly jobs: Informer<V1Job & KubernetesObject>;
+  readonly pods: Informer<V1Pod & KubernetesObject>;
+
+  constructor(kc: KubeConfig, logger: Logger, relistIntervalMs?: number) {
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const apps = kc.makeApiClient(AppsV1Api);
+    const batch = kc.makeApiClient(BatchV1Api);
+    const core = kc.makeApiClient(CoreV1Api);
+    const common = { logger, relistIntervalMs };
+    this.runnerDeployments = new Informer<RD>(kc, {
+      ...common,
+      name: "runnerdeployments",
+      path: `/apis/${API_GROUP_VERSION}/runnerdeployments`,
+      list: () =>
+        custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: "runnerdeployments" }) as Promise<
+          KubernetesListObject<RD>
+        >,
+    });
+    this.actRunners = new Informer<AR>(kc, {
+      ...common,
+      name: "actrunners",
+      path: `/apis/${API_GROUP_VERSION}/actrunners`,
+      list: () =>
+        custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: "actrunners" }) as Promise<
+          KubernetesListObject<AR>
+        >,
+    });
+    this.deployments = new Informer(kc, {
+      ...common,
+      name: "deployments",
+      path: "/apis/apps/v1/deployments",
+      labelSelector: MANAGED,
+      list: () =>
+        apps.listDeploymentForAllNamespaces({ labelSelector: MANAGED }) as Promise<KubernetesListObject<V1Deployment & KubernetesObject>>,
+    });
+    this.jobs = new Informer(kc, {
+      ...common,
+      name: "jobs",
+      path: "/apis/batch/v1/jobs",
+      labelSelector: MANAGED,
+      list: () => batch.listJobForAllNamespaces({ labelSelector: MANAGED }) as Promise<KubernetesListObject<V1Job & KubernetesObject>>,
+    });
+    this.pods = new Informer(kc, {
+      ...common,
+      name: "pods",
+      path: "/api/v1/pods",
+      labelSelector: MANAGED,
+      list: () => core.listPodForAllNamespaces({ labelSelector: MANAGED }) as Promise<KubernetesListObject<V1Pod & KubernetesObject>>,
+    });
+  }
+
+  private get all() {
+    return [this.runnerDeployments, this.actRunners, this.deployments, this.jobs, this.pods];
+  }
+
+  get synced(): boolean {
+    return this.all.every((informer) => informer.synced);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.all.map((informer) => informer.start()));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.all.map((informer) => informer.stop()));
+  }
+
+  /** ActRunners of a RunnerDeployment, by the label the listener sets. */
+  actRunnersOf(rd: RD): AR[] {
+    return this.actRunners
+      .list()
+      .filter(
+        (ar) => ar.metadata?.namespace === rd.metadata?.namespace && ar.metadata?.labels?.[LABELS.runnerDeployment] === rd.metadata?.name,
+      );
+  }
+
+  podsOfJob(job: V1Job): V1Pod[] {
+    const uid = job.metadata?.uid;
+    return this.pods.list().filter((pod) => pod.metadata?.ownerReferences?.some((o) => o.uid === uid));
+  }
+}
+
+export function keyOf(object: { metadata?: { namespace?: string; name?: string } }): string {
+  return `${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`;
+}
+
+export function splitKey(key: string): { namespace: string; name: string } {
+  const [namespace = "", name = ""] = key.split("/");
+  return { namespace, name };
+}

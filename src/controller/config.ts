@@ -1,0 +1,143 @@
+// The controller's flags, each with an environment fallback and a default. `forgejo-arc controller
+// --help` prints this table; docs/configuration.md lists the same.
+import { parseArgs } from "node:util";
+import { parseDuration } from "../api/duration.ts";
+import { VERSION } from "../version.ts";
+
+export const CONTROLLER_FLAGS = {
+  "listener-image": {
+    env: "FORGEJO_ARC_LISTENER_IMAGE",
+    default: `ghcr.io/forgejo-arc/forgejo-arc:${VERSION}`,
+    help: "Image of listener pods (the operator's own image).",
+  },
+  "listener-image-pull-policy": {
+    env: "FORGEJO_ARC_LISTENER_IMAGE_PULL_POLICY",
+    default: "",
+    help: "imagePullPolicy of listener pods (empty: Kubernetes' default).",
+  },
+  "runner-image": {
+    env: "FORGEJO_ARC_RUNNER_IMAGE",
+    default: "code.forgejo.org/forgejo/runner:12.8.0",
+    help: "Default runner image (forgejo-runner >= 12.8).",
+  },
+  "docker-image": { env: "FORGEJO_ARC_DOCKER_IMAGE", default: "docker:28-dind", help: "Docker-in-Docker sidecar image for docker labels." },
+  "job-timeout": {
+    env: "FORGEJO_ARC_JOB_TIMEOUT",
+    default: "3h",
+    help: "Longest a picked-up job may run; with the pickup timeout it is the Job's activeDeadlineSeconds.",
+  },
+  "runner-cleanup-timeout": {
+    env: "FORGEJO_ARC_RUNNER_CLEANUP_TIMEOUT",
+    default: "10m",
+    help: "How long a deleted ActRunner's finalizer retries deleting its Forgejo runner before it gives up with an Event.",
+  },
+  "pickup-check-interval": {
+    env: "FORGEJO_ARC_PICKUP_CHECK_INTERVAL",
+    default: "10s",
+    help: "How often a running runner is checked for having picked up its job.",
+  },
+  "forgejo-timeout": { env: "FORGEJO_ARC_FORGEJO_TIMEOUT", default: "10s", help: "Timeout of one Forgejo request." },
+  workers: { env: "FORGEJO_ARC_WORKERS", default: "4", help: "Concurrent reconciles per resource kind." },
+  port: { env: "FORGEJO_ARC_PORT", default: "8080", help: "Port of /healthz, /readyz and /metrics." },
+  host: { env: "FORGEJO_ARC_HOST", default: "0.0.0.0", help: "Address of /healthz, /readyz and /metrics." },
+  "webhook-port": { env: "FORGEJO_ARC_WEBHOOK_PORT", default: "9443", help: "HTTPS port of the admission webhooks; 0 disables them." },
+  "webhook-host": { env: "FORGEJO_ARC_WEBHOOK_HOST", default: "0.0.0.0", help: "Address of the admission webhooks." },
+  "webhook-cert-dir": {
+    env: "FORGEJO_ARC_WEBHOOK_CERT_DIR",
+    default: "/etc/forgejo-arc/webhook-certs",
+    help: "Folder with tls.crt and tls.key, reloaded when they change.",
+  },
+  "leader-elect": {
+    env: "FORGEJO_ARC_LEADER_ELECT",
+    default: "false",
+    help: "Elect a leader with a Lease; only the leader reconciles (set with more than one replica).",
+  },
+  "leader-election-namespace": { env: "POD_NAMESPACE", default: "default", help: "Namespace of the leader election Lease." },
+  "leader-election-id": {
+    env: "FORGEJO_ARC_LEADER_ELECTION_ID",
+    default: "forgejo-arc-controller",
+    help: "Name of the leader election Lease.",
+  },
+  identity: { env: "POD_NAME", default: "", help: "This replica's name in the Lease (default: host name and PID)." },
+  "relist-interval": { env: "FORGEJO_ARC_RELIST_INTERVAL", default: "5m", help: "Full relist period of every informer." },
+} as const;
+
+type Flag = keyof typeof CONTROLLER_FLAGS;
+
+export interface ControllerConfig {
+  listenerImage: string;
+  listenerImagePullPolicy?: string;
+  runnerImage: string;
+  dockerImage: string;
+  jobTimeoutMs: number;
+  cleanupTimeoutMs: number;
+  pickupCheckIntervalMs: number;
+  forgejoTimeoutMs: number;
+  workers: number;
+  port: number;
+  host: string;
+  webhookPort: number;
+  webhookHost: string;
+  webhookCertDir: string;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  identity: string;
+  relistIntervalMs: number;
+}
+
+export function controllerUsage(): string {
+  return Object.entries(CONTROLLER_FLAGS)
+    .map(([name, f]) => `  --${name.padEnd(28)} $${f.env.padEnd(38)} ${f.help} (default ${f.default === "" ? "empty" : `"${f.default}"`})`)
+    .join("\n");
+}
+
+export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ControllerConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(Object.keys(CONTROLLER_FLAGS).map((n) => [n, { type: "string" as const }])),
+    strict: true,
+  });
+  const value = (name: Flag): string =>
+    (values[name] as string | undefined) ?? env[CONTROLLER_FLAGS[name].env] ?? CONTROLLER_FLAGS[name].default;
+  const problems: string[] = [];
+  const duration = (name: Flag) => {
+    const ms = parseDuration(value(name));
+    if (ms === undefined) problems.push(`--${name}: must be a duration such as "10m", got "${value(name)}"`);
+    return ms ?? 0;
+  };
+  const integer = (name: Flag, min: number, max: number) => {
+    const n = Number(value(name));
+    if (!Number.isInteger(n) || n < min || n > max)
+      problems.push(`--${name}: must be a whole number from ${min} to ${max}, got "${value(name)}"`);
+    return n;
+  };
+  const boolean = (name: Flag) => {
+    const text = value(name);
+    if (text !== "true" && text !== "false") problems.push(`--${name}: must be true or false, got "${text}"`);
+    return text === "true";
+  };
+  const config: ControllerConfig = {
+    listenerImage: value("listener-image"),
+    listenerImagePullPolicy: value("listener-image-pull-policy") || undefined,
+    runnerImage: value("runner-image"),
+    dockerImage: value("docker-image"),
+    jobTimeoutMs: duration("job-timeout"),
+    cleanupTimeoutMs: duration("runner-cleanup-timeout"),
+    pickupCheckIntervalMs: duration("pickup-check-interval"),
+    forgejoTimeoutMs: duration("forgejo-timeout"),
+    workers: integer("workers", 1, 64),
+    port: integer("port", 0, 65535),
+    host: value("host"),
+    webhookPort: integer("webhook-port", 0, 65535),
+    webhookHost: value("webhook-host"),
+    webhookCertDir: value("webhook-cert-dir"),
+    leaderElect: boolean("leader-elect"),
+    leaderElectionNamespace: value("leader-election-namespace"),
+    leaderElectionId: value("leader-election-id"),
+    identity: value("identity") || `${env.HOSTNAME ?? "forgejo-arc"}-${process.pid}`,
+    relistIntervalMs: duration("relist-interval"),
+  };
+  if (problems.length > 0) throw new Error(`controller configuration: ${problems.join("; ")}`);
+  return config;
+}

@@ -1,0 +1,270 @@
+// The controller role: informers feed two work queues (RunnerDeployments, ActRunners); workers
+// reconcile keys while this replica leads. Webhooks and health are served by every replica.
+import { join } from "node:path";
+import type { Server } from "node:http";
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import express from "express";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { LABELS } from "../api/well-known.ts";
+import { makeApplier } from "../k8s/apply.ts";
+import { makeEventRecorder } from "../k8s/events.ts";
+import { LeaderElector } from "../k8s/leader.ts";
+import { podDryRun } from "../k8s/pod-dry-run.ts";
+import type { Logger } from "../observability/log.ts";
+import { forgejoCallMetrics } from "../observability/metrics.ts";
+import { createApp } from "../../webhooks/app.ts";
+import { serve, type WebhookServer } from "../../webhooks/serve.ts";
+import { ActRunnerReconciler } from "./actrunner.ts";
+import { ClusterCache, keyOf, splitKey, type AR } from "./cache.ts";
+import type { ControllerConfig } from "./config.ts";
+import { ForgejoClients } from "./forgejo-clients.ts";
+import { WorkQueue } from "./queue.ts";
+import { RunnerDeploymentReconciler } from "./runnerdeployment.ts";
+
+export interface ControllerDeps {
+  kc: KubeConfig;
+  logger: Logger;
+  registry: Registry;
+}
+
+type Reconcile = (namespace: string, name: string) => Promise<number | undefined | void>;
+
+export class Controller {
+  readonly cache: ClusterCache;
+  private readonly config: ControllerConfig;
+  private readonly deps: ControllerDeps;
+  private readonly rdQueue = new WorkQueue({ baseDelayMs: 500, maxDelayMs: 5 * 60_000 });
+  private readonly arQueue = new WorkQueue({ baseDelayMs: 500, maxDelayMs: 5 * 60_000 });
+  private readonly forgejo: ForgejoClients;
+  private readonly rdReconciler: RunnerDeploymentReconciler;
+  private readonly arReconciler: ActRunnerReconciler;
+  private readonly elector?: LeaderElector;
+  private readonly workers: Promise<void>[] = [];
+  private readonly metrics;
+  private webhooks?: WebhookServer;
+  private server?: Server;
+  private reconciling = false;
+  private stopping = false;
+
+  constructor(config: ControllerConfig, deps: ControllerDeps) {
+    this.config = config;
+    this.deps = deps;
+    this.cache = new ClusterCache(deps.kc, deps.logger, config.relistIntervalMs);
+    this.metrics = createControllerMetrics(deps.registry, this.cache);
+    const apply = makeApplier(deps.kc);
+    const events = makeEventRecorder(deps.kc, "forgejo-arc-controller", deps.logger);
+    this.forgejo = new ForgejoClients(deps.kc, this.cache, forgejoCallMetrics(deps.registry), config.forgejoTimeoutMs);
+    this.rdReconciler = new RunnerDeploymentReconciler({
+      kc: deps.kc,
+      cache: this.cache,
+      apply,
+      events,
+      logger: deps.logger,
+      listener: { image: config.listenerImage, imagePullPolicy: config.listenerImagePullPolicy },
+    });
+    this.arReconciler = new ActRunnerReconciler({
+      kc: deps.kc,
+      cache: this.cache,
+      apply,
+      events,
+      logger: deps.logger,
+      forgejo: this.forgejo,
+      job: { runnerImage: config.runnerImage, dockerImage: config.dockerImage, jobTimeoutSeconds: Math.round(config.jobTimeoutMs / 1000) },
+      cleanupTimeoutMs: config.cleanupTimeoutMs,
+      pickupCheckIntervalMs: config.pickupCheckIntervalMs,
+      onPhase: (ar, phase) => this.observePhase(ar, phase),
+      onJobCreated: (ar) => this.metrics.queueToJob.observe(secondsSinceCreation(ar)),
+    });
+    if (config.leaderElect) {
+      this.elector = new LeaderElector(deps.kc, {
+        namespace: config.leaderElectionNamespace,
+        name: config.leaderElectionId,
+        identity: config.identity,
+        logger: deps.logger,
+      });
+    }
+    this.wireEvents();
+  }
+
+  get isLeader(): boolean {
+    return this.reconciling;
+  }
+
+  /** Serves webhooks and health at once; reconciles once the caches synced and this replica leads. */
+  async start(onLostLeadership: () => void = () => process.exit(1)): Promise<void> {
+    await this.serveHealth();
+    if (this.config.webhookPort > 0) await this.serveWebhooks();
+    await this.cache.start();
+    this.deps.logger.info("Synced caches");
+    if (this.elector) await this.elector.acquire(onLostLeadership);
+    if (this.stopping) return;
+    this.reconciling = true;
+    for (const ar of this.cache.actRunners.list()) this.arQueue.add(keyOf(ar));
+    for (const rd of this.cache.runnerDeployments.list()) this.rdQueue.add(keyOf(rd));
+    for (let i = 0; i < this.config.workers; i++) {
+      this.workers.push(this.work("runnerdeployment", this.rdQueue, (ns, n) => this.rdReconciler.reconcile(ns, n)));
+      this.workers.push(this.work("actrunner", this.arQueue, (ns, n) => this.arReconciler.reconcile(ns, n)));
+    }
+    this.deps.logger.info({ workers: this.config.workers }, "Started reconciling");
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.rdQueue.shutDown();
+    this.arQueue.shutDown();
+    await Promise.all(this.workers);
+    await this.elector?.release();
+    await this.cache.stop();
+    this.forgejo.close();
+    await this.webhooks?.close();
+    this.server?.closeAllConnections();
+    await new Promise((resolve) => (this.server ? this.server.close(resolve) : resolve(undefined)));
+  }
+
+  private wireEvents(): void {
+    const rdKeyOfOwner = (object: KubernetesObject) => {
+      const owner = object.metadata?.ownerReferences?.find((o) => o.kind === "RunnerDeployment");
+      return owner ? `${object.metadata?.namespace}/${owner.name}` : undefined;
+    };
+    const onRd = (rd: KubernetesObject) => {
+      this.rdQueue.add(keyOf(rd));
+      for (const name of (rd as { status?: { vanishedActRunners?: string[] } }).status?.vanishedActRunners ?? [])
+        this.arQueue.add(`${rd.metadata?.namespace}/${name}`);
+    };
+    for (const event of ["add", "update", "delete"] as const) {
+      this.cache.runnerDeployments.on(event, onRd);
+      this.cache.actRunners.on(event, (ar) => {
+        this.arQueue.add(keyOf(ar));
+        const owner = rdKeyOfOwner(ar);
+        if (owner) this.rdQueue.add(owner);
+      });
+      this.cache.deployments.on(event, (deployment) => {
+        const owner = rdKeyOfOwner(deployment);
+        if (owner) this.rdQueue.add(owner);
+      });
+      this.cache.jobs.on(event, (job) => {
+        const owner = job.metadata?.ownerReferences?.find((o) => o.kind === "ActRunner");
+        if (owner) this.arQueue.add(`${job.metadata?.namespace}/${owner.name}`);
+      });
+      this.cache.pods.on(event, (pod) => {
+        const labels = pod.metadata?.labels ?? {};
+        if (labels[LABELS.component] === "listener" && labels[LABELS.runnerDeployment])
+          this.rdQueue.add(`${pod.metadata?.namespace}/${labels[LABELS.runnerDeployment]}`);
+        const jobOwner = pod.metadata?.ownerReferences?.find((o) => o.kind === "Job");
+        const job = jobOwner ? this.cache.jobs.get(jobOwner.name, pod.metadata?.namespace) : undefined;
+        const ar = job?.metadata?.ownerReferences?.find((o) => o.kind === "ActRunner");
+        if (ar) this.arQueue.add(`${pod.metadata?.namespace}/${ar.name}`);
+      });
+    }
+  }
+
+  private async work(kind: string, queue: WorkQueue, reconcile: Reconcile): Promise<void> {
+    for (;;) {
+      const key = await queue.get();
+      if (key === undefined) return;
+      const { namespace, name } = splitKey(key);
+      const stopTimer = this.metrics.duration.startTimer({ controller: kind });
+      try {
+        const requeue = await reconcile(namespace, name);
+        queue.forget(key);
+        if (typeof requeue === "number") queue.addAfter(key, requeue);
+        stopTimer({ result: "success" });
+      } catch (error) {
+        stopTimer({ result: "error" });
+        this.metrics.errors.inc({ controller: kind });
+        const delay = queue.addRateLimited(key);
+        this.deps.logger.warn(
+          { [kind === "actrunner" ? "ar" : "rd"]: key, retryInMs: delay, err: error instanceof Error ? error.message : String(error) },
+          "Reconcile failed",
+        );
+      } finally {
+        queue.done(key);
+      }
+    }
+  }
+
+  private observePhase(ar: AR, phase: string): void {
+    if (phase === "Running") this.metrics.queueToRunning.observe(secondsSinceCreation(ar));
+  }
+
+  private async serveWebhooks(): Promise<void> {
+    const app = createApp({
+      logger: this.deps.logger.child({ component: "webhooks" }),
+      registry: this.deps.registry,
+      podDryRun: podDryRun(this.deps.kc),
+      images: { runner: this.config.runnerImage, listener: this.config.listenerImage },
+      ready: () => true,
+    });
+    this.webhooks = await serve(app, {
+      host: this.config.webhookHost,
+      port: this.config.webhookPort,
+      certFile: join(this.config.webhookCertDir, "tls.crt"),
+      keyFile: join(this.config.webhookCertDir, "tls.key"),
+      logger: this.deps.logger,
+    });
+  }
+
+  private async serveHealth(): Promise<void> {
+    const app = express();
+    app.get("/healthz", (_req, res) => res.type("text/plain").send("ok"));
+    app.get("/readyz", (_req, res) => {
+      const ready = this.cache.synced;
+      res.status(ready ? 200 : 503).json({ synced: this.cache.synced, leader: this.reconciling });
+    });
+    app.get("/metrics", async (_req, res) => {
+      res.type(this.deps.registry.contentType).send(await this.deps.registry.metrics());
+    });
+    const server = app.listen(this.config.port, this.config.host);
+    this.server = server;
+    await new Promise((resolve, reject) => {
+      server.once("listening", resolve);
+      server.once("error", reject);
+    });
+  }
+}
+
+function secondsSinceCreation(ar: AR): number {
+  return (Date.now() - new Date(ar.metadata?.creationTimestamp ?? Date.now()).getTime()) / 1000;
+}
+
+function createControllerMetrics(registry: Registry, cache: ClusterCache) {
+  new Gauge({
+    name: "forgejo_arc_actrunners",
+    help: "ActRunners by phase, from the controller's cache.",
+    labelNames: ["phase"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const counts: Record<string, number> = { Pending: 0, Running: 0, Succeeded: 0, Failed: 0 };
+      for (const ar of cache.actRunners.list()) counts[ar.status?.phase ?? "Pending"] = (counts[ar.status?.phase ?? "Pending"] ?? 0) + 1;
+      for (const [phase, count] of Object.entries(counts)) this.set({ phase }, count);
+    },
+  });
+  return {
+    duration: new Histogram({
+      name: "forgejo_arc_reconcile_duration_seconds",
+      help: "Duration of one reconcile by controller and result.",
+      labelNames: ["controller", "result"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    errors: new Counter({
+      name: "forgejo_arc_reconcile_errors_total",
+      help: "Failed reconciles by controller.",
+      labelNames: ["controller"],
+      registers: [registry],
+    }),
+    queueToJob: new Histogram({
+      name: "forgejo_arc_queue_to_job_seconds",
+      help: "From ActRunner creation (the listener saw the job waiting) to its Kubernetes Job created.",
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120],
+      registers: [registry],
+    }),
+    queueToRunning: new Histogram({
+      name: "forgejo_arc_queue_to_running_seconds",
+      help: "From ActRunner creation (the listener saw the job waiting) to its runner pod running.",
+      buckets: [1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 300, 600],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,63 @@
+// Forgejo clients for ActRunners: the token comes from the Secret the ActRunner names (in its own
+// namespace), the CA bundle from its RunnerDeployment. Clients are kept for a minute, so a rotated
+// token is picked up without a restart and a burst of reconciles reads the Secret once.
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_TOKEN_KEY } from "../api/defaults.ts";
+import { ForgejoClient, type ForgejoCall } from "../forgejo/client.ts";
+import { scopeFromSpec, type ForgejoScope } from "../forgejo/scope.ts";
+import { apiErrorMessage } from "../k8s/client.ts";
+import type { AR, ClusterCache } from "./cache.ts";
+
+const TTL_MS = 60_000;
+
+export class ForgejoClients {
+  private readonly core: CoreV1Api;
+  private readonly cache: ClusterCache;
+  private readonly onCall?: (call: ForgejoCall) => void;
+  private readonly clients = new Map<string, { client: ForgejoClient; expires: number }>();
+  private readonly timeoutMs: number;
+
+  constructor(kc: KubeConfig, cache: ClusterCache, onCall?: (call: ForgejoCall) => void, timeoutMs = 10_000) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.cache = cache;
+    this.onCall = onCall;
+    this.timeoutMs = timeoutMs;
+  }
+
+  async for(ar: AR): Promise<{ client: ForgejoClient; scope: ForgejoScope }> {
+    const namespace = ar.metadata!.namespace!;
+    const ref = ar.spec.tokenSecretRef;
+    const key = `${ar.spec.forgejoServer}|${namespace}/${ref.name}/${ref.key ?? DEFAULT_TOKEN_KEY}`;
+    const scope = scopeFromSpec(ar.spec);
+    const cached = this.clients.get(key);
+    if (cached && cached.expires > Date.now()) return { client: cached.client, scope };
+    const secret = await this.core.readNamespacedSecret({ name: ref.name, namespace }).catch((error: unknown) => {
+      throw new Error(`reading token Secret ${namespace}/${ref.name}: ${apiErrorMessage(error)}`, { cause: error });
+    });
+    const encoded = secret.data?.[ref.key ?? DEFAULT_TOKEN_KEY];
+    if (!encoded) throw new Error(`Secret ${namespace}/${ref.name} has no key "${ref.key ?? DEFAULT_TOKEN_KEY}"`);
+    cached?.client.close();
+    const client = new ForgejoClient({
+      server: ar.spec.forgejoServer,
+      token: Buffer.from(encoded, "base64").toString("utf8").trim(),
+      caBundle: await this.caBundle(ar),
+      timeoutMs: this.timeoutMs,
+      onCall: this.onCall,
+    });
+    this.clients.set(key, { client, expires: Date.now() + TTL_MS });
+    return { client, scope };
+  }
+
+  private async caBundle(ar: AR): Promise<string | undefined> {
+    const owner = ar.metadata?.ownerReferences?.find((o) => o.kind === "RunnerDeployment");
+    const ref = owner ? this.cache.runnerDeployments.get(owner.name, ar.metadata!.namespace)?.spec.caBundleConfigMapRef : undefined;
+    if (!ref) return undefined;
+    const map = await this.core.readNamespacedConfigMap({ name: ref.name, namespace: ar.metadata!.namespace! });
+    return map.data?.[ref.key ?? DEFAULT_CA_BUNDLE_KEY];
+  }
+
+  close(): void {
+    for (const { client } of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+}

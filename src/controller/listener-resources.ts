@@ -1,0 +1,135 @@
+// The objects a RunnerDeployment's listener runs with, built from the RunnerDeployment alone:
+// ServiceAccount, Role (listenerRoleRules), RoleBinding and a one-replica Recreate Deployment.
+import type { V1Deployment, V1OwnerReference, V1PodTemplateSpec, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
+import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_POLL_INTERVAL, DEFAULT_TOKEN_KEY, LISTENER_CONTAINER } from "../api/defaults.ts";
+import { fitName, hashOf } from "../api/naming.ts";
+import { mergePodTemplate } from "../api/pod-template.ts";
+import { API_GROUP_VERSION } from "../api/schemas.ts";
+import { LABELS, MANAGED_BY } from "../api/well-known.ts";
+import type { RunnerDeployment } from "../generated/api.ts";
+import { listenerRoleRules } from "../listener/rbac.ts";
+
+export const LISTENER_PORT = 8080;
+export const CONFIG_HASH_ANNOTATION = "forgejo.actions.io/config-hash";
+const CA_MOUNT = "/etc/forgejo-arc/ca";
+
+export interface ListenerOptions {
+  /** The operator's own image; its entrypoint is `forgejo-arc`. */
+  image: string;
+  imagePullPolicy?: string;
+  logLevel?: string;
+}
+
+export interface ListenerResources {
+  serviceAccount: V1ServiceAccount;
+  role: V1Role;
+  roleBinding: V1RoleBinding;
+  deployment: V1Deployment;
+}
+
+export function listenerName(rd: RunnerDeployment): string {
+  return fitName(rd.metadata!.name!, "-listener");
+}
+
+export function listenerSelector(rd: RunnerDeployment): Record<string, string> {
+  return { [LABELS.name]: "forgejo-arc", [LABELS.component]: "listener", [LABELS.runnerDeployment]: fitName(rd.metadata!.name!, "") };
+}
+
+export function ownerReference(rd: RunnerDeployment): V1OwnerReference {
+  return {
+    apiVersion: API_GROUP_VERSION,
+    kind: "RunnerDeployment",
+    name: rd.metadata!.name!,
+    uid: rd.metadata!.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export function listenerArgs(rd: RunnerDeployment): string[] {
+  const spec = rd.spec;
+  return [
+    "listener",
+    `--runner-deployment=${rd.metadata!.name}`,
+    `--forgejo-server=${spec.forgejoServer}`,
+    spec.organization ? `--organization=${spec.organization}` : `--repository=${spec.repository}`,
+    `--labels=${spec.labels}`,
+    `--poll-interval=${spec.pollInterval ?? DEFAULT_POLL_INTERVAL}`,
+    ...(spec.caBundleConfigMapRef ? [`--ca-file=${CA_MOUNT}/${spec.caBundleConfigMapRef.key ?? DEFAULT_CA_BUNDLE_KEY}`] : []),
+  ];
+}
+
+function defaultPodTemplate(rd: RunnerDeployment, options: ListenerOptions, name: string): V1PodTemplateSpec {
+  const spec = rd.spec;
+  return {
+    metadata: { labels: { ...listenerSelector(rd), [LABELS.managedBy]: MANAGED_BY } },
+    spec: {
+      serviceAccountName: name,
+      restartPolicy: "Always",
+      terminationGracePeriodSeconds: 15,
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } },
+      containers: [
+        {
+          name: LISTENER_CONTAINER,
+          image: options.image,
+          ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
+          args: listenerArgs(rd),
+          env: [
+            { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+            {
+              name: "FORGEJO_TOKEN",
+              valueFrom: { secretKeyRef: { name: spec.tokenSecretRef.name, key: spec.tokenSecretRef.key ?? DEFAULT_TOKEN_KEY } },
+            },
+            { name: "LOG_LEVEL", value: options.logLevel ?? "info" },
+          ],
+          ports: [{ name: "http", containerPort: LISTENER_PORT }],
+          livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
+          readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 1 },
+          resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+          ...(spec.caBundleConfigMapRef ? { volumeMounts: [{ name: "forgejo-ca", mountPath: CA_MOUNT, readOnly: true }] } : {}),
+        },
+      ],
+      ...(spec.caBundleConfigMapRef ? { volumes: [{ name: "forgejo-ca", configMap: { name: spec.caBundleConfigMapRef.name } }] } : {}),
+    },
+  };
+}
+
+export function listenerResources(rd: RunnerDeployment, options: ListenerOptions): ListenerResources {
+  const name = listenerName(rd);
+  const namespace = rd.metadata!.namespace!;
+  const labels = {
+    [LABELS.name]: "forgejo-arc",
+    [LABELS.component]: "listener",
+    [LABELS.runnerDeployment]: fitName(rd.metadata!.name!, ""),
+    [LABELS.managedBy]: MANAGED_BY,
+  };
+  const metadata = { name, namespace, labels, ownerReferences: [ownerReference(rd)] };
+  const template = mergePodTemplate(defaultPodTemplate(rd, options, name), rd.spec.listenerTemplate);
+  // The hash of everything the pod is built from: a change of it rolls the listener.
+  const configHash = hashOf({ args: listenerArgs(rd), template, image: options.image });
+  template.metadata = { ...template.metadata, annotations: { ...template.metadata?.annotations, [CONFIG_HASH_ANNOTATION]: configHash } };
+  return {
+    serviceAccount: { apiVersion: "v1", kind: "ServiceAccount", metadata },
+    role: { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata, rules: listenerRoleRules(rd.metadata!.name!) },
+    roleBinding: {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata,
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+      subjects: [{ kind: "ServiceAccount", name, namespace }],
+    },
+    deployment: {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { ...metadata, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
+      spec: {
+        replicas: 1,
+        strategy: { type: "Recreate" },
+        revisionHistoryLimit: 3,
+        selector: { matchLabels: listenerSelector(rd) },
+        template,
+      },
+    },
+  };
+}

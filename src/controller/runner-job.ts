@@ -1,0 +1,192 @@
+// The objects one ActRunner runs with: a Secret with its ephemeral runner's credentials and a
+// batch/v1 Job whose `runner` container runs exactly the ActRunner's job (forgejo.md, "Running
+// exactly one job"): forgejo-runner one-job --url … --uuid … --token-url file:… --label … --handle … --wait
+import type {
+  V1Container,
+  V1EnvVar,
+  V1Job,
+  V1OwnerReference,
+  V1PodTemplateSpec,
+  V1Secret,
+  V1Volume,
+  V1VolumeMount,
+} from "@kubernetes/client-node";
+import { parseDuration } from "../api/duration.ts";
+import { DEFAULT_PICKUP_TIMEOUT, RUNNER_CONTAINER } from "../api/defaults.ts";
+import { parseLabels } from "../api/labels.ts";
+import { fitName } from "../api/naming.ts";
+import { mergePodTemplate } from "../api/pod-template.ts";
+import { API_GROUP_VERSION } from "../api/schemas.ts";
+import { LABELS, MANAGED_BY } from "../api/well-known.ts";
+import type { ActRunner } from "../generated/api.ts";
+
+export const CREDENTIALS_DIR = "/var/run/forgejo-arc/runner";
+export const TOKEN_FILE = `${CREDENTIALS_DIR}/token`;
+export const DOCKER_CONTAINER = "docker";
+
+export interface RunnerJobOptions {
+  /** Default runner image (forgejo-runner >= 12.8) when the ActRunner names none. */
+  runnerImage: string;
+  /** Docker-in-Docker image for the sidecar of docker labels. */
+  dockerImage: string;
+  /** How long a job may run once picked up; with the pickup timeout it bounds the Job (activeDeadlineSeconds). */
+  jobTimeoutSeconds: number;
+}
+
+export function runnerObjectName(ar: ActRunner): string {
+  return fitName(ar.metadata!.name!, "");
+}
+
+export function runnerSecretName(ar: ActRunner): string {
+  return fitName(ar.metadata!.name!, "-runner", 253);
+}
+
+/** The Forgejo runner's name: unique per namespace and ActRunner, so a retry can find it. */
+export function forgejoRunnerName(ar: ActRunner): string {
+  return `k8s-${ar.metadata!.namespace}-${ar.metadata!.name}`.slice(0, 255);
+}
+
+function ownerReference(ar: ActRunner): V1OwnerReference {
+  return {
+    apiVersion: API_GROUP_VERSION,
+    kind: "ActRunner",
+    name: ar.metadata!.name!,
+    uid: ar.metadata!.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export function runnerLabels(ar: ActRunner): Record<string, string> {
+  const labels = ar.metadata?.labels ?? {};
+  return {
+    [LABELS.name]: "forgejo-arc",
+    [LABELS.component]: "runner",
+    [LABELS.managedBy]: MANAGED_BY,
+    [LABELS.actRunner]: runnerObjectName(ar),
+    [LABELS.jobId]: String(ar.spec.forgejoJobID),
+    ...(labels[LABELS.runnerDeployment] ? { [LABELS.runnerDeployment]: labels[LABELS.runnerDeployment] } : {}),
+  };
+}
+
+export function runnerSecret(ar: ActRunner, credentials: { id: number; uuid: string; token: string }): V1Secret {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "Opaque",
+    metadata: {
+      name: runnerSecretName(ar),
+      namespace: ar.metadata!.namespace,
+      labels: runnerLabels(ar),
+      ownerReferences: [ownerReference(ar)],
+    },
+    stringData: { uuid: credentials.uuid, token: credentials.token, id: String(credentials.id) },
+  };
+}
+
+/** The runner container's arguments, exactly the one-job command of forgejo.md. */
+export function runnerArgs(ar: ActRunner, uuid: string): string[] {
+  const labels = parseLabels(ar.spec.labels).labels;
+  return [
+    "one-job",
+    "--url",
+    ar.spec.forgejoServer,
+    "--uuid",
+    uuid,
+    "--token-url",
+    `file:${TOKEN_FILE}`,
+    ...labels.flatMap((label) => ["--label", label.raw]),
+    "--handle",
+    ar.spec.jobHandle,
+    "--wait",
+  ];
+}
+
+export function usesDocker(ar: ActRunner): boolean {
+  return parseLabels(ar.spec.labels).labels.some((label) => label.scheme === "docker");
+}
+
+export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions): V1Job {
+  const docker = usesDocker(ar);
+  const labels = runnerLabels(ar);
+  const env: V1EnvVar[] = [{ name: "HOME", value: "/data" }];
+  const mounts: V1VolumeMount[] = [
+    { name: "credentials", mountPath: CREDENTIALS_DIR, readOnly: true },
+    { name: "data", mountPath: "/data" },
+    { name: "tmp", mountPath: "/tmp" },
+  ];
+  const volumes: V1Volume[] = [
+    { name: "credentials", secret: { secretName: runnerSecretName(ar), defaultMode: 0o440, items: [{ key: "token", path: "token" }] } },
+    { name: "data", emptyDir: {} },
+    { name: "tmp", emptyDir: {} },
+  ];
+  const initContainers: V1Container[] = [];
+  if (docker) {
+    env.push(
+      { name: "DOCKER_HOST", value: "tcp://localhost:2376" },
+      { name: "DOCKER_TLS_VERIFY", value: "1" },
+      { name: "DOCKER_CERT_PATH", value: "/certs/client" },
+    );
+    mounts.push({ name: "docker-certs", mountPath: "/certs", readOnly: true });
+    volumes.push({ name: "docker-certs", emptyDir: {} }, { name: "docker-data", emptyDir: {} });
+    // A native sidecar (init container that keeps running) so the Job completes when the runner exits.
+    // It is privileged: Docker-in-Docker needs it. Only docker labels get it.
+    initContainers.push({
+      name: DOCKER_CONTAINER,
+      image: options.dockerImage,
+      restartPolicy: "Always",
+      env: [{ name: "DOCKER_TLS_CERTDIR", value: "/certs" }],
+      securityContext: { privileged: true, runAsUser: 0, runAsNonRoot: false },
+      startupProbe: { exec: { command: ["docker", "info"] }, periodSeconds: 1, failureThreshold: 120 },
+      volumeMounts: [
+        { name: "docker-certs", mountPath: "/certs" },
+        { name: "docker-data", mountPath: "/var/lib/docker" },
+      ],
+    });
+  }
+  const base: V1PodTemplateSpec = {
+    metadata: { labels },
+    spec: {
+      restartPolicy: "Never",
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      terminationGracePeriodSeconds: 30,
+      securityContext: { fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } },
+      ...(initContainers.length > 0 ? { initContainers } : {}),
+      containers: [
+        {
+          name: RUNNER_CONTAINER,
+          image: ar.spec.runnerImage ?? options.runnerImage,
+          command: ["forgejo-runner"],
+          args: runnerArgs(ar, uuid),
+          env,
+          volumeMounts: mounts,
+          resources: { requests: { cpu: "100m", memory: "256Mi" } },
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 1000,
+            runAsGroup: 1000,
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ["ALL"] },
+          },
+        },
+      ],
+      volumes,
+    },
+  };
+  const template = mergePodTemplate(base, ar.spec.jobTemplate);
+  template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, ...labels } };
+  const pickupSeconds = Math.ceil((parseDuration(ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT) ?? 600_000) / 1000);
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: runnerObjectName(ar), namespace: ar.metadata!.namespace, labels, ownerReferences: [ownerReference(ar)] },
+    spec: {
+      backoffLimit: 0,
+      activeDeadlineSeconds: pickupSeconds + options.jobTimeoutSeconds,
+      podReplacementPolicy: "Failed",
+      template,
+    },
+  };
+}

@@ -1,0 +1,207 @@
+// RunnerDeployment reconciler: checks the token Secret, applies the listener's ServiceAccount,
+// Role, RoleBinding and Deployment (owned by the RunnerDeployment, so deletion cascades), and
+// writes status and conditions when they changed, with an Event per condition transition.
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1Deployment,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { isDeepStrictEqual } from "node:util";
+import { DEFAULT_TOKEN_KEY } from "../api/defaults.ts";
+import { API_GROUP, API_VERSION } from "../api/schemas.ts";
+import type { Condition, RunnerDeploymentStatus } from "../generated/api.ts";
+import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
+import type { EventRecorder } from "../k8s/events.ts";
+import type { Logger } from "../observability/log.ts";
+import type { ClusterCache, RD } from "./cache.ts";
+import { setCondition, transitions, type ConditionInput } from "./conditions.ts";
+import { CONFIG_HASH_ANNOTATION, listenerName, listenerResources, type ListenerOptions } from "./listener-resources.ts";
+import { isFinished } from "../listener/plan.ts";
+
+export type TokenCheck = { ok: true } | { ok: false; reason: "SecretNotFound" | "KeyNotFound"; message: string };
+
+const ERROR_REASONS: Record<string, string> = {
+  unreachable: "Unreachable",
+  timeout: "Timeout",
+  server_error: "ServerError",
+  malformed: "MalformedResponse",
+  not_found: "NotFound",
+  rejected: "Rejected",
+  unsupported: "UnsupportedVersion",
+  kubernetes: "KubernetesError",
+  internal: "InternalError",
+};
+
+/** The four conditions from what is known: the Secret, the listener's last poll, the Deployment. */
+export function runnerDeploymentConditions(
+  rd: RD,
+  token: TokenCheck,
+  deployment: V1Deployment | undefined,
+  listenerPod: V1Pod | undefined,
+): ConditionInput[] {
+  const error = rd.status?.lastPollError;
+  const tokenValid: ConditionInput = !token.ok
+    ? { type: "TokenValid", status: "False", reason: token.reason, message: token.message }
+    : error?.kind === "unauthorized"
+      ? { type: "TokenValid", status: "False", reason: "Unauthorized", message: error.message }
+      : error?.kind === "forbidden"
+        ? { type: "TokenValid", status: "False", reason: "Forbidden", message: error.message }
+        : rd.status?.lastPollTime
+          ? { type: "TokenValid", status: "True", reason: "Accepted", message: "Forgejo accepted the token at the last poll" }
+          : {
+              type: "TokenValid",
+              status: "True",
+              reason: "SecretFound",
+              message: "The token Secret and key exist; Forgejo has not been asked yet",
+            };
+  const reachable: ConditionInput =
+    error && error.kind !== "unauthorized" && error.kind !== "forbidden"
+      ? { type: "ForgejoReachable", status: "False", reason: ERROR_REASONS[error.kind] ?? "PollFailed", message: error.message }
+      : rd.status?.lastPollTime
+        ? {
+            type: "ForgejoReachable",
+            status: "True",
+            reason: "Polled",
+            message: `Forgejo ${rd.status.forgejoVersion ?? ""} answered the last poll`.replace("  ", " "),
+          }
+        : { type: "ForgejoReachable", status: "Unknown", reason: "NotPolledYet", message: "The listener has not polled Forgejo yet" };
+  const waiting = listenerPod?.status?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
+  const available: ConditionInput =
+    (deployment?.status?.availableReplicas ?? 0) >= 1
+      ? {
+          type: "ListenerAvailable",
+          status: "True",
+          reason: "Available",
+          message: `Listener pod ${listenerPod?.metadata?.name ?? ""} is ready`.replace(" pod  is", " is"),
+        }
+      : {
+          type: "ListenerAvailable",
+          status: "False",
+          reason: waiting?.reason ?? (deployment ? "NotReady" : "NotCreated"),
+          message: waiting
+            ? `Listener pod ${listenerPod?.metadata?.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`
+            : deployment
+              ? "The listener pod is not ready yet"
+              : "The listener Deployment does not exist yet",
+        };
+  const failing = [tokenValid, reachable, available].find((c) => c.status !== "True");
+  const ready: ConditionInput = failing
+    ? { type: "Ready", status: "False", reason: failing.reason, message: `${failing.type}: ${failing.message}` }
+    : { type: "Ready", status: "True", reason: "Ready", message: "The listener runs and Forgejo answers its polls" };
+  return [ready, tokenValid, reachable, available];
+}
+
+export interface RunnerDeploymentReconcilerDeps {
+  kc: KubeConfig;
+  cache: ClusterCache;
+  apply: (object: object) => Promise<unknown>;
+  events: EventRecorder;
+  logger: Logger;
+  listener: ListenerOptions;
+}
+
+export class RunnerDeploymentReconciler {
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly deps: RunnerDeploymentReconcilerDeps;
+
+  constructor(deps: RunnerDeploymentReconcilerDeps) {
+    this.deps = deps;
+    this.core = deps.kc.makeApiClient(CoreV1Api);
+    this.custom = deps.kc.makeApiClient(CustomObjectsApi);
+  }
+
+  async reconcile(namespace: string, name: string): Promise<void> {
+    const rd = this.deps.cache.runnerDeployments.get(name, namespace);
+    if (!rd || rd.metadata?.deletionTimestamp) return; // owner references cascade the rest
+    const log = this.deps.logger.child({ rd: `${namespace}/${name}` });
+    const token = await this.checkToken(rd);
+    const desired = listenerResources(rd, this.deps.listener);
+    const deployment = this.deps.cache.deployments.get(listenerName(rd), namespace);
+    const wantedHash = desired.deployment.metadata!.annotations![CONFIG_HASH_ANNOTATION];
+    if (deployment?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== wantedHash) {
+      for (const object of [desired.serviceAccount, desired.role, desired.roleBinding, desired.deployment]) await this.deps.apply(object);
+      log.info({ deployment: listenerName(rd), configHash: wantedHash }, deployment ? "Updated listener" : "Created listener");
+      this.deps.events.event(
+        rd,
+        "Normal",
+        deployment ? "ListenerUpdated" : "ListenerCreated",
+        `${deployment ? "Updated" : "Created"} listener Deployment ${listenerName(rd)}`,
+      );
+    }
+    const listenerPod = this.listenerPod(rd, deployment);
+    const now = new Date();
+    let conditions: Condition[] = rd.status?.conditions ?? [];
+    for (const input of runnerDeploymentConditions(rd, token, deployment, listenerPod))
+      conditions = setCondition(conditions, input, rd.metadata?.generation, now);
+    const status: Partial<RunnerDeploymentStatus> = {
+      observedGeneration: rd.metadata?.generation,
+      listenerPodName: listenerPod?.metadata?.name,
+      activeActRunners: this.deps.cache.actRunnersOf(rd).filter((ar) => !isFinished(ar)).length,
+      conditions,
+    };
+    const current = rd.status ?? {};
+    const changed = (Object.keys(status) as (keyof RunnerDeploymentStatus)[]).some((key) => !isDeepStrictEqual(current[key], status[key]));
+    if (!changed) return;
+    await this.custom.patchNamespacedCustomObjectStatus(
+      {
+        group: API_GROUP,
+        version: API_VERSION,
+        namespace,
+        plural: "runnerdeployments",
+        name,
+        body: { status: { ...status, listenerPodName: status.listenerPodName ?? null } },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    for (const condition of transitions(current.conditions, conditions)) {
+      if (condition.type === "Ready" && condition.status === "Unknown") continue;
+      this.deps.events.event(
+        rd,
+        condition.status === "False" ? "Warning" : "Normal",
+        condition.reason,
+        `${condition.type} is ${condition.status}: ${condition.message}`,
+      );
+    }
+  }
+
+  private listenerPod(rd: RD, deployment: V1Deployment | undefined): V1Pod | undefined {
+    if (!deployment) return undefined;
+    const selector = deployment.spec?.selector?.matchLabels ?? {};
+    const pods = this.deps.cache.pods
+      .list()
+      .filter((pod) => pod.metadata?.namespace === rd.metadata?.namespace && !pod.metadata?.deletionTimestamp)
+      .filter((pod) => Object.entries(selector).every(([k, v]) => pod.metadata?.labels?.[k] === v));
+    return pods.sort((a, b) => String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)))[0];
+  }
+
+  private async checkToken(rd: RD): Promise<TokenCheck> {
+    const ref = rd.spec.tokenSecretRef;
+    const namespace = rd.metadata!.namespace!;
+    const key = ref.key ?? DEFAULT_TOKEN_KEY;
+    try {
+      const secret = await this.core.readNamespacedSecret({ name: ref.name, namespace });
+      if (!secret.data?.[key]) {
+        return {
+          ok: false,
+          reason: "KeyNotFound",
+          message: `Secret ${namespace}/${ref.name} has no key "${key}"; put the Forgejo token under that key or set spec.tokenSecretRef.key`,
+        };
+      }
+      return { ok: true };
+    } catch (error) {
+      if (apiErrorCode(error) === 404) {
+        return {
+          ok: false,
+          reason: "SecretNotFound",
+          message: `Secret ${namespace}/${ref.name} not found; create it with the Forgejo token under key "${key}"`,
+        };
+      }
+      throw new Error(`reading Secret ${namespace}/${ref.name}: ${apiErrorMessage(error)}`, { cause: error });
+    }
+  }
+}

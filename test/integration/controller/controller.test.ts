@@ -1,0 +1,333 @@
+// The controller as a real process on the real cluster with the fake Forgejo: the whole chain from
+// a queued job to a finished, cleaned-up ActRunner, and what happens when things go wrong.
+import { AppsV1Api, BatchV1Api, CoreV1Api, type CoreV1Event, type V1Job } from "@kubernetes/client-node";
+import { listenerRoleRules } from "../../../src/listener/rbac.ts";
+import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts";
+import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
+import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
+import { rd } from "../../fixtures/resources.ts";
+import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig } from "../helpers.ts";
+import { startRole, type RoleProcess } from "../support/process.ts";
+import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridge.ts";
+import { serviceAccountKubeconfig } from "../support/service-account.ts";
+
+const kc = kubeConfig();
+const objects = customObjects(kc);
+const core = kc.makeApiClient(CoreV1Api);
+const batch = kc.makeApiClient(BatchV1Api);
+const apps = kc.makeApiClient(AppsV1Api);
+let fake: FakeForgejo;
+let forgejoUrl: string;
+let ns: string;
+let controller: RoleProcess;
+let bridge: Awaited<ReturnType<typeof startRunnerBridge>>;
+const listeners: RoleProcess[] = [];
+
+export function controllerArgs(extra: string[] = []): string[] {
+  return ["--webhook-port", "0", "--pickup-check-interval", "1s", "--runner-cleanup-timeout", "15s", "--relist-interval", "1m", ...extra];
+}
+
+beforeAll(async () => {
+  fake = seededFake();
+  forgejoUrl = await fake.listen();
+  ns = await createNamespace("controller");
+  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "forgejo-token" }, stringData: { token: TOKENS.owner } } });
+  bridge = await startRunnerBridge(fake, ns);
+  controller = await startRole("controller", controllerArgs(), { KUBECONFIG: clusterState().kubeconfig });
+  await controller.waitForOutput("Started reconciling");
+}, 60_000);
+
+afterEach(async () => {
+  await Promise.all(listeners.splice(0).map((l) => l.stop("SIGKILL")));
+  fake.clearFaults();
+});
+
+afterAll(async () => {
+  await controller?.stop("SIGKILL");
+  await bridge?.stop();
+  await deleteNamespace(ns);
+  await fake.close();
+});
+
+async function createRunnerDeployment(name: string, spec: Record<string, unknown> = {}): Promise<RunnerDeployment> {
+  const body = rd({
+    spec: {
+      forgejoServer: forgejoUrl,
+      labels: `${name}:host`,
+      tokenSecretRef: { namespace: ns },
+      retentionAfterFinish: "4s",
+      ...spec,
+    } as never,
+  });
+  return (await objects.create("runnerdeployments", ns, { ...body, metadata: { name, namespace: ns } })) as RunnerDeployment;
+}
+
+async function startListener(rdName: string, token = TOKENS.owner): Promise<RoleProcess> {
+  const listener = await startRole(
+    "listener",
+    [
+      "--runner-deployment",
+      rdName,
+      "--namespace",
+      ns,
+      "--forgejo-server",
+      forgejoUrl,
+      "--organization",
+      "acme",
+      "--labels",
+      `${rdName}:host`,
+      "--poll-interval",
+      "2s",
+    ],
+    {
+      KUBECONFIG: await serviceAccountKubeconfig(ns, `l-${rdName}-${Math.random().toString(36).slice(2, 6)}`, listenerRoleRules(rdName)),
+      FORGEJO_TOKEN: token,
+    },
+  );
+  listeners.push(listener);
+  return listener;
+}
+
+async function actRunners(rdName: string): Promise<ActRunner[]> {
+  const list = (await objects.list("actrunners", ns)) as { items: ActRunner[] };
+  return list.items.filter((r) => r.metadata?.labels?.["forgejo.actions.io/runner-deployment"] === rdName);
+}
+
+async function actRunner(name: string): Promise<ActRunner | undefined> {
+  return ((await objects.list("actrunners", ns)) as { items: ActRunner[] }).items.find((r) => r.metadata?.name === name);
+}
+
+async function events(objectName: string): Promise<CoreV1Event[]> {
+  return (await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${objectName}` })).items;
+}
+
+function forgejoRunnersOf(prefix: string) {
+  return [...fake.runners.values()].filter((r) => r.name.startsWith(`k8s-${ns}-${prefix}`));
+}
+
+async function rdCondition(name: string, type: string) {
+  const current = (await objects.get("runnerdeployments", ns, name)) as RunnerDeployment;
+  return current.status?.conditions?.find((c) => c.type === type);
+}
+
+describe("controller", () => {
+  it("runs the whole chain: job queued → ActRunner → runner registered → Job → pod done → Succeeded → deleted → Forgejo runner gone", async () => {
+    const owner = await createRunnerDeployment("chain");
+    await startListener("chain");
+    const jobs = [
+      fake.enqueueJob({ repository: "acme/app", runs_on: ["chain"] }),
+      fake.enqueueJob({ repository: "acme/app", runs_on: ["chain"] }),
+    ];
+
+    // The listener's Deployment, ServiceAccount, Role and RoleBinding, owned by the RunnerDeployment.
+    const deployment = await eventually("the listener Deployment", () =>
+      apps.readNamespacedDeployment({ name: "chain-listener", namespace: ns }),
+    );
+    expect(deployment.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: "RunnerDeployment",
+      name: "chain",
+      uid: owner.metadata!.uid,
+      controller: true,
+    });
+    expect(deployment.spec).toMatchObject({ replicas: 1, strategy: { type: "Recreate" } });
+    const container = deployment.spec!.template.spec!.containers[0]!;
+    expect(container.args).toEqual([
+      "listener",
+      "--runner-deployment=chain",
+      `--forgejo-server=${forgejoUrl}`,
+      "--organization=acme",
+      "--labels=chain:host",
+      "--poll-interval=10s",
+    ]);
+    expect(container.env?.find((e) => e.name === "FORGEJO_TOKEN")).toEqual({
+      name: "FORGEJO_TOKEN",
+      valueFrom: { secretKeyRef: { name: "forgejo-token", key: "token" } },
+    });
+    expect(JSON.stringify(deployment)).not.toContain(TOKENS.owner);
+
+    // Each job: an ActRunner that registers a runner, stores its credentials and runs a Job.
+    const names = jobs.map((j) => `chain-${j.id}-1`);
+    const job = await eventually("the first Kubernetes Job", () => batch.readNamespacedJob({ name: names[0]!, namespace: ns }), 30_000);
+    const args = job.spec!.template.spec!.containers.find((c) => c.name === "runner")!.args!;
+    expect(args).toEqual(expect.arrayContaining(["one-job", "--handle", jobs[0]!.handle, "--wait", "--label", "chain:host"]));
+    const secret = await core.readNamespacedSecret({ name: `${names[0]}-runner`, namespace: ns });
+    expect(Buffer.from(secret.data!.token!, "base64").toString()).toMatch(/^[0-9a-f]{32}$/);
+    expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "ActRunner", name: names[0] });
+    expect(JSON.stringify(job)).not.toContain(Buffer.from(secret.data!.token!, "base64").toString());
+
+    for (const name of names) {
+      const done = await eventually(
+        `${name} Succeeded`,
+        async () => {
+          const r = await actRunner(name);
+          return r?.status?.phase === "Succeeded" && r.status.conditions?.some((c) => c.type === "RunnerDeleted" && c.status === "True")
+            ? r
+            : undefined;
+        },
+        40_000,
+      );
+      expect(done.status).toMatchObject({ reason: "Completed", kubernetesJobName: name, runnerName: `k8s-${ns}-${name}` });
+      expect(done.status?.startedAt).toBeDefined();
+      expect(done.status?.completedAt).toBeDefined();
+    }
+    expect(jobs.map((j) => fake.jobs.get(j.id)!.status)).toEqual(["success", "success"]);
+    expect((await events(names[0]!)).map((e) => e.reason)).toEqual(expect.arrayContaining(["RunnerRegistered", "JobCreated", "Succeeded"]));
+
+    // Retention over: the ActRunners go, and with them their Jobs and Secrets; no Forgejo runner stays.
+    await eventually(
+      "ActRunners deleted after retention",
+      async () => ((await actRunners("chain")).length === 0 ? true : undefined),
+      30_000,
+    );
+    await eventually("Jobs collected", async () =>
+      (await batch.listNamespacedJob({ namespace: ns, labelSelector: "forgejo.actions.io/runner-deployment=chain" })).items.length === 0
+        ? true
+        : undefined,
+    );
+    expect(forgejoRunnersOf("chain")).toEqual([]);
+
+    const ready = await eventually("Ready", async () => {
+      const c = await rdCondition("chain", "TokenValid");
+      return c?.status === "True" && c.reason === "Accepted" ? c : undefined;
+    });
+    expect(ready.observedGeneration).toBe(1);
+    expect(await rdCondition("chain", "ForgejoReachable")).toMatchObject({ status: "True", reason: "Polled" });
+  }, 120_000);
+
+  it("marks an ActRunner Failed with the reason when its pod fails, and deletes the runner", async () => {
+    await createRunnerDeployment("fails", { runnerTemplate: { metadata: { annotations: { "forgejo-arc.test/result": "failed" } } } });
+    await startListener("fails");
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["fails"] });
+    const failed = await eventually(
+      "Failed",
+      async () => {
+        const r = await actRunner(`fails-${job.id}-1`);
+        return r?.status?.phase === "Failed" ? r : undefined;
+      },
+      40_000,
+    );
+    expect(failed.status?.reason).toBe("BackoffLimitExceeded");
+    expect(failed.status?.message).toContain("runner container Error with exit code 1");
+    await eventually("runner deleted", async () => (forgejoRunnersOf("fails").length === 0 ? true : undefined));
+    expect((await events(`fails-${job.id}-1`)).some((e) => e.type === "Warning" && e.reason === "BackoffLimitExceeded")).toBe(true);
+  }, 90_000);
+
+  it("stops an ActRunner whose job was cancelled before a runner took it", async () => {
+    await createRunnerDeployment("cancel", {
+      runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } },
+    });
+    await startListener("cancel");
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["cancel"] });
+    const name = `cancel-${job.id}-1`;
+    await eventually("the runner's Job", () => batch.readNamespacedJob({ name, namespace: ns }), 30_000);
+    expect(forgejoRunnersOf("cancel")).toHaveLength(1);
+    fake.cancelJob(job.id);
+    const stopped = await eventually(
+      "JobVanished",
+      async () => {
+        const r = await actRunner(name);
+        return r?.status?.reason === "JobVanished" ? r : undefined;
+      },
+      30_000,
+    );
+    expect(stopped.status?.phase).toBe("Failed");
+    await eventually("the Job deleted", async () => {
+      const jobs: V1Job[] = (await batch.listNamespacedJob({ namespace: ns, fieldSelector: `metadata.name=${name}` })).items;
+      return jobs.length === 0 || jobs[0]!.metadata?.deletionTimestamp ? true : undefined;
+    });
+    await eventually("the Forgejo runner deleted", async () => (forgejoRunnersOf("cancel").length === 0 ? true : undefined));
+  }, 90_000);
+
+  it("stops a runner that does not pick up its job within the pickup timeout", async () => {
+    await createRunnerDeployment("pickup", {
+      pickupTimeout: "4s",
+      runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } },
+    });
+    await startListener("pickup");
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["pickup"] });
+    const stopped = await eventually(
+      "PickupTimeout",
+      async () => {
+        const r = await actRunner(`pickup-${job.id}-1`);
+        return r?.status?.reason === "PickupTimeout" ? r : undefined;
+      },
+      40_000,
+    );
+    expect(stopped.status?.message).toContain("did not pick up Forgejo job");
+    expect(stopped.status?.message).toContain("spec.pickupTimeout");
+    await eventually("the Forgejo runner deleted", async () => (forgejoRunnersOf("pickup").length === 0 ? true : undefined));
+    expect(fake.jobs.get(job.id)!.status).toBe("waiting");
+  }, 90_000);
+
+  it("deletes everything when the RunnerDeployment is deleted, Forgejo runners included", async () => {
+    await createRunnerDeployment("gone", {
+      retentionAfterFinish: "1h",
+      runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } },
+    });
+    await startListener("gone");
+    fake.enqueueJob({ repository: "acme/app", runs_on: ["gone"] });
+    fake.enqueueJob({ repository: "acme/app", runs_on: ["gone"] });
+    await eventually("2 registered runners", async () => (forgejoRunnersOf("gone").length === 2 ? true : undefined), 30_000);
+    await eventually(
+      "2 Jobs",
+      async () =>
+        (await batch.listNamespacedJob({ namespace: ns, labelSelector: "forgejo.actions.io/runner-deployment=gone" })).items.length === 2
+          ? true
+          : undefined,
+      30_000,
+    );
+    await objects.delete("runnerdeployments", ns, "gone");
+    await eventually("ActRunners gone", async () => ((await actRunners("gone")).length === 0 ? true : undefined), 30_000);
+    await eventually("listener Deployment gone", async () =>
+      (await apps.listNamespacedDeployment({ namespace: ns, fieldSelector: "metadata.name=gone-listener" })).items.length === 0
+        ? true
+        : undefined,
+    );
+    expect(forgejoRunnersOf("gone")).toEqual([]);
+  }, 90_000);
+
+  it("gives up deleting a Forgejo runner after the cleanup timeout when Forgejo stays down, with an Event", async () => {
+    await createRunnerDeployment("down", {
+      retentionAfterFinish: "1h",
+      runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } },
+    });
+    await startListener("down");
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["down"] });
+    const name = `down-${job.id}-1`;
+    await eventually("a registered runner", async () => (forgejoRunnersOf("down").length === 1 ? true : undefined), 30_000);
+    fake.addFault({ status: 503, pathPrefix: "/orgs/acme/actions/runners/" });
+    const started = Date.now();
+    await objects.delete("actrunners", ns, name);
+    await eventually("the ActRunner released", async () => ((await actRunner(name)) ? undefined : true), 60_000, 500);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(14_000);
+    expect((await events(name)).some((e) => e.reason === "RunnerCleanupAbandoned" && e.message?.includes("delete it in Forgejo"))).toBe(
+      true,
+    );
+  }, 90_000);
+
+  it("reports a missing token Secret and a rejected token as TokenValid=False with an Event, without crashing", async () => {
+    await createRunnerDeployment("nosecret", { tokenSecretRef: { name: "absent", namespace: ns } });
+    const missing = await eventually("SecretNotFound", async () => {
+      const c = await rdCondition("nosecret", "TokenValid");
+      return c?.reason === "SecretNotFound" ? c : undefined;
+    });
+    expect(missing).toMatchObject({ status: "False", message: expect.stringContaining(`Secret ${ns}/absent not found`) });
+    expect(await rdCondition("nosecret", "Ready")).toMatchObject({ status: "False", reason: "SecretNotFound" });
+    await eventually("a SecretNotFound Event", async () =>
+      (await events("nosecret")).some((e) => e.reason === "SecretNotFound" && e.type === "Warning") ? true : undefined,
+    );
+
+    await createRunnerDeployment("badtoken");
+    await startListener("badtoken", "not-a-token");
+    const rejected = await eventually(
+      "Unauthorized",
+      async () => {
+        const c = await rdCondition("badtoken", "TokenValid");
+        return c?.reason === "Unauthorized" ? c : undefined;
+      },
+      30_000,
+    );
+    expect(rejected.message).toContain("replace it in the token Secret");
+    expect(controller.child.exitCode).toBeNull();
+  }, 60_000);
+});

@@ -1,0 +1,63 @@
+// Plays forgejo-runner toward the fake Forgejo for runner pods that kwok "runs": when a runner pod
+// is Running, its job is claimed with the --uuid, --handle and --label values of the pod's own
+// command line (so a pod built without --handle could never claim it); when the pod ends, the job
+// ends. A pod template annotation forgejo-arc.test/no-pickup: "true" keeps the job waiting.
+import { CoreV1Api, type KubernetesListObject, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
+import { Informer } from "../../../src/k8s/informer.ts";
+import { silentLogger } from "../../../src/observability/log.ts";
+import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
+import { kubeConfig } from "../helpers.ts";
+
+export const NO_PICKUP_ANNOTATION = "forgejo-arc.test/no-pickup";
+
+function flagValues(args: string[], flag: string): string[] {
+  return args.flatMap((arg, i) => (arg === flag && args[i + 1] !== undefined ? [args[i + 1]!] : []));
+}
+
+export async function startRunnerBridge(
+  fake: FakeForgejo,
+  namespace: string,
+): Promise<{ stop(): Promise<void>; claims: string[]; errors: string[] }> {
+  const kc = kubeConfig();
+  const core = kc.makeApiClient(CoreV1Api);
+  const selector = "app.kubernetes.io/component=runner";
+  const informer = new Informer<V1Pod & KubernetesObject>(kc, {
+    name: "runner-pods",
+    path: `/api/v1/namespaces/${namespace}/pods`,
+    labelSelector: selector,
+    list: () => core.listNamespacedPod({ namespace, labelSelector: selector }) as Promise<KubernetesListObject<V1Pod & KubernetesObject>>,
+    logger: silentLogger(),
+  });
+  const claimed = new Map<string, number>();
+  const finished = new Set<string>();
+  const claims: string[] = [];
+  const errors: string[] = [];
+  const onPod = (pod: V1Pod) => {
+    const name = pod.metadata!.name!;
+    const runner = pod.spec?.containers.find((c) => c.name === "runner");
+    const args = runner?.args ?? [];
+    try {
+      if (pod.status?.phase === "Running" && !claimed.has(name) && pod.metadata?.annotations?.[NO_PICKUP_ANNOTATION] !== "true") {
+        const [handle] = flagValues(args, "--handle");
+        const [uuid] = flagValues(args, "--uuid");
+        const labels = flagValues(args, "--label").map((l) => l.split(":")[0]!);
+        const job = [...fake.jobs.values()].find((j) => j.handle === handle && j.status === "waiting");
+        if (!job || !uuid) return;
+        fake.assignJob(job.id, { uuid }, handle!, labels);
+        claimed.set(name, job.id);
+        claims.push(`${name}:${job.id}`);
+      }
+      const jobId = claimed.get(name);
+      if ((pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") && jobId !== undefined && !finished.has(name)) {
+        finished.add(name);
+        if (fake.jobs.get(jobId)?.status === "running") fake.finishJob(jobId, pod.status.phase === "Succeeded" ? "success" : "failure");
+      }
+    } catch (error) {
+      errors.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  informer.on("add", onPod);
+  informer.on("update", onPod);
+  await informer.start();
+  return { stop: () => informer.stop(), claims, errors };
+}
