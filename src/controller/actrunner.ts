@@ -44,6 +44,8 @@ export class ActRunnerReconciler {
   private readonly deps: ActRunnerReconcilerDeps;
   private readonly custom: CustomObjectsApi;
   private readonly batch: BatchV1Api;
+  /** Per key, the resourceVersion our last write replaced: a cache still showing it is stale. */
+  private readonly superseded = new Map<string, string>();
 
   constructor(deps: ActRunnerReconcilerDeps) {
     this.deps = deps;
@@ -54,6 +56,10 @@ export class ActRunnerReconciler {
   async reconcile(namespace: string, name: string): Promise<Requeue> {
     const ar = this.deps.cache.actRunners.get(name, namespace);
     if (!ar) return undefined;
+    // Deciding from a version older than our own last write would repeat steps (e.g. register twice).
+    const key = `${namespace}/${name}`;
+    if (this.superseded.get(key) === ar.metadata?.resourceVersion) return 100;
+    this.superseded.delete(key);
     if (ar.metadata?.deletionTimestamp) return this.finalize(ar);
     if (!ar.metadata?.finalizers?.includes(FINALIZER)) {
       await this.patchMetadata(ar, { finalizers: [...(ar.metadata?.finalizers ?? []), FINALIZER] });
@@ -84,24 +90,24 @@ export class ActRunnerReconciler {
     return (rd?.status?.vanishedActRunners ?? []).includes(ar.metadata!.name!) && !pickedUp;
   }
 
-  /** Registers the ephemeral runner. The runner's name is recorded first, so a crash between
-   *  Forgejo's answer and the status write leaves a name the next pass finds and removes. */
+  /** Registers the ephemeral runner. Its name is recorded before Forgejo is asked, so when a pass
+   *  finds a name but no id, an earlier attempt was interrupted: any runner of that name is removed
+   *  first. Only that case lists Forgejo's runners. */
   private async register(ar: AR): Promise<Requeue> {
     const runnerName = forgejoRunnerName(ar);
-    if (ar.status?.runnerName !== runnerName) {
-      await this.patchStatus(ar, { phase: "Pending", runnerName }, [
+    const { client, scope } = await this.deps.forgejo.for(ar);
+    if (ar.status?.runnerName === runnerName) {
+      for (const leftover of (await client.listRunners(scope)).filter((runner) => runner.name === runnerName)) {
+        await client.deleteRunner(scope, leftover.id);
+        this.deps.logger.info(
+          { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, runnerId: leftover.id },
+          "Deleted a runner left by an interrupted registration",
+        );
+      }
+    } else {
+      ar = await this.patchStatus(ar, { phase: "Pending", runnerName }, [
         { type: "Registered", status: "False", reason: "Registering", message: "Registering an ephemeral runner in Forgejo" },
       ]);
-      return undefined;
-    }
-    const { client, scope } = await this.deps.forgejo.for(ar);
-    const leftovers = (await client.listRunners(scope)).filter((runner) => runner.name === runnerName);
-    for (const leftover of leftovers) {
-      await client.deleteRunner(scope, leftover.id);
-      this.deps.logger.info(
-        { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, runnerId: leftover.id },
-        "Deleted a runner left by an interrupted registration",
-      );
     }
     const registered = await client.registerRunner(scope, {
       name: runnerName,
@@ -282,17 +288,24 @@ export class ActRunnerReconciler {
   }
 
   /** Writes status fields and conditions when they changed; an Event and a callback per phase change. */
-  private async patchStatus(ar: AR, fields: Partial<ActRunnerStatus>, conditions: ConditionInput[]): Promise<void> {
+  private async patchStatus(ar: AR, fields: Partial<ActRunnerStatus>, conditions: ConditionInput[]): Promise<AR> {
     const now = new Date();
     let nextConditions: Condition[] = ar.status?.conditions ?? [];
     for (const input of conditions) nextConditions = setCondition(nextConditions, input, ar.metadata?.generation, now);
     const status: Partial<ActRunnerStatus> = { ...fields, observedGeneration: ar.metadata?.generation, conditions: nextConditions };
     const current = (ar.status ?? {}) as Partial<ActRunnerStatus>;
-    if ((Object.keys(status) as (keyof ActRunnerStatus)[]).every((key) => isDeepStrictEqual(current[key], status[key]))) return;
+    if ((Object.keys(status) as (keyof ActRunnerStatus)[]).every((key) => isDeepStrictEqual(current[key], status[key]))) return ar;
+    // The resourceVersion makes the write conditional: a decision made on stale data fails with 409.
     const updated = (await this.custom.patchNamespacedCustomObjectStatus(
-      { ...RESOURCE, namespace: ar.metadata!.namespace!, name: ar.metadata!.name!, body: { status } },
+      {
+        ...RESOURCE,
+        namespace: ar.metadata!.namespace!,
+        name: ar.metadata!.name!,
+        body: { metadata: { resourceVersion: ar.metadata!.resourceVersion }, status },
+      },
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
     )) as AR;
+    this.superseded.set(`${ar.metadata!.namespace}/${ar.metadata!.name}`, ar.metadata!.resourceVersion!);
     if (fields.phase && fields.phase !== current.phase) {
       this.deps.onPhase?.(updated, fields.phase, current.phase);
       if (fields.phase === "Running" || fields.phase === "Succeeded") {
@@ -301,5 +314,6 @@ export class ActRunnerReconciler {
         this.deps.events.event(ar, "Warning", fields.reason ?? "Failed", fields.message ?? "The runner failed");
       }
     }
+    return updated;
   }
 }

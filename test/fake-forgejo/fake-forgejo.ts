@@ -56,6 +56,8 @@ export interface Fault {
   reset?: boolean;
   /** Only requests whose path starts with this (under /api/v1). */
   pathPrefix?: string;
+  /** Only requests with this method, e.g. "POST". */
+  method?: string;
   /** How many requests to affect; absent: until cleared. */
   count?: number;
 }
@@ -365,7 +367,12 @@ export class FakeForgejo {
   private recordAndInjectFaults(req: Request, res: Response, next: NextFunction): void {
     const route = `${API}${req.path}`;
     res.on("finish", () => this.calls.push({ method: req.method, route, status: res.statusCode }));
-    const fault = this.faults.find((f) => (f.count === undefined || f.count > 0) && (!f.pathPrefix || req.path.startsWith(f.pathPrefix)));
+    const fault = this.faults.find(
+      (f) =>
+        (f.count === undefined || f.count > 0) &&
+        (!f.pathPrefix || req.path.startsWith(f.pathPrefix)) &&
+        (!f.method || f.method === req.method),
+    );
     if (!fault) {
       next();
       return;

@@ -6,10 +6,11 @@ import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts"
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { rd } from "../../fixtures/resources.ts";
-import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig } from "../helpers.ts";
+import { createNamespace, customObjects, deleteNamespace, eventually, kubeConfig } from "../helpers.ts";
 import { startRole, type RoleProcess } from "../support/process.ts";
 import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridge.ts";
-import { serviceAccountKubeconfig } from "../support/service-account.ts";
+import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount, serviceAccountKubeconfig } from "../support/service-account.ts";
+import { controllerClusterRoleRules } from "../../../src/controller/rbac.ts";
 
 const kc = kubeConfig();
 const objects = customObjects(kc);
@@ -33,7 +34,9 @@ beforeAll(async () => {
   ns = await createNamespace("controller");
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "forgejo-token" }, stringData: { token: TOKENS.owner } } });
   bridge = await startRunnerBridge(fake, ns);
-  controller = await startRole("controller", controllerArgs(), { KUBECONFIG: clusterState().kubeconfig });
+  // The controller runs with exactly the ClusterRole the chart gives it.
+  const kubeconfig = await clusterServiceAccountKubeconfig(ns, "controller", controllerClusterRoleRules());
+  controller = await startRole("controller", controllerArgs(), { KUBECONFIG: kubeconfig });
   await controller.waitForOutput("Started reconciling");
 }, 60_000);
 
@@ -45,6 +48,7 @@ afterEach(async () => {
 afterAll(async () => {
   await controller?.stop("SIGKILL");
   await bridge?.stop();
+  await deleteClusterServiceAccount(ns, "controller");
   await deleteNamespace(ns);
   await fake.close();
 });
@@ -170,6 +174,7 @@ describe("controller", () => {
       expect(done.status?.startedAt).toBeDefined();
       expect(done.status?.completedAt).toBeDefined();
     }
+    expect(bridge.errors).toEqual([]);
     expect(jobs.map((j) => fake.jobs.get(j.id)!.status)).toEqual(["success", "success"]);
     expect((await events(names[0]!)).map((e) => e.reason)).toEqual(expect.arrayContaining(["RunnerRegistered", "JobCreated", "Succeeded"]));
 

@@ -37,7 +37,9 @@ export async function startRunnerBridge(
     const runner = pod.spec?.containers.find((c) => c.name === "runner");
     const args = runner?.args ?? [];
     try {
-      if (pod.status?.phase === "Running" && !claimed.has(name) && pod.metadata?.annotations?.[NO_PICKUP_ANNOTATION] !== "true") {
+      // A pod seen only after it ended still ran one-job --handle: it claimed its job first.
+      const ran = pod.status?.phase === "Running" || pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
+      if (ran && !claimed.has(name) && pod.metadata?.annotations?.[NO_PICKUP_ANNOTATION] !== "true") {
         const [handle] = flagValues(args, "--handle");
         const [uuid] = flagValues(args, "--uuid");
         const labels = flagValues(args, "--label").map((l) => l.split(":")[0]!);

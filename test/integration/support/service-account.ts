@@ -39,3 +39,25 @@ export async function serviceAccountKubeconfig(namespace: string, name: string, 
   );
   return file;
 }
+
+/** A kubeconfig for a ServiceAccount bound cluster-wide to given ClusterRole rules. */
+export async function clusterServiceAccountKubeconfig(namespace: string, name: string, rules: V1PolicyRule[]): Promise<string> {
+  const kc = kubeConfig();
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  const clusterName = `${namespace}-${name}`;
+  await rbac.createClusterRole({ body: { metadata: { name: clusterName, labels: { "forgejo-arc.test/namespace": namespace } }, rules } });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: clusterName, labels: { "forgejo-arc.test/namespace": namespace } },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterName },
+      subjects: [{ kind: "ServiceAccount", name, namespace }],
+    },
+  });
+  return serviceAccountKubeconfig(namespace, name, []);
+}
+
+export async function deleteClusterServiceAccount(namespace: string, name: string): Promise<void> {
+  const rbac = kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+  await rbac.deleteClusterRoleBinding({ name: `${namespace}-${name}` }).catch(() => undefined);
+  await rbac.deleteClusterRole({ name: `${namespace}-${name}` }).catch(() => undefined);
+}

@@ -1,0 +1,25 @@
+// Exactly what the controller may do, cluster-wide. The chart's ClusterRole renders these rules
+// (docs/operations.md explains each); tests run the controller under them.
+import type { V1PolicyRule } from "@kubernetes/client-node";
+import { API_GROUP } from "../api/schemas.ts";
+
+export function controllerClusterRoleRules(): V1PolicyRule[] {
+  return [
+    { apiGroups: [API_GROUP], resources: ["runnerdeployments"], verbs: ["get", "list", "watch"] },
+    { apiGroups: [API_GROUP], resources: ["runnerdeployments/status"], verbs: ["get", "patch", "update"] },
+    // create: a Role may only grant what its creator holds, and listeners create ActRunners.
+    { apiGroups: [API_GROUP], resources: ["actrunners"], verbs: ["get", "list", "watch", "create", "patch", "update", "delete"] },
+    { apiGroups: [API_GROUP], resources: ["actrunners/status"], verbs: ["get", "patch", "update"] },
+    // Token Secrets are read; runner credential Secrets are applied.
+    { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "patch"] },
+    { apiGroups: [""], resources: ["configmaps"], verbs: ["get"] },
+    { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["get", "create", "patch"] },
+    { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], verbs: ["get", "create", "patch"] },
+    { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "watch", "create", "patch"] },
+    { apiGroups: ["batch"], resources: ["jobs"], verbs: ["get", "list", "watch", "create", "delete"] },
+    // create: the webhook's server-side dry-run of pod templates (nothing is stored).
+    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "create"] },
+    { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
+  ];
+}

@@ -1,0 +1,176 @@
+// The controller killed mid-flight converges with no duplicate Jobs and no orphan Forgejo runners;
+// two replicas elect one leader and fail over when it dies.
+import { BatchV1Api, CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { listenerRoleRules } from "../../../src/listener/rbac.ts";
+import type { ActRunner } from "../../../src/generated/api.ts";
+import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
+import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
+import { rd } from "../../fixtures/resources.ts";
+import { createNamespace, customObjects, deleteNamespace, eventually, kubeConfig } from "../helpers.ts";
+import { startRole, type RoleProcess } from "../support/process.ts";
+import { startRunnerBridge } from "../support/runner-bridge.ts";
+import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount, serviceAccountKubeconfig } from "../support/service-account.ts";
+import { controllerClusterRoleRules } from "../../../src/controller/rbac.ts";
+
+const kc = kubeConfig();
+const objects = customObjects(kc);
+const core = kc.makeApiClient(CoreV1Api);
+const batch = kc.makeApiClient(BatchV1Api);
+let fake: FakeForgejo;
+let forgejoUrl: string;
+let ns: string;
+let bridge: Awaited<ReturnType<typeof startRunnerBridge>>;
+let controllerKubeconfig: string;
+const processes: RoleProcess[] = [];
+
+beforeAll(async () => {
+  fake = seededFake();
+  forgejoUrl = await fake.listen();
+  ns = await createNamespace("resilience");
+  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "forgejo-token" }, stringData: { token: TOKENS.owner } } });
+  bridge = await startRunnerBridge(fake, ns);
+  controllerKubeconfig = await clusterServiceAccountKubeconfig(ns, "controller", controllerClusterRoleRules());
+}, 60_000);
+
+afterEach(async () => {
+  await Promise.all(processes.splice(0).map((p) => p.stop("SIGKILL")));
+  fake.clearFaults();
+});
+
+afterAll(async () => {
+  await bridge?.stop();
+  await deleteClusterServiceAccount(ns, "controller");
+  await deleteNamespace(ns);
+  await fake.close();
+});
+
+async function startController(extra: string[] = []): Promise<RoleProcess> {
+  const controller = await startRole(
+    "controller",
+    ["--webhook-port", "0", "--pickup-check-interval", "1s", "--relist-interval", "1m", ...extra],
+    {
+      KUBECONFIG: controllerKubeconfig,
+    },
+  );
+  processes.push(controller);
+  return controller;
+}
+
+async function setUp(name: string): Promise<void> {
+  const body = rd({
+    spec: { forgejoServer: forgejoUrl, labels: `${name}:host`, tokenSecretRef: { namespace: ns }, retentionAfterFinish: "2s" } as never,
+  });
+  await objects.create("runnerdeployments", ns, { ...body, metadata: { name, namespace: ns } });
+  processes.push(
+    await startRole(
+      "listener",
+      [
+        "--runner-deployment",
+        name,
+        "--namespace",
+        ns,
+        "--forgejo-server",
+        forgejoUrl,
+        "--organization",
+        "acme",
+        "--labels",
+        `${name}:host`,
+        "--poll-interval",
+        "2s",
+      ],
+      { KUBECONFIG: await serviceAccountKubeconfig(ns, `l-${name}`, listenerRoleRules(name)), FORGEJO_TOKEN: TOKENS.owner },
+    ),
+  );
+}
+
+async function actRunners(name: string): Promise<ActRunner[]> {
+  return ((await objects.list("actrunners", ns)) as { items: ActRunner[] }).items.filter(
+    (r) => r.metadata?.labels?.["forgejo.actions.io/runner-deployment"] === name,
+  );
+}
+
+describe("controller resilience", () => {
+  it("converges after being killed again and again, with no duplicate Jobs and no orphan Forgejo runners", async () => {
+    await setUp("crash");
+    // The first registration answers late: the controller dies while Forgejo creates that runner.
+    fake.addFault({ latencyMs: 2_500, method: "POST", pathPrefix: "/orgs/acme/actions/runners", count: 1 });
+    const jobs = Array.from({ length: 8 }, () => fake.enqueueJob({ repository: "acme/app", runs_on: ["crash"] }));
+    let controller = await startController(["--workers", "1"]); // exactly one registration in flight
+    await eventually(
+      "the registration request",
+      async () => ((await actRunners("crash")).some((r) => r.status?.runnerName) ? true : undefined),
+      30_000,
+      50,
+    );
+    await new Promise((r) => setTimeout(r, 700));
+    await controller.stop("SIGKILL");
+    await new Promise((r) => setTimeout(r, 2_500)); // Forgejo finishes registering the runner nobody will know
+    const halfRegistered = [...fake.runners.values()].filter((r) => r.name.startsWith(`k8s-${ns}-crash`));
+    expect(halfRegistered).toHaveLength(1);
+    for (let kill = 0; kill < 6; kill++) {
+      controller = await startController();
+      await new Promise((r) => setTimeout(r, 600 + Math.random() * 900));
+      await controller.stop("SIGKILL");
+    }
+    await startController();
+    await eventually(
+      "every job done",
+      async () => (jobs.every((j) => fake.jobs.get(j.id)!.status === "success") ? true : undefined),
+      90_000,
+      500,
+    );
+    await eventually(
+      "every ActRunner deleted after retention",
+      async () => ((await actRunners("crash")).length === 0 ? true : undefined),
+      60_000,
+      500,
+    );
+    const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: "forgejo.actions.io/runner-deployment=crash" });
+    const podsPerJob = new Map<string, number>();
+    for (const pod of pods.items) {
+      const job = pod.metadata?.labels?.["batch.kubernetes.io/job-name"] ?? "";
+      podsPerJob.set(job, (podsPerJob.get(job) ?? 0) + 1);
+    }
+    expect([...podsPerJob.values()].every((count) => count === 1)).toBe(true);
+    expect([...fake.runners.values()].filter((r) => r.name.startsWith(`k8s-${ns}-crash`))).toEqual([]);
+    expect(fake.runners.has(halfRegistered[0]!.id)).toBe(false);
+    // The half-registered runner was found by its recorded name and removed, not left to rot.
+    expect(processes.some((p) => p.output.some((line) => line.includes("Deleted a runner left by an interrupted registration")))).toBe(
+      true,
+    );
+    expect(bridge.errors).toEqual([]);
+    await eventually("Jobs collected", async () =>
+      (await batch.listNamespacedJob({ namespace: ns, labelSelector: "forgejo.actions.io/runner-deployment=crash" })).items.length === 0
+        ? true
+        : undefined,
+    );
+  }, 240_000);
+
+  it("elects one leader of two replicas, and the other takes over when the leader dies", async () => {
+    await setUp("leader");
+    const args = ["--leader-elect", "true", "--leader-election-namespace", ns];
+    const first = await startController([...args, "--identity", "replica-a"]);
+    await first.waitForOutput("Started reconciling");
+    const second = await startController([...args, "--identity", "replica-b"]);
+    await second.waitForOutput("Synced caches");
+    const coordination = kc.makeApiClient(CoordinationV1Api);
+    expect((await coordination.readNamespacedLease({ name: "forgejo-arc-controller", namespace: ns })).spec?.holderIdentity).toBe(
+      "replica-a",
+    );
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["leader"] });
+    await eventually("the job run by the leader", async () => (fake.jobs.get(job.id)!.status === "success" ? true : undefined), 60_000);
+    expect(second.output.some((line) => line.includes("Started reconciling"))).toBe(false);
+
+    await first.stop("SIGKILL");
+    await second.waitForOutput("Started reconciling", 40_000);
+    expect((await coordination.readNamespacedLease({ name: "forgejo-arc-controller", namespace: ns })).spec?.holderIdentity).toBe(
+      "replica-b",
+    );
+    const after = fake.enqueueJob({ repository: "acme/app", runs_on: ["leader"] });
+    await eventually(
+      "the job run by the new leader",
+      async () => (fake.jobs.get(after.id)!.status === "success" ? true : undefined),
+      60_000,
+    );
+  }, 150_000);
+});

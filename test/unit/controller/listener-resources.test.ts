@@ -1,0 +1,82 @@
+import { CONFIG_HASH_ANNOTATION, listenerResources } from "../../../src/controller/listener-resources.ts";
+import { listenerRoleRules } from "../../../src/listener/rbac.ts";
+import { rd } from "../../fixtures/resources.ts";
+
+const owner = rd({ metadata: { uid: "uid-rd", generation: 1 } });
+
+describe("listener resources", () => {
+  const resources = listenerResources(owner, { image: "forgejo-arc:1" });
+
+  it("binds exactly the listener Role to the listener's own ServiceAccount", () => {
+    expect(resources.role.rules).toEqual(listenerRoleRules("builders"));
+    expect(resources.roleBinding.subjects).toEqual([{ kind: "ServiceAccount", name: "builders-listener", namespace: "ci" }]);
+    expect(resources.deployment.spec!.template.spec!.serviceAccountName).toBe("builders-listener");
+  });
+
+  it("owns everything by the RunnerDeployment, so deletion cascades", () => {
+    for (const object of Object.values(resources)) {
+      expect(object.metadata!.ownerReferences).toEqual([
+        {
+          apiVersion: "forgejo.actions.io/v1alpha1",
+          kind: "RunnerDeployment",
+          name: "builders",
+          uid: "uid-rd",
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ]);
+    }
+  });
+
+  it("runs one listener replica, Recreate, with probes, resources and a restricted security context", () => {
+    const spec = resources.deployment.spec!;
+    expect(spec).toMatchObject({ replicas: 1, strategy: { type: "Recreate" } });
+    const container = spec.template.spec!.containers[0]!;
+    expect(container.livenessProbe?.httpGet?.path).toBe("/healthz");
+    expect(container.readinessProbe?.httpGet?.path).toBe("/readyz");
+    expect(container.resources?.requests).toBeDefined();
+    expect(container.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(spec.template.spec!.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+  });
+
+  it("passes the token only through a secretKeyRef", () => {
+    const env = resources.deployment.spec!.template.spec!.containers[0]!.env!;
+    expect(env.find((e) => e.name === "FORGEJO_TOKEN")).toEqual({
+      name: "FORGEJO_TOKEN",
+      valueFrom: { secretKeyRef: { name: "forgejo-token", key: "token" } },
+    });
+    expect(env.every((e) => e.name !== "FORGEJO_TOKEN" || e.value === undefined)).toBe(true);
+  });
+
+  it("rolls the listener when the spec changes, not otherwise", () => {
+    const hash = (r: ReturnType<typeof rd>) =>
+      listenerResources(r, { image: "forgejo-arc:1" }).deployment.spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
+    expect(hash(owner)).toBe(hash(rd({ metadata: { uid: "uid-rd", generation: 1 } })));
+    expect(hash(owner)).not.toBe(hash(rd({ metadata: { uid: "uid-rd" }, spec: { pollInterval: "30s" } })));
+    expect(hash(owner)).not.toBe(
+      hash(rd({ metadata: { uid: "uid-rd" }, spec: { listenerTemplate: { metadata: { labels: { a: "b" } } } } })),
+    );
+  });
+
+  it("merges the listenerTemplate onto the default pod", () => {
+    const custom = listenerResources(
+      rd({
+        metadata: { uid: "u" },
+        spec: {
+          listenerTemplate: {
+            spec: { nodeSelector: { pool: "sys" }, containers: [{ name: "listener", resources: { limits: { memory: "128Mi" } } }] },
+          },
+        },
+      }),
+      { image: "i" },
+    );
+    const pod = custom.deployment.spec!.template.spec!;
+    expect(pod.nodeSelector).toEqual({ pool: "sys" });
+    expect(pod.containers[0]!.resources).toEqual({ limits: { memory: "128Mi" } });
+    expect(pod.containers[0]!.args?.[0]).toBe("listener");
+  });
+});

@@ -1,0 +1,117 @@
+import { runnerArgs, runnerJob, runnerSecret, forgejoRunnerName } from "../../../src/controller/runner-job.ts";
+import { ar } from "../../fixtures/resources.ts";
+
+const options = { runnerImage: "runner:12.8", dockerImage: "docker:dind", jobTimeoutSeconds: 3 * 3600 };
+const runner = ar({
+  metadata: { name: "builders-42-1", namespace: "ci", uid: "uid-1", labels: { "forgejo.actions.io/runner-deployment": "builders" } },
+  spec: { labels: "ubuntu-22.04:host,node:docker://node:20" },
+});
+
+describe("runner Job", () => {
+  it("runs exactly forgejo.md's one-job command: url, uuid, token file, every label, the handle, --wait", () => {
+    const job = runnerJob(runner, "uuid-1", options);
+    const container = job.spec!.template.spec!.containers.find((c) => c.name === "runner")!;
+    expect(container.command).toEqual(["forgejo-runner"]);
+    expect(container.args).toEqual([
+      "one-job",
+      "--url",
+      "https://code.example.com",
+      "--uuid",
+      "uuid-1",
+      "--token-url",
+      "file:/var/run/forgejo-arc/runner/token",
+      "--label",
+      "ubuntu-22.04:host",
+      "--label",
+      "node:docker://node:20",
+      "--handle",
+      "3f2a1e9c-8d4b-4c3e-9a7f-1b2c3d4e5f60",
+      "--wait",
+    ]);
+    expect(runnerArgs(runner, "u")).toContain("--handle");
+  });
+
+  it("mounts the token file from the runner Secret, never passes it in env or args", () => {
+    const job = runnerJob(runner, "uuid-1", options);
+    const spec = job.spec!.template.spec!;
+    const container = spec.containers.find((c) => c.name === "runner")!;
+    expect(container.volumeMounts).toContainEqual({ name: "credentials", mountPath: "/var/run/forgejo-arc/runner", readOnly: true });
+    expect(spec.volumes).toContainEqual({
+      name: "credentials",
+      secret: { secretName: "builders-42-1-runner", defaultMode: 0o440, items: [{ key: "token", path: "token" }] },
+    });
+    expect(JSON.stringify(container.env)).not.toMatch(/token/i);
+    const secret = runnerSecret(runner, { id: 5, uuid: "uuid-1", token: "s3cret" });
+    expect(secret.stringData).toEqual({ uuid: "uuid-1", token: "s3cret", id: "5" });
+    expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: "ActRunner",
+      name: "builders-42-1",
+      uid: "uid-1",
+      controller: true,
+    });
+  });
+
+  it("is one attempt with a deadline: backoffLimit 0, restartPolicy Never, pickup timeout plus job timeout", () => {
+    const job = runnerJob(runner, "uuid-1", options);
+    expect(job.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 600 + 3 * 3600 });
+    expect(job.spec!.template.spec!.restartPolicy).toBe("Never");
+    expect(job.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "ActRunner", name: "builders-42-1", controller: true });
+  });
+
+  it("adds a privileged Docker-in-Docker native sidecar only for docker labels", () => {
+    const withDocker = runnerJob(runner, "u", options).spec!.template.spec!;
+    expect(withDocker.initContainers).toEqual([
+      expect.objectContaining({
+        name: "docker",
+        image: "docker:dind",
+        restartPolicy: "Always",
+        securityContext: expect.objectContaining({ privileged: true }),
+      }),
+    ]);
+    expect(withDocker.containers[0]!.env).toContainEqual({ name: "DOCKER_HOST", value: "tcp://localhost:2376" });
+    const hostOnly = runnerJob(ar({ spec: { labels: "ubuntu:host" } }), "u", options).spec!.template.spec!;
+    expect(hostOnly.initContainers).toBeUndefined();
+    expect(JSON.stringify(hostOnly)).not.toContain("privileged");
+  });
+
+  it("runs the runner restricted: non-root, read-only root, no capabilities, RuntimeDefault seccomp", () => {
+    const spec = runnerJob(ar({ spec: { labels: "x:host" } }), "u", options).spec!.template.spec!;
+    expect(spec.containers[0]!.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(spec.securityContext?.seccompProfile).toEqual({ type: "RuntimeDefault" });
+    expect(spec.automountServiceAccountToken).toBe(false);
+  });
+
+  it("merges the jobTemplate on top, containers by name, keeping the operator's labels", () => {
+    const custom = ar({
+      spec: {
+        labels: "x:host",
+        runnerImage: "custom/runner:1",
+        jobTemplate: {
+          metadata: { labels: { team: "a" }, annotations: { note: "n" } },
+          spec: { nodeSelector: { pool: "ci" }, containers: [{ name: "runner", resources: { limits: { cpu: "2" } } }] },
+        },
+      },
+    });
+    const template = runnerJob(custom, "u", options).spec!.template;
+    expect(template.metadata?.labels).toMatchObject({ team: "a", "app.kubernetes.io/component": "runner" });
+    expect(template.metadata?.annotations).toEqual({ note: "n" });
+    expect(template.spec?.nodeSelector).toEqual({ pool: "ci" });
+    expect(template.spec?.containers[0]).toMatchObject({
+      name: "runner",
+      image: "custom/runner:1",
+      resources: { limits: { cpu: "2" } },
+      command: ["forgejo-runner"],
+    });
+  });
+
+  it("names the Forgejo runner after namespace and ActRunner, so a retry finds it", () => {
+    expect(forgejoRunnerName(runner)).toBe("k8s-ci-builders-42-1");
+  });
+});
