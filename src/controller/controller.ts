@@ -135,8 +135,9 @@ export class Controller {
       this.cache.runnerDeployments.on(event, onRd);
       this.cache.actRunners.on(event, (ar) => {
         this.arQueue.add(keyOf(ar));
+        // Only activeActRunners depends on ActRunners: a burst of changes is one status write a second.
         const owner = rdKeyOfOwner(ar);
-        if (owner) this.rdQueue.add(owner);
+        if (owner) this.rdQueue.addAfter(owner, 1_000);
       });
       this.cache.deployments.on(event, (deployment) => {
         const owner = rdKeyOfOwner(deployment);

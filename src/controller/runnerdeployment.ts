@@ -22,6 +22,8 @@ import { setCondition, transitions, type ConditionInput } from "./conditions.ts"
 import { CONFIG_HASH_ANNOTATION, listenerName, listenerResources, type ListenerOptions } from "./listener-resources.ts";
 import { isFinished } from "../listener/plan.ts";
 
+const TOKEN_CHECK_TTL_MS = 30_000;
+
 export type TokenCheck = { ok: true } | { ok: false; reason: "SecretNotFound" | "KeyNotFound"; message: string };
 
 const ERROR_REASONS: Record<string, string> = {
@@ -108,6 +110,8 @@ export class RunnerDeploymentReconciler {
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
   private readonly deps: RunnerDeploymentReconcilerDeps;
+  /** The token Secret check per RunnerDeployment, kept briefly: status-only reconciles are frequent. */
+  private readonly tokenChecks = new Map<string, { generation: number | undefined; result: TokenCheck; expires: number }>();
 
   constructor(deps: RunnerDeploymentReconcilerDeps) {
     this.deps = deps;
@@ -180,6 +184,15 @@ export class RunnerDeploymentReconciler {
   }
 
   private async checkToken(rd: RD): Promise<TokenCheck> {
+    const key = `${rd.metadata!.namespace}/${rd.metadata!.name}`;
+    const cached = this.tokenChecks.get(key);
+    if (cached && cached.generation === rd.metadata?.generation && cached.expires > Date.now()) return cached.result;
+    const result = await this.readTokenSecret(rd);
+    this.tokenChecks.set(key, { generation: rd.metadata?.generation, result, expires: Date.now() + TOKEN_CHECK_TTL_MS });
+    return result;
+  }
+
+  private async readTokenSecret(rd: RD): Promise<TokenCheck> {
     const ref = rd.spec.tokenSecretRef;
     const namespace = rd.metadata!.namespace!;
     const key = ref.key ?? DEFAULT_TOKEN_KEY;

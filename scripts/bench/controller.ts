@@ -1,0 +1,230 @@
+// npm run bench:controller
+//  1. 500 ActRunners (as a listener would create them) → 500 Jobs by the controller, against raw
+//     Job creates at the same concurrency in the same run; API requests per ActRunner (the API
+//     server's flow-control count for the controller's ServiceAccount); the controller's peak RSS.
+//  2. Job queued in the fake Forgejo → Kubernetes Job created, p50/p95, with the default 10s poll.
+// Uses (or starts and then stops) the local cluster; the controller and listener run as processes.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, RbacAuthorizationV1Api, type V1Job, type V1PolicyRule } from "@kubernetes/client-node";
+import { PROJECT_ROOT, clusterDown, clusterUp, kubectl, type ClusterState } from "../cluster/cluster.ts";
+import { FakeForgejo } from "../../test/fake-forgejo/fake-forgejo.ts";
+import { controllerClusterRoleRules } from "../../src/controller/rbac.ts";
+import { listenerRoleRules } from "../../src/listener/rbac.ts";
+
+const COUNT = Number(process.env.BENCH_RUNNERS ?? 500);
+const LATENCY_JOBS = Number(process.env.BENCH_LATENCY_JOBS ?? 20);
+const WORKERS = 4;
+// As the chart runs it (values.yaml controller.nodeOptions): a heap cap keeps the RSS near the live set.
+const CONTROLLER_NODE_OPTIONS = "--max-old-space-size=128";
+const { state, started } = await clusterUp();
+const kc = new KubeConfig();
+kc.loadFromFile(state.kubeconfig);
+const core = kc.makeApiClient(CoreV1Api);
+const batch = kc.makeApiClient(BatchV1Api);
+const custom = kc.makeApiClient(CustomObjectsApi);
+const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+const ns = `bench-controller-${Date.now().toString(36)}`;
+const fake = new FakeForgejo({ tokens: { t: { user: "alice", scopes: ["all"] } }, organizations: { acme: { owners: ["alice"] } }, repositories: ["acme/app"] });
+const children: ChildProcess[] = [];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function apiserverMetrics(s: ClusterState): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${s.server}/metrics`, { ca: readFileSync(s.caFile), cert: readFileSync(s.clientCertFile), key: readFileSync(s.clientKeyFile) }, (res) => {
+      let text = "";
+      res.on("data", (c: Buffer) => (text += c.toString()));
+      res.on("end", () => resolve(text));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Requests dispatched for ServiceAccounts (flow schema "service-accounts"): only the controller uses one here. */
+async function serviceAccountRequests(): Promise<number> {
+  return (await apiserverMetrics(state))
+    .split("\n")
+    .filter((l) => l.startsWith("apiserver_flowcontrol_dispatched_requests_total{") && l.includes('flow_schema="service-accounts"'))
+    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+}
+
+async function serviceAccountKubeconfig(name: string, clusterWide: boolean, rules: V1PolicyRule[]): Promise<string> {
+  await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } });
+  const roleRef = { apiGroup: "rbac.authorization.k8s.io", kind: clusterWide ? "ClusterRole" : "Role", name: `${ns}-${name}` };
+  const subjects = [{ kind: "ServiceAccount", name, namespace: ns }];
+  if (clusterWide) {
+    await rbac.createClusterRole({ body: { metadata: { name: roleRef.name }, rules } });
+    await rbac.createClusterRoleBinding({ body: { metadata: { name: roleRef.name }, roleRef, subjects } });
+  } else {
+    await rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: roleRef.name }, rules } });
+    await rbac.createNamespacedRoleBinding({ namespace: ns, body: { metadata: { name: roleRef.name }, roleRef, subjects } });
+  }
+  const token = await core.createNamespacedServiceAccountToken({ name, namespace: ns, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const file = join(mkdtempSync(join(tmpdir(), "bench-sa-")), "kubeconfig");
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "c", cluster: { server: state.server, "certificate-authority": state.caFile } }],
+      users: [{ name, user: { token: token.status!.token } }],
+      contexts: [{ name, context: { cluster: "c", user: name } }],
+      "current-context": name,
+    }),
+  );
+  return file;
+}
+
+function run(role: string, args: string[], env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, "src/cli.ts"), role, ...args], { env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", ...env }, stdio: "ignore" });
+  children.push(child);
+  return child;
+}
+
+async function jobCount(labelSelector: string): Promise<number> {
+  return (await batch.listNamespacedJob({ namespace: ns, labelSelector })).items.length;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function actRunner(i: number, rdUid: string) {
+  const handle = `handle-${i}`;
+  return {
+    apiVersion: "forgejo.actions.io/v1alpha1",
+    kind: "ActRunner",
+    metadata: {
+      name: `bench-${i}-1`,
+      labels: { "forgejo.actions.io/runner-deployment": "bench" },
+      ownerReferences: [{ apiVersion: "forgejo.actions.io/v1alpha1", kind: "RunnerDeployment", name: "bench", uid: rdUid, controller: true }],
+    },
+    spec: {
+      forgejoJobID: i,
+      jobHandle: handle,
+      forgejoServer: fakeUrl,
+      organization: "acme",
+      tokenSecretRef: { name: "token", namespace: ns },
+      labels: "bench:host",
+      retentionAfterFinish: "1h",
+      jobData: { id: i, attempt: 1, handle, repo_id: 1, owner_id: 1, name: "build", needs: null, runs_on: ["bench"], task_id: 0, status: "waiting" },
+    },
+  };
+}
+
+let fakeUrl = "";
+try {
+  kubectl(state, ["apply", "--server-side", "--force-conflicts", "-f", join(PROJECT_ROOT, "chart/forgejo-arc/crds")]);
+  await core.createNamespace({ body: { metadata: { name: ns } } });
+  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "token" }, stringData: { token: "t" } } });
+  fakeUrl = await fake.listen();
+
+  // The controller, under its ClusterRole, with its own ServiceAccount.
+  const controllerKubeconfig = await serviceAccountKubeconfig("controller", true, controllerClusterRoleRules());
+  const metricsPort = 18000 + Math.floor(Math.random() * 2000);
+  const controller = run("controller", ["--webhook-port", "0", "--port", String(metricsPort), "--host", "127.0.0.1", "--workers", String(WORKERS)], {
+    KUBECONFIG: controllerKubeconfig,
+    NODE_OPTIONS: CONTROLLER_NODE_OPTIONS,
+  });
+  const rd = (await custom.createNamespacedCustomObject({
+    group: "forgejo.actions.io",
+    version: "v1alpha1",
+    namespace: ns,
+    plural: "runnerdeployments",
+    body: { apiVersion: "forgejo.actions.io/v1alpha1", kind: "RunnerDeployment", metadata: { name: "bench" }, spec: { forgejoServer: fakeUrl, organization: "acme", labels: "bench:host", tokenSecretRef: { name: "token" } } },
+  })) as { metadata: { uid: string } };
+  while (!(await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then((r) => r.ok).catch(() => false))) await sleep(200);
+  await sleep(2_000);
+  const requestsBefore = await serviceAccountRequests();
+  let begin = performance.now();
+  for (let i = 1; i <= COUNT; i++) {
+    await custom.createNamespacedCustomObject({ group: "forgejo.actions.io", version: "v1alpha1", namespace: ns, plural: "actrunners", body: actRunner(i, rd.metadata.uid) });
+  }
+  const createdSeconds = (performance.now() - begin) / 1000;
+  while ((await jobCount("forgejo.actions.io/runner-deployment=bench")) < COUNT) await sleep(500);
+  const controllerSeconds = (performance.now() - begin) / 1000;
+  const requests = (await serviceAccountRequests()) - requestsBefore;
+  const peakRssMb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${controller.pid}/status`, "utf8"))![1]) / 1024;
+  // Let the cluster finish the runner pods before timing raw creates, so each phase carries only its own load.
+  while ((await core.listNamespacedPod({ namespace: ns, labelSelector: "forgejo.actions.io/runner-deployment=bench", fieldSelector: "status.phase!=Succeeded" })).items.length > 0) await sleep(1_000);
+  // Raw Job creates at the controller's concurrency.
+  let next = 0;
+  begin = performance.now();
+  await Promise.all(
+    Array.from({ length: WORKERS }, async () => {
+      while (next < COUNT) {
+        const i = next++;
+        const job: V1Job = {
+          metadata: { name: `raw-${i}`, labels: { bench: "raw" } },
+          spec: { backoffLimit: 0, template: { spec: { restartPolicy: "Never", containers: [{ name: "runner", image: "bench/runner:1" }] } } },
+        };
+        await batch.createNamespacedJob({ namespace: ns, body: job });
+      }
+    }),
+  );
+  const rawSeconds = (performance.now() - begin) / 1000;
+
+  const rawRate = COUNT / rawSeconds;
+  const controllerRate = COUNT / controllerSeconds;
+
+  console.log(`bench:controller: ${COUNT} ActRunners → Jobs, ${WORKERS} workers, Kubernetes ${state.server}`);
+  console.log(`  ActRunners created by the bench in ${createdSeconds.toFixed(1)} s; all ${COUNT} Jobs created ${controllerSeconds.toFixed(1)} s after the first`);
+  console.log(`  controller: ${controllerRate.toFixed(1)} ActRunners→Jobs/s   raw Job creates: ${rawRate.toFixed(1)}/s   ratio ${(controllerRate / rawRate).toFixed(2)} (target ≥ 0.5)`);
+  console.log(`  API requests by the controller: ${requests} (${(requests / COUNT).toFixed(1)} per ActRunner, watches and Events included, until every Job existed)`);
+  console.log(`  controller peak RSS: ${peakRssMb.toFixed(0)} MB (target < 200 MB)`);
+  console.log(`  Forgejo requests by the controller: ${fake.calls.length} (${fake.callCount("POST")} registrations)`);
+
+  // Queued → Job latency with the listener at its default 10 s poll.
+  await custom.createNamespacedCustomObject({
+    group: "forgejo.actions.io",
+    version: "v1alpha1",
+    namespace: ns,
+    plural: "runnerdeployments",
+    body: { apiVersion: "forgejo.actions.io/v1alpha1", kind: "RunnerDeployment", metadata: { name: "latency" }, spec: { forgejoServer: fakeUrl, organization: "acme", labels: "latency:host", tokenSecretRef: { name: "token" } } },
+  });
+  const listenerKubeconfig = await serviceAccountKubeconfig("listener", false, listenerRoleRules("latency"));
+  run("listener", ["--runner-deployment", "latency", "--namespace", ns, "--forgejo-server", fakeUrl, "--organization", "acme", "--labels", "latency:host", "--port", "0"], {
+    KUBECONFIG: listenerKubeconfig,
+    FORGEJO_TOKEN: "t",
+  });
+  await sleep(3_000);
+  const queued = new Map<number, number>();
+  const latencies: number[] = [];
+  const seen = new Set<string>();
+  const watchUntil = Date.now() + LATENCY_JOBS * 3_000 + 30_000;
+  const enqueue = (async () => {
+    for (let i = 0; i < LATENCY_JOBS; i++) {
+      await sleep(1_000 + Math.random() * 4_000);
+      const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["latency"] });
+      queued.set(job.id, performance.now());
+    }
+  })();
+  while (latencies.length < LATENCY_JOBS && Date.now() < watchUntil) {
+    const jobs = (await batch.listNamespacedJob({ namespace: ns, labelSelector: "forgejo.actions.io/runner-deployment=latency" })).items;
+    for (const job of jobs) {
+      const jobId = Number(job.metadata?.labels?.["forgejo.actions.io/job-id"]);
+      if (!queued.has(jobId) || seen.has(job.metadata!.name!)) continue;
+      seen.add(job.metadata!.name!);
+      latencies.push((performance.now() - queued.get(jobId)!) / 1000);
+    }
+    await sleep(100);
+  }
+  await enqueue;
+  console.log(
+    `  queued → Job created (default 10 s poll, ${latencies.length} jobs): p50 ${percentile(latencies, 50).toFixed(1)} s  p95 ${percentile(latencies, 95).toFixed(1)} s  max ${Math.max(...latencies).toFixed(1)} s (target p95 ≤ 12 s)`,
+  );
+} finally {
+  for (const child of children) child.kill("SIGTERM");
+  await fake.close();
+  await core.deleteNamespace({ name: ns }).catch(() => undefined);
+  for (const name of ["controller", "listener"]) {
+    await rbac.deleteClusterRoleBinding({ name: `${ns}-${name}` }).catch(() => undefined);
+    await rbac.deleteClusterRole({ name: `${ns}-${name}` }).catch(() => undefined);
+  }
+  if (started) await clusterDown();
+}
