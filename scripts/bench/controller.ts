@@ -9,10 +9,19 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, RbacAuthorizationV1Api, type V1Job, type V1PolicyRule } from "@kubernetes/client-node";
+import {
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  RbacAuthorizationV1Api,
+  type V1Job,
+  type V1PolicyRule,
+} from "@kubernetes/client-node";
 import { PROJECT_ROOT, clusterDown, clusterUp, kubectl, type ClusterState } from "../cluster/cluster.ts";
 import { FakeForgejo } from "../../test/fake-forgejo/fake-forgejo.ts";
 import { controllerClusterRoleRules } from "../../src/controller/rbac.ts";
+import { removeActRunnerFinalizers } from "../../test/integration/helpers.ts";
 import { listenerRoleRules } from "../../src/listener/rbac.ts";
 
 const COUNT = Number(process.env.BENCH_RUNNERS ?? 500);
@@ -28,17 +37,25 @@ const batch = kc.makeApiClient(BatchV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
 const ns = `bench-controller-${Date.now().toString(36)}`;
-const fake = new FakeForgejo({ tokens: { t: { user: "alice", scopes: ["all"] } }, organizations: { acme: { owners: ["alice"] } }, repositories: ["acme/app"] });
+const fake = new FakeForgejo({
+  tokens: { t: { user: "alice", scopes: ["all"] } },
+  organizations: { acme: { owners: ["alice"] } },
+  repositories: ["acme/app"],
+});
 const children: ChildProcess[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function apiserverMetrics(s: ClusterState): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request(`${s.server}/metrics`, { ca: readFileSync(s.caFile), cert: readFileSync(s.clientCertFile), key: readFileSync(s.clientKeyFile) }, (res) => {
-      let text = "";
-      res.on("data", (c: Buffer) => (text += c.toString()));
-      res.on("end", () => resolve(text));
-    });
+    const req = request(
+      `${s.server}/metrics`,
+      { ca: readFileSync(s.caFile), cert: readFileSync(s.clientCertFile), key: readFileSync(s.clientKeyFile) },
+      (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c.toString()));
+        res.on("end", () => resolve(text));
+      },
+    );
     req.on("error", reject);
     req.end();
   });
@@ -63,7 +80,11 @@ async function serviceAccountKubeconfig(name: string, clusterWide: boolean, rule
     await rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: roleRef.name }, rules } });
     await rbac.createNamespacedRoleBinding({ namespace: ns, body: { metadata: { name: roleRef.name }, roleRef, subjects } });
   }
-  const token = await core.createNamespacedServiceAccountToken({ name, namespace: ns, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const token = await core.createNamespacedServiceAccountToken({
+    name,
+    namespace: ns,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
   const file = join(mkdtempSync(join(tmpdir(), "bench-sa-")), "kubeconfig");
   writeFileSync(
     file,
@@ -80,7 +101,10 @@ async function serviceAccountKubeconfig(name: string, clusterWide: boolean, rule
 }
 
 function run(role: string, args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, "src/cli.ts"), role, ...args], { env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", ...env }, stdio: "ignore" });
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, "src/cli.ts"), role, ...args], {
+    env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", ...env },
+    stdio: "ignore",
+  });
   children.push(child);
   return child;
 }
@@ -102,7 +126,9 @@ function actRunner(i: number, rdUid: string) {
     metadata: {
       name: `bench-${i}-1`,
       labels: { "forgejo.actions.io/runner-deployment": "bench" },
-      ownerReferences: [{ apiVersion: "forgejo.actions.io/v1alpha1", kind: "RunnerDeployment", name: "bench", uid: rdUid, controller: true }],
+      ownerReferences: [
+        { apiVersion: "forgejo.actions.io/v1alpha1", kind: "RunnerDeployment", name: "bench", uid: rdUid, controller: true },
+      ],
     },
     spec: {
       forgejoJobID: i,
@@ -112,7 +138,18 @@ function actRunner(i: number, rdUid: string) {
       tokenSecretRef: { name: "token", namespace: ns },
       labels: "bench:host",
       retentionAfterFinish: "1h",
-      jobData: { id: i, attempt: 1, handle, repo_id: 1, owner_id: 1, name: "build", needs: null, runs_on: ["bench"], task_id: 0, status: "waiting" },
+      jobData: {
+        id: i,
+        attempt: 1,
+        handle,
+        repo_id: 1,
+        owner_id: 1,
+        name: "build",
+        needs: null,
+        runs_on: ["bench"],
+        task_id: 0,
+        status: "waiting",
+      },
     },
   };
 }
@@ -127,23 +164,43 @@ try {
   // The controller, under its ClusterRole, with its own ServiceAccount.
   const controllerKubeconfig = await serviceAccountKubeconfig("controller", true, controllerClusterRoleRules());
   const metricsPort = 18000 + Math.floor(Math.random() * 2000);
-  const controller = run("controller", ["--webhook-port", "0", "--port", String(metricsPort), "--host", "127.0.0.1", "--workers", String(WORKERS)], {
-    KUBECONFIG: controllerKubeconfig,
-    NODE_OPTIONS: CONTROLLER_NODE_OPTIONS,
-  });
+  const controller = run(
+    "controller",
+    ["--webhook-port", "0", "--port", String(metricsPort), "--host", "127.0.0.1", "--workers", String(WORKERS)],
+    {
+      KUBECONFIG: controllerKubeconfig,
+      NODE_OPTIONS: CONTROLLER_NODE_OPTIONS,
+    },
+  );
   const rd = (await custom.createNamespacedCustomObject({
     group: "forgejo.actions.io",
     version: "v1alpha1",
     namespace: ns,
     plural: "runnerdeployments",
-    body: { apiVersion: "forgejo.actions.io/v1alpha1", kind: "RunnerDeployment", metadata: { name: "bench" }, spec: { forgejoServer: fakeUrl, organization: "acme", labels: "bench:host", tokenSecretRef: { name: "token" } } },
+    body: {
+      apiVersion: "forgejo.actions.io/v1alpha1",
+      kind: "RunnerDeployment",
+      metadata: { name: "bench" },
+      spec: { forgejoServer: fakeUrl, organization: "acme", labels: "bench:host", tokenSecretRef: { name: "token" } },
+    },
   })) as { metadata: { uid: string } };
-  while (!(await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then((r) => r.ok).catch(() => false))) await sleep(200);
+  while (
+    !(await fetch(`http://127.0.0.1:${metricsPort}/readyz`)
+      .then((r) => r.ok)
+      .catch(() => false))
+  )
+    await sleep(200);
   await sleep(2_000);
   const requestsBefore = await serviceAccountRequests();
   let begin = performance.now();
   for (let i = 1; i <= COUNT; i++) {
-    await custom.createNamespacedCustomObject({ group: "forgejo.actions.io", version: "v1alpha1", namespace: ns, plural: "actrunners", body: actRunner(i, rd.metadata.uid) });
+    await custom.createNamespacedCustomObject({
+      group: "forgejo.actions.io",
+      version: "v1alpha1",
+      namespace: ns,
+      plural: "actrunners",
+      body: actRunner(i, rd.metadata.uid),
+    });
   }
   const createdSeconds = (performance.now() - begin) / 1000;
   while ((await jobCount("forgejo.actions.io/runner-deployment=bench")) < COUNT) await sleep(500);
@@ -151,7 +208,16 @@ try {
   const requests = (await serviceAccountRequests()) - requestsBefore;
   const peakRssMb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${controller.pid}/status`, "utf8"))![1]) / 1024;
   // Let the cluster finish the runner pods before timing raw creates, so each phase carries only its own load.
-  while ((await core.listNamespacedPod({ namespace: ns, labelSelector: "forgejo.actions.io/runner-deployment=bench", fieldSelector: "status.phase!=Succeeded" })).items.length > 0) await sleep(1_000);
+  while (
+    (
+      await core.listNamespacedPod({
+        namespace: ns,
+        labelSelector: "forgejo.actions.io/runner-deployment=bench,app.kubernetes.io/component=runner",
+        fieldSelector: "status.phase!=Succeeded",
+      })
+    ).items.length > 0
+  )
+    await sleep(1_000);
   // Raw Job creates at the controller's concurrency.
   let next = 0;
   begin = performance.now();
@@ -161,7 +227,10 @@ try {
         const i = next++;
         const job: V1Job = {
           metadata: { name: `raw-${i}`, labels: { bench: "raw" } },
-          spec: { backoffLimit: 0, template: { spec: { restartPolicy: "Never", containers: [{ name: "runner", image: "bench/runner:1" }] } } },
+          spec: {
+            backoffLimit: 0,
+            template: { spec: { restartPolicy: "Never", containers: [{ name: "runner", image: "bench/runner:1" }] } },
+          },
         };
         await batch.createNamespacedJob({ namespace: ns, body: job });
       }
@@ -173,9 +242,15 @@ try {
   const controllerRate = COUNT / controllerSeconds;
 
   console.log(`bench:controller: ${COUNT} ActRunners → Jobs, ${WORKERS} workers, Kubernetes ${state.server}`);
-  console.log(`  ActRunners created by the bench in ${createdSeconds.toFixed(1)} s; all ${COUNT} Jobs created ${controllerSeconds.toFixed(1)} s after the first`);
-  console.log(`  controller: ${controllerRate.toFixed(1)} ActRunners→Jobs/s   raw Job creates: ${rawRate.toFixed(1)}/s   ratio ${(controllerRate / rawRate).toFixed(2)} (target ≥ 0.5)`);
-  console.log(`  API requests by the controller: ${requests} (${(requests / COUNT).toFixed(1)} per ActRunner, watches and Events included, until every Job existed)`);
+  console.log(
+    `  ActRunners created by the bench in ${createdSeconds.toFixed(1)} s; all ${COUNT} Jobs created ${controllerSeconds.toFixed(1)} s after the first`,
+  );
+  console.log(
+    `  controller: ${controllerRate.toFixed(1)} ActRunners→Jobs/s   raw Job creates: ${rawRate.toFixed(1)}/s   ratio ${(controllerRate / rawRate).toFixed(2)} (target ≥ 0.5)`,
+  );
+  console.log(
+    `  API requests by the controller: ${requests} (${(requests / COUNT).toFixed(1)} per ActRunner, watches and Events included, until every Job existed)`,
+  );
   console.log(`  controller peak RSS: ${peakRssMb.toFixed(0)} MB (target < 200 MB)`);
   console.log(`  Forgejo requests by the controller: ${fake.calls.length} (${fake.callCount("POST")} registrations)`);
 
@@ -185,13 +260,35 @@ try {
     version: "v1alpha1",
     namespace: ns,
     plural: "runnerdeployments",
-    body: { apiVersion: "forgejo.actions.io/v1alpha1", kind: "RunnerDeployment", metadata: { name: "latency" }, spec: { forgejoServer: fakeUrl, organization: "acme", labels: "latency:host", tokenSecretRef: { name: "token" } } },
+    body: {
+      apiVersion: "forgejo.actions.io/v1alpha1",
+      kind: "RunnerDeployment",
+      metadata: { name: "latency" },
+      spec: { forgejoServer: fakeUrl, organization: "acme", labels: "latency:host", tokenSecretRef: { name: "token" } },
+    },
   });
   const listenerKubeconfig = await serviceAccountKubeconfig("listener", false, listenerRoleRules("latency"));
-  run("listener", ["--runner-deployment", "latency", "--namespace", ns, "--forgejo-server", fakeUrl, "--organization", "acme", "--labels", "latency:host", "--port", "0"], {
-    KUBECONFIG: listenerKubeconfig,
-    FORGEJO_TOKEN: "t",
-  });
+  run(
+    "listener",
+    [
+      "--runner-deployment",
+      "latency",
+      "--namespace",
+      ns,
+      "--forgejo-server",
+      fakeUrl,
+      "--organization",
+      "acme",
+      "--labels",
+      "latency:host",
+      "--port",
+      "0",
+    ],
+    {
+      KUBECONFIG: listenerKubeconfig,
+      FORGEJO_TOKEN: "t",
+    },
+  );
   await sleep(3_000);
   const queued = new Map<number, number>();
   const latencies: number[] = [];
@@ -221,6 +318,7 @@ try {
 } finally {
   for (const child of children) child.kill("SIGTERM");
   await fake.close();
+  await removeActRunnerFinalizers(kc, ns);
   await core.deleteNamespace({ name: ns }).catch(() => undefined);
   for (const name of ["controller", "listener"]) {
     await rbac.deleteClusterRoleBinding({ name: `${ns}-${name}` }).catch(() => undefined);

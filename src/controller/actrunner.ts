@@ -1,4 +1,4 @@
-// ActRunner reconciler, one step per pass: finalizer → register an ephemeral Forgejo runner (crash
+// ActRunner reconciler, step by step: finalizer → register an ephemeral Forgejo runner (crash
 // safe) → runner Secret → batch/v1 Job → mirror the Job into phase and conditions → stop a runner
 // whose job vanished or was not picked up in time → delete the Forgejo runner when done → delete
 // the ActRunner after its retention. Its finalizer deletes the Forgejo runner, giving up after a
@@ -54,17 +54,18 @@ export class ActRunnerReconciler {
   }
 
   async reconcile(namespace: string, name: string): Promise<Requeue> {
-    const ar = this.deps.cache.actRunners.get(name, namespace);
-    if (!ar) return undefined;
+    const cached = this.deps.cache.actRunners.get(name, namespace);
+    if (!cached) return undefined;
+    let ar = cached;
     // Deciding from a version older than our own last write would repeat steps (e.g. register twice).
     const key = `${namespace}/${name}`;
     if (this.superseded.get(key) === ar.metadata?.resourceVersion) return 100;
     this.superseded.delete(key);
     if (ar.metadata?.deletionTimestamp) return this.finalize(ar);
-    if (!ar.metadata?.finalizers?.includes(FINALIZER)) {
-      await this.patchMetadata(ar, { finalizers: [...(ar.metadata?.finalizers ?? []), FINALIZER] });
-      return undefined;
-    }
+    // Steps that write go on with the object the API server returned (never older than the cache),
+    // so a new ActRunner reaches its Job in one pass instead of one informer round trip per step.
+    if (!ar.metadata?.finalizers?.includes(FINALIZER))
+      ar = await this.patchMetadata(ar, { finalizers: [...(ar.metadata?.finalizers ?? []), FINALIZER] });
     const phase = ar.status?.phase;
     if (phase === "Succeeded" || phase === "Failed") return this.afterFinish(ar);
     if (this.jobVanished(ar)) {
@@ -77,7 +78,7 @@ export class ActRunnerReconciler {
       }
       return this.stop(ar, "JobVanished", "The job left Forgejo's queue before a runner took it (cancelled or re-run)");
     }
-    if (ar.status?.runnerId === undefined) return this.register(ar);
+    if (ar.status?.runnerId === undefined) ar = await this.register(ar);
     const job = this.deps.cache.jobs.get(runnerObjectName(ar), namespace);
     if (!job) return this.createJob(ar);
     return this.mirror(ar);
@@ -93,7 +94,7 @@ export class ActRunnerReconciler {
   /** Registers the ephemeral runner. Its name is recorded before Forgejo is asked, so when a pass
    *  finds a name but no id, an earlier attempt was interrupted: any runner of that name is removed
    *  first. Only that case lists Forgejo's runners. */
-  private async register(ar: AR): Promise<Requeue> {
+  private async register(ar: AR): Promise<AR> {
     const runnerName = forgejoRunnerName(ar);
     const { client, scope } = await this.deps.forgejo.for(ar);
     if (ar.status?.runnerName === runnerName) {
@@ -114,9 +115,10 @@ export class ActRunnerReconciler {
       description: `forgejo-arc: ActRunner ${ar.metadata!.namespace}/${ar.metadata!.name} for job ${ar.spec.forgejoJobID}`,
       ephemeral: true,
     });
+    let updated: AR;
     try {
       await this.deps.apply(runnerSecret(ar, registered));
-      await this.patchStatus(ar, { runnerId: registered.id, runnerUUID: registered.uuid }, [
+      updated = await this.patchStatus(ar, { runnerId: registered.id, runnerUUID: registered.uuid }, [
         {
           type: "Registered",
           status: "True",
@@ -129,7 +131,7 @@ export class ActRunnerReconciler {
       throw error;
     }
     this.deps.events.event(ar, "Normal", "RunnerRegistered", `Registered ephemeral runner ${runnerName} (id ${registered.id}) in Forgejo`);
-    return undefined;
+    return updated;
   }
 
   private async createJob(ar: AR): Promise<Requeue> {
@@ -275,8 +277,8 @@ export class ActRunnerReconciler {
     return undefined;
   }
 
-  private async patchMetadata(ar: AR, metadata: Record<string, unknown>): Promise<void> {
-    await this.custom.patchNamespacedCustomObject(
+  private async patchMetadata(ar: AR, metadata: Record<string, unknown>): Promise<AR> {
+    const updated = (await this.custom.patchNamespacedCustomObject(
       {
         ...RESOURCE,
         namespace: ar.metadata!.namespace!,
@@ -284,7 +286,9 @@ export class ActRunnerReconciler {
         body: { metadata: { ...metadata, resourceVersion: ar.metadata!.resourceVersion } },
       },
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-    );
+    )) as AR;
+    this.superseded.set(`${ar.metadata!.namespace}/${ar.metadata!.name}`, ar.metadata!.resourceVersion!);
+    return updated;
   }
 
   /** Writes status fields and conditions when they changed; an Event and a callback per phase change. */

@@ -27,8 +27,16 @@ function keyOf(object: KubernetesObject): string {
   return `${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`;
 }
 
+/** What is kept of each object beside ListWatch's cache: enough to notice changes and deletes. */
+interface Known {
+  resourceVersion?: string;
+  slim: KubernetesObject;
+}
+
 export class Informer<T extends KubernetesObject> {
-  private readonly objects = new Map<string, T>();
+  private readonly known = new Map<string, Known>();
+  /** The ListWatch reads are served from: the previous one until a replacement has synced. */
+  private readable?: ListWatch<T>;
   private readonly handlers: Record<InformerEvent, Handler<T>[]> = { add: [], update: [], delete: [] };
   private current?: ListWatch<T>;
   private stopped = true;
@@ -54,11 +62,11 @@ export class Informer<T extends KubernetesObject> {
   }
 
   get(name: string, namespace = ""): T | undefined {
-    return this.objects.get(`${namespace}/${name}`);
+    return this.readable?.get(name, namespace || undefined);
   }
 
   list(): T[] {
-    return [...this.objects.values()];
+    return [...(this.readable?.list() ?? [])];
   }
 
   /** Starts and resolves after the first list has been applied (retrying until it is). */
@@ -84,7 +92,7 @@ export class Informer<T extends KubernetesObject> {
   private async connect(): Promise<boolean> {
     const previous = this.current;
     this.current = undefined;
-    await previous?.stop();
+    await previous?.stop(); // stops watching; its cache still answers reads until the new one synced
     const listWatch = new ListWatch<T>(
       this.options.path,
       this.watch,
@@ -118,12 +126,13 @@ export class Informer<T extends KubernetesObject> {
       }
       return false;
     }
+    this.readable = listWatch;
     // Whatever the fresh list no longer has was deleted while nobody watched.
     const present = new Set(listWatch.list().map(keyOf));
-    for (const [key, object] of [...this.objects]) {
+    for (const [key, known] of [...this.known]) {
       if (!present.has(key)) {
-        this.objects.delete(key);
-        this.emit("delete", object);
+        this.known.delete(key);
+        this.emit("delete", known.slim as T);
       }
     }
     this.backoffMs = this.options.initialBackoffMs ?? 1000;
@@ -134,16 +143,22 @@ export class Informer<T extends KubernetesObject> {
 
   private apply(source: ListWatch<T>, object: T): void {
     if (source !== this.current) return;
+    // managedFields are often the larger half of an object and nothing here reads them.
+    if (object.metadata) delete object.metadata.managedFields;
     const key = keyOf(object);
-    const known = this.objects.get(key);
-    if (known?.metadata?.resourceVersion === object.metadata?.resourceVersion && known) return;
-    this.objects.set(key, object);
+    const known = this.known.get(key);
+    if (known && known.resourceVersion === object.metadata?.resourceVersion) return;
+    const { name, namespace, uid, labels, ownerReferences, resourceVersion } = object.metadata ?? {};
+    this.known.set(key, {
+      resourceVersion,
+      slim: { apiVersion: object.apiVersion, kind: object.kind, metadata: { name, namespace, uid, labels, ownerReferences } },
+    });
     this.emit(known ? "update" : "add", object);
   }
 
   private remove(source: ListWatch<T>, object: T): void {
     if (source !== this.current) return;
-    if (this.objects.delete(keyOf(object))) this.emit("delete", object);
+    if (this.known.delete(keyOf(object))) this.emit("delete", object);
   }
 
   private emit(event: InformerEvent, object: T): void {

@@ -1,6 +1,6 @@
 // Shared pieces of the integration tests: the cluster's KubeConfig, throwaway namespaces, polling.
 import { randomBytes } from "node:crypto";
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { readState, type ClusterState } from "../../scripts/cluster/cluster.ts";
 import { API_GROUP, API_VERSION } from "../../src/api/schemas.ts";
 
@@ -26,11 +26,31 @@ export async function createNamespace(prefix: string): Promise<string> {
   return name;
 }
 
+/** Deletes a test namespace. ActRunners lose their finalizer first: the controller that would
+ *  clear it is usually stopped by then, and the namespace would stay Terminating for ever. */
 export async function deleteNamespace(name: string): Promise<void> {
-  await kubeConfig()
+  const kc = kubeConfig();
+  await removeActRunnerFinalizers(kc, name);
+  await kc
     .makeApiClient(CoreV1Api)
     .deleteNamespace({ name })
     .catch(() => undefined);
+}
+
+export async function removeActRunnerFinalizers(kc: KubeConfig, namespace: string): Promise<void> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const resource = { group: API_GROUP, version: API_VERSION, namespace, plural: "actrunners" };
+  const list = (await api.listNamespacedCustomObject(resource).catch(() => ({ items: [] }))) as {
+    items: { metadata: { name: string; finalizers?: string[] } }[];
+  };
+  for (const item of list.items.filter((i) => i.metadata.finalizers?.length)) {
+    await api
+      .patchNamespacedCustomObject(
+        { ...resource, name: item.metadata.name, body: { metadata: { finalizers: null } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      )
+      .catch(() => undefined);
+  }
 }
 
 /** Polls `probe` until it returns a value other than undefined; fails with `what` after the timeout. */

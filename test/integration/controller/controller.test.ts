@@ -6,9 +6,11 @@ import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts"
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { rd } from "../../fixtures/resources.ts";
-import { createNamespace, customObjects, deleteNamespace, eventually, kubeConfig } from "../helpers.ts";
+import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig } from "../helpers.ts";
 import { startRole, type RoleProcess } from "../support/process.ts";
 import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridge.ts";
+import { EXECUTOR_NODE, EXECUTOR_POD_TEMPLATE, Executor } from "../../executor/executor.ts";
+import { silentLogger } from "../../../src/observability/log.ts";
 import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount, serviceAccountKubeconfig } from "../support/service-account.ts";
 import { controllerClusterRoleRules } from "../../../src/controller/rbac.ts";
 
@@ -22,6 +24,7 @@ let forgejoUrl: string;
 let ns: string;
 let controller: RoleProcess;
 let bridge: Awaited<ReturnType<typeof startRunnerBridge>>;
+let executor: Executor;
 const listeners: RoleProcess[] = [];
 
 export function controllerArgs(extra: string[] = []): string[] {
@@ -34,6 +37,8 @@ beforeAll(async () => {
   ns = await createNamespace("controller");
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "forgejo-token" }, stringData: { token: TOKENS.owner } } });
   bridge = await startRunnerBridge(fake, ns);
+  executor = new Executor({ kc, server: clusterState().server, caFile: clusterState().caFile, logger: silentLogger() });
+  await executor.start();
   // The controller runs with exactly the ClusterRole the chart gives it.
   const kubeconfig = await clusterServiceAccountKubeconfig(ns, "controller", controllerClusterRoleRules());
   controller = await startRole("controller", controllerArgs(), { KUBECONFIG: kubeconfig });
@@ -48,6 +53,7 @@ afterEach(async () => {
 afterAll(async () => {
   await controller?.stop("SIGKILL");
   await bridge?.stop();
+  await executor?.stop();
   await deleteClusterServiceAccount(ns, "controller");
   await deleteNamespace(ns);
   await fake.close();
@@ -198,6 +204,79 @@ describe("controller", () => {
     expect(ready.observedGeneration).toBe(1);
     expect(await rdCondition("chain", "ForgejoReachable")).toMatchObject({ status: "True", reason: "Polled" });
   }, 120_000);
+
+  it("runs the listener Deployment it creates, under the Role it creates, and rolls it when the spec changes", async () => {
+    await createRunnerDeployment("executed", { listenerTemplate: EXECUTOR_POD_TEMPLATE });
+    const pod = await eventually(
+      "the listener pod on the executor node",
+      async () => {
+        const pods = await core.listNamespacedPod({
+          namespace: ns,
+          labelSelector: "app.kubernetes.io/component=listener,forgejo.actions.io/runner-deployment=executed",
+        });
+        return pods.items.find(
+          (p) => p.spec?.nodeName === EXECUTOR_NODE && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+        );
+      },
+      60_000,
+    );
+    expect(pod.spec?.serviceAccountName).toBe("executed-listener");
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["executed"] });
+    await eventually(
+      "the job run through the controller's own listener",
+      async () => (fake.jobs.get(job.id)!.status === "success" ? true : undefined),
+      60_000,
+    );
+    const ready = await eventually(
+      "Ready",
+      async () => {
+        const current = (await objects.get("runnerdeployments", ns, "executed")) as RunnerDeployment;
+        return current.status?.conditions?.find((c) => c.type === "Ready" && c.status === "True") ? current : undefined;
+      },
+      30_000,
+    );
+    expect(ready.status?.listenerPodName).toBe(pod.metadata?.name);
+    expect(ready.status?.conditions?.find((c) => c.type === "ListenerAvailable")).toMatchObject({ status: "True" });
+
+    // A spec change rolls the listener: a new pod runs with the new poll interval.
+    await objects.api.patchNamespacedCustomObject(
+      {
+        group: "forgejo.actions.io",
+        version: "v1alpha1",
+        namespace: ns,
+        plural: "runnerdeployments",
+        name: "executed",
+        body: { spec: { pollInterval: "3s" } },
+      },
+      (await import("@kubernetes/client-node")).setHeaderOptions("Content-Type", "application/merge-patch+json"),
+    );
+    const rolled = await eventually(
+      "a new listener pod",
+      async () => {
+        const pods = await core.listNamespacedPod({
+          namespace: ns,
+          labelSelector: "app.kubernetes.io/component=listener,forgejo.actions.io/runner-deployment=executed",
+        });
+        return pods.items.find(
+          (p) =>
+            p.metadata?.name !== pod.metadata?.name &&
+            !p.metadata?.deletionTimestamp &&
+            p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+        );
+      },
+      60_000,
+    );
+    expect(rolled.spec?.containers[0]?.args).toContain("--poll-interval=3s");
+    await eventually(
+      "the old listener process stopped",
+      async () =>
+        executor.outputOf(pod.metadata!.name!).length === 0 ||
+        (await core.listNamespacedPod({ namespace: ns, fieldSelector: `metadata.name=${pod.metadata!.name}` })).items.length === 0
+          ? true
+          : undefined,
+      30_000,
+    );
+  }, 150_000);
 
   it("marks an ActRunner Failed with the reason when its pod fails, and deletes the runner", async () => {
     await createRunnerDeployment("fails", { runnerTemplate: { metadata: { annotations: { "forgejo-arc.test/result": "failed" } } } });

@@ -1,0 +1,348 @@
+// A test executor: plays the kubelet for one node, "executor-0", so that the listener Deployment
+// the controller creates really runs in tests. Pods the scheduler puts there (they need the node's
+// toleration and selector, see EXECUTOR_POD_TEMPLATE) run as host processes of the forgejo-arc
+// CLI, with the pod's args and env (value, secretKeyRef, configMapKeyRef and fieldRef resolved
+// from the real API objects) and a token of the pod's ServiceAccount from TokenRequest. Status is
+// reported like a kubelet: Running, Ready from the container's readiness probe, restarts, and on
+// deletion SIGTERM then removal. Everything listens on 127.0.0.1 only.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1Container,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { Informer } from "../../src/k8s/informer.ts";
+import type { Logger } from "../../src/observability/log.ts";
+
+export const EXECUTOR_NODE = "executor-0";
+export const EXECUTOR_TAINT_KEY = "forgejo-arc.test/executor";
+/** What a pod template needs to land on the executor node. */
+export const EXECUTOR_POD_TEMPLATE = {
+  spec: {
+    nodeSelector: { [EXECUTOR_TAINT_KEY]: "true" },
+    tolerations: [{ key: EXECUTOR_TAINT_KEY, operator: "Equal", value: "true", effect: "NoSchedule" }],
+  },
+};
+
+const CLI = resolve(fileURLToPath(new URL("../../src/cli.ts", import.meta.url)));
+
+interface Running {
+  pod: V1Pod;
+  child?: ChildProcess;
+  port: number;
+  restarts: number;
+  ready: boolean;
+  stopping: boolean;
+  startedAt: string;
+  output: string[];
+}
+
+export interface ExecutorOptions {
+  kc: KubeConfig;
+  /** API server URL and CA file, for the kubeconfig handed to each process. */
+  server: string;
+  caFile: string;
+  logger: Logger;
+}
+
+export class Executor {
+  private readonly core: CoreV1Api;
+  private readonly options: ExecutorOptions;
+  private readonly running = new Map<string, Running>();
+  private informer?: Informer<V1Pod & KubernetesObject>;
+  private heartbeat?: NodeJS.Timeout;
+  private probes?: NodeJS.Timeout;
+
+  constructor(options: ExecutorOptions) {
+    this.options = options;
+    this.core = options.kc.makeApiClient(CoreV1Api);
+  }
+
+  /** Output lines of the process of a pod, for assertions and debugging. */
+  outputOf(podName: string): string[] {
+    return [...this.running.values()].find((r) => r.pod.metadata?.name === podName)?.output ?? [];
+  }
+
+  async start(): Promise<void> {
+    await this.core
+      .createNode({
+        body: {
+          metadata: { name: EXECUTOR_NODE, labels: { [EXECUTOR_TAINT_KEY]: "true", "kubernetes.io/hostname": EXECUTOR_NODE } },
+          spec: { taints: [{ key: EXECUTOR_TAINT_KEY, value: "true", effect: "NoSchedule" }] },
+        },
+      })
+      .catch((error: { code?: number }) => {
+        if (error.code !== 409) throw error;
+      });
+    await this.reportNode();
+    this.heartbeat = setInterval(() => void this.reportNode().catch(() => undefined), 10_000);
+    const fieldSelector = `spec.nodeName=${EXECUTOR_NODE}`;
+    this.informer = new Informer<V1Pod & KubernetesObject>(this.options.kc, {
+      name: "executor-pods",
+      path: "/api/v1/pods",
+      fieldSelector,
+      list: () => this.core.listPodForAllNamespaces({ fieldSelector }) as Promise<KubernetesListObject<V1Pod & KubernetesObject>>,
+      logger: this.options.logger,
+    });
+    this.informer.on("add", (pod) => void this.sync(pod));
+    this.informer.on("update", (pod) => void this.sync(pod));
+    this.informer.on("delete", (pod) => this.kill(pod));
+    await this.informer.start();
+    this.probes = setInterval(() => void this.probeAll(), 1_000);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
+    clearInterval(this.probes);
+    await this.informer?.stop();
+    await Promise.all([...this.running.values()].map((r) => this.terminate(r)));
+    await this.core.deleteNode({ name: EXECUTOR_NODE }).catch(() => undefined);
+  }
+
+  private async reportNode(): Promise<void> {
+    const now = new Date();
+    await this.core.patchNodeStatus(
+      {
+        name: EXECUTOR_NODE,
+        body: {
+          status: {
+            conditions: [
+              {
+                type: "Ready",
+                status: "True",
+                reason: "ExecutorReady",
+                message: "forgejo-arc test executor",
+                lastHeartbeatTime: now,
+                lastTransitionTime: now,
+              },
+            ],
+            addresses: [{ type: "InternalIP", address: "127.0.0.1" }],
+            allocatable: { cpu: "64", memory: "64Gi", pods: "100" },
+            capacity: { cpu: "64", memory: "64Gi", pods: "100" },
+          },
+        },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+  }
+
+  private key(pod: V1Pod): string {
+    return pod.metadata!.uid!;
+  }
+
+  private async sync(pod: V1Pod): Promise<void> {
+    const key = this.key(pod);
+    const known = this.running.get(key);
+    if (pod.metadata?.deletionTimestamp) {
+      if (known && !known.stopping) await this.terminate(known);
+      await this.core
+        .deleteNamespacedPod({ name: pod.metadata.name!, namespace: pod.metadata.namespace!, gracePeriodSeconds: 0 })
+        .catch(() => undefined);
+      return;
+    }
+    if (known) {
+      known.pod = pod;
+      return;
+    }
+    const entry: Running = {
+      pod,
+      port: await freePort(),
+      restarts: 0,
+      ready: false,
+      stopping: false,
+      startedAt: new Date().toISOString(),
+      output: [],
+    };
+    this.running.set(key, entry);
+    try {
+      await this.launch(entry);
+    } catch (error) {
+      entry.output.push(`executor: ${error instanceof Error ? error.message : String(error)}`);
+      await this.reportWaiting(entry, "CreateContainerConfigError", error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  private async launch(entry: Running): Promise<void> {
+    const pod = entry.pod;
+    const container = pod.spec!.containers[0]!;
+    const env = await this.resolveEnv(pod, container);
+    env.KUBECONFIG = await this.kubeconfigFor(pod);
+    env.FORGEJO_ARC_PORT = String(entry.port);
+    env.FORGEJO_ARC_HOST = "127.0.0.1";
+    env.PATH = process.env.PATH ?? "";
+    const child = spawn(process.execPath, [CLI, ...(container.args ?? [])], { env, stdio: ["ignore", "pipe", "pipe"] });
+    entry.child = child;
+    const collect = (chunk: Buffer) => entry.output.push(...chunk.toString().split("\n").filter(Boolean));
+    child.stdout!.on("data", collect);
+    child.stderr!.on("data", collect);
+    child.once("exit", (code) => {
+      if (entry.stopping) return;
+      entry.ready = false;
+      entry.restarts++;
+      entry.output.push(`executor: process exited with ${code}; restarting`);
+      void this.reportStatus(entry).then(() => setTimeout(() => void this.launch(entry).catch(() => undefined), 1_000));
+    });
+    await this.reportStatus(entry);
+  }
+
+  private async resolveEnv(pod: V1Pod, container: V1Container): Promise<Record<string, string>> {
+    const namespace = pod.metadata!.namespace!;
+    const env: Record<string, string> = {};
+    for (const variable of container.env ?? []) {
+      const from = variable.valueFrom;
+      if (variable.value !== undefined) env[variable.name] = variable.value;
+      else if (from?.secretKeyRef) {
+        const secret = await this.core.readNamespacedSecret({ name: from.secretKeyRef.name!, namespace });
+        const value = secret.data?.[from.secretKeyRef.key];
+        if (value === undefined) throw new Error(`secret "${from.secretKeyRef.name}" has no key "${from.secretKeyRef.key}"`);
+        env[variable.name] = Buffer.from(value, "base64").toString("utf8");
+      } else if (from?.configMapKeyRef) {
+        const map = await this.core.readNamespacedConfigMap({ name: from.configMapKeyRef.name!, namespace });
+        env[variable.name] = map.data?.[from.configMapKeyRef.key] ?? "";
+      } else if (from?.fieldRef) {
+        const path = from.fieldRef.fieldPath;
+        env[variable.name] =
+          path === "metadata.namespace"
+            ? namespace
+            : path === "metadata.name"
+              ? pod.metadata!.name!
+              : path === "spec.serviceAccountName"
+                ? (pod.spec?.serviceAccountName ?? "default")
+                : "127.0.0.1";
+      }
+    }
+    return env;
+  }
+
+  /** A kubeconfig with a token of the pod's ServiceAccount, as the in-cluster mount would give. */
+  private async kubeconfigFor(pod: V1Pod): Promise<string> {
+    const serviceAccount = pod.spec?.serviceAccountName ?? "default";
+    const token = await this.core.createNamespacedServiceAccountToken({
+      name: serviceAccount,
+      namespace: pod.metadata!.namespace!,
+      body: {
+        spec: {
+          audiences: [],
+          expirationSeconds: 3600,
+          boundObjectRef: { apiVersion: "v1", kind: "Pod", name: pod.metadata!.name, uid: pod.metadata!.uid },
+        },
+      },
+    });
+    const file = join(mkdtempSync(join(tmpdir(), "executor-")), "kubeconfig");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "c", cluster: { server: this.options.server, "certificate-authority": this.options.caFile } }],
+        users: [{ name: serviceAccount, user: { token: token.status!.token } }],
+        contexts: [{ name: "c", context: { cluster: "c", user: serviceAccount, namespace: pod.metadata!.namespace } }],
+        "current-context": "c",
+      }),
+    );
+    return file;
+  }
+
+  private async probeAll(): Promise<void> {
+    for (const entry of this.running.values()) {
+      if (!entry.child || entry.stopping) continue;
+      const path = entry.pod.spec?.containers[0]?.readinessProbe?.httpGet?.path ?? "/readyz";
+      const ready = await fetch(`http://127.0.0.1:${entry.port}${path}`, { signal: AbortSignal.timeout(900) })
+        .then((r) => r.ok)
+        .catch(() => false);
+      if (ready !== entry.ready) {
+        entry.ready = ready;
+        await this.reportStatus(entry).catch(() => undefined);
+      }
+    }
+  }
+
+  private async reportStatus(entry: Running): Promise<void> {
+    const now = new Date();
+    const container = entry.pod.spec!.containers[0]!;
+    const alive = entry.child !== undefined && entry.child.exitCode === null;
+    await this.patchPodStatus(entry.pod, {
+      phase: "Running",
+      hostIP: "127.0.0.1",
+      podIP: "127.0.0.1",
+      podIPs: [{ ip: "127.0.0.1" }],
+      startTime: entry.startedAt,
+      conditions: [
+        { type: "PodScheduled", status: "True", lastTransitionTime: now },
+        { type: "Initialized", status: "True", lastTransitionTime: now },
+        { type: "ContainersReady", status: entry.ready ? "True" : "False", lastTransitionTime: now },
+        { type: "Ready", status: entry.ready ? "True" : "False", lastTransitionTime: now },
+      ],
+      containerStatuses: [
+        {
+          name: container.name,
+          image: container.image ?? "",
+          imageID: "",
+          ready: entry.ready,
+          started: alive,
+          restartCount: entry.restarts,
+          state: alive ? { running: { startedAt: now } } : { waiting: { reason: "CrashLoopBackOff", message: "restarting" } },
+        },
+      ],
+    });
+  }
+
+  private async reportWaiting(entry: Running, reason: string, message: string): Promise<void> {
+    const container = entry.pod.spec!.containers[0]!;
+    await this.patchPodStatus(entry.pod, {
+      phase: "Pending",
+      containerStatuses: [
+        {
+          name: container.name,
+          image: container.image ?? "",
+          imageID: "",
+          ready: false,
+          restartCount: 0,
+          state: { waiting: { reason, message } },
+        },
+      ],
+    }).catch(() => undefined);
+  }
+
+  private async patchPodStatus(pod: V1Pod, status: object): Promise<void> {
+    await this.core.patchNamespacedPodStatus(
+      { name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: { status } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+  }
+
+  private kill(pod: V1Pod): void {
+    const entry = this.running.get(this.key(pod));
+    if (entry) void this.terminate(entry);
+  }
+
+  private async terminate(entry: Running): Promise<void> {
+    entry.stopping = true;
+    this.running.delete(this.key(entry.pod));
+    const child = entry.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
