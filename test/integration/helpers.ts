@@ -5,6 +5,8 @@ import { readState, type ClusterState } from "../../scripts/cluster/cluster.ts";
 import { API_GROUP, API_VERSION } from "../../src/api/schemas.ts";
 
 export const TEST_NAMESPACE_LABEL = "forgejo-arc.test/namespace";
+/** Cascading deletion waits for the garbage collector, which learns new CRDs only at its discovery resync. */
+export const GC_TIMEOUT_MS = 90_000;
 
 export function clusterState(): ClusterState {
   const state = readState();

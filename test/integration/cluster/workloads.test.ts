@@ -1,7 +1,16 @@
 // The control plane is complete: Jobs run on the kwok node (controller-manager, scheduler and kwok
 // all take part), owners' deletion cascades (garbage collector), and RBAC holds for a bound token.
 import { BatchV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1Job } from "@kubernetes/client-node";
-import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, rejection } from "../helpers.ts";
+import {
+  clusterState,
+  createNamespace,
+  customObjects,
+  deleteNamespace,
+  eventually,
+  kubeConfig,
+  rejection,
+  GC_TIMEOUT_MS,
+} from "../helpers.ts";
 import { ar, rd } from "../../fixtures/resources.ts";
 
 const kc = kubeConfig();
@@ -72,12 +81,16 @@ describe("the local cluster", () => {
     await objects.create("actrunners", ns, { ...ar(), metadata: { name: "dependent", namespace: ns, ownerReferences } });
     await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "dependent", ownerReferences }, data: { a: "b" } } });
     await objects.delete("runnerdeployments", ns, "owner");
-    await eventually("dependents to be collected", async () => {
-      const runners = (await objects.list("actrunners", ns)) as { items: unknown[] };
-      const maps = await core.listNamespacedConfigMap({ namespace: ns, fieldSelector: "metadata.name=dependent" });
-      return runners.items.length === 0 && maps.items.length === 0 ? true : undefined;
-    });
-  });
+    await eventually(
+      "dependents to be collected",
+      async () => {
+        const runners = (await objects.list("actrunners", ns)) as { items: unknown[] };
+        const maps = await core.listNamespacedConfigMap({ namespace: ns, fieldSelector: "metadata.name=dependent" });
+        return runners.items.length === 0 && maps.items.length === 0 ? true : undefined;
+      },
+      GC_TIMEOUT_MS,
+    );
+  }, 120_000);
 
   it("refuses a ServiceAccount token what its narrow Role does not grant", async () => {
     await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: "narrow" } } });

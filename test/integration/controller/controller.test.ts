@@ -6,7 +6,7 @@ import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts"
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { rd } from "../../fixtures/resources.ts";
-import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig } from "../helpers.ts";
+import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, GC_TIMEOUT_MS } from "../helpers.ts";
 import { startRole, type RoleProcess } from "../support/process.ts";
 import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridge.ts";
 import { EXECUTOR_NODE, EXECUTOR_POD_TEMPLATE, Executor } from "../../executor/executor.ts";
@@ -190,10 +190,13 @@ describe("controller", () => {
       async () => ((await actRunners("chain")).length === 0 ? true : undefined),
       30_000,
     );
-    await eventually("Jobs collected", async () =>
-      (await batch.listNamespacedJob({ namespace: ns, labelSelector: "forgejo.actions.io/runner-deployment=chain" })).items.length === 0
-        ? true
-        : undefined,
+    await eventually(
+      "Jobs collected",
+      async () =>
+        (await batch.listNamespacedJob({ namespace: ns, labelSelector: "forgejo.actions.io/runner-deployment=chain" })).items.length === 0
+          ? true
+          : undefined,
+      GC_TIMEOUT_MS,
     );
     expect(forgejoRunnersOf("chain")).toEqual([]);
 
@@ -203,7 +206,7 @@ describe("controller", () => {
     });
     expect(ready.observedGeneration).toBe(1);
     expect(await rdCondition("chain", "ForgejoReachable")).toMatchObject({ status: "True", reason: "Polled" });
-  }, 120_000);
+  }, 240_000);
 
   it("runs the listener Deployment it creates, under the Role it creates, and rolls it when the spec changes", async () => {
     await createRunnerDeployment("executed", { listenerTemplate: EXECUTOR_POD_TEMPLATE });
@@ -361,14 +364,17 @@ describe("controller", () => {
       30_000,
     );
     await objects.delete("runnerdeployments", ns, "gone");
-    await eventually("ActRunners gone", async () => ((await actRunners("gone")).length === 0 ? true : undefined), 30_000);
-    await eventually("listener Deployment gone", async () =>
-      (await apps.listNamespacedDeployment({ namespace: ns, fieldSelector: "metadata.name=gone-listener" })).items.length === 0
-        ? true
-        : undefined,
+    await eventually("ActRunners gone", async () => ((await actRunners("gone")).length === 0 ? true : undefined), GC_TIMEOUT_MS);
+    await eventually(
+      "listener Deployment gone",
+      async () =>
+        (await apps.listNamespacedDeployment({ namespace: ns, fieldSelector: "metadata.name=gone-listener" })).items.length === 0
+          ? true
+          : undefined,
+      GC_TIMEOUT_MS,
     );
     expect(forgejoRunnersOf("gone")).toEqual([]);
-  }, 90_000);
+  }, 240_000);
 
   it("gives up deleting a Forgejo runner after the cleanup timeout when Forgejo stays down, with an Event", async () => {
     await createRunnerDeployment("down", {

@@ -6,7 +6,7 @@ import type { ActRunner } from "../../../src/generated/api.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { rd } from "../../fixtures/resources.ts";
-import { createNamespace, customObjects, deleteNamespace, eventually, kubeConfig } from "../helpers.ts";
+import { createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, GC_TIMEOUT_MS } from "../helpers.ts";
 import { startRole, type RoleProcess } from "../support/process.ts";
 import { startRunnerBridge } from "../support/runner-bridge.ts";
 import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount, serviceAccountKubeconfig } from "../support/service-account.ts";
@@ -139,10 +139,13 @@ describe("controller resilience", () => {
       true,
     );
     expect(bridge.errors).toEqual([]);
-    await eventually("Jobs collected", async () =>
-      (await batch.listNamespacedJob({ namespace: ns, labelSelector: "forgejo.actions.io/runner-deployment=crash" })).items.length === 0
-        ? true
-        : undefined,
+    await eventually(
+      "Jobs collected",
+      async () =>
+        (await batch.listNamespacedJob({ namespace: ns, labelSelector: "forgejo.actions.io/runner-deployment=crash" })).items.length === 0
+          ? true
+          : undefined,
+      GC_TIMEOUT_MS,
     );
   }, 240_000);
 
