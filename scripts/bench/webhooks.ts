@@ -1,51 +1,29 @@
 // npm run bench:webhooks — admission latency over HTTPS on 127.0.0.1 at a fixed request rate.
 // Open loop: requests leave on schedule whether or not earlier ones have answered, so queueing
 // shows in the numbers. Bounded: BENCH_RATE req/s for BENCH_SECONDS per path. No dry-run.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp, WEBHOOK_PATHS } from "../../webhooks/app.ts";
 import { serve } from "../../webhooks/serve.ts";
 import { silentLogger } from "../../src/observability/log.ts";
+import { selfSignedCertificate } from "../../test/fixtures/tls.ts";
 
 const rate = Number(process.env.BENCH_RATE ?? 200);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 
 const dir = mkdtempSync(join(tmpdir(), "forgejo-arc-bench-"));
-execFileSync(
-  "openssl",
-  [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=bench",
-    "-addext",
-    "subjectAltName=IP:127.0.0.1",
-    "-keyout",
-    join(dir, "tls.key"),
-    "-out",
-    join(dir, "tls.crt"),
-  ],
-  { stdio: "ignore" },
-);
+const tls = selfSignedCertificate(dir, "bench");
 const app = createApp({ logger: silentLogger(), images: { runner: "runner:bench", listener: "listener:bench" } });
 const server = await serve(app, {
   host: "127.0.0.1",
   port: 0,
-  certFile: join(dir, "tls.crt"),
-  keyFile: join(dir, "tls.key"),
+  certFile: tls.certFile,
+  keyFile: tls.keyFile,
   logger: silentLogger(),
 });
-const agent = new Agent({ keepAlive: true, maxSockets: 64, ca: readFileSync(join(dir, "tls.crt")) });
+const agent = new Agent({ keepAlive: true, maxSockets: 64, ca: tls.cert });
 
 function review(i: number): string {
   return JSON.stringify({

@@ -1,8 +1,9 @@
 // Names and paths shared by the demo's CLI and its host process.
 import { mkdirSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../cluster/cluster.ts";
+
+export { freePort } from "../cluster/cluster.ts";
 
 export const DEMO_STATE_DIR = join(PROJECT_ROOT, ".state/demo");
 mkdirSync(join(DEMO_STATE_DIR, "certs"), { recursive: true });
@@ -14,11 +15,3 @@ export const DEMO = {
   runnerDeployment: "acme-runners",
   label: "ubuntu-latest",
 } as const;
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}

@@ -7,7 +7,6 @@
 // deletion SIGTERM then removal. Everything listens on 127.0.0.1 only.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +21,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { Informer } from "../../src/k8s/informer.ts";
+import { freePort } from "../../scripts/cluster/cluster.ts";
 import type { Logger } from "../../src/observability/log.ts";
 
 export const EXECUTOR_NODE = "executor-0";
@@ -337,12 +337,4 @@ export class Executor {
     await exited;
     clearTimeout(timer);
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
 }

@@ -1,8 +1,7 @@
 // Runs `forgejo-arc <role>` as a real child process (Node 24 runs the TypeScript directly).
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
-import { PROJECT_ROOT } from "../../../scripts/cluster/cluster.ts";
+import { PROJECT_ROOT, freePort } from "../../../scripts/cluster/cluster.ts";
 
 export interface RoleProcess {
   child: ChildProcess;
@@ -13,14 +12,6 @@ export interface RoleProcess {
   /** Sends the signal and resolves with the exit code and how long the exit took. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
   get(path: string): Promise<{ status: number; text: string }>;
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 const running = new Set<ChildProcess>();

@@ -1,5 +1,4 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -10,6 +9,7 @@ import type { ForgejoScope } from "../../../src/forgejo/scope.ts";
 import { USER_AGENT } from "../../../src/version.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
+import { selfSignedCertificate } from "../../fixtures/tls.ts";
 
 const acme: ForgejoScope = { kind: "organization", organization: "acme" };
 
@@ -217,31 +217,8 @@ describe("Forgejo client against the fake Forgejo", () => {
   it("trusts a private CA bundle for an https Forgejo", async () => {
     const dir = mkdtempSync(join(tmpdir(), "forgejo-arc-ca-"));
     try {
-      execFileSync(
-        "openssl",
-        [
-          "req",
-          "-x509",
-          "-newkey",
-          "ec",
-          "-pkeyopt",
-          "ec_paramgen_curve:prime256v1",
-          "-nodes",
-          "-days",
-          "1",
-          "-subj",
-          "/CN=forgejo",
-          "-addext",
-          "subjectAltName=IP:127.0.0.1",
-          "-keyout",
-          join(dir, "k"),
-          "-out",
-          join(dir, "c"),
-        ],
-        { stdio: "ignore" },
-      );
-      const cert = readFileSync(join(dir, "c"), "utf8");
-      const server = createHttpsServer({ cert, key: readFileSync(join(dir, "k")) }, fake.app());
+      const { cert, key } = selfSignedCertificate(dir, "forgejo");
+      const server = createHttpsServer({ cert, key }, fake.app());
       await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
       const httpsUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const untrusted = await failure(client({ server: httpsUrl, attempts: 1 }).version());

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,35 +7,7 @@ import { get } from "node:https";
 import { serve, type WebhookServer } from "../../../webhooks/serve.ts";
 import { silentLogger } from "../../../src/observability/log.ts";
 import { testApp } from "../../fixtures/webhook-app.ts";
-
-function selfSigned(dir: string, name: string): { cert: string; key: string } {
-  const certFile = join(dir, `${name}.crt`);
-  const keyFile = join(dir, `${name}.key`);
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      `/CN=${name}`,
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-    ],
-    { stdio: "ignore" },
-  );
-  return { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") };
-}
+import { selfSignedCertificate } from "../../fixtures/tls.ts";
 
 function servedCertificateCN(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -55,7 +26,7 @@ describe("HTTPS webhook server", () => {
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "forgejo-arc-tls-"));
-    const first = selfSigned(dir, "first");
+    const first = selfSignedCertificate(dir, "first");
     writeFileSync(join(dir, "tls.crt"), first.cert);
     writeFileSync(join(dir, "tls.key"), first.key);
     server = await serve(testApp(), {
@@ -87,7 +58,7 @@ describe("HTTPS webhook server", () => {
   });
 
   it("switches to a rotated certificate without a restart", async () => {
-    const second = selfSigned(dir, "second");
+    const second = selfSignedCertificate(dir, "second");
     expect(server.reload()).toBe(false);
     writeFileSync(join(dir, "tls.crt"), second.cert);
     writeFileSync(join(dir, "tls.key"), second.key);
@@ -96,7 +67,7 @@ describe("HTTPS webhook server", () => {
   });
 
   it("keeps the current certificate when the new files do not match", async () => {
-    const second = selfSigned(dir, "second");
+    const second = selfSignedCertificate(dir, "second");
     writeFileSync(join(dir, "tls.crt"), second.cert);
     expect(server.reload()).toBe(false);
     expect(await servedCertificateCN(server.port)).toBe("CN=first");
