@@ -88,9 +88,10 @@ try {
   if (role === "listener") await runListener(rest);
   else if (role === "controller") await runController(rest);
   else if (role === "--version" || role === "version") console.log(VERSION);
+  else if (role === "--help" || role === "help") console.log(usage());
   else {
     console.error(usage());
-    process.exit(role === "--help" || role === "help" ? 0 : 2);
+    process.exit(2);
   }
 } catch (error) {
   console.error(`forgejo-arc: ${error instanceof Error ? error.message : String(error)}`);
