@@ -206,6 +206,17 @@ try {
   while ((await jobCount("forgejo.actions.io/runner-deployment=bench")) < COUNT) await sleep(500);
   const controllerSeconds = (performance.now() - begin) / 1000;
   const requests = (await serviceAccountRequests()) - requestsBefore;
+  const controllerMetrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const metric = (name: string) =>
+    Number(new RegExp(`^forgejo_arc_${name}\\{[^}]*\\} (\\S+)`, "m").exec(controllerMetrics)?.[1] ?? NaN) / 1024 / 1024;
+  const memoryBreakdown = [
+    "process_resident_memory_bytes",
+    "nodejs_heap_size_total_bytes",
+    "nodejs_heap_size_used_bytes",
+    "nodejs_external_memory_bytes",
+  ]
+    .map((name) => `${name.replace(/^(process_|nodejs_)/, "").replace(/_bytes$/, "")} ${metric(name).toFixed(0)} MB`)
+    .join(", ");
   const peakRssMb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${controller.pid}/status`, "utf8"))![1]) / 1024;
   // Let the cluster finish the runner pods before timing raw creates, so each phase carries only its own load.
   while (
@@ -251,7 +262,7 @@ try {
   console.log(
     `  API requests by the controller: ${requests} (${(requests / COUNT).toFixed(1)} per ActRunner, watches and Events included, until every Job existed)`,
   );
-  console.log(`  controller peak RSS: ${peakRssMb.toFixed(0)} MB (target < 200 MB)`);
+  console.log(`  controller peak RSS: ${peakRssMb.toFixed(0)} MB (target < 200 MB); now: ${memoryBreakdown}`);
   console.log(`  Forgejo requests by the controller: ${fake.calls.length} (${fake.callCount("POST")} registrations)`);
 
   // Queued → Job latency with the listener at its default 10 s poll.

@@ -68,7 +68,9 @@ export function runnerDeploymentConditions(
             type: "ForgejoReachable",
             status: "True",
             reason: "Polled",
-            message: `Forgejo ${rd.status.forgejoVersion ?? ""} answered the last poll`.replace("  ", " "),
+            message: rd.status.forgejoVersion
+              ? `Forgejo ${rd.status.forgejoVersion} answered the last poll`
+              : "Forgejo answered the last poll",
           }
         : { type: "ForgejoReachable", status: "Unknown", reason: "NotPolledYet", message: "The listener has not polled Forgejo yet" };
   const waiting = listenerPod?.status?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
@@ -78,7 +80,7 @@ export function runnerDeploymentConditions(
           type: "ListenerAvailable",
           status: "True",
           reason: "Available",
-          message: `Listener pod ${listenerPod?.metadata?.name ?? ""} is ready`.replace(" pod  is", " is"),
+          message: listenerPod?.metadata?.name ? `Listener pod ${listenerPod.metadata.name} is ready` : "The listener is ready",
         }
       : {
           type: "ListenerAvailable",
