@@ -127,7 +127,7 @@ export class Listener {
       const ok = await this.pollOnce();
       const now = Date.now();
       this.progress.lastAttemptAt = now;
-      const delay = ok ? jitter(this.config.pollIntervalMs, 0.1) : this.backoffDelay();
+      const delay = this.nextDelay(ok);
       this.progress.nextAttemptAt = now + delay;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
@@ -137,6 +137,11 @@ export class Listener {
         };
       });
     }
+  }
+
+  /** After a success the poll interval ±10%, so listeners started together drift apart; after a failure the backoff. */
+  nextDelay(succeeded: boolean): number {
+    return succeeded ? jitter(this.config.pollIntervalMs, 0.1) : this.backoffDelay();
   }
 
   /** The interval doubled per consecutive failure, capped, with jitter. */

@@ -1,3 +1,4 @@
+import { jest } from "@jest/globals";
 import { KubeConfig } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { Listener } from "../../../src/listener/listener.ts";
@@ -61,6 +62,18 @@ describe("listener health", () => {
 
   it("is not ready before its first successful poll", () => {
     expect(listener().health(now).ready).toBe(false);
+  });
+
+  it("polls at the interval with ±10% jitter after a success", () => {
+    const l = listener("10s");
+    const random = jest.spyOn(Math, "random");
+    random.mockReturnValue(0);
+    expect(l.nextDelay(true)).toBe(9_000);
+    random.mockReturnValue(0.999999);
+    expect(l.nextDelay(true)).toBe(11_000);
+    random.mockReturnValue(0.5);
+    expect(l.nextDelay(true)).toBe(10_000);
+    random.mockRestore();
   });
 
   it("backs off exponentially per consecutive failure, capped", () => {
