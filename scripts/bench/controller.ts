@@ -27,8 +27,10 @@ import { listenerRoleRules } from "../../src/listener/rbac.ts";
 const COUNT = Number(process.env.BENCH_RUNNERS ?? 500);
 const LATENCY_JOBS = Number(process.env.BENCH_LATENCY_JOBS ?? 20);
 const WORKERS = 4;
-// As the chart runs it (values.yaml controller.nodeOptions): a heap cap keeps the RSS near the live set.
-const CONTROLLER_NODE_OPTIONS = "--max-old-space-size=128";
+// The Node options the image runs with (Dockerfile ENV NODE_OPTIONS), so the RSS measured is the product's.
+const DOCKERFILE = readFileSync(join(PROJECT_ROOT, "Dockerfile"), "utf8");
+const CONTROLLER_NODE_OPTIONS = /NODE_OPTIONS="([^"]+)"/.exec(DOCKERFILE)![1]!;
+const CONTROLLER_MALLOC_ARENA_MAX = /MALLOC_ARENA_MAX="([^"]+)"/.exec(DOCKERFILE)![1]!;
 const { state, started } = await clusterUp();
 const kc = new KubeConfig();
 kc.loadFromFile(state.kubeconfig);
@@ -170,6 +172,7 @@ try {
     {
       KUBECONFIG: controllerKubeconfig,
       NODE_OPTIONS: CONTROLLER_NODE_OPTIONS,
+      MALLOC_ARENA_MAX: CONTROLLER_MALLOC_ARENA_MAX,
     },
   );
   const rd = (await custom.createNamespacedCustomObject({
