@@ -1,17 +1,17 @@
 // The controller as a real process on the real cluster with the fake Forgejo: the whole chain from
 // a queued job to a finished, cleaned-up ActRunner, and what happens when things go wrong.
 import { AppsV1Api, BatchV1Api, CoreV1Api, type CoreV1Event, type V1Job } from "@kubernetes/client-node";
-import { listenerRoleRules } from "../../../src/listener/rbac.ts";
 import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { rd } from "../../fixtures/resources.ts";
 import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, GC_TIMEOUT_MS } from "../helpers.ts";
 import { startRole, type RoleProcess } from "../support/process.ts";
+import { startListenerProcess } from "../support/listener-process.ts";
 import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridge.ts";
 import { EXECUTOR_NODE, EXECUTOR_POD_TEMPLATE, Executor } from "../../executor/executor.ts";
 import { silentLogger } from "../../../src/observability/log.ts";
-import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount, serviceAccountKubeconfig } from "../support/service-account.ts";
+import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount } from "../support/service-account.ts";
 import { controllerClusterRoleRules } from "../../../src/controller/rbac.ts";
 
 const kc = kubeConfig();
@@ -73,27 +73,7 @@ async function createRunnerDeployment(name: string, spec: Record<string, unknown
 }
 
 async function startListener(rdName: string, token = TOKENS.owner): Promise<RoleProcess> {
-  const listener = await startRole(
-    "listener",
-    [
-      "--runner-deployment",
-      rdName,
-      "--namespace",
-      ns,
-      "--forgejo-server",
-      forgejoUrl,
-      "--organization",
-      "acme",
-      "--labels",
-      `${rdName}:host`,
-      "--poll-interval",
-      "2s",
-    ],
-    {
-      KUBECONFIG: await serviceAccountKubeconfig(ns, `l-${rdName}-${Math.random().toString(36).slice(2, 6)}`, listenerRoleRules(rdName)),
-      FORGEJO_TOKEN: token,
-    },
-  );
+  const listener = await startListenerProcess({ namespace: ns, rdName, forgejoUrl, token });
   listeners.push(listener);
   return listener;
 }

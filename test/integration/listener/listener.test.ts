@@ -2,14 +2,13 @@
 // ServiceAccount token bound to exactly the Role the controller gives listeners.
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
-import { listenerRoleRules } from "../../../src/listener/rbac.ts";
 import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { rd } from "../../fixtures/resources.ts";
 import { clusterState, createNamespace, customObjects, deleteNamespace, eventually } from "../helpers.ts";
-import { startRole, type RoleProcess } from "../support/process.ts";
-import { serviceAccountKubeconfig } from "../support/service-account.ts";
+import type { RoleProcess } from "../support/process.ts";
+import { startListenerProcess } from "../support/listener-process.ts";
 
 const objects = customObjects();
 let fake: FakeForgejo;
@@ -38,31 +37,8 @@ async function runnerDeployment(name: string, spec: Partial<RunnerDeployment["sp
 }
 
 /** A listener process for RunnerDeployment `rdName`, whose runner label is `<rdName>:host`. */
-async function startListener(rdName: string, extra: string[] = []): Promise<RoleProcess> {
-  const kubeconfig = await serviceAccountKubeconfig(
-    ns,
-    `listener-${rdName}-${Math.random().toString(36).slice(2, 7)}`,
-    listenerRoleRules(rdName),
-  );
-  const listener = await startRole(
-    "listener",
-    [
-      "--runner-deployment",
-      rdName,
-      "--namespace",
-      ns,
-      "--forgejo-server",
-      forgejoUrl,
-      "--organization",
-      "acme",
-      "--labels",
-      `${rdName}:host`,
-      "--poll-interval",
-      "2s",
-      ...extra,
-    ],
-    { KUBECONFIG: kubeconfig, FORGEJO_TOKEN: TOKENS.owner },
-  );
+async function startListener(rdName: string, extraArgs: string[] = []): Promise<RoleProcess> {
+  const listener = await startListenerProcess({ namespace: ns, rdName, forgejoUrl, token: TOKENS.owner, extraArgs });
   started.push(listener);
   await listener.waitForOutput("Started listener");
   return listener;
