@@ -18,7 +18,7 @@ import {
   type V1Job,
   type V1PolicyRule,
 } from "@kubernetes/client-node";
-import { PROJECT_ROOT, clusterDown, clusterUp, kubectl, type ClusterState } from "../cluster/cluster.ts";
+import { PROJECT_ROOT, clusterDown, clusterUp, installCrds, type ClusterState } from "../cluster/cluster.ts";
 import { FakeForgejo } from "../../test/fake-forgejo/fake-forgejo.ts";
 import { controllerClusterRoleRules } from "../../src/controller/rbac.ts";
 import { removeActRunnerFinalizers } from "../../test/integration/helpers.ts";
@@ -158,7 +158,7 @@ function actRunner(i: number, rdUid: string) {
 
 let fakeUrl = "";
 try {
-  kubectl(state, ["apply", "--server-side", "--force-conflicts", "-f", join(PROJECT_ROOT, "chart/forgejo-arc/crds")]);
+  installCrds(state);
   await core.createNamespace({ body: { metadata: { name: ns } } });
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "token" }, stringData: { token: "t" } } });
   fakeUrl = await fake.listen();

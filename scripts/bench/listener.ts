@@ -2,9 +2,8 @@
 // listener turn them into ActRunners, compared with raw sequential ActRunner creates against the
 // same API server in the same run? Uses (or starts and then stops) the local cluster.
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
-import { join } from "node:path";
 import { Registry } from "prom-client";
-import { PROJECT_ROOT, clusterDown, clusterUp, kubectl } from "../cluster/cluster.ts";
+import { clusterDown, clusterUp, installCrds } from "../cluster/cluster.ts";
 import { FakeForgejo } from "../../test/fake-forgejo/fake-forgejo.ts";
 import { parseListenerConfig } from "../../src/listener/config.ts";
 import { Listener } from "../../src/listener/listener.ts";
@@ -58,7 +57,7 @@ async function countActRunners(labelSelector: string): Promise<number> {
 }
 
 try {
-  kubectl(state, ["apply", "--server-side", "--force-conflicts", "-f", join(PROJECT_ROOT, "chart/forgejo-arc/crds")]);
+  installCrds(state);
   await core.createNamespace({ body: { metadata: { name: ns } } });
   const url = await fake.listen();
 

@@ -266,6 +266,18 @@ export function kubectl(state: Pick<ClusterState, "kubeconfig">, args: string[],
   });
 }
 
+/** Installs (or updates) the generated CRDs and waits until the API server serves them. */
+export function installCrds(state: Pick<ClusterState, "kubeconfig">): void {
+  kubectl(state, ["apply", "--server-side", "--force-conflicts", "-f", join(PROJECT_ROOT, "chart/forgejo-arc/crds")]);
+  kubectl(state, [
+    "wait",
+    "--for=condition=Established",
+    "crd/runnerdeployments.forgejo.actions.io",
+    "crd/actrunners.forgejo.actions.io",
+    "--timeout=60s",
+  ]);
+}
+
 function nodeManifest(name: string): string {
   return JSON.stringify({
     apiVersion: "v1",

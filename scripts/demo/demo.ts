@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, openSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { PROJECT_ROOT, clusterDown, clusterUp, isAlive, kubectl, toolsBin, type ClusterState } from "../cluster/cluster.ts";
+import { PROJECT_ROOT, clusterDown, clusterUp, installCrds, isAlive, kubectl, toolsBin, type ClusterState } from "../cluster/cluster.ts";
 import { EXECUTOR_POD_TEMPLATE } from "../../test/executor/executor.ts";
 import { DEMO, DEMO_STATE_DIR } from "./shared.ts";
 
@@ -128,14 +128,7 @@ async function up(): Promise<void> {
   const started = Date.now();
   const { state } = await clusterUp();
   console.log(`demo: cluster at ${state.server}`);
-  kubectl(state, ["apply", "--server-side", "--force-conflicts", "-f", join(PROJECT_ROOT, "chart/forgejo-arc/crds")]);
-  kubectl(state, [
-    "wait",
-    "--for=condition=Established",
-    "crd/runnerdeployments.forgejo.actions.io",
-    "crd/actrunners.forgejo.actions.io",
-    "--timeout=60s",
-  ]);
+  installCrds(state);
   const host = await startHost();
   console.log(`demo: fake Forgejo at ${host.forgejoUrl}, controller and webhooks running (pid ${host.pid})`);
   apply(state, [{ apiVersion: "v1", kind: "Namespace", metadata: { name: DEMO.namespace } }]);
