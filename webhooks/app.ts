@@ -97,7 +97,7 @@ export function createApp(deps: WebhookDeps): express.Express {
     });
   }
 
-  route(WEBHOOK_PATHS.mutateRunnerDeployments, (r) => defaultingVerdict(r.object as RunnerDeployment, namespaceOf(r)));
+  route(WEBHOOK_PATHS.mutateRunnerDeployments, (r) => defaultingVerdict(r.object as RunnerDeployment, namespaceOf(r), rules));
   route(WEBHOOK_PATHS.validateRunnerDeployments, (r) => validateRunnerDeployment(r.object as RunnerDeployment, namespaceOf(r), rules));
   route(WEBHOOK_PATHS.validateActRunners, (r) =>
     validateActRunner(r.object as ActRunner, r.operation === "UPDATE" ? (r.oldObject as ActRunner) : undefined, namespaceOf(r), schema),

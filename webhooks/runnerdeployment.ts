@@ -48,8 +48,18 @@ export function defaultRunnerDeployment(rd: RunnerDeployment, namespace: string)
   return result;
 }
 
-export function defaultingVerdict(rd: RunnerDeployment, namespace: string): Verdict {
-  return { denials: [], warnings: [], patch: addOnlyPatch(rd, defaultRunnerDeployment(rd, namespace)) };
+/**
+ * The defaulting webhook's answer. It refuses already what the cheap checks (all but the Pod
+ * dry-run) refuse: the API server checks the CRD schema and CEL rules between the mutating and
+ * the validating phase, and only the first phase that fails answers — without this, a bad
+ * pollInterval would get CEL's terse message instead of ours, and one problem at a time.
+ * Warnings are left to the validating webhook so that they are not shown twice.
+ */
+export async function defaultingVerdict(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules): Promise<Verdict> {
+  const defaulted = defaultRunnerDeployment(rd, namespace);
+  const { denials } = await validateRunnerDeployment(defaulted, namespace, { ...rules, podDryRun: undefined });
+  if (denials.length > 0) return { denials, warnings: [] };
+  return { denials: [], warnings: [], patch: addOnlyPatch(rd, defaulted) };
 }
 
 function checkServer(server: string, verdict: Verdict): void {

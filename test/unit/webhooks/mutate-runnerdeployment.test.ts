@@ -75,12 +75,36 @@ describe("defaulting webhook for RunnerDeployment", () => {
     expect(await mutate(object)).not.toHaveProperty("patch");
   });
 
-  it("leaves an object without spec to the validating webhook", async () => {
+  it("refuses an object without spec, naming the field, and patches nothing", async () => {
     const object = {
       apiVersion: "forgejo.actions.io/v1alpha1",
       kind: "RunnerDeployment",
       metadata: { name: "x" },
     } as unknown as RunnerDeployment;
-    expect(await mutate(object)).not.toHaveProperty("patch");
+    const response = await refusal(object);
+    expect(response.status.message).toContain("spec");
+    expect(response).not.toHaveProperty("patch");
+  });
+
+  // The API server checks CEL between the two phases; refusing here gives our message, all problems at once.
+  it("refuses what validation refuses before the CRD's CEL rules answer, listing every problem", async () => {
+    const object = rd({ spec: { pollInterval: "500ms", tokenSecretRef: { name: "t", namespace: "kube-system" } } });
+    const response = await refusal(object);
+    expect(response.status.message).toContain("spec.pollInterval");
+    expect(response.status.message).toContain("spec.tokenSecretRef.namespace");
+    expect(response).not.toHaveProperty("warnings");
+  });
+
+  it("leaves warnings to the validating webhook", async () => {
+    expect(await mutate(rd({ spec: { pollInterval: "3s" } }))).not.toHaveProperty("warnings");
   });
 });
+
+async function refusal(object: RunnerDeployment) {
+  const res = await request(testApp())
+    .post(path)
+    .send(review({ object, namespace: NAMESPACE }));
+  expect(res.status).toBe(200);
+  expect(res.body.response.allowed).toBe(false);
+  return res.body.response as { status: { message: string }; patch?: string; warnings?: string[] };
+}
