@@ -2,6 +2,7 @@
 // forgejo-arc: one image, two long-running roles.
 //   forgejo-arc listener [flags]     one per RunnerDeployment, started by the controller
 //   forgejo-arc controller [flags]   reconcilers, admission webhooks, metrics
+//   forgejo-arc check-webhooks --url … --ca-file …   the chart's helm test
 import type { Server } from "node:http";
 import { controllerUsage, parseControllerConfig } from "./controller/config.ts";
 import { Controller } from "./controller/controller.ts";
@@ -12,6 +13,7 @@ import { loadKubeConfig } from "./k8s/client.ts";
 import { createLogger } from "./observability/log.ts";
 import { createRegistry } from "./observability/metrics.ts";
 import { VERSION } from "./version.ts";
+import { runCheckWebhooks } from "../webhooks/check.ts";
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
@@ -19,7 +21,7 @@ function usage(): string {
   const flags = Object.entries(LISTENER_FLAGS).map(([name, f]) => `  --${name.padEnd(18)} $${f.env.padEnd(32)} ${f.help}`);
   return [
     `forgejo-arc ${VERSION}`,
-    "usage: forgejo-arc controller [flags] | forgejo-arc listener [flags]",
+    "usage: forgejo-arc controller [flags] | forgejo-arc listener [flags] | forgejo-arc check-webhooks --url <base URL> --ca-file <PEM>",
     "",
     "controller flags (flag, environment variable, meaning, default):",
     controllerUsage(),
@@ -87,6 +89,7 @@ const [role, ...rest] = process.argv.slice(2);
 try {
   if (role === "listener") await runListener(rest);
   else if (role === "controller") await runController(rest);
+  else if (role === "check-webhooks") process.exitCode = await runCheckWebhooks(rest);
   else if (role === "--version" || role === "version") console.log(VERSION);
   else if (role === "--help" || role === "help") console.log(usage());
   else {
