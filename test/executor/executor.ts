@@ -2,13 +2,16 @@
 // the controller creates really runs in tests. Pods the scheduler puts there (they need the node's
 // toleration and selector, see EXECUTOR_POD_TEMPLATE) run as host processes of the forgejo-arc
 // CLI, with the pod's args and env (value, secretKeyRef, configMapKeyRef and fieldRef resolved
-// from the real API objects) and a token of the pod's ServiceAccount from TokenRequest. Status is
-// reported like a kubelet: Running, Ready from the container's readiness probe, restarts, and on
-// deletion SIGTERM then removal. Everything listens on 127.0.0.1 only.
+// from the real API objects) and a token of the pod's ServiceAccount from TokenRequest. Secret,
+// configMap and emptyDir volumes are written to a folder per pod, and the mount paths in args and
+// env are rewritten to it (a poor man's mount namespace). Status is reported like a kubelet:
+// Running, Ready from the container's readiness probe, restarts — or, for restartPolicy Never,
+// Succeeded/Failed with the exit code — and on deletion SIGTERM then removal. Everything listens
+// on 127.0.0.1 only.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   CoreV1Api,
@@ -45,6 +48,8 @@ interface Running {
   stopping: boolean;
   startedAt: string;
   output: string[];
+  /** Set once a run-to-completion pod's process has exited. */
+  exitCode?: number;
 }
 
 export interface ExecutorOptions {
@@ -175,12 +180,15 @@ export class Executor {
   private async launch(entry: Running): Promise<void> {
     const pod = entry.pod;
     const container = pod.spec!.containers[0]!;
-    const env = await this.resolveEnv(pod, container);
+    const mounts = await this.materializeVolumes(pod, container);
+    const env = mapPaths(await this.resolveEnv(pod, container), mounts);
     env.KUBECONFIG = await this.kubeconfigFor(pod);
     env.FORGEJO_ARC_PORT = String(entry.port);
     env.FORGEJO_ARC_HOST = "127.0.0.1";
+    env.FORGEJO_ARC_WEBHOOK_HOST = "127.0.0.1";
     env.PATH = process.env.PATH ?? "";
-    const child = spawn(process.execPath, [CLI, ...(container.args ?? [])], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const args = Object.values(mapPaths(Object.fromEntries((container.args ?? []).map((arg, i) => [String(i), arg])), mounts));
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     entry.child = child;
     const collect = (chunk: Buffer) => entry.output.push(...chunk.toString().split("\n").filter(Boolean));
     child.stdout!.on("data", collect);
@@ -188,6 +196,11 @@ export class Executor {
     child.once("exit", (code) => {
       if (entry.stopping) return;
       entry.ready = false;
+      if (pod.spec?.restartPolicy === "Never") {
+        entry.exitCode = code ?? 137;
+        void this.reportStatus(entry).catch(() => undefined);
+        return;
+      }
       entry.restarts++;
       entry.output.push(`executor: process exited with ${code}; restarting`);
       void this.reportStatus(entry).then(() => setTimeout(() => void this.launch(entry).catch(() => undefined), 1_000));
@@ -222,6 +235,40 @@ export class Executor {
       }
     }
     return env;
+  }
+
+  /** Writes the container's secret, configMap and emptyDir mounts under a folder of the pod; returns mount path → folder. */
+  private async materializeVolumes(pod: V1Pod, container: V1Container): Promise<Map<string, string>> {
+    const root = mkdtempSync(join(tmpdir(), "executor-volumes-"));
+    const mounts = new Map<string, string>();
+    const namespace = pod.metadata!.namespace!;
+    for (const mount of container.volumeMounts ?? []) {
+      const volume = pod.spec?.volumes?.find((v) => v.name === mount.name);
+      // The ServiceAccount token (a projected volume) reaches the process as KUBECONFIG instead.
+      if (!volume || volume.projected) continue;
+      const dir = join(root, mount.name);
+      mkdirSync(dir, { recursive: true });
+      let files: Record<string, Buffer> = {};
+      let items: { key: string; path: string }[] | undefined;
+      if (volume.secret) {
+        const secret = await this.core.readNamespacedSecret({ name: volume.secret.secretName!, namespace });
+        files = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64")]));
+        items = volume.secret.items;
+      } else if (volume.configMap) {
+        const map = await this.core.readNamespacedConfigMap({ name: volume.configMap.name!, namespace });
+        files = Object.fromEntries(Object.entries(map.data ?? {}).map(([k, v]) => [k, Buffer.from(v)]));
+        items = volume.configMap.items;
+      } else if (!volume.emptyDir) {
+        throw new Error(`volume "${volume.name}": the test executor supports secret, configMap and emptyDir volumes only`);
+      }
+      for (const { key, path } of items ?? Object.keys(files).map((key) => ({ key, path: key }))) {
+        if (!files[key]) throw new Error(`volume "${volume.name}": key "${key}" not found`);
+        mkdirSync(dirname(join(dir, path)), { recursive: true });
+        writeFileSync(join(dir, path), files[key]);
+      }
+      mounts.set(mount.mountPath, dir);
+    }
+    return mounts;
   }
 
   /** A kubeconfig with a token of the pod's ServiceAccount, as the in-cluster mount would give. */
@@ -271,6 +318,23 @@ export class Executor {
     const now = new Date();
     const container = entry.pod.spec!.containers[0]!;
     const alive = entry.child !== undefined && entry.child.exitCode === null;
+    if (entry.exitCode !== undefined) {
+      await this.patchPodStatus(entry.pod, {
+        phase: entry.exitCode === 0 ? "Succeeded" : "Failed",
+        containerStatuses: [
+          {
+            name: container.name,
+            image: container.image ?? "",
+            imageID: "",
+            ready: false,
+            started: false,
+            restartCount: entry.restarts,
+            state: { terminated: { exitCode: entry.exitCode, reason: entry.exitCode === 0 ? "Completed" : "Error", finishedAt: now } },
+          },
+        ],
+      });
+      return;
+    }
     await this.patchPodStatus(entry.pod, {
       phase: "Running",
       hostIP: "127.0.0.1",
@@ -337,4 +401,17 @@ export class Executor {
     await exited;
     clearTimeout(timer);
   }
+}
+
+/** Rewrites values that start with a mount path to the folder that holds the mount's files. */
+function mapPaths(values: Record<string, string>, mounts: Map<string, string>): Record<string, string> {
+  const byLength = [...mounts.entries()].sort(([a], [b]) => b.length - a.length);
+  const mapped: Record<string, string> = {};
+  for (const [name, value] of Object.entries(values)) {
+    mapped[name] = value.replace(/(^|=)(\/[^\s]*)/, (match, prefix: string, path: string) => {
+      const mount = byLength.find(([mountPath]) => path === mountPath || path.startsWith(`${mountPath}/`));
+      return mount ? `${prefix}${mount[1]}${path.slice(mount[0].length)}` : match;
+    });
+  }
+  return mapped;
 }
