@@ -62,4 +62,14 @@ helm_version=$(pinned helm helm.sh/helm/v3)
 build helm helm helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$helm_version"
 ct_version=$(pinned ct github.com/helm/chart-testing/v3)
 build ct ct github.com/helm/chart-testing/v3/ct "-X github.com/helm/chart-testing/v3/ct/cmd.Version=$ct_version"
+# ct reads its Chart.yaml schema and yamllint rules from files that `go build` does not install;
+# chart:test passes this copy of them (from the same pinned module) with --chart-yaml-schema/--lint-conf.
+ct_etc="$cache/ct-etc"
+if [ ! -f "$ct_etc/$ct_version" ]; then
+  ct_dir=$(cd "$tools/ct" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' github.com/helm/chart-testing/v3)
+  mkdir -p "$ct_etc"
+  cp "$ct_dir/etc/chart_schema.yaml" "$ct_dir/etc/lintconf.yaml" "$ct_etc/"
+  chmod u+w "$ct_etc"/*.yaml
+  touch "$ct_etc/$ct_version"
+fi
 echo "build-tools: all tools current in $bin"

@@ -1,4 +1,5 @@
-// Everything `npm run generate` produces from schemas/: CRDs, TypeScript types and docs/api.md.
+// Everything `npm run generate` produces: from schemas/ the CRDs, TypeScript types and docs/api.md;
+// from src/controller/rbac.ts the rules of the chart's ClusterRole.
 import { compile } from "json-schema-to-typescript";
 import { stringify } from "yaml";
 import {
@@ -10,6 +11,7 @@ import {
   type JsonSchema,
   type KindSchema,
 } from "../../src/api/schemas.ts";
+import { controllerClusterRoleRules } from "../../src/controller/rbac.ts";
 import { dereference, toStructural, type SchemaDocuments } from "./project.ts";
 
 export const REGENERATE_COMMAND = "npm run generate";
@@ -184,5 +186,10 @@ export async function generatedFiles(): Promise<Map<string, string>> {
   }
   files.set("src/generated/api.ts", await typesSource(kinds));
   files.set("docs/api.md", apiDoc(kinds, documents));
+  files.set(
+    "chart/forgejo-arc/files/controller-rules.yaml",
+    banner("#", "src/controller/rbac.ts").replace("change the schema", "change controllerClusterRoleRules()") +
+      stringify(controllerClusterRoleRules(), { lineWidth: 0 }),
+  );
   return files;
 }

@@ -1,0 +1,118 @@
+// The chart installed on the real cluster. Its controller pod and helm test pod land on the test
+// executor's node and run there as host processes; the webhooks are in url mode at 127.0.0.1 (the
+// ci values), so the API server only ever dials loopback. ct install does install → helm test →
+// uninstall; a second install then shows the API server refusing bad RunnerDeployments through
+// the chart's own webhook configuration.
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { AdmissionregistrationV1Api } from "@kubernetes/client-node";
+import { freePort, toolsPath } from "../../../scripts/cluster/cluster.ts";
+import { CHART_DIR, CT_CONFIG, helmAsync } from "../../../scripts/chart/chart.ts";
+import { Executor } from "../../executor/executor.ts";
+import { silentLogger } from "../../../src/observability/log.ts";
+import { rd } from "../../fixtures/resources.ts";
+import { clusterState, createNamespace, customObjects, deleteNamespace, kubeConfig, rejection } from "../helpers.ts";
+
+const run = promisify(execFile);
+const CI_VALUES = join(CHART_DIR, "ci/url-mode-values.yaml");
+const kc = kubeConfig();
+let executor: Executor;
+
+beforeAll(async () => {
+  executor = new Executor({ kc, server: clusterState().server, caFile: clusterState().caFile, logger: silentLogger() });
+  await executor.start();
+});
+
+afterAll(async () => {
+  await executor?.stop();
+});
+
+test("ct install: installs with the ci values, the helm test passes, and it uninstalls", async () => {
+  const port = await freePort();
+  const { stdout } = await run(
+    "ct",
+    ["install", "--config", CT_CONFIG, "--helm-extra-set-args", `--set=webhooks.url.port=${port}`],
+    {
+      cwd: join(CHART_DIR, "../.."),
+      env: { ...process.env, PATH: toolsPath(), KUBECONFIG: clusterState().kubeconfig, CT_PRINT_LOGS: "false" },
+      timeout: 360_000,
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  ).catch((error: { stdout?: string; stderr?: string }) => {
+    throw new Error(`ct install failed:\n${error.stdout ?? ""}\n${error.stderr ?? ""}`);
+  });
+  expect(stdout).toMatch(/TEST SUITE:\s+forgejo-arc-\S+-test-webhooks[\s\S]*Phase:\s+Succeeded/);
+  expect(stdout).toContain("All charts installed successfully");
+  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+  const leftovers = (await admission.listValidatingWebhookConfiguration()).items.filter((c) =>
+    c.webhooks?.some((w) => w.clientConfig.url?.includes(`:${port}/`)),
+  );
+  expect(leftovers).toEqual([]);
+}, 420_000);
+
+describe("installed with helm, the API server calls the chart's webhooks", () => {
+  let releaseNamespace: string;
+  let ns: string;
+  const objects = customObjects(kc);
+  const release = "arc";
+
+  beforeAll(async () => {
+    releaseNamespace = await createNamespace("chart-release");
+    ns = await createNamespace("chart-user");
+    const port = await freePort();
+    await helmAsync(
+      [
+        "install",
+        release,
+        CHART_DIR,
+        "--namespace",
+        releaseNamespace,
+        "--values",
+        CI_VALUES,
+        "--set",
+        `webhooks.url.port=${port}`,
+        "--wait",
+        "--timeout",
+        "120s",
+      ],
+      { kubeconfig: clusterState().kubeconfig },
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    if (releaseNamespace) await helmAsync(["uninstall", release, "--namespace", releaseNamespace, "--wait", "--timeout", "60s"], { kubeconfig: clusterState().kubeconfig });
+    await deleteNamespace(ns);
+    await deleteNamespace(releaseNamespace);
+  }, 90_000);
+
+  test("a bad pollInterval is refused by the chart's webhook, naming the field", async () => {
+    const { code, message } = await rejection(objects.create("runnerdeployments", ns, rd({ metadata: { name: "too-fast", namespace: ns }, spec: { pollInterval: "500ms", tokenSecretRef: { name: "t", namespace: ns } } })));
+    expect(code).toBe(422);
+    expect(message).toContain('admission webhook "default-runnerdeployments.forgejo.actions.io" denied the request');
+    expect(message).toContain("spec.pollInterval");
+  });
+
+  test("a token Secret in another namespace is refused by the chart's webhook, naming the field", async () => {
+    const { message } = await rejection(
+      objects.create("runnerdeployments", ns, rd({ metadata: { name: "cross", namespace: ns }, spec: { tokenSecretRef: { name: "t", namespace: "kube-system" } } })),
+    );
+    expect(message).toMatch(/admission webhook "\S+\.forgejo\.actions\.io" denied the request/);
+    expect(message).toContain("spec.tokenSecretRef.namespace");
+  });
+
+  test("a valid RunnerDeployment is admitted with the webhook's defaults", async () => {
+    const created = (await objects.create(
+      "runnerdeployments",
+      ns,
+      rd({ metadata: { name: "fine", namespace: ns }, spec: { tokenSecretRef: { name: "t", namespace: undefined, key: undefined }, pickupTimeout: undefined } }),
+    )) as { spec: { tokenSecretRef: { namespace: string; key: string }; pickupTimeout: string } };
+    expect(created.spec.tokenSecretRef).toEqual({ name: "t", namespace: ns, key: "token" });
+    expect(created.spec.pickupTimeout).toBe("10m");
+  });
+
+  test("helm test checks the running webhooks", async () => {
+    const output = await helmAsync(["test", release, "--namespace", releaseNamespace, "--timeout", "60s"], { kubeconfig: clusterState().kubeconfig });
+    expect(output).toMatch(/Phase:\s+Succeeded/);
+  });
+});

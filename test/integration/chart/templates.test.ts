@@ -1,0 +1,200 @@
+// The chart's invariants, checked on `helm template` output, and its default values accepted by the
+// real API server (server-side dry-run: nothing is stored, so the Service-mode webhook
+// configuration of the defaults never reaches the API server's webhook client).
+import { X509Certificate } from "node:crypto";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "yaml";
+import type { V1Deployment, V1MutatingWebhookConfiguration, V1PolicyRule, V1ValidatingWebhookConfiguration } from "@kubernetes/client-node";
+import { kubectl } from "../../../scripts/cluster/cluster.ts";
+import { CHART_DIR, render, renderYaml, type RenderedObject } from "../../../scripts/chart/chart.ts";
+import { controllerClusterRoleRules } from "../../../src/controller/rbac.ts";
+import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
+import { clusterState, createNamespace, deleteNamespace } from "../helpers.ts";
+
+const one = <T>(objects: RenderedObject[], kind: string): T => {
+  const found = objects.filter((o) => o.kind === kind);
+  if (found.length !== 1) throw new Error(`expected one ${kind}, rendered ${found.length}`);
+  return found[0] as unknown as T;
+};
+const secretData = (objects: RenderedObject[]) => one<{ data: Record<string, string> }>(objects, "Secret").data;
+const pem = (base64: string) => new X509Certificate(Buffer.from(base64, "base64"));
+const allWebhooks = (objects: RenderedObject[]) => [
+  ...one<V1MutatingWebhookConfiguration>(objects, "MutatingWebhookConfiguration").webhooks!,
+  ...one<V1ValidatingWebhookConfiguration>(objects, "ValidatingWebhookConfiguration").webhooks!,
+];
+const controllerContainer = (objects: RenderedObject[]) => one<V1Deployment>(objects, "Deployment").spec!.template.spec!.containers[0]!;
+const renderError = (set: Record<string, string | number | boolean>): string => {
+  try {
+    renderYaml({ set });
+  } catch (error) {
+    return String((error as { stderr?: string }).stderr ?? error);
+  }
+  throw new Error(`rendering with ${JSON.stringify(set)} succeeded`);
+};
+
+describe("chart defaults", () => {
+  const objects = render({ release: "arc", namespace: "ops" });
+
+  test("the ClusterRole grants exactly controllerClusterRoleRules()", () => {
+    const role = one<{ rules: V1PolicyRule[] }>(objects, "ClusterRole");
+    expect(role.rules).toEqual(controllerClusterRoleRules());
+    const binding = one<{ subjects: { name: string; namespace: string }[] }>(objects, "ClusterRoleBinding");
+    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "arc-forgejo-arc", namespace: "ops" }]);
+  });
+
+  test("two replicas elect a leader and are spread, with a PodDisruptionBudget", () => {
+    const deployment = one<V1Deployment>(objects, "Deployment");
+    expect(deployment.spec!.replicas).toBe(2);
+    const args = controllerContainer(objects).args!;
+    expect(args[0]).toBe("controller");
+    expect(args).toEqual(expect.arrayContaining(["--leader-elect=true", "--leader-election-id=arc-forgejo-arc", "--webhook-port=9443"]));
+    expect(args).toContain("--listener-image=ghcr.io/forgejo-arc/forgejo-arc:0.1.0");
+    expect(deployment.spec!.template.spec!.topologySpreadConstraints?.[0]?.topologyKey).toBe("kubernetes.io/hostname");
+    expect(one<{ spec: { minAvailable: number } }>(objects, "PodDisruptionBudget").spec.minAvailable).toBe(1);
+  });
+
+  test("the controller pod is restricted: non-root, read-only root, no capabilities, RuntimeDefault seccomp", () => {
+    const pod = one<V1Deployment>(objects, "Deployment").spec!.template.spec!;
+    const container = controllerContainer(objects);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(container.readinessProbe?.httpGet?.path).toBe("/readyz");
+    expect(container.livenessProbe?.httpGet?.path).toBe("/healthz");
+    expect(container.resources?.limits?.memory).toBeDefined();
+  });
+
+  test("every webhook goes to the Service, has no side effects, and skips kube-system and the release namespace", () => {
+    const paths = allWebhooks(objects).map((w) => w.clientConfig.service?.path);
+    expect(paths.sort()).toEqual(Object.values(WEBHOOK_PATHS).sort());
+    for (const webhook of allWebhooks(objects)) {
+      expect(webhook.clientConfig.url).toBeUndefined();
+      expect(webhook.clientConfig.service).toMatchObject({ name: "arc-forgejo-arc-webhook", namespace: "ops", port: 443 });
+      expect(webhook.sideEffects).toBe("None");
+      expect(webhook.failurePolicy).toBe("Fail");
+      expect(webhook.timeoutSeconds).toBe(10);
+      expect(webhook.namespaceSelector?.matchExpressions).toEqual([
+        { key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system", "ops"] },
+      ]);
+    }
+  });
+
+  test("the generated CA in every caBundle signed the serving certificate, valid for the Service's DNS names", () => {
+    const data = secretData(objects);
+    const ca = pem(data["ca.crt"]!);
+    const serving = pem(data["tls.crt"]!);
+    expect(serving.verify(ca.publicKey)).toBe(true);
+    expect(serving.checkHost("arc-forgejo-arc-webhook.ops.svc")).toBe("arc-forgejo-arc-webhook.ops.svc");
+    for (const webhook of allWebhooks(objects)) expect(webhook.clientConfig.caBundle).toBe(data["ca.crt"]);
+    const volumes = one<V1Deployment>(objects, "Deployment").spec!.template.spec!.volumes!;
+    expect(volumes.find((v) => v.name === "webhook-certs")?.secret?.secretName).toBe("arc-forgejo-arc-webhook-tls");
+  });
+
+  test("optional objects stay off by default; the helm test pod checks the webhooks with the CA", () => {
+    expect(objects.filter((o) => ["ServiceMonitor", "NetworkPolicy", "Certificate", "Issuer"].includes(o.kind))).toEqual([]);
+    const testPod = one<{ metadata: { annotations: Record<string, string> }; spec: { containers: { args: string[] }[] } }>(objects, "Pod");
+    expect(testPod.metadata.annotations["helm.sh/hook"]).toBe("test");
+    expect(testPod.spec.containers[0]!.args).toEqual([
+      "check-webhooks",
+      "--url=https://arc-forgejo-arc-webhook.ops.svc:443",
+      "--ca-file=/etc/forgejo-arc/webhook-ca/ca.crt",
+      "--namespace=ops",
+    ]);
+  });
+});
+
+describe("chart options", () => {
+  test("url mode calls the host and port directly, and the certificate is valid for that IP", () => {
+    const objects = render({ set: { "webhooks.mode": "url", "webhooks.url.port": 31443 } });
+    for (const webhook of allWebhooks(objects)) {
+      expect(webhook.clientConfig.service).toBeUndefined();
+      expect(webhook.clientConfig.url).toMatch(/^https:\/\/127\.0\.0\.1:31443\/(mutate|validate)\//);
+    }
+    expect(controllerContainer(objects).args).toContain("--webhook-port=31443");
+    expect(pem(secretData(objects)["tls.crt"]!).checkIP("127.0.0.1")).toBe("127.0.0.1");
+  });
+
+  test("with cert-manager, a Certificate fills the Secret and the CA injector the caBundle", () => {
+    const objects = render({ release: "arc", namespace: "ops", set: { "certManager.enabled": true } });
+    expect(objects.some((o) => o.kind === "Secret")).toBe(false);
+    const certificate = one<{ spec: { secretName: string; dnsNames: string[]; issuerRef: { name: string } } }>(objects, "Certificate");
+    expect(certificate.spec.secretName).toBe("arc-forgejo-arc-webhook-tls");
+    expect(certificate.spec.dnsNames).toContain("arc-forgejo-arc-webhook.ops.svc");
+    expect(certificate.spec.issuerRef.name).toBe(one<RenderedObject>(objects, "Issuer").metadata.name);
+    for (const kind of ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]) {
+      expect(one<RenderedObject>(objects, kind).metadata.annotations?.["cert-manager.io/inject-ca-from"]).toBe(
+        "ops/arc-forgejo-arc-webhook",
+      );
+    }
+    for (const webhook of allWebhooks(objects)) expect(webhook.clientConfig.caBundle).toBeUndefined();
+  });
+
+  test("an existing issuer is used instead of the self-signed one", () => {
+    const objects = render({ set: { "certManager.enabled": true, "certManager.issuerRef.name": "corp", "certManager.issuerRef.kind": "ClusterIssuer" } });
+    expect(objects.some((o) => o.kind === "Issuer")).toBe(false);
+    expect(one<{ spec: { issuerRef: object } }>(objects, "Certificate").spec.issuerRef).toEqual({ name: "corp", kind: "ClusterIssuer" });
+  });
+
+  test("ServiceMonitor and NetworkPolicy render when enabled", () => {
+    const objects = render({ set: { "metrics.serviceMonitor.enabled": true, "networkPolicy.enabled": true } });
+    expect(one<{ spec: { endpoints: { port: string }[] } }>(objects, "ServiceMonitor").spec.endpoints[0]!.port).toBe("metrics");
+    const policy = one<{ spec: { ingress: { ports: { port: string }[] }[] } }>(objects, "NetworkPolicy");
+    expect(policy.spec.ingress.flatMap((rule) => rule.ports.map((p) => p.port))).toEqual(["webhook", "http"]);
+  });
+
+  test("one replica without leader election has no PodDisruptionBudget", () => {
+    const objects = render({ set: { replicaCount: 1, "leaderElection.enabled": false } });
+    expect(objects.some((o) => o.kind === "PodDisruptionBudget")).toBe(false);
+    expect(controllerContainer(objects).args).toContain("--leader-elect=false");
+  });
+
+  test("a misspelt value fails with its name; so do invalid combinations", () => {
+    expect(renderError({ "controller.wrokers": 3 })).toContain("additional properties 'wrokers' not allowed");
+    expect(renderError({ "webhooks.mode": "ingress" })).toMatch(/webhooks\/mode[\s\S]*value must be one of/);
+    expect(renderError({ "controller.jobTimeout": "3 hours" })).toContain("/controller/jobTimeout");
+    expect(renderError({ "leaderElection.enabled": false })).toContain("needs leaderElection.enabled=true");
+  });
+
+  test("Chart.yaml names a kubeVersion the local cluster satisfies and the appVersion of package.json", async () => {
+    const { readFileSync } = await import("node:fs");
+    const chart = parse(readFileSync(join(CHART_DIR, "Chart.yaml"), "utf8")) as { kubeVersion: string; appVersion: string };
+    const pkg = JSON.parse(readFileSync(join(CHART_DIR, "../../package.json"), "utf8")) as { version: string };
+    expect(chart.appVersion).toBe(pkg.version);
+    expect(chart.kubeVersion).toMatch(/^>=1\.\d+/);
+  });
+});
+
+describe("the API server accepts the default values", () => {
+  let ns: string;
+  beforeAll(async () => {
+    ns = await createNamespace("chart-dry-run");
+  });
+  afterAll(async () => {
+    await deleteNamespace(ns);
+  });
+
+  test("server-side dry-run of every rendered object", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "chart-")), "rendered.yaml");
+    writeFileSync(file, renderYaml({ release: "dry", namespace: ns }));
+    const output = kubectl(clusterState(), ["apply", "--dry-run=server", "-n", ns, "-f", file]);
+    for (const kind of [
+      "serviceaccount",
+      "secret",
+      "clusterrole.rbac.authorization.k8s.io",
+      "clusterrolebinding.rbac.authorization.k8s.io",
+      "service",
+      "deployment.apps",
+      "poddisruptionbudget.policy",
+      "mutatingwebhookconfiguration.admissionregistration.k8s.io",
+      "validatingwebhookconfiguration.admissionregistration.k8s.io",
+      "pod",
+    ]) {
+      expect(output).toMatch(new RegExp(`^${kind.replace(/\./g, "\\.")}/\\S+ created \\(server dry run\\)$`, "m"));
+    }
+  });
+});
