@@ -1,10 +1,22 @@
-// npm run demo (up) and npm run demo:down. Brings up the local cluster, the operator (controller,
-// webhooks, a listener pod run by the test executor) against the fake Forgejo, applies a sample
-// RunnerDeployment, queues jobs, and shows ActRunners and Jobs being created and completed.
+// npm run demo (up) and npm run demo:down. Brings up the local cluster, installs the chart (url-mode
+// webhooks; its controller pod and the listener pod run as host processes through the test
+// executor) against the fake Forgejo, applies a sample RunnerDeployment, queues jobs, and shows
+// ActRunners and Jobs being created and completed.
 import { spawn } from "node:child_process";
 import { existsSync, openSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { PROJECT_ROOT, clusterDown, clusterUp, installCrds, isAlive, kubectl, toolsBin, type ClusterState } from "../cluster/cluster.ts";
+import {
+  PROJECT_ROOT,
+  clusterDown,
+  clusterUp,
+  freePort,
+  installCrds,
+  isAlive,
+  kubectl,
+  toolsBin,
+  type ClusterState,
+} from "../cluster/cluster.ts";
+import { CHART_DIR, helmAsync } from "../chart/chart.ts";
 import { EXECUTOR_POD_TEMPLATE } from "../../test/executor/executor.ts";
 import { DEMO, DEMO_STATE_DIR } from "./shared.ts";
 
@@ -14,8 +26,35 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 interface Host {
   pid: number;
   forgejoUrl: string;
-  webhookPort: number;
-  metricsPort: number;
+}
+
+const RELEASE = "forgejo-arc";
+const RELEASE_NAMESPACE = "forgejo-arc-system";
+
+/** The chart with the local-cluster values: webhooks in url mode on a free loopback port. */
+async function installChart(state: ClusterState): Promise<void> {
+  const port = await freePort();
+  await helmAsync(
+    [
+      "upgrade",
+      "--install",
+      RELEASE,
+      CHART_DIR,
+      "--namespace",
+      RELEASE_NAMESPACE,
+      "--create-namespace",
+      "--values",
+      join(CHART_DIR, "ci/url-mode-values.yaml"),
+      "--set",
+      `webhooks.url.port=${port}`,
+      "--set",
+      "controller.pickupCheckInterval=2s",
+      "--wait",
+      "--timeout",
+      "180s",
+    ],
+    { kubeconfig: state.kubeconfig },
+  );
 }
 
 function runningHost(): Host | undefined {
@@ -130,14 +169,16 @@ async function up(): Promise<void> {
   console.log(`demo: cluster at ${state.server}`);
   installCrds(state);
   const host = await startHost();
-  console.log(`demo: fake Forgejo at ${host.forgejoUrl}, controller and webhooks running (pid ${host.pid})`);
+  console.log(`demo: fake Forgejo and the test executor running (pid ${host.pid})`);
+  await installChart(state);
+  console.log(`demo: helm upgrade --install ${RELEASE} chart/forgejo-arc -n ${RELEASE_NAMESPACE}: controller Ready`);
   apply(state, [{ apiVersion: "v1", kind: "Namespace", metadata: { name: DEMO.namespace } }]);
   apply(state, [
     { apiVersion: "v1", kind: "Secret", metadata: { name: "forgejo-token", namespace: DEMO.namespace }, stringData: { token: DEMO.token } },
     runnerDeployment(host.forgejoUrl, DEMO.runnerDeployment),
   ]);
 
-  console.log("\ndemo: the admission webhook refuses bad input, naming the field:");
+  console.log("\ndemo: the API server refuses bad input through the chart's webhooks, naming the field:");
   console.log(`  ${refusal(state, runnerDeployment(host.forgejoUrl, "too-fast", { pollInterval: "500ms" }))}`);
   console.log(
     `  ${refusal(state, runnerDeployment(host.forgejoUrl, "cross-namespace", { tokenSecretRef: { name: "forgejo-token", namespace: "kube-system" } }))}`,
@@ -166,8 +207,9 @@ async function up(): Promise<void> {
       `  kubectl get rd,ar,jobs -n ${DEMO.namespace}`,
       `  kubectl describe rd ${DEMO.runnerDeployment} -n ${DEMO.namespace}`,
       `  curl -s -X POST ${host.forgejoUrl}/_fake/jobs -H 'content-type: application/json' -d '{"repository":"${DEMO.organization}/app","runs_on":["${DEMO.label}"]}'`,
-      `  curl -s 127.0.0.1:${host.metricsPort}/metrics | grep forgejo_arc_actrunners`,
-      `Logs: ${join(DEMO_STATE_DIR, "host.log")} and .state/cluster/logs/. Stop it all with: npm run demo:down`,
+      `  helm status ${RELEASE} -n ${RELEASE_NAMESPACE}; helm test ${RELEASE} -n ${RELEASE_NAMESPACE}`,
+      `Logs of the controller and listener pods: ${join(DEMO_STATE_DIR, "host.log")}; cluster: .state/cluster/logs/.`,
+      "Stop it all with: npm run demo:down",
     ].join("\n"),
   );
 }

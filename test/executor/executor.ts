@@ -58,6 +58,8 @@ export interface ExecutorOptions {
   server: string;
   caFile: string;
   logger: Logger;
+  /** Called with every output line of every process (the demo writes them to its log). */
+  onOutput?: (podName: string, line: string) => void;
 }
 
 export class Executor {
@@ -190,7 +192,11 @@ export class Executor {
     const args = Object.values(mapPaths(Object.fromEntries((container.args ?? []).map((arg, i) => [String(i), arg])), mounts));
     const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     entry.child = child;
-    const collect = (chunk: Buffer) => entry.output.push(...chunk.toString().split("\n").filter(Boolean));
+    const collect = (chunk: Buffer) => {
+      const lines = chunk.toString().split("\n").filter(Boolean);
+      entry.output.push(...lines);
+      for (const line of lines) this.options.onOutput?.(pod.metadata!.name!, line);
+    };
     child.stdout!.on("data", collect);
     child.stderr!.on("data", collect);
     child.once("exit", (code) => {
