@@ -1,4 +1,5 @@
-# forgejo-arc: one image, two roles (`forgejo-arc controller`, `forgejo-arc listener`).
+# forgejo-arc: one image, two roles (`forgejo-arc controller`, `forgejo-arc listener`) and the
+# chart's helm test (`forgejo-arc check-webhooks`).
 # Node 24 runs the TypeScript sources directly (type stripping); only production dependencies ship.
 FROM node:24-bookworm-slim AS dependencies
 WORKDIR /app

@@ -42,6 +42,11 @@ describe("container image", () => {
       expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")).version);
       const help = await run(process.execPath, [join(dir, "src/cli.ts"), "help"], { cwd: dir });
       expect(help.stdout).toContain("usage: forgejo-arc controller [flags] | forgejo-arc listener [flags]");
+      // The helm test's command is in the image too; without its flags it says which are needed.
+      const check = await run(process.execPath, [join(dir, "src/cli.ts"), "check-webhooks"], { cwd: dir }).catch(
+        (e: { stderr: string }) => e,
+      );
+      expect(check.stderr).toContain("check-webhooks: --url (base URL of the webhook server) and --ca-file (PEM CA) are required");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
