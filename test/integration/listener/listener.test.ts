@@ -2,15 +2,17 @@
 // ServiceAccount token bound to exactly the Role the controller gives listeners.
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
+import { CoreV1Api } from "@kubernetes/client-node";
 import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { rd } from "../../fixtures/resources.ts";
-import { clusterState, createNamespace, customObjects, deleteNamespace, eventually } from "../helpers.ts";
+import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig } from "../helpers.ts";
 import type { RoleProcess } from "../support/process.ts";
 import { startListenerProcess } from "../support/listener-process.ts";
 
 const objects = customObjects();
+const core = kubeConfig().makeApiClient(CoreV1Api);
 let fake: FakeForgejo;
 let forgejoUrl: string;
 let ns: string;
@@ -138,7 +140,15 @@ describe("listener", () => {
     expect(metricValue(metrics, "forgejo_arc_listener_actrunners_created_total")).toBe(3);
     expect(metrics).toContain('forgejo_arc_forgejo_requests_total{operation="list_jobs",outcome="200"');
 
-    // Steady state: one Forgejo request per poll, no Kubernetes LIST.
+    // Steady state: one Forgejo request per poll, no Kubernetes LIST. The API server counts LISTs
+    // cluster-wide, and the namespace controller lists every resource of a namespace it deletes, so
+    // earlier suites' namespaces must be gone first.
+    await eventually(
+      "no namespace terminating",
+      async () => ((await core.listNamespace()).items.every((n) => n.status?.phase !== "Terminating") ? true : undefined),
+      60_000,
+      1_000,
+    );
     const pollsBefore = metricValue((await listener.get("/metrics")).text, 'forgejo_arc_listener_polls_total{result="success"');
     fake.resetCalls();
     const listsBefore = await apiserverLists();
@@ -154,7 +164,7 @@ describe("listener", () => {
     const exit = await listener.stop("SIGTERM");
     expect(exit.code).toBe(0);
     expect(exit.ms).toBeLessThan(5_000);
-  }, 90_000);
+  }, 150_000);
 
   it("makes no duplicates when killed mid-poll and restarted, nor with two listeners at once", async () => {
     await runnerDeployment("restart");
