@@ -1,14 +1,23 @@
-// ActRunner reconciler, step by step: finalizer → register an ephemeral Forgejo runner (crash
-// safe) → runner Secret → batch/v1 Job → mirror the Job into phase and conditions → stop a runner
-// whose job vanished or was not picked up in time → delete the Forgejo runner when done → delete
-// the ActRunner after its retention. Its finalizer deletes the Forgejo runner, giving up after a
-// bounded time if Forgejo stays unreachable.
-import { BatchV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
+// ActRunner reconciler, step by step: finalizer and registration intent (one metadata write) →
+// register an ephemeral Forgejo runner → runner Secret → batch/v1 Job → one status write → mirror
+// the Job into phase and conditions → stop a runner whose job vanished or was not picked up in
+// time → delete the Forgejo runner when done → delete the ActRunner after its retention. A pass
+// interrupted anywhere is finished by the next from what it left (see startRunner). The finalizer
+// deletes the Forgejo runner, giving up after a bounded time if Forgejo stays unreachable.
+import {
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1Job,
+} from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { DEFAULT_PICKUP_TIMEOUT, DEFAULT_RETENTION_AFTER_FINISH } from "../api/defaults.ts";
 import { parseDuration } from "../api/duration.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
-import { FINALIZER } from "../api/well-known.ts";
+import { FINALIZER, REGISTERING_ANNOTATION } from "../api/well-known.ts";
 import type { ActRunnerStatus, Condition } from "../generated/api.ts";
 import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
@@ -17,7 +26,15 @@ import type { AR, ClusterCache } from "./cache.ts";
 import { findCondition, setCondition, type ConditionInput } from "./conditions.ts";
 import type { ForgejoClients } from "./forgejo-clients.ts";
 import { observeJob } from "./job-status.ts";
-import { forgejoRunnerName, runnerJob, runnerObjectName, runnerSecret, type RunnerJobOptions } from "./runner-job.ts";
+import {
+  forgejoRunnerName,
+  runnerJob,
+  runnerObjectName,
+  runnerSecret,
+  runnerSecretName,
+  runnerUUIDOf,
+  type RunnerJobOptions,
+} from "./runner-job.ts";
 
 export interface ActRunnerReconcilerDeps {
   kc: KubeConfig;
@@ -44,6 +61,7 @@ export class ActRunnerReconciler {
   private readonly deps: ActRunnerReconcilerDeps;
   private readonly custom: CustomObjectsApi;
   private readonly batch: BatchV1Api;
+  private readonly core: CoreV1Api;
   /** Per key, the resourceVersion our last write replaced: a cache still showing it is stale. */
   private readonly superseded = new Map<string, string>();
 
@@ -51,6 +69,7 @@ export class ActRunnerReconciler {
     this.deps = deps;
     this.custom = deps.kc.makeApiClient(CustomObjectsApi);
     this.batch = deps.kc.makeApiClient(BatchV1Api);
+    this.core = deps.kc.makeApiClient(CoreV1Api);
   }
 
   async reconcile(namespace: string, name: string): Promise<Requeue> {
@@ -64,8 +83,16 @@ export class ActRunnerReconciler {
     if (ar.metadata?.deletionTimestamp) return this.finalize(ar);
     // Steps that write go on with the object the API server returned (never older than the cache),
     // so a new ActRunner reaches its Job in one pass instead of one informer round trip per step.
-    if (!ar.metadata?.finalizers?.includes(FINALIZER))
-      ar = await this.patchMetadata(ar, { finalizers: [...(ar.metadata?.finalizers ?? []), FINALIZER] });
+    const runnerName = forgejoRunnerName(ar);
+    // Set by an earlier pass that may have got as far as Forgejo: startRunner must look for what it left.
+    const earlierAttempt = registrationIntent(ar) === runnerName;
+    const needsIntent = ar.status?.runnerId === undefined && !earlierAttempt;
+    if (!ar.metadata?.finalizers?.includes(FINALIZER) || needsIntent) {
+      ar = await this.patchMetadata(ar, {
+        ...(ar.metadata?.finalizers?.includes(FINALIZER) ? {} : { finalizers: [...(ar.metadata?.finalizers ?? []), FINALIZER] }),
+        ...(needsIntent ? { annotations: { [REGISTERING_ANNOTATION]: runnerName } } : {}),
+      });
+    }
     const phase = ar.status?.phase;
     if (phase === "Succeeded" || phase === "Failed") return this.afterFinish(ar);
     if (this.jobVanished(ar)) {
@@ -78,7 +105,7 @@ export class ActRunnerReconciler {
       }
       return this.stop(ar, "JobVanished", "The job left Forgejo's queue before a runner took it (cancelled or re-run)");
     }
-    if (ar.status?.runnerId === undefined) ar = await this.register(ar);
+    if (ar.status?.runnerId === undefined) return this.startRunner(ar, earlierAttempt);
     const job = this.deps.cache.jobs.get(runnerObjectName(ar), namespace);
     if (!job) return this.createJob(ar);
     return this.mirror(ar);
@@ -91,57 +118,125 @@ export class ActRunnerReconciler {
     return (rd?.status?.vanishedActRunners ?? []).includes(ar.metadata!.name!) && !pickedUp;
   }
 
-  /** Registers the ephemeral runner. Its name is recorded before Forgejo is asked, so when a pass
-   *  finds a name but no id, an earlier attempt was interrupted: any runner of that name is removed
-   *  first. Only that case lists Forgejo's runners. */
-  private async register(ar: AR): Promise<AR> {
+  /**
+   * Registers the ephemeral runner, stores its credentials in the runner Secret, creates the Job and
+   * records all of it in one status write. The registration intent (annotation) was written before
+   * Forgejo was asked, so a pass that finds it without a runner id follows an interrupted one and
+   * picks up its pieces: a runner whose credentials reached the Secret is adopted, any other runner
+   * of that name is deleted (only this case lists Forgejo's runners), and a Job made for a runner
+   * that was lost is deleted before a new one is created.
+   */
+  private async startRunner(ar: AR, earlierAttempt: boolean): Promise<Requeue> {
+    const namespace = ar.metadata!.namespace!;
     const runnerName = forgejoRunnerName(ar);
     const { client, scope } = await this.deps.forgejo.for(ar);
-    if (ar.status?.runnerName === runnerName) {
-      for (const leftover of (await client.listRunners(scope)).filter((runner) => runner.name === runnerName)) {
-        await client.deleteRunner(scope, leftover.id);
-        this.deps.logger.info(
-          { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, runnerId: leftover.id },
-          "Deleted a runner left by an interrupted registration",
-        );
+    let credentials = earlierAttempt ? await this.recoverRunner(ar, runnerName) : undefined;
+    if (!credentials) {
+      const registered = await client.registerRunner(scope, {
+        name: runnerName,
+        description: `forgejo-arc: ActRunner ${namespace}/${ar.metadata!.name} for job ${ar.spec.forgejoJobID}`,
+        ephemeral: true,
+      });
+      try {
+        await this.deps.apply(runnerSecret(ar, registered));
+      } catch (error) {
+        await client.deleteRunner(scope, registered.id).catch(() => undefined);
+        throw error;
       }
-    } else {
-      ar = await this.patchStatus(ar, { phase: "Pending", runnerName }, [
-        { type: "Registered", status: "False", reason: "Registering", message: "Registering an ephemeral runner in Forgejo" },
-      ]);
+      credentials = registered;
     }
-    const registered = await client.registerRunner(scope, {
-      name: runnerName,
-      description: `forgejo-arc: ActRunner ${ar.metadata!.namespace}/${ar.metadata!.name} for job ${ar.spec.forgejoJobID}`,
-      ephemeral: true,
-    });
-    let updated: AR;
-    try {
-      await this.deps.apply(runnerSecret(ar, registered));
-      updated = await this.patchStatus(ar, { runnerId: registered.id, runnerUUID: registered.uuid }, [
+    const job = await this.ensureJob(ar, credentials.uuid);
+    if (!job) return 1_000;
+    const observed = observeJob(job, []);
+    await this.patchStatus(
+      ar,
+      {
+        phase: observed.phase,
+        reason: observed.reason,
+        message: observed.message,
+        runnerName,
+        runnerId: credentials.id,
+        runnerUUID: credentials.uuid,
+        kubernetesJobName: job.metadata!.name,
+      },
+      [
         {
           type: "Registered",
           status: "True",
           reason: "Registered",
-          message: `Registered ephemeral runner ${runnerName} (id ${registered.id})`,
+          message: `Registered ephemeral runner ${runnerName} (id ${credentials.id})`,
         },
-      ]);
-    } catch (error) {
-      await client.deleteRunner(scope, registered.id).catch(() => undefined);
-      throw error;
-    }
-    this.deps.events.event(ar, "Normal", "RunnerRegistered", `Registered ephemeral runner ${runnerName} (id ${registered.id}) in Forgejo`);
-    return updated;
+        { type: "JobCreated", status: "True", reason: "JobCreated", message: `Created Job ${job.metadata!.name}` },
+      ],
+    );
+    this.deps.events.event(
+      ar,
+      "Normal",
+      "JobCreated",
+      `Registered ephemeral runner ${runnerName} (id ${credentials.id}) in Forgejo and created Job ${job.metadata!.name} for Forgejo job ${ar.spec.forgejoJobID}`,
+    );
+    this.deps.onJobCreated?.(ar);
+    return undefined;
   }
 
-  private async createJob(ar: AR): Promise<Requeue> {
-    const job = runnerJob(ar, ar.status!.runnerUUID!, this.deps.job);
-    try {
-      await this.batch.createNamespacedJob({ namespace: ar.metadata!.namespace!, body: job });
-    } catch (error) {
-      if (apiErrorCode(error) !== 409)
-        throw new Error(`creating Job ${ar.metadata!.namespace}/${job.metadata!.name}: ${apiErrorMessage(error)}`, { cause: error });
+  /** After an interrupted pass: the runner whose credentials reached the Secret, if Forgejo still has it; every other runner of the name is deleted. */
+  private async recoverRunner(ar: AR, runnerName: string): Promise<{ id: number; uuid: string; token: string } | undefined> {
+    const { client, scope } = await this.deps.forgejo.for(ar);
+    const secret = await this.core
+      .readNamespacedSecret({ name: runnerSecretName(ar), namespace: ar.metadata!.namespace! })
+      .catch((error: unknown) => {
+        if (apiErrorCode(error) === 404) return undefined;
+        throw error;
+      });
+    const field = (key: string) => (secret?.data?.[key] ? Buffer.from(secret.data[key], "base64").toString("utf8") : undefined);
+    const stored = secret ? { id: Number(field("id")), uuid: field("uuid") ?? "", token: field("token") ?? "" } : undefined;
+    let adopted: typeof stored;
+    for (const runner of (await client.listRunners(scope)).filter((r) => r.name === runnerName)) {
+      if (stored && runner.id === stored.id && stored.uuid && stored.token) {
+        adopted = stored;
+        continue;
+      }
+      await client.deleteRunner(scope, runner.id);
+      this.deps.logger.info(
+        { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, runnerId: runner.id },
+        "Deleted a runner left by an interrupted registration",
+      );
     }
+    return adopted;
+  }
+
+  /** The runner Job for this uuid: created, or found. A Job made for another runner is deleted and undefined returned (retry once it is gone). */
+  private async ensureJob(ar: AR, uuid: string): Promise<V1Job | undefined> {
+    const namespace = ar.metadata!.namespace!;
+    const wanted = runnerJob(ar, uuid, this.deps.job);
+    let job = this.deps.cache.jobs.get(wanted.metadata!.name!, namespace);
+    if (!job) {
+      try {
+        job = await this.batch.createNamespacedJob({ namespace, body: wanted });
+      } catch (error) {
+        if (apiErrorCode(error) !== 409)
+          throw new Error(`creating Job ${namespace}/${wanted.metadata!.name}: ${apiErrorMessage(error)}`, { cause: error });
+        job = await this.batch.readNamespacedJob({ name: wanted.metadata!.name!, namespace });
+      }
+    }
+    if (runnerUUIDOf(job) === uuid) return job;
+    await this.batch
+      .deleteNamespacedJob({ name: wanted.metadata!.name!, namespace, propagationPolicy: "Background" })
+      .catch((error: unknown) => {
+        if (apiErrorCode(error) !== 404) throw error;
+      });
+    this.deps.logger.info(
+      { ar: `${namespace}/${ar.metadata!.name}`, job: wanted.metadata!.name },
+      "Deleted a Job made for a runner an interrupted registration lost",
+    );
+    return undefined;
+  }
+
+  /** The runner is registered but its Job is not in the cache: created, or found when the cache lags. */
+  private async createJob(ar: AR): Promise<Requeue> {
+    const job = await this.ensureJob(ar, ar.status!.runnerUUID!);
+    if (!job) return 1_000;
+    if (ar.status?.kubernetesJobName === job.metadata!.name) return undefined;
     await this.patchStatus(ar, { kubernetesJobName: job.metadata!.name }, [
       { type: "JobCreated", status: "True", reason: "JobCreated", message: `Created Job ${job.metadata!.name}` },
     ]);
@@ -257,19 +352,19 @@ export class ActRunnerReconciler {
     if (!ar.metadata?.finalizers?.includes(FINALIZER)) return undefined;
     const runnerGone = findCondition(ar.status?.conditions, "RunnerDeleted")?.status === "True";
     try {
-      if (!runnerGone && (ar.status?.runnerId !== undefined || ar.status?.runnerName)) {
+      const intent = registrationIntent(ar);
+      if (!runnerGone && (ar.status?.runnerId !== undefined || intent)) {
         const { client, scope } = await this.deps.forgejo.for(ar);
         if (ar.status?.runnerId !== undefined) await client.deleteRunner(scope, ar.status.runnerId);
         // An interrupted registration may have left a runner with the recorded name.
-        if (ar.status?.runnerId === undefined && ar.status?.runnerName) {
-          for (const runner of (await client.listRunners(scope)).filter((r) => r.name === ar.status!.runnerName))
+        else
+          for (const runner of (await client.listRunners(scope)).filter((r) => r.name === intent))
             await client.deleteRunner(scope, runner.id);
-        }
       }
     } catch (error) {
       const deletingForMs = Date.now() - new Date(ar.metadata.deletionTimestamp!).getTime();
       if (deletingForMs < this.deps.cleanupTimeoutMs) throw error;
-      const message = `Gave up deleting Forgejo runner ${ar.status?.runnerName ?? ar.status?.runnerId} after ${Math.round(deletingForMs / 1000)}s: ${error instanceof Error ? error.message : String(error)}; delete it in Forgejo if it is still listed`;
+      const message = `Gave up deleting Forgejo runner ${ar.status?.runnerName ?? registrationIntent(ar) ?? ar.status?.runnerId} after ${Math.round(deletingForMs / 1000)}s: ${error instanceof Error ? error.message : String(error)}; delete it in Forgejo if it is still listed`;
       this.deps.events.event(ar, "Warning", "RunnerCleanupAbandoned", message);
       this.deps.logger.warn({ ar: `${ar.metadata.namespace}/${ar.metadata.name}` }, message);
     }
@@ -320,4 +415,9 @@ export class ActRunnerReconciler {
     }
     return updated;
   }
+}
+
+/** The runner name a registration may have used: the annotation, or (written by earlier versions) status.runnerName. */
+function registrationIntent(ar: AR): string | undefined {
+  return ar.metadata?.annotations?.[REGISTERING_ANNOTATION] ?? ar.status?.runnerName;
 }

@@ -84,6 +84,13 @@ export function runnerSecret(ar: ActRunner, credentials: { id: number; uuid: str
   };
 }
 
+/** The --uuid a runner Job was made with (its runner container's arguments). */
+export function runnerUUIDOf(job: V1Job): string | undefined {
+  const args = job.spec?.template.spec?.containers.find((c) => c.name === RUNNER_CONTAINER)?.args ?? [];
+  const at = args.indexOf("--uuid");
+  return at >= 0 ? args[at + 1] : undefined;
+}
+
 /** The runner container's arguments, exactly the one-job command of forgejo.md. */
 export function runnerArgs(ar: ActRunner, uuid: string): string[] {
   const labels = parseLabels(ar.spec.labels).labels;

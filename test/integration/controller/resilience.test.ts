@@ -8,9 +8,13 @@ import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { rd } from "../../fixtures/resources.ts";
 import { createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, GC_TIMEOUT_MS } from "../helpers.ts";
 import { startRole, type RoleProcess } from "../support/process.ts";
-import { startRunnerBridge } from "../support/runner-bridge.ts";
+import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridge.ts";
 import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount, serviceAccountKubeconfig } from "../support/service-account.ts";
 import { controllerClusterRoleRules } from "../../../src/controller/rbac.ts";
+import { REGISTERING_ANNOTATION } from "../../../src/api/well-known.ts";
+import { ForgejoClient } from "../../../src/forgejo/client.ts";
+import { forgejoRunnerName, runnerJob, runnerSecret, runnerUUIDOf } from "../../../src/controller/runner-job.ts";
+import { ar } from "../../fixtures/resources.ts";
 
 const kc = kubeConfig();
 const objects = customObjects(kc);
@@ -90,6 +94,59 @@ async function actRunners(name: string): Promise<ActRunner[]> {
 }
 
 describe("controller resilience", () => {
+  // What a pass killed after the Secret and a Job were written, but before its status write, leaves
+  // behind — here with the Job made for a runner an even earlier pass lost. The next pass must adopt
+  // the runner whose credentials are in the Secret and replace the Job, not register another runner.
+  it("finishes an interrupted pass: adopts the runner in the Secret, replaces a Job made for a lost runner", async () => {
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["adopt"] });
+    const name = "adopt-1";
+    const created = (await objects.create(
+      "actrunners",
+      ns,
+      ar({
+        metadata: { name, namespace: ns, annotations: { [REGISTERING_ANNOTATION]: `k8s-${ns}-${name}` } },
+        spec: {
+          forgejoServer: forgejoUrl,
+          organization: "acme",
+          labels: "adopt:host",
+          tokenSecretRef: { name: "forgejo-token", namespace: ns, key: "token" },
+          forgejoJobID: job.id,
+          jobHandle: job.handle,
+          jobData: { ...job, status: "waiting" } as never,
+          retentionAfterFinish: "1h",
+        } as never,
+      }),
+    )) as ActRunner;
+    const client = new ForgejoClient({ server: forgejoUrl, token: TOKENS.owner });
+    const scope = { kind: "organization", organization: "acme" } as const;
+    const registered = await client.registerRunner(scope, { name: forgejoRunnerName(created), ephemeral: true });
+    await core.createNamespacedSecret({ namespace: ns, body: runnerSecret(created, registered) });
+    const staleJob = runnerJob(created, "00000000-0000-4000-8000-00000000dead", {
+      runnerImage: "runner:12.8",
+      dockerImage: "docker:dind",
+      jobTimeoutSeconds: 3600,
+    });
+    // The runner bridge must not try to claim the job with the dead uuid.
+    staleJob.spec!.template.metadata!.annotations = { ...staleJob.spec!.template.metadata!.annotations, [NO_PICKUP_ANNOTATION]: "true" };
+    await batch.createNamespacedJob({ namespace: ns, body: staleJob });
+
+    await startController();
+    const done = await eventually(
+      "the ActRunner recorded with the adopted runner",
+      async () => {
+        const current = (await objects.get("actrunners", ns, name)) as ActRunner;
+        return current.status?.runnerId !== undefined ? current : undefined;
+      },
+      30_000,
+      250,
+    );
+    expect(done.status).toMatchObject({ runnerId: registered.id, runnerUUID: registered.uuid, kubernetesJobName: staleJob.metadata!.name });
+    const job2 = await batch.readNamespacedJob({ name: staleJob.metadata!.name!, namespace: ns });
+    expect(runnerUUIDOf(job2)).toBe(registered.uuid);
+    expect([...fake.runners.values()].filter((r) => r.name === forgejoRunnerName(created)).map((r) => r.id)).toEqual([registered.id]);
+    expect(fake.callCount("POST")).toBe(1); // only the test's own registration
+  }, 90_000);
+
   it("converges after being killed again and again, with no duplicate Jobs and no orphan Forgejo runners", async () => {
     await setUp("crash");
     // The first registration answers late: the controller dies while Forgejo creates that runner.
@@ -98,7 +155,7 @@ describe("controller resilience", () => {
     let controller = await startController(["--workers", "1"]); // exactly one registration in flight
     await eventually(
       "the registration request",
-      async () => ((await actRunners("crash")).some((r) => r.status?.runnerName) ? true : undefined),
+      async () => ((await actRunners("crash")).some((r) => r.metadata?.annotations?.[REGISTERING_ANNOTATION]) ? true : undefined),
       30_000,
       50,
     );

@@ -1,4 +1,4 @@
-import { runnerArgs, runnerJob, runnerSecret, forgejoRunnerName } from "../../../src/controller/runner-job.ts";
+import { runnerArgs, runnerJob, runnerSecret, forgejoRunnerName, runnerUUIDOf } from "../../../src/controller/runner-job.ts";
 import { ar } from "../../fixtures/resources.ts";
 
 const options = { runnerImage: "runner:12.8", dockerImage: "docker:dind", jobTimeoutSeconds: 3 * 3600 };
@@ -109,6 +109,13 @@ describe("runner Job", () => {
       resources: { limits: { cpu: "2" } },
       command: ["forgejo-runner"],
     });
+  });
+
+  it("reads back the uuid a Job was made with, so a Job made for a lost runner is recognised", () => {
+    const job = runnerJob(runner, "6c1b0f4e-0000-4000-8000-000000000001", options);
+    expect(runnerUUIDOf(job)).toBe("6c1b0f4e-0000-4000-8000-000000000001");
+    job.spec!.template.spec!.containers = job.spec!.template.spec!.containers.filter((c) => c.name !== "runner");
+    expect(runnerUUIDOf(job)).toBeUndefined();
   });
 
   it("names the Forgejo runner after namespace and ActRunner, so a retry finds it", () => {
