@@ -1,18 +1,18 @@
 // npm run bench:listener — 500 waiting jobs in the fake Forgejo, maxRunners unset: how fast does the
 // listener turn them into ActRunners, compared with raw sequential ActRunner creates against the
 // same API server in the same run? Uses (or starts and then stops) the local cluster.
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { clusterDown, clusterUp, installCrds } from "../cluster/cluster.ts";
 import { FakeForgejo } from "../../test/fake-forgejo/fake-forgejo.ts";
 import { parseListenerConfig } from "../../src/listener/config.ts";
 import { Listener } from "../../src/listener/listener.ts";
 import { silentLogger } from "../../src/observability/log.ts";
+import { loadKubeConfig } from "../../src/k8s/client.ts";
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 500);
 const { state, started } = await clusterUp();
-const kc = new KubeConfig();
-kc.loadFromFile(state.kubeconfig);
+const kc = loadKubeConfig(state.kubeconfig);
 const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const ns = `bench-listener-${Date.now().toString(36)}`;

@@ -4,19 +4,18 @@
 // forgejo-runner for kwok's runner pods. Everything listens on 127.0.0.1.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
 import { readState } from "../cluster/cluster.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { FakeForgejo } from "../../test/fake-forgejo/fake-forgejo.ts";
 import { Executor } from "../../test/executor/executor.ts";
 import { startRunnerBridge } from "../../test/integration/support/runner-bridge.ts";
 import { DEMO, DEMO_STATE_DIR } from "./shared.ts";
+import { loadKubeConfig } from "../../src/k8s/client.ts";
 
 const logger = createLogger("demo-host");
 const cluster = readState();
 if (!cluster) throw new Error("demo host: no local cluster; run npm run demo");
-const kc = new KubeConfig();
-kc.loadFromFile(cluster.kubeconfig);
+const kc = loadKubeConfig(cluster.kubeconfig);
 
 const fake = new FakeForgejo({
   tokens: { [DEMO.token]: { user: "octo", scopes: ["write:organization"] } },

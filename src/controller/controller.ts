@@ -65,7 +65,6 @@ export class Controller {
     this.arReconciler = new ActRunnerReconciler({
       kc: deps.kc,
       cache: this.cache,
-      apply,
       events,
       logger: deps.logger,
       forgejo: this.forgejo,

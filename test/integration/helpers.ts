@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { readState, type ClusterState } from "../../scripts/cluster/cluster.ts";
 import { API_GROUP, API_VERSION } from "../../src/api/schemas.ts";
+import { loadKubeConfig } from "../../src/k8s/client.ts";
 
 export const TEST_NAMESPACE_LABEL = "forgejo-arc.test/namespace";
 /** Cascading deletion waits for the garbage collector, which learns new CRDs only at its discovery resync. */
@@ -15,9 +16,7 @@ export function clusterState(): ClusterState {
 }
 
 export function kubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromFile(clusterState().kubeconfig);
-  return kc;
+  return loadKubeConfig(clusterState().kubeconfig);
 }
 
 export async function createNamespace(prefix: string): Promise<string> {
