@@ -2,6 +2,7 @@
 //  1. 500 ActRunners (as a listener would create them) → 500 Jobs by the controller, against raw
 //     Job creates at the same concurrency in the same run; API requests per ActRunner (the API
 //     server's flow-control count for the controller's ServiceAccount); the controller's peak RSS.
+//     Runner pods run BENCH_RUN_FOR (default 5m) in both phases.
 //  2. Job queued in the fake Forgejo → Kubernetes Job created, p50/p95, with the default 10s poll.
 // Uses (or starts and then stops) the local cluster; the controller and listener run as processes.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -20,6 +21,11 @@ import { loadKubeConfig } from "../../src/k8s/client.ts";
 const COUNT = Number(process.env.BENCH_RUNNERS ?? 500);
 const LATENCY_JOBS = Number(process.env.BENCH_LATENCY_JOBS ?? 20);
 const WORKERS = 4;
+// How long runner pods run (kwok), in both phases alike. CI jobs take minutes, so by default no pod
+// finishes inside the measured windows; BENCH_RUN_FOR=2s makes them finish at once (more writes:
+// phase changes, runner deletion).
+const RUN_FOR = process.env.BENCH_RUN_FOR ?? "5m";
+const RUN_FOR_ANNOTATION = "forgejo-arc.test/run-for";
 // The Node options the image runs with (Dockerfile ENV NODE_OPTIONS), so the RSS measured is the product's.
 const DOCKERFILE = readFileSync(join(PROJECT_ROOT, "Dockerfile"), "utf8");
 const CONTROLLER_NODE_OPTIONS = /NODE_OPTIONS="([^"]+)"/.exec(DOCKERFILE)![1]!;
@@ -147,6 +153,7 @@ function actRunner(i: number, rdUid: string) {
       tokenSecretRef: { name: "token", namespace: ns },
       labels: "bench:host",
       retentionAfterFinish: "1h",
+      jobTemplate: { metadata: { annotations: { [RUN_FOR_ANNOTATION]: RUN_FOR } } },
       jobData: {
         id: i,
         attempt: 1,
@@ -230,13 +237,14 @@ try {
     .map((name) => `${name.replace(/^(process_|nodejs_)/, "").replace(/_bytes$/, "")} ${metric(name).toFixed(0)} MB`)
     .join(", ");
   const peakRssMb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${controller.pid}/status`, "utf8"))![1]) / 1024;
-  // Let the cluster finish the runner pods before timing raw creates, so each phase carries only its own load.
+  // Let the cluster settle (every runner pod running or done) before timing raw creates, so each
+  // phase carries only its own load.
   while (
     (
       await core.listNamespacedPod({
         namespace: ns,
         labelSelector: "forgejo.actions.io/runner-deployment=bench,app.kubernetes.io/component=runner",
-        fieldSelector: "status.phase!=Succeeded",
+        fieldSelector: "status.phase=Pending",
       })
     ).items.length > 0
   )
@@ -253,7 +261,10 @@ try {
           metadata: { name: `raw-${i}`, labels: { bench: "raw" } },
           spec: {
             backoffLimit: 0,
-            template: { spec: { restartPolicy: "Never", containers: [{ name: "runner", image: "bench/runner:1" }] } },
+            template: {
+              metadata: { annotations: { [RUN_FOR_ANNOTATION]: RUN_FOR } },
+              spec: { restartPolicy: "Never", containers: [{ name: "runner", image: "bench/runner:1" }] },
+            },
           },
         };
         await batch.createNamespacedJob({ namespace: ns, body: job });
@@ -269,7 +280,9 @@ try {
   const rawRate = COUNT / rawSeconds;
   const controllerRate = COUNT / controllerSeconds;
 
-  console.log(`bench:controller: ${COUNT} ActRunners → Jobs, ${WORKERS} workers, Kubernetes ${state.server}`);
+  console.log(
+    `bench:controller: ${COUNT} ActRunners → Jobs, ${WORKERS} workers, runner pods run ${RUN_FOR} (BENCH_RUN_FOR), Kubernetes ${state.server}`,
+  );
   console.log(
     `  ActRunners created by the bench beforehand in ${createdSeconds.toFixed(1)} s; all ${COUNT} Jobs created ${controllerSeconds.toFixed(1)} s after the controller started`,
   );
