@@ -11,7 +11,7 @@ import {
   type JsonSchema,
   type KindSchema,
 } from "../../src/api/schemas.ts";
-import { controllerClusterRoleRules } from "../../src/controller/rbac.ts";
+import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../src/controller/rbac.ts";
 import { dereference, toStructural, type SchemaDocuments } from "./project.ts";
 
 export const REGENERATE_COMMAND = "npm run generate";
@@ -186,10 +186,9 @@ export async function generatedFiles(): Promise<Map<string, string>> {
   }
   files.set("src/generated/api.ts", await typesSource(kinds));
   files.set("docs/api.md", apiDoc(kinds, documents));
-  files.set(
-    "chart/forgejo-arc/files/controller-rules.yaml",
-    banner("#", "src/controller/rbac.ts").replace("change the schema", "change controllerClusterRoleRules()") +
-      stringify(controllerClusterRoleRules(), { lineWidth: 0 }),
-  );
+  const rules = (name: string, list: unknown[]) =>
+    banner("#", "src/controller/rbac.ts").replace("change the schema", `change ${name}()`) + stringify(list, { lineWidth: 0 });
+  files.set("chart/forgejo-arc/files/controller-rules.yaml", rules("controllerClusterRoleRules", controllerClusterRoleRules()));
+  files.set("chart/forgejo-arc/files/leader-election-rules.yaml", rules("controllerLeaderElectionRules", controllerLeaderElectionRules()));
   return files;
 }

@@ -1,5 +1,6 @@
-// Exactly what the controller may do, cluster-wide. The chart's ClusterRole renders these rules
-// (docs/operations.md explains each); tests run the controller under them.
+// Exactly what the controller may do: cluster-wide, and in its own namespace for leader election.
+// The chart's ClusterRole and Role render these rules (docs/operations.md explains each); tests run
+// the controller under them.
 import type { V1PolicyRule } from "@kubernetes/client-node";
 import { API_GROUP } from "../api/schemas.ts";
 
@@ -20,6 +21,10 @@ export function controllerClusterRoleRules(): V1PolicyRule[] {
     // create: the webhook's server-side dry-run of pod templates (nothing is stored).
     { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "create"] },
     { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
-    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
   ];
+}
+
+/** Leader election, in the Lease's namespace only (the chart's Role in the release namespace). */
+export function controllerLeaderElectionRules(): V1PolicyRule[] {
+  return [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }];
 }

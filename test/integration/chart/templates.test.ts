@@ -9,7 +9,7 @@ import { parse } from "yaml";
 import type { V1Deployment, V1MutatingWebhookConfiguration, V1PolicyRule, V1ValidatingWebhookConfiguration } from "@kubernetes/client-node";
 import { kubectl } from "../../../scripts/cluster/cluster.ts";
 import { CHART_DIR, render, renderYaml, type RenderedObject } from "../../../scripts/chart/chart.ts";
-import { controllerClusterRoleRules } from "../../../src/controller/rbac.ts";
+import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../../src/controller/rbac.ts";
 import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
 import { clusterState, createNamespace, deleteNamespace } from "../helpers.ts";
 
@@ -42,6 +42,14 @@ describe("chart defaults", () => {
     expect(role.rules).toEqual(controllerClusterRoleRules());
     const binding = one<{ subjects: { name: string; namespace: string }[] }>(objects, "ClusterRoleBinding");
     expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "arc-forgejo-arc", namespace: "ops" }]);
+  });
+
+  test("leader election may touch Leases only in the release namespace", () => {
+    const role = one<{ metadata: { namespace: string }; rules: V1PolicyRule[] }>(objects, "Role");
+    expect(role.metadata.namespace).toBe("ops");
+    expect(role.rules).toEqual(controllerLeaderElectionRules());
+    expect(one<{ rules: V1PolicyRule[] }>(objects, "ClusterRole").rules.some((r) => r.resources?.includes("leases"))).toBe(false);
+    expect(one<{ roleRef: { name: string } }>(objects, "RoleBinding").roleRef.name).toBe("arc-forgejo-arc-leader-election");
   });
 
   test("two replicas elect a leader and are spread, with a PodDisruptionBudget", () => {
@@ -187,6 +195,8 @@ describe("the API server accepts the default values", () => {
       "secret",
       "clusterrole.rbac.authorization.k8s.io",
       "clusterrolebinding.rbac.authorization.k8s.io",
+      "role.rbac.authorization.k8s.io",
+      "rolebinding.rbac.authorization.k8s.io",
       "service",
       "deployment.apps",
       "poddisruptionbudget.policy",

@@ -12,7 +12,7 @@ import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridg
 import { EXECUTOR_NODE, EXECUTOR_POD_TEMPLATE, Executor } from "../../executor/executor.ts";
 import { silentLogger } from "../../../src/observability/log.ts";
 import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount } from "../support/service-account.ts";
-import { controllerClusterRoleRules } from "../../../src/controller/rbac.ts";
+import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../../src/controller/rbac.ts";
 
 const kc = kubeConfig();
 const objects = customObjects(kc);
@@ -40,7 +40,7 @@ beforeAll(async () => {
   executor = new Executor({ kc, server: clusterState().server, caFile: clusterState().caFile, logger: silentLogger() });
   await executor.start();
   // The controller runs with exactly the ClusterRole the chart gives it.
-  const kubeconfig = await clusterServiceAccountKubeconfig(ns, "controller", controllerClusterRoleRules());
+  const kubeconfig = await clusterServiceAccountKubeconfig(ns, "controller", controllerClusterRoleRules(), controllerLeaderElectionRules());
   controller = await startRole("controller", controllerArgs(), { KUBECONFIG: kubeconfig });
   await controller.waitForOutput("Started reconciling");
 }, 60_000);

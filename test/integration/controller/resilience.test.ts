@@ -10,7 +10,7 @@ import { createNamespace, customObjects, deleteNamespace, eventually, kubeConfig
 import { startRole, type RoleProcess } from "../support/process.ts";
 import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridge.ts";
 import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount, serviceAccountKubeconfig } from "../support/service-account.ts";
-import { controllerClusterRoleRules } from "../../../src/controller/rbac.ts";
+import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../../src/controller/rbac.ts";
 import { REGISTERING_ANNOTATION } from "../../../src/api/well-known.ts";
 import { ForgejoClient } from "../../../src/forgejo/client.ts";
 import { forgejoRunnerName, runnerJob, runnerSecret, runnerUUIDOf } from "../../../src/controller/runner-job.ts";
@@ -33,7 +33,12 @@ beforeAll(async () => {
   ns = await createNamespace("resilience");
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "forgejo-token" }, stringData: { token: TOKENS.owner } } });
   bridge = await startRunnerBridge(fake, ns);
-  controllerKubeconfig = await clusterServiceAccountKubeconfig(ns, "controller", controllerClusterRoleRules());
+  controllerKubeconfig = await clusterServiceAccountKubeconfig(
+    ns,
+    "controller",
+    controllerClusterRoleRules(),
+    controllerLeaderElectionRules(),
+  );
 }, 60_000);
 
 afterEach(async () => {

@@ -40,8 +40,13 @@ export async function serviceAccountKubeconfig(namespace: string, name: string, 
   return file;
 }
 
-/** A kubeconfig for a ServiceAccount bound cluster-wide to given ClusterRole rules. */
-export async function clusterServiceAccountKubeconfig(namespace: string, name: string, rules: V1PolicyRule[]): Promise<string> {
+/** A kubeconfig for a ServiceAccount bound cluster-wide to given ClusterRole rules, and in its namespace to namespaced rules. */
+export async function clusterServiceAccountKubeconfig(
+  namespace: string,
+  name: string,
+  rules: V1PolicyRule[],
+  namespacedRules: V1PolicyRule[] = [],
+): Promise<string> {
   const kc = kubeConfig();
   const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
   const clusterName = `${namespace}-${name}`;
@@ -53,7 +58,7 @@ export async function clusterServiceAccountKubeconfig(namespace: string, name: s
       subjects: [{ kind: "ServiceAccount", name, namespace }],
     },
   });
-  return serviceAccountKubeconfig(namespace, name, []);
+  return serviceAccountKubeconfig(namespace, name, namespacedRules);
 }
 
 export async function deleteClusterServiceAccount(namespace: string, name: string): Promise<void> {
