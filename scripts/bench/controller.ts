@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BatchV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type V1Job, type V1PolicyRule } from "@kubernetes/client-node";
 import { PROJECT_ROOT, clusterDown, clusterUp, installCrds, type ClusterState } from "../cluster/cluster.ts";
-import { FakeForgejo } from "../../test/fake-forgejo/fake-forgejo.ts";
+import { benchForgejo } from "./shared.ts";
 import { controllerClusterRoleRules } from "../../src/controller/rbac.ts";
 import { removeActRunnerFinalizers } from "../../test/integration/helpers.ts";
 import { listenerRoleRules } from "../../src/listener/rbac.ts";
@@ -37,13 +37,31 @@ const batch = kc.makeApiClient(BatchV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
 const ns = `bench-controller-${Date.now().toString(36)}`;
-const fake = new FakeForgejo({
-  tokens: { t: { user: "alice", scopes: ["all"] } },
-  organizations: { acme: { owners: ["alice"] } },
-  repositories: ["acme/app"],
-});
+const fake = benchForgejo();
 const children: ChildProcess[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function createRunnerDeployment(name: string): Promise<object> {
+  return custom.createNamespacedCustomObject({
+    group: "forgejo.actions.io",
+    version: "v1alpha1",
+    namespace: ns,
+    plural: "runnerdeployments",
+    body: {
+      apiVersion: "forgejo.actions.io/v1alpha1",
+      kind: "RunnerDeployment",
+      metadata: { name },
+      spec: { forgejoServer: fakeUrl, organization: "acme", labels: `${name}:host`, tokenSecretRef: { name: "token" } },
+    },
+  });
+}
+
+/** "etcd 1.2 s, kube-apiserver 3.4 s, …": CPU seconds spent between two cpuSeconds() readings. */
+function cpuSpent(before: Record<string, number>, after: Record<string, number>): string {
+  return Object.entries(after)
+    .map(([name, seconds]) => `${name} ${(seconds - (before[name] ?? 0)).toFixed(1)} s`)
+    .join(", ");
+}
 
 /** CPU seconds (user + system) of the control plane's processes and, if given, the controller's. */
 function cpuSeconds(s: ClusterState, controllerPid?: number): Record<string, number> {
@@ -177,18 +195,7 @@ try {
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "token" }, stringData: { token: "t" } } });
   fakeUrl = await fake.listen();
 
-  const rd = (await custom.createNamespacedCustomObject({
-    group: "forgejo.actions.io",
-    version: "v1alpha1",
-    namespace: ns,
-    plural: "runnerdeployments",
-    body: {
-      apiVersion: "forgejo.actions.io/v1alpha1",
-      kind: "RunnerDeployment",
-      metadata: { name: "bench" },
-      spec: { forgejoServer: fakeUrl, organization: "acme", labels: "bench:host", tokenSecretRef: { name: "token" } },
-    },
-  })) as { metadata: { uid: string } };
+  const rd = (await createRunnerDeployment("bench")) as { metadata: { uid: string } };
   // The ActRunners exist before the controller starts (as after a burst the listener already
   // turned into ActRunners), so the timing charges the controller only with its own work.
   let begin = performance.now();
@@ -220,10 +227,7 @@ try {
   );
   while ((await jobCount("forgejo.actions.io/runner-deployment=bench")) < COUNT) await sleep(250);
   const controllerSeconds = (performance.now() - begin) / 1000;
-  const cpuAfter = cpuSeconds(state, controller.pid);
-  const cpuSpent = Object.entries(cpuAfter)
-    .map(([name, seconds]) => `${name} ${(seconds - (cpuBefore[name] ?? 0)).toFixed(1)} s`)
-    .join(", ");
+  const controllerCpu = cpuSpent(cpuBefore, cpuSeconds(state, controller.pid));
   const requests = (await serviceAccountRequests()) - requestsBefore;
   const controllerMetrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const metric = (name: string) =>
@@ -272,10 +276,7 @@ try {
     }),
   );
   const rawSeconds = (performance.now() - begin) / 1000;
-  const rawCpuAfter = cpuSeconds(state);
-  const rawCpuSpent = Object.entries(rawCpuAfter)
-    .map(([name, seconds]) => `${name} ${(seconds - (rawCpuBefore[name] ?? 0)).toFixed(1)} s`)
-    .join(", ");
+  const rawCpu = cpuSpent(rawCpuBefore, cpuSeconds(state));
 
   const rawRate = COUNT / rawSeconds;
   const controllerRate = COUNT / controllerSeconds;
@@ -292,24 +293,13 @@ try {
   console.log(
     `  API requests by the controller: ${requests} (${(requests / COUNT).toFixed(1)} per ActRunner, watches and Events included, until every Job existed)`,
   );
-  console.log(`  CPU while the controller worked (2 cores, ${controllerSeconds.toFixed(1)} s): ${cpuSpent}`);
-  console.log(`  CPU during the raw creates (${rawSeconds.toFixed(1)} s): ${rawCpuSpent}`);
+  console.log(`  CPU while the controller worked (2 cores, ${controllerSeconds.toFixed(1)} s): ${controllerCpu}`);
+  console.log(`  CPU during the raw creates (${rawSeconds.toFixed(1)} s): ${rawCpu}`);
   console.log(`  controller peak RSS: ${peakRssMb.toFixed(0)} MB (target < 200 MB); now: ${memoryBreakdown}`);
   console.log(`  Forgejo requests by the controller: ${fake.calls.length} (${fake.callCount("POST")} registrations)`);
 
   // Queued → Job latency with the listener at its default 10 s poll.
-  await custom.createNamespacedCustomObject({
-    group: "forgejo.actions.io",
-    version: "v1alpha1",
-    namespace: ns,
-    plural: "runnerdeployments",
-    body: {
-      apiVersion: "forgejo.actions.io/v1alpha1",
-      kind: "RunnerDeployment",
-      metadata: { name: "latency" },
-      spec: { forgejoServer: fakeUrl, organization: "acme", labels: "latency:host", tokenSecretRef: { name: "token" } },
-    },
-  });
+  await createRunnerDeployment("latency");
   const listenerKubeconfig = await serviceAccountKubeconfig("listener", false, listenerRoleRules("latency"));
   run(
     "listener",

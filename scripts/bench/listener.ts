@@ -4,7 +4,7 @@
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { clusterDown, clusterUp, installCrds } from "../cluster/cluster.ts";
-import { FakeForgejo } from "../../test/fake-forgejo/fake-forgejo.ts";
+import { benchForgejo } from "./shared.ts";
 import { parseListenerConfig } from "../../src/listener/config.ts";
 import { Listener } from "../../src/listener/listener.ts";
 import { silentLogger } from "../../src/observability/log.ts";
@@ -16,11 +16,7 @@ const kc = loadKubeConfig(state.kubeconfig);
 const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const ns = `bench-listener-${Date.now().toString(36)}`;
-const fake = new FakeForgejo({
-  tokens: { t: { user: "alice", scopes: ["all"] } },
-  organizations: { acme: { owners: ["alice"] } },
-  repositories: ["acme/app"],
-});
+const fake = benchForgejo();
 const resource = { group: "forgejo.actions.io", version: "v1alpha1", namespace: ns };
 
 function actRunner(name: string, id: number) {

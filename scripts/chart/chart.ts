@@ -28,18 +28,27 @@ export function helm(args: string[], options: { kubeconfig?: string } = {}): str
   });
 }
 
-/** helm without blocking the event loop — needed while this process also plays the kubelet (the test executor). */
-export async function helmAsync(args: string[], options: { kubeconfig?: string; timeoutMs?: number } = {}): Promise<string> {
-  const { stdout } = await promisify(execFile)("helm", args, {
+/** A pinned tool (helm, ct) without blocking the event loop — needed while this process also
+ *  plays the kubelet (the test executor). The error carries the tool's output. */
+export async function runToolAsync(
+  command: string,
+  args: string[],
+  options: { kubeconfig?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<string> {
+  const { stdout } = await promisify(execFile)(command, args, {
     encoding: "utf8",
     cwd: PROJECT_ROOT,
-    env: { ...process.env, PATH: toolsPath(), ...(options.kubeconfig ? { KUBECONFIG: options.kubeconfig } : {}) },
+    env: { ...process.env, PATH: toolsPath(), ...(options.kubeconfig ? { KUBECONFIG: options.kubeconfig } : {}), ...options.env },
     timeout: options.timeoutMs ?? 300_000,
     maxBuffer: 16 * 1024 * 1024,
   }).catch((error: { stdout?: string; stderr?: string; message: string }) => {
-    throw new Error(`helm ${args.slice(0, 2).join(" ")} failed: ${error.stderr || error.message}`);
+    throw new Error(`${command} ${args.slice(0, 2).join(" ")} failed: ${error.stderr || error.message}\n${error.stdout ?? ""}`);
   });
   return stdout;
+}
+
+export function helmAsync(args: string[], options: { kubeconfig?: string; timeoutMs?: number } = {}): Promise<string> {
+  return runToolAsync("helm", args, options);
 }
 
 export interface RenderOptions {

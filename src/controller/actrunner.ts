@@ -24,6 +24,8 @@ import type { EventRecorder } from "../k8s/events.ts";
 import type { Logger } from "../observability/log.ts";
 import type { AR, ClusterCache } from "./cache.ts";
 import { findCondition, setCondition, type ConditionInput } from "./conditions.ts";
+import type { ForgejoClient } from "../forgejo/client.ts";
+import type { ForgejoScope } from "../forgejo/scope.ts";
 import type { ForgejoClients } from "./forgejo-clients.ts";
 import { observeJob } from "./job-status.ts";
 import {
@@ -129,7 +131,7 @@ export class ActRunnerReconciler {
     const namespace = ar.metadata!.namespace!;
     const runnerName = forgejoRunnerName(ar);
     const { client, scope } = await this.deps.forgejo.for(ar);
-    let credentials = earlierAttempt ? await this.recoverRunner(ar, runnerName) : undefined;
+    let credentials = earlierAttempt ? await this.recoverRunner(ar, runnerName, client, scope) : undefined;
     if (!credentials) {
       const registered = await client.registerRunner(scope, {
         name: runnerName,
@@ -193,8 +195,12 @@ export class ActRunnerReconciler {
   }
 
   /** After an interrupted pass: the runner whose credentials reached the Secret, if Forgejo still has it; every other runner of the name is deleted. */
-  private async recoverRunner(ar: AR, runnerName: string): Promise<{ id: number; uuid: string; token: string } | undefined> {
-    const { client, scope } = await this.deps.forgejo.for(ar);
+  private async recoverRunner(
+    ar: AR,
+    runnerName: string,
+    client: ForgejoClient,
+    scope: ForgejoScope,
+  ): Promise<{ id: number; uuid: string; token: string } | undefined> {
     const secret = await this.core
       .readNamespacedSecret({ name: runnerSecretName(ar), namespace: ar.metadata!.namespace! })
       .catch((error: unknown) => {

@@ -3,18 +3,15 @@
 // ci values), so the API server only ever dials loopback. ct install does install → helm test →
 // uninstall; a second install then shows the API server refusing bad RunnerDeployments through
 // the chart's own webhook configuration.
-import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { AdmissionregistrationV1Api } from "@kubernetes/client-node";
-import { freePort, toolsPath } from "../../../scripts/cluster/cluster.ts";
-import { CHART_DIR, CT_CONFIG, helmAsync } from "../../../scripts/chart/chart.ts";
+import { freePort } from "../../../scripts/cluster/cluster.ts";
+import { CHART_DIR, CT_CONFIG, helmAsync, runToolAsync } from "../../../scripts/chart/chart.ts";
 import { Executor } from "../../executor/executor.ts";
 import { silentLogger } from "../../../src/observability/log.ts";
 import { rd } from "../../fixtures/resources.ts";
 import { clusterState, createNamespace, customObjects, deleteNamespace, kubeConfig, rejection } from "../helpers.ts";
 
-const run = promisify(execFile);
 const CI_VALUES = join(CHART_DIR, "ci/url-mode-values.yaml");
 const kc = kubeConfig();
 let executor: Executor;
@@ -30,17 +27,10 @@ afterAll(async () => {
 
 test("ct install: installs with the ci values, the helm test passes, and it uninstalls", async () => {
   const port = await freePort();
-  const { stdout } = await run(
-    "ct",
-    ["install", "--config", CT_CONFIG, "--helm-extra-set-args", `--set=webhooks.url.port=${port}`],
-    {
-      cwd: join(CHART_DIR, "../.."),
-      env: { ...process.env, PATH: toolsPath(), KUBECONFIG: clusterState().kubeconfig, CT_PRINT_LOGS: "false" },
-      timeout: 360_000,
-      maxBuffer: 16 * 1024 * 1024,
-    },
-  ).catch((error: { stdout?: string; stderr?: string }) => {
-    throw new Error(`ct install failed:\n${error.stdout ?? ""}\n${error.stderr ?? ""}`);
+  const stdout = await runToolAsync("ct", ["install", "--config", CT_CONFIG, "--helm-extra-set-args", `--set=webhooks.url.port=${port}`], {
+    kubeconfig: clusterState().kubeconfig,
+    env: { CT_PRINT_LOGS: "false" },
+    timeoutMs: 360_000,
   });
   expect(stdout).toMatch(/TEST SUITE:\s+forgejo-arc-\S+-test-webhooks[\s\S]*Phase:\s+Succeeded/);
   expect(stdout).toContain("All charts installed successfully");
