@@ -10,13 +10,24 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BatchV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type V1Job, type V1PolicyRule } from "@kubernetes/client-node";
+import {
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  RbacAuthorizationV1Api,
+  Watch,
+  type V1Job,
+  type V1PolicyRule,
+} from "@kubernetes/client-node";
 import { PROJECT_ROOT, clusterDown, clusterUp, installCrds, type ClusterState } from "../cluster/cluster.ts";
 import { benchForgejo } from "./shared.ts";
 import { controllerClusterRoleRules } from "../../src/controller/rbac.ts";
 import { removeActRunnerFinalizers } from "../../test/integration/helpers.ts";
 import { listenerRoleRules } from "../../src/listener/rbac.ts";
 import { loadKubeConfig } from "../../src/k8s/client.ts";
+import { parseControllerConfig } from "../../src/controller/config.ts";
+import { runnerJob } from "../../src/controller/runner-job.ts";
+import type { ActRunner } from "../../src/generated/api.ts";
 
 const COUNT = Number(process.env.BENCH_RUNNERS ?? 500);
 const LATENCY_JOBS = Number(process.env.BENCH_LATENCY_JOBS ?? 20);
@@ -75,6 +86,8 @@ function cpuSeconds(s: ClusterState, controllerPid?: number): Record<string, num
   };
   const result: Record<string, number> = Object.fromEntries(s.processes.map((p) => [p.name, ticks(p.pid)]));
   if (controllerPid) result.controller = ticks(controllerPid);
+  const self = process.cpuUsage();
+  result["bench (fake Forgejo, Kubernetes clients)"] = (self.user + self.system) / 1e6;
   return result;
 }
 
@@ -92,6 +105,28 @@ function apiserverMetrics(s: ClusterState): Promise<string> {
     req.on("error", reject);
     req.end();
   });
+}
+
+/** apiserver_request_total by "VERB resource[/subresource]", every client together. */
+async function requestsByKind(): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const line of (await apiserverMetrics(state)).split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const label = (name: string) => new RegExp(`[{,]${name}="([^"]*)"`).exec(line)?.[1] ?? "";
+    const kind = `${label("verb")} ${label("resource")}${label("subresource") ? `/${label("subresource")}` : ""}`;
+    counts.set(kind, (counts.get(kind) ?? 0) + Number(line.split(" ").at(-1)));
+  }
+  return counts;
+}
+
+/** "POST jobs 500, PATCH actrunners/status 500, …": the request kinds of a phase, most first. */
+function requestsSpent(before: Map<string, number>, after: Map<string, number>): string {
+  return [...after]
+    .map(([kind, count]) => [kind, count - (before.get(kind) ?? 0)] as const)
+    .filter(([kind, count]) => count >= COUNT / 20 && !kind.startsWith("WATCH"))
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, count]) => `${kind} ${count}`)
+    .join(", ");
 }
 
 /** Requests dispatched for ServiceAccounts (flow schema "service-accounts"): only the controller uses one here. */
@@ -134,16 +169,46 @@ async function serviceAccountKubeconfig(name: string, clusterWide: boolean, rule
 }
 
 function run(role: string, args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, "src/cli.ts"), role, ...args], {
-    env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", ...env },
-    stdio: "ignore",
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_CPU_PROF && role === "controller" ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+      join(PROJECT_ROOT, "src/cli.ts"),
+      role,
+      ...args,
+    ],
+    {
+      env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", ...env },
+      stdio: "ignore",
+    },
+  );
   children.push(child);
   return child;
 }
 
-async function jobCount(labelSelector: string): Promise<number> {
-  return (await batch.listNamespacedJob({ namespace: ns, labelSelector })).items.length;
+/** Resolves once `count` Jobs with the label exist. A watch, not LIST polls: polling 500 Jobs every
+ *  250 ms costs the API server more than some of the work being timed. */
+async function jobsCreated(labelSelector: string, count: number): Promise<void> {
+  const list = await batch.listNamespacedJob({ namespace: ns, labelSelector });
+  const names = new Set(list.items.map((job) => job.metadata!.name!));
+  if (names.size >= count) return;
+  let request: AbortController | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const watching = new Watch(kc).watch(
+        `/apis/batch/v1/namespaces/${ns}/jobs`,
+        { labelSelector, resourceVersion: list.metadata!.resourceVersion, allowWatchBookmarks: false },
+        (type: string, job: V1Job) => {
+          if (type === "ADDED") names.add(job.metadata!.name!);
+          if (names.size >= count) resolve();
+        },
+        (error: unknown) => reject(new Error(`the Job watch ended with ${names.size} of ${count} Jobs seen`, { cause: error })),
+      );
+      void watching.then((controller) => (request = controller), reject);
+    });
+  } finally {
+    request?.abort();
+  }
 }
 
 function percentile(values: number[], p: number): number {
@@ -158,6 +223,7 @@ function actRunner(i: number, rdUid: string) {
     kind: "ActRunner",
     metadata: {
       name: `bench-${i}-1`,
+      finalizers: ["forgejo.actions.io/runner-cleanup"],
       labels: { "forgejo.actions.io/runner-deployment": "bench" },
       ownerReferences: [
         { apiVersion: "forgejo.actions.io/v1alpha1", kind: "RunnerDeployment", name: "bench", uid: rdUid, controller: true },
@@ -213,22 +279,22 @@ try {
   // The controller, under its ClusterRole, with its own ServiceAccount; timed from its start.
   const controllerKubeconfig = await serviceAccountKubeconfig("controller", true, controllerClusterRoleRules());
   const metricsPort = 18000 + Math.floor(Math.random() * 2000);
-  const requestsBefore = await serviceAccountRequests();
-  const cpuBefore = cpuSeconds(state);
-  begin = performance.now();
-  const controller = run(
-    "controller",
-    ["--webhook-port", "0", "--port", String(metricsPort), "--host", "127.0.0.1", "--workers", String(WORKERS)],
-    {
+  const startController = () =>
+    run("controller", ["--webhook-port", "0", "--port", String(metricsPort), "--host", "127.0.0.1", "--workers", String(WORKERS)], {
       KUBECONFIG: controllerKubeconfig,
       NODE_OPTIONS: CONTROLLER_NODE_OPTIONS,
       MALLOC_ARENA_MAX: CONTROLLER_MALLOC_ARENA_MAX,
-    },
-  );
-  while ((await jobCount("forgejo.actions.io/runner-deployment=bench")) < COUNT) await sleep(250);
+    });
+  const requestsBefore = await serviceAccountRequests();
+  const kindsBefore = await requestsByKind();
+  const cpuBefore = cpuSeconds(state);
+  begin = performance.now();
+  let controller = startController();
+  await jobsCreated("forgejo.actions.io/runner-deployment=bench", COUNT);
   const controllerSeconds = (performance.now() - begin) / 1000;
   const controllerCpu = cpuSpent(cpuBefore, cpuSeconds(state, controller.pid));
   const requests = (await serviceAccountRequests()) - requestsBefore;
+  const controllerKinds = requestsSpent(kindsBefore, await requestsByKind());
   const controllerMetrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const metric = (name: string) =>
     Number(new RegExp(`^forgejo_arc_${name}\\{[^}]*\\} (\\S+)`, "m").exec(controllerMetrics)?.[1] ?? NaN) / 1024 / 1024;
@@ -241,6 +307,9 @@ try {
     .map((name) => `${name.replace(/^(process_|nodejs_)/, "").replace(/_bytes$/, "")} ${metric(name).toFixed(0)} MB`)
     .join(", ");
   const peakRssMb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${controller.pid}/status`, "utf8"))![1]) / 1024;
+  // The raw phase must not carry the controller's later work (mirroring pods starting into status).
+  controller.kill("SIGTERM");
+  await new Promise((resolve) => controller.once("exit", resolve));
   // Let the cluster settle (every runner pod running or done) before timing raw creates, so each
   // phase carries only its own load.
   while (
@@ -253,32 +322,43 @@ try {
     ).items.length > 0
   )
     await sleep(1_000);
-  // Raw Job creates at the controller's concurrency.
+  // The same Jobs created directly, at the controller's concurrency: for every ActRunner the Job
+  // the controller made for it (same spec, labels and owner), under another name.
+  const defaults = parseControllerConfig([], {});
+  const jobOptions = {
+    runnerImage: defaults.runnerImage,
+    dockerImage: defaults.dockerImage,
+    jobTimeoutSeconds: defaults.jobTimeoutMs / 1000,
+  };
+  const registered = (
+    (await custom.listNamespacedCustomObject({
+      group: "forgejo.actions.io",
+      version: "v1alpha1",
+      namespace: ns,
+      plural: "actrunners",
+    })) as {
+      items: ActRunner[];
+    }
+  ).items.filter((ar) => ar.status?.runnerUUID);
+  const rawJobs = registered.map((ar) => {
+    const job = runnerJob(ar, ar.status!.runnerUUID!, jobOptions);
+    job.metadata!.name = `raw-${job.metadata!.name}`;
+    return job;
+  });
   let next = 0;
+  const rawKindsBefore = await requestsByKind();
   const rawCpuBefore = cpuSeconds(state);
   begin = performance.now();
   await Promise.all(
     Array.from({ length: WORKERS }, async () => {
-      while (next < COUNT) {
-        const i = next++;
-        const job: V1Job = {
-          metadata: { name: `raw-${i}`, labels: { bench: "raw" } },
-          spec: {
-            backoffLimit: 0,
-            template: {
-              metadata: { annotations: { [RUN_FOR_ANNOTATION]: RUN_FOR } },
-              spec: { restartPolicy: "Never", containers: [{ name: "runner", image: "bench/runner:1" }] },
-            },
-          },
-        };
-        await batch.createNamespacedJob({ namespace: ns, body: job });
-      }
+      while (next < rawJobs.length) await batch.createNamespacedJob({ namespace: ns, body: rawJobs[next++]! });
     }),
   );
   const rawSeconds = (performance.now() - begin) / 1000;
   const rawCpu = cpuSpent(rawCpuBefore, cpuSeconds(state));
+  const rawKinds = requestsSpent(rawKindsBefore, await requestsByKind());
 
-  const rawRate = COUNT / rawSeconds;
+  const rawRate = rawJobs.length / rawSeconds;
   const controllerRate = COUNT / controllerSeconds;
 
   console.log(
@@ -295,10 +375,13 @@ try {
   );
   console.log(`  CPU while the controller worked (2 cores, ${controllerSeconds.toFixed(1)} s): ${controllerCpu}`);
   console.log(`  CPU during the raw creates (${rawSeconds.toFixed(1)} s): ${rawCpu}`);
+  console.log(`  API server requests of every client while the controller worked: ${controllerKinds}`);
+  console.log(`  … during the raw creates: ${rawKinds}`);
   console.log(`  controller peak RSS: ${peakRssMb.toFixed(0)} MB (target < 200 MB); now: ${memoryBreakdown}`);
   console.log(`  Forgejo requests by the controller: ${fake.calls.length} (${fake.callCount("POST")} registrations)`);
 
   // Queued → Job latency with the listener at its default 10 s poll.
+  controller = startController();
   await createRunnerDeployment("latency");
   const listenerKubeconfig = await serviceAccountKubeconfig("listener", false, listenerRoleRules("latency"));
   run(

@@ -357,7 +357,7 @@ export async function clusterUp(stateDir = DEFAULT_STATE_DIR): Promise<{ state: 
       "--authorization-mode=RBAC",
       "--allow-privileged=true",
       "--service-cluster-ip-range=10.96.0.0/16",
-      "--profiling=false",
+      process.env.CLUSTER_APISERVER_PROFILING ? "--profiling=true" : "--profiling=false",
       "--v=1",
     ]);
     await waitFor(
