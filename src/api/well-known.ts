@@ -16,7 +16,5 @@ export const LABELS = {
 
 export const MANAGED_BY = "forgejo-arc";
 export const FINALIZER = `${API_GROUP}/runner-cleanup`;
-/** On an ActRunner: the Forgejo runner name a registration may have used (written with the finalizer, before Forgejo is asked). */
-export const REGISTERING_ANNOTATION = `${API_GROUP}/registering-runner`;
 export const FIELD_MANAGER = "forgejo-arc";
 export const LISTENER_FIELD_MANAGER = "forgejo-arc-listener";

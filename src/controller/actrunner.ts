@@ -1,9 +1,10 @@
-// ActRunner reconciler, step by step: finalizer and registration intent (one metadata write) →
-// register an ephemeral Forgejo runner → runner Secret → batch/v1 Job → one status write → mirror
-// the Job into phase and conditions → stop a runner whose job vanished or was not picked up in
-// time → delete the Forgejo runner when done → delete the ActRunner after its retention. A pass
-// interrupted anywhere is finished by the next from what it left (see startRunner). The finalizer
-// deletes the Forgejo runner, giving up after a bounded time if Forgejo stays unreachable.
+// ActRunner reconciler, step by step: finalizer (set by the listener at creation, else one metadata
+// write) → register an ephemeral Forgejo runner → runner Secret → batch/v1 Job → one status write →
+// mirror the Job into phase and conditions → stop a runner whose job vanished or was not picked up
+// in time → delete the Forgejo runner when done → delete the ActRunner after its retention. A pass
+// interrupted anywhere is finished by the next from what it left (see startRunner and
+// registrations.ts). The finalizer deletes the Forgejo runner, giving up after a bounded time if
+// Forgejo stays unreachable.
 import {
   BatchV1Api,
   CoreV1Api,
@@ -17,7 +18,7 @@ import { isDeepStrictEqual } from "node:util";
 import { DEFAULT_PICKUP_TIMEOUT, DEFAULT_RETENTION_AFTER_FINISH } from "../api/defaults.ts";
 import { parseDuration } from "../api/duration.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
-import { FINALIZER, REGISTERING_ANNOTATION } from "../api/well-known.ts";
+import { FINALIZER } from "../api/well-known.ts";
 import type { ActRunnerStatus, Condition } from "../generated/api.ts";
 import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
@@ -25,9 +26,10 @@ import type { Logger } from "../observability/log.ts";
 import type { AR, ClusterCache } from "./cache.ts";
 import { findCondition, setCondition, type ConditionInput } from "./conditions.ts";
 import type { ForgejoClient } from "../forgejo/client.ts";
-import type { ForgejoScope } from "../forgejo/scope.ts";
+import { scopePrefix, type ForgejoScope } from "../forgejo/scope.ts";
 import type { ForgejoClients } from "./forgejo-clients.ts";
 import { observeJob } from "./job-status.ts";
+import { Registrations, type RunnerCredentials, type Unrecorded } from "./registrations.ts";
 import {
   forgejoRunnerName,
   runnerJob,
@@ -65,12 +67,30 @@ export class ActRunnerReconciler {
   private readonly core: CoreV1Api;
   /** Per key, the resourceVersion our last write replaced: a cache still showing it is stale. */
   private readonly superseded = new Map<string, string>();
+  private readonly registrations = new Registrations();
+  /** uid → when Forgejo was last asked whether the runner took its job. */
+  private readonly lastPickupCheck = new Map<string, number>();
 
   constructor(deps: ActRunnerReconcilerDeps) {
     this.deps = deps;
     this.custom = deps.kc.makeApiClient(CustomObjectsApi);
     this.batch = deps.kc.makeApiClient(BatchV1Api);
     this.core = deps.kc.makeApiClient(CoreV1Api);
+  }
+
+  /**
+   * Called when this replica begins to lead, with every ActRunner that exists then (a fresh list, not
+   * the cache): those whose status names no runner may have one from an earlier leader or process.
+   */
+  beginTerm(existing: AR[]): void {
+    this.registrations.beginTerm(existing.filter((ar) => ar.status?.runnerId === undefined).map((ar) => ar.metadata!.uid!));
+  }
+
+  /** The ActRunner left the cache (deleted): what was kept for it goes. */
+  forget(ar: AR): void {
+    if (!ar.metadata?.uid) return;
+    this.registrations.forget(ar.metadata.uid);
+    this.lastPickupCheck.delete(ar.metadata.uid);
   }
 
   async reconcile(namespace: string, name: string): Promise<Requeue> {
@@ -84,16 +104,8 @@ export class ActRunnerReconciler {
     if (ar.metadata?.deletionTimestamp) return this.finalize(ar);
     // Steps that write go on with the object the API server returned (never older than the cache),
     // so a new ActRunner reaches its Job in one pass instead of one informer round trip per step.
-    const runnerName = forgejoRunnerName(ar);
-    // Set by an earlier pass that may have got as far as Forgejo: startRunner must look for what it left.
-    const earlierAttempt = registrationIntent(ar) === runnerName;
-    const needsIntent = ar.status?.runnerId === undefined && !earlierAttempt;
-    if (!ar.metadata?.finalizers?.includes(FINALIZER) || needsIntent) {
-      ar = await this.patchMetadata(ar, {
-        ...(ar.metadata?.finalizers?.includes(FINALIZER) ? {} : { finalizers: [...(ar.metadata?.finalizers ?? []), FINALIZER] }),
-        ...(needsIntent ? { annotations: { [REGISTERING_ANNOTATION]: runnerName } } : {}),
-      });
-    }
+    if (!ar.metadata?.finalizers?.includes(FINALIZER))
+      ar = await this.patchMetadata(ar, { finalizers: [...(ar.metadata?.finalizers ?? []), FINALIZER] });
     const phase = ar.status?.phase;
     if (phase === "Succeeded" || phase === "Failed") return this.afterFinish(ar);
     if (this.jobVanished(ar)) {
@@ -106,7 +118,7 @@ export class ActRunnerReconciler {
       }
       return this.stop(ar, "JobVanished", "The job left Forgejo's queue before a runner took it (cancelled or re-run)");
     }
-    if (ar.status?.runnerId === undefined) return this.startRunner(ar, earlierAttempt);
+    if (ar.status?.runnerId === undefined) return this.startRunner(ar);
     const job = this.deps.cache.jobs.get(runnerObjectName(ar), namespace);
     if (!job) return this.createJob(ar);
     return this.mirror(ar);
@@ -121,30 +133,21 @@ export class ActRunnerReconciler {
 
   /**
    * Registers the ephemeral runner, stores its credentials in the runner Secret, creates the Job and
-   * records all of it in one status write. The registration intent (annotation) was written before
-   * Forgejo was asked, so a pass that finds it without a runner id follows an interrupted one and
-   * picks up its pieces: a runner whose credentials reached the Secret is adopted, any other runner
-   * of that name is deleted (only this case lists Forgejo's runners), and a Job made for a runner
-   * that was lost is deleted before a new one is created.
+   * records all of it in one status write. Until that write, the credentials are kept in memory, so
+   * a retried pass reuses the runner instead of registering another. A suspect ActRunner (see
+   * registrations.ts) first has its runners looked for: one whose credentials reached the Secret
+   * is adopted, every other runner of its name is deleted, and a Job made for a runner that was
+   * lost is deleted before a new one is created.
    */
-  private async startRunner(ar: AR, earlierAttempt: boolean): Promise<Requeue> {
-    const namespace = ar.metadata!.namespace!;
+  private async startRunner(ar: AR): Promise<Requeue> {
+    const uid = ar.metadata!.uid!;
     const runnerName = forgejoRunnerName(ar);
     const { client, scope } = await this.deps.forgejo.for(ar);
-    let credentials = earlierAttempt ? await this.recoverRunner(ar, runnerName, client, scope) : undefined;
-    if (!credentials) {
-      const registered = await client.registerRunner(scope, {
-        name: runnerName,
-        description: `forgejo-arc: ActRunner ${namespace}/${ar.metadata!.name} for job ${ar.spec.forgejoJobID}`,
-        ephemeral: true,
-      });
-      try {
-        await this.writeRunnerSecret(ar, registered);
-      } catch (error) {
-        await client.deleteRunner(scope, registered.id).catch(() => undefined);
-        throw error;
-      }
-      credentials = registered;
+    const unrecorded = this.registrations.unrecordedFor(uid) ?? (await this.adoptOrRegister(ar, runnerName, client, scope));
+    const credentials = unrecorded.credentials;
+    if (!unrecorded.stored) {
+      await this.writeRunnerSecret(ar, credentials);
+      this.registrations.registered(uid, credentials, true);
     }
     const job = await this.ensureJob(ar, credentials.uuid);
     if (!job) return 1_000;
@@ -170,6 +173,7 @@ export class ActRunnerReconciler {
         { type: "JobCreated", status: "True", reason: "JobCreated", message: `Created Job ${job.metadata!.name}` },
       ],
     );
+    this.registrations.forget(uid);
     this.deps.events.event(
       ar,
       "Normal",
@@ -178,6 +182,29 @@ export class ActRunnerReconciler {
     );
     this.deps.onJobCreated?.(ar);
     return undefined;
+  }
+
+  /** A suspect's runner whose credentials reached the Secret, or else a newly registered runner; kept in memory until the status names it. */
+  private async adoptOrRegister(ar: AR, runnerName: string, client: ForgejoClient, scope: ForgejoScope): Promise<Unrecorded> {
+    const uid = ar.metadata!.uid!;
+    const adopted = this.registrations.isSuspect(uid) ? await this.recoverRunner(ar, runnerName, client, scope) : undefined;
+    if (adopted) {
+      this.registrations.registered(uid, adopted, true);
+      return { credentials: adopted, stored: true };
+    }
+    let registered: RunnerCredentials;
+    try {
+      registered = await client.registerRunner(scope, {
+        name: runnerName,
+        description: `forgejo-arc: ActRunner ${ar.metadata!.namespace}/${ar.metadata!.name} for job ${ar.spec.forgejoJobID}`,
+        ephemeral: true,
+      });
+    } catch (error) {
+      this.registrations.registrationFailed(uid, error);
+      throw error;
+    }
+    this.registrations.registered(uid, registered);
+    return { credentials: registered, stored: false };
   }
 
   /** A plain create costs the API server far less than server-side apply; a Secret left by a lost registration is overwritten. */
@@ -194,33 +221,40 @@ export class ActRunnerReconciler {
     }
   }
 
-  /** After an interrupted pass: the runner whose credentials reached the Secret, if Forgejo still has it; every other runner of the name is deleted. */
+  /** For a suspect: the runner whose credentials reached the Secret, if Forgejo has it; every other runner of the name is deleted. */
   private async recoverRunner(
     ar: AR,
     runnerName: string,
     client: ForgejoClient,
     scope: ForgejoScope,
-  ): Promise<{ id: number; uuid: string; token: string } | undefined> {
-    const secret = await this.core
-      .readNamespacedSecret({ name: runnerSecretName(ar), namespace: ar.metadata!.namespace! })
-      .catch((error: unknown) => {
-        if (apiErrorCode(error) === 404) return undefined;
-        throw error;
-      });
-    const field = (key: string) => (secret?.data?.[key] ? Buffer.from(secret.data[key], "base64").toString("utf8") : undefined);
-    const stored = secret ? { id: Number(field("id")), uuid: field("uuid") ?? "", token: field("token") ?? "" } : undefined;
-    let adopted: typeof stored;
-    for (const runner of (await client.listRunners(scope)).filter((r) => r.name === runnerName)) {
-      if (stored && runner.id === stored.id && stored.uuid && stored.token) {
-        adopted = stored;
-        continue;
+  ): Promise<RunnerCredentials | undefined> {
+    const uid = ar.metadata!.uid!;
+    const named = (await this.registrations.runnersFor(uid, scopeKey(ar, scope), () => client.listRunners(scope))).filter(
+      (runner) => runner.name === runnerName,
+    );
+    let adopted: RunnerCredentials | undefined;
+    if (named.length > 0) {
+      const secret = await this.core
+        .readNamespacedSecret({ name: runnerSecretName(ar), namespace: ar.metadata!.namespace! })
+        .catch((error: unknown) => {
+          if (apiErrorCode(error) === 404) return undefined;
+          throw error;
+        });
+      const field = (key: string) => (secret?.data?.[key] ? Buffer.from(secret.data[key], "base64").toString("utf8") : undefined);
+      const stored = secret ? { id: Number(field("id")), uuid: field("uuid") ?? "", token: field("token") ?? "" } : undefined;
+      for (const runner of named) {
+        if (stored && runner.id === stored.id && stored.uuid && stored.token) {
+          adopted = stored;
+          continue;
+        }
+        await client.deleteRunner(scope, runner.id);
+        this.deps.logger.info(
+          { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, runnerId: runner.id },
+          "Deleted a runner left by an interrupted registration",
+        );
       }
-      await client.deleteRunner(scope, runner.id);
-      this.deps.logger.info(
-        { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, runnerId: runner.id },
-        "Deleted a runner left by an interrupted registration",
-      );
     }
+    this.registrations.cleared(uid);
     return adopted;
   }
 
@@ -274,7 +308,8 @@ export class ActRunnerReconciler {
       const jobCreated = new Date(job.metadata?.creationTimestamp ?? now).getTime();
       const deadline = jobCreated + (parseDuration(ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT) ?? 600_000);
       if (!pickedUp) {
-        const picked = observed.phase === "Running" ? await this.pickedUp(ar) : false;
+        const picked =
+          observed.phase === "Running" && this.pickupCheckDue(ar, observed.startedAt, now >= deadline) && (await this.pickedUp(ar));
         if (picked) {
           await this.updateFromObserved(ar, observed, [
             { type: "PickedUp", status: "True", reason: "PickedUp", message: "The runner took its job from Forgejo" },
@@ -295,6 +330,20 @@ export class ActRunnerReconciler {
     }
     await this.updateFromObserved(ar, observed, []);
     return observed.phase === "Succeeded" || observed.phase === "Failed" ? 0 : undefined;
+  }
+
+  /**
+   * Forgejo is asked about a running runner one check interval after it started and then once per
+   * interval (a runner that has just started cannot have taken its job yet; pod and Job events
+   * must not each cost a Forgejo call), and always before the pickup timeout stops it.
+   */
+  private pickupCheckDue(ar: AR, startedAt: string | undefined, deadlinePassed: boolean): boolean {
+    const uid = ar.metadata!.uid!;
+    const now = Date.now();
+    const last = this.lastPickupCheck.get(uid) ?? (startedAt ? new Date(startedAt).getTime() : now);
+    if (!deadlinePassed && now - last < this.deps.pickupCheckIntervalMs) return false;
+    this.lastPickupCheck.set(uid, now);
+    return true;
   }
 
   /** True when Forgejo shows the runner busy (or already gone: an ephemeral runner is deleted when its job ends). */
@@ -370,24 +419,31 @@ export class ActRunnerReconciler {
   private async finalize(ar: AR): Promise<Requeue> {
     if (!ar.metadata?.finalizers?.includes(FINALIZER)) return undefined;
     const runnerGone = findCondition(ar.status?.conditions, "RunnerDeleted")?.status === "True";
+    const uid = ar.metadata.uid!;
     try {
-      const intent = registrationIntent(ar);
-      if (!runnerGone && (ar.status?.runnerId !== undefined || intent)) {
+      const unrecorded = this.registrations.unrecordedFor(uid);
+      const suspect = this.registrations.isSuspect(uid);
+      // An ActRunner that never had a runner needs no Forgejo call (nor its token Secret, maybe gone with the namespace).
+      if (!runnerGone && (ar.status?.runnerId !== undefined || unrecorded || suspect)) {
         const { client, scope } = await this.deps.forgejo.for(ar);
         if (ar.status?.runnerId !== undefined) await client.deleteRunner(scope, ar.status.runnerId);
-        // An interrupted registration may have left a runner with the recorded name.
-        else
-          for (const runner of (await client.listRunners(scope)).filter((r) => r.name === intent))
-            await client.deleteRunner(scope, runner.id);
+        if (unrecorded) await client.deleteRunner(scope, unrecorded.credentials.id);
+        // An earlier leader or process may have registered a runner it did not live to record.
+        if (suspect) {
+          const runnerName = forgejoRunnerName(ar);
+          for (const runner of await this.registrations.runnersFor(uid, scopeKey(ar, scope), () => client.listRunners(scope)))
+            if (runner.name === runnerName) await client.deleteRunner(scope, runner.id);
+        }
       }
     } catch (error) {
       const deletingForMs = Date.now() - new Date(ar.metadata.deletionTimestamp!).getTime();
       if (deletingForMs < this.deps.cleanupTimeoutMs) throw error;
-      const message = `Gave up deleting Forgejo runner ${ar.status?.runnerName ?? registrationIntent(ar) ?? ar.status?.runnerId} after ${Math.round(deletingForMs / 1000)}s: ${error instanceof Error ? error.message : String(error)}; delete it in Forgejo if it is still listed`;
+      const message = `Gave up deleting Forgejo runner ${ar.status?.runnerName ?? forgejoRunnerName(ar)} after ${Math.round(deletingForMs / 1000)}s: ${error instanceof Error ? error.message : String(error)}; delete it in Forgejo if it is still listed`;
       this.deps.events.event(ar, "Warning", "RunnerCleanupAbandoned", message);
       this.deps.logger.warn({ ar: `${ar.metadata.namespace}/${ar.metadata.name}` }, message);
     }
     await this.patchMetadata(ar, { finalizers: ar.metadata.finalizers.filter((f) => f !== FINALIZER) });
+    this.registrations.forget(uid);
     return undefined;
   }
 
@@ -436,7 +492,7 @@ export class ActRunnerReconciler {
   }
 }
 
-/** The runner name a registration may have used: the annotation, or (written by earlier versions) status.runnerName. */
-function registrationIntent(ar: AR): string | undefined {
-  return ar.metadata?.annotations?.[REGISTERING_ANNOTATION] ?? ar.status?.runnerName;
+/** Forgejo's runners of one scope on one server share a listing. */
+function scopeKey(ar: AR, scope: ForgejoScope): string {
+  return `${ar.spec.forgejoServer}|${scopePrefix(scope)}`;
 }

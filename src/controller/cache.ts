@@ -29,6 +29,8 @@ export class ClusterCache {
   readonly deployments: Informer<V1Deployment & KubernetesObject>;
   readonly jobs: Informer<V1Job & KubernetesObject>;
   readonly pods: Informer<V1Pod & KubernetesObject>;
+  /** Owner uid (a Job's) → names of its pods; owner uids are unique cluster-wide, pods live in their owner's namespace. */
+  private readonly podNamesByOwner = new Map<string, Set<string>>();
 
   constructor(kc: KubeConfig, logger: Logger, relistIntervalMs?: number) {
     const custom = kc.makeApiClient(CustomObjectsApi);
@@ -76,6 +78,7 @@ export class ClusterCache {
       labelSelector: MANAGED,
       list: () => core.listPodForAllNamespaces({ labelSelector: MANAGED }) as Promise<KubernetesListObject<V1Pod & KubernetesObject>>,
     });
+    this.indexPodsByOwner();
   }
 
   private get all() {
@@ -104,8 +107,30 @@ export class ClusterCache {
   }
 
   podsOfJob(job: V1Job): V1Pod[] {
-    const uid = job.metadata?.uid;
-    return this.pods.list().filter((pod) => pod.metadata?.ownerReferences?.some((o) => o.uid === uid));
+    const names = this.podNamesByOwner.get(job.metadata?.uid ?? "");
+    if (!names) return [];
+    return [...names].flatMap((name) => this.pods.get(name, job.metadata?.namespace) ?? []);
+  }
+
+  /** Keeps podNamesByOwner in step with the pod informer (pods keep their owners for life). */
+  private indexPodsByOwner(): void {
+    const owners = (pod: KubernetesObject) => pod.metadata?.ownerReferences?.map((o) => o.uid) ?? [];
+    const add = (pod: KubernetesObject) => {
+      for (const uid of owners(pod)) {
+        const names = this.podNamesByOwner.get(uid) ?? new Set<string>();
+        names.add(pod.metadata!.name!);
+        this.podNamesByOwner.set(uid, names);
+      }
+    };
+    this.pods.on("add", add);
+    this.pods.on("update", add);
+    this.pods.on("delete", (pod) => {
+      for (const uid of owners(pod)) {
+        const names = this.podNamesByOwner.get(uid);
+        names?.delete(pod.metadata!.name!);
+        if (names?.size === 0) this.podNamesByOwner.delete(uid);
+      }
+    });
   }
 }
 

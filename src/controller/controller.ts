@@ -2,10 +2,12 @@
 // reconcile keys while this replica leads. Webhooks and health are served by every replica.
 import { join } from "node:path";
 import type { Server } from "node:http";
-import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import { CustomObjectsApi, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import express from "express";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { LABELS } from "../api/well-known.ts";
+import { apiErrorMessage } from "../k8s/client.ts";
 import { makeApplier } from "../k8s/apply.ts";
 import { makeEventRecorder } from "../k8s/events.ts";
 import { LeaderElector } from "../k8s/leader.ts";
@@ -97,6 +99,9 @@ export class Controller {
     this.deps.logger.info("Synced caches");
     if (this.elector) await this.elector.acquire(onLostLeadership);
     if (this.stopping) return;
+    const existing = await this.listActRunners();
+    if (!existing) return;
+    this.arReconciler.beginTerm(existing);
     this.reconciling = true;
     for (const ar of this.cache.actRunners.list()) this.arQueue.add(keyOf(ar));
     for (const rd of this.cache.runnerDeployments.list()) this.rdQueue.add(keyOf(rd));
@@ -105,6 +110,24 @@ export class Controller {
       this.workers.push(this.work("actrunner", this.arQueue, (ns, n) => this.arReconciler.reconcile(ns, n)));
     }
     this.deps.logger.info({ workers: this.config.workers }, "Started reconciling");
+  }
+
+  /** Every ActRunner now, read from the API server (not the cache, which may lag), retried until it answers or we stop. */
+  private async listActRunners(): Promise<AR[] | undefined> {
+    const custom = this.deps.kc.makeApiClient(CustomObjectsApi);
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        const list = (await custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: "actrunners" })) as {
+          items: AR[];
+        };
+        return list.items;
+      } catch (error) {
+        const delay = Math.min(500 * 2 ** (attempt - 1), 30_000);
+        this.deps.logger.warn({ err: apiErrorMessage(error), retryInMs: delay }, "Listing ActRunners at the start of leadership failed");
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+    return undefined;
   }
 
   async stop(): Promise<void> {
@@ -133,6 +156,7 @@ export class Controller {
     for (const event of ["add", "update", "delete"] as const) {
       this.cache.runnerDeployments.on(event, onRd);
       this.cache.actRunners.on(event, (ar) => {
+        if (event === "delete") this.arReconciler.forget(ar);
         this.arQueue.add(keyOf(ar));
         // Only activeActRunners depends on ActRunners: a burst of changes is one status write a second.
         const owner = rdKeyOfOwner(ar);

@@ -11,7 +11,7 @@ import {
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { labelNamesQuery } from "../api/labels.ts";
 import { API_GROUP, API_GROUP_VERSION, API_VERSION } from "../api/schemas.ts";
-import { LABELS } from "../api/well-known.ts";
+import { FINALIZER, LABELS } from "../api/well-known.ts";
 import { ForgejoClient } from "../forgejo/client.ts";
 import { ForgejoError } from "../forgejo/errors.ts";
 import type { ActRunner, ActRunnerSpec, ForgejoJob, RunnerDeployment } from "../generated/api.ts";
@@ -250,6 +250,8 @@ export class Listener {
         name,
         namespace: this.config.namespace,
         labels: actRunnerLabels(this.config.runnerDeployment, job),
+        // Set here so the controller need not add it (one write fewer per job); it adds it to ActRunners made otherwise.
+        finalizers: [FINALIZER],
         ownerReferences: [
           { apiVersion: API_GROUP_VERSION, kind: "RunnerDeployment", name: rd.metadata!.name!, uid: rd.metadata!.uid!, controller: true },
         ],

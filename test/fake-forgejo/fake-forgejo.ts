@@ -54,6 +54,8 @@ export interface Fault {
   malformed?: boolean;
   /** Destroy the connection without an answer. */
   reset?: boolean;
+  /** Carry the request out, then destroy the connection instead of answering (the answer is lost). */
+  lostAnswer?: boolean;
   /** Only requests whose path starts with this (under /api/v1). */
   pathPrefix?: string;
   /** Only requests with this method, e.g. "POST". */
@@ -200,8 +202,11 @@ export class FakeForgejo {
     return job;
   }
 
-  addFault(fault: Fault): void {
-    this.faults.push({ ...fault });
+  /** The stored fault: its `count` shows how many requests it still affects. */
+  addFault(fault: Fault): Fault {
+    const stored = { ...fault };
+    this.faults.push(stored);
+    return stored;
   }
 
   clearFaults(): void {
@@ -382,6 +387,13 @@ export class FakeForgejo {
       if (fault.reset) {
         this.calls.push({ method: req.method, route, status: 0 });
         req.socket.destroy();
+      } else if (fault.lostAnswer) {
+        res.end = (() => {
+          this.calls.push({ method: req.method, route, status: 0 });
+          req.socket.destroy();
+          return res;
+        }) as Response["end"];
+        next();
       } else if (fault.status) res.status(fault.status).json({ message: `injected ${fault.status}` });
       else if (fault.malformed) res.status(200).type("application/json").send('{"truncated": [');
       else next();

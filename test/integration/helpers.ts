@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { readState, type ClusterState } from "../../scripts/cluster/cluster.ts";
 import { API_GROUP, API_VERSION } from "../../src/api/schemas.ts";
-import { loadKubeConfig } from "../../src/k8s/client.ts";
+import { apiErrorCode, apiErrorMessage, loadKubeConfig } from "../../src/k8s/client.ts";
 
 export const TEST_NAMESPACE_LABEL = "forgejo-arc.test/namespace";
 /** Cascading deletion waits for the garbage collector, which learns new CRDs only at its discovery resync. */
@@ -28,7 +28,8 @@ export async function createNamespace(prefix: string): Promise<string> {
 }
 
 /** Deletes a test namespace. ActRunners lose their finalizer first: the controller that would
- *  clear it is usually stopped by then, and the namespace would stay Terminating for ever. */
+ *  clear it is usually stopped by then, and the namespace would stay Terminating for ever. Those a
+ *  listener still made while the namespace went are cleared too (for up to 15 s). */
 export async function deleteNamespace(name: string): Promise<void> {
   const kc = kubeConfig();
   await removeActRunnerFinalizers(kc, name);
@@ -36,22 +37,30 @@ export async function deleteNamespace(name: string): Promise<void> {
     .makeApiClient(CoreV1Api)
     .deleteNamespace({ name })
     .catch(() => undefined);
+  for (let attempt = 0; attempt < 15 && (await removeActRunnerFinalizers(kc, name)) > 0; attempt++)
+    await new Promise((r) => setTimeout(r, 1_000));
 }
 
-export async function removeActRunnerFinalizers(kc: KubeConfig, namespace: string): Promise<void> {
+/** Removes the finalizers of every ActRunner in the namespace; returns how many had one. */
+export async function removeActRunnerFinalizers(kc: KubeConfig, namespace: string): Promise<number> {
   const api = kc.makeApiClient(CustomObjectsApi);
   const resource = { group: API_GROUP, version: API_VERSION, namespace, plural: "actrunners" };
   const list = (await api.listNamespacedCustomObject(resource).catch(() => ({ items: [] }))) as {
     items: { metadata: { name: string; finalizers?: string[] } }[];
   };
-  for (const item of list.items.filter((i) => i.metadata.finalizers?.length)) {
+  const held = list.items.filter((i) => i.metadata.finalizers?.length);
+  for (const item of held) {
     await api
       .patchNamespacedCustomObject(
         { ...resource, name: item.metadata.name, body: { metadata: { finalizers: null } } },
         setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
       )
-      .catch(() => undefined);
+      .catch((error: unknown) => {
+        if (apiErrorCode(error) !== 404)
+          console.warn(`removing the finalizers of ActRunner ${namespace}/${item.metadata.name}: ${apiErrorMessage(error)}`);
+      });
   }
+  return held.length;
 }
 
 /** Polls `probe` until it returns a value other than undefined; fails with `what` after the timeout. */

@@ -11,7 +11,6 @@ import { startRole, type RoleProcess } from "../support/process.ts";
 import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridge.ts";
 import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount, serviceAccountKubeconfig } from "../support/service-account.ts";
 import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../../src/controller/rbac.ts";
-import { REGISTERING_ANNOTATION } from "../../../src/api/well-known.ts";
 import { ForgejoClient } from "../../../src/forgejo/client.ts";
 import { forgejoRunnerName, runnerJob, runnerSecret, runnerUUIDOf } from "../../../src/controller/runner-job.ts";
 import { ar } from "../../fixtures/resources.ts";
@@ -100,8 +99,10 @@ async function actRunners(name: string): Promise<ActRunner[]> {
 
 describe("controller resilience", () => {
   // What a pass killed after the Secret and a Job were written, but before its status write, leaves
-  // behind — here with the Job made for a runner an even earlier pass lost. The next pass must adopt
-  // the runner whose credentials are in the Secret and replace the Job, not register another runner.
+  // behind — here with the Job made for a runner an even earlier pass lost, and that lost runner.
+  // The ActRunner exists when the controller starts, so it is a suspect: the controller must adopt
+  // the runner whose credentials are in the Secret, delete the other and replace the Job, not
+  // register another runner.
   it("finishes an interrupted pass: adopts the runner in the Secret, replaces a Job made for a lost runner", async () => {
     const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["adopt"] });
     const name = "adopt-1";
@@ -109,7 +110,7 @@ describe("controller resilience", () => {
       "actrunners",
       ns,
       ar({
-        metadata: { name, namespace: ns, annotations: { [REGISTERING_ANNOTATION]: `k8s-${ns}-${name}` } },
+        metadata: { name, namespace: ns },
         spec: {
           forgejoServer: forgejoUrl,
           organization: "acme",
@@ -124,6 +125,7 @@ describe("controller resilience", () => {
     )) as ActRunner;
     const client = new ForgejoClient({ server: forgejoUrl, token: TOKENS.owner });
     const scope = { kind: "organization", organization: "acme" } as const;
+    const lost = await client.registerRunner(scope, { name: forgejoRunnerName(created), ephemeral: true });
     const registered = await client.registerRunner(scope, { name: forgejoRunnerName(created), ephemeral: true });
     await core.createNamespacedSecret({ namespace: ns, body: runnerSecret(created, registered) });
     const staleJob = runnerJob(created, "00000000-0000-4000-8000-00000000dead", {
@@ -149,21 +151,33 @@ describe("controller resilience", () => {
     const job2 = await batch.readNamespacedJob({ name: staleJob.metadata!.name!, namespace: ns });
     expect(runnerUUIDOf(job2)).toBe(registered.uuid);
     expect([...fake.runners.values()].filter((r) => r.name === forgejoRunnerName(created)).map((r) => r.id)).toEqual([registered.id]);
-    expect(fake.callCount("POST")).toBe(1); // only the test's own registration
+    expect(fake.runners.has(lost.id)).toBe(false);
+    expect(fake.callCount("POST")).toBe(2); // only the test's own registrations
+  }, 90_000);
+
+  it("after a registration whose answer was lost, deletes the runner Forgejo made and registers another", async () => {
+    await setUp("lost");
+    fake.addFault({ lostAnswer: true, method: "POST", pathPrefix: "/orgs/acme/actions/runners", count: 1 });
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["lost"] });
+    const controller = await startController();
+    await eventually("the job done", async () => (fake.jobs.get(job.id)!.status === "success" ? true : undefined), 60_000, 250);
+    // The ephemeral runner that ran the job is removed by Forgejo; the one whose answer was lost only by the controller.
+    await eventually(
+      "no runner of the ActRunner left in Forgejo",
+      async () => ([...fake.runners.values()].some((r) => r.name.startsWith(`k8s-${ns}-lost`)) ? undefined : true),
+      30_000,
+      250,
+    );
+    expect(controller.output.some((line) => line.includes("Deleted a runner left by an interrupted registration"))).toBe(true);
   }, 90_000);
 
   it("converges after being killed again and again, with no duplicate Jobs and no orphan Forgejo runners", async () => {
     await setUp("crash");
     // The first registration answers late: the controller dies while Forgejo creates that runner.
-    fake.addFault({ latencyMs: 2_500, method: "POST", pathPrefix: "/orgs/acme/actions/runners", count: 1 });
+    const slowRegistration = fake.addFault({ latencyMs: 2_500, method: "POST", pathPrefix: "/orgs/acme/actions/runners", count: 1 });
     const jobs = Array.from({ length: 8 }, () => fake.enqueueJob({ repository: "acme/app", runs_on: ["crash"] }));
     let controller = await startController(["--workers", "1"]); // exactly one registration in flight
-    await eventually(
-      "the registration request",
-      async () => ((await actRunners("crash")).some((r) => r.metadata?.annotations?.[REGISTERING_ANNOTATION]) ? true : undefined),
-      30_000,
-      50,
-    );
+    await eventually("the registration request", async () => (slowRegistration.count === 0 ? true : undefined), 30_000, 50);
     await new Promise((r) => setTimeout(r, 700));
     await controller.stop("SIGKILL");
     await new Promise((r) => setTimeout(r, 2_500)); // Forgejo finishes registering the runner nobody will know

@@ -110,6 +110,8 @@ describe("listener", () => {
     expect(first.metadata!.ownerReferences).toEqual([
       { apiVersion: "forgejo.actions.io/v1alpha1", kind: "RunnerDeployment", name: "fields", uid: owner.metadata!.uid, controller: true },
     ]);
+    // Created with the controller's finalizer, so the controller spends no write adding it.
+    expect(first.metadata!.finalizers).toEqual(["forgejo.actions.io/runner-cleanup"]);
     expect(first.metadata!.labels).toMatchObject({
       "forgejo.actions.io/job-id": String(jobs[0]!.id),
       "forgejo.actions.io/job-handle": jobs[0]!.handle,
@@ -142,11 +144,11 @@ describe("listener", () => {
 
     // Steady state: one Forgejo request per poll, no Kubernetes LIST. The API server counts LISTs
     // cluster-wide, and the namespace controller lists every resource of a namespace it deletes, so
-    // earlier suites' namespaces must be gone first.
+    // earlier suites' namespaces must be gone first (a controller suite's takes up to ~2 min).
     await eventually(
       "no namespace terminating",
       async () => ((await core.listNamespace()).items.every((n) => n.status?.phase !== "Terminating") ? true : undefined),
-      60_000,
+      180_000,
       1_000,
     );
     const pollsBefore = metricValue((await listener.get("/metrics")).text, 'forgejo_arc_listener_polls_total{result="success"');
@@ -164,7 +166,7 @@ describe("listener", () => {
     const exit = await listener.stop("SIGTERM");
     expect(exit.code).toBe(0);
     expect(exit.ms).toBeLessThan(5_000);
-  }, 150_000);
+  }, 270_000);
 
   it("makes no duplicates when killed mid-poll and restarted, nor with two listeners at once", async () => {
     await runnerDeployment("restart");
