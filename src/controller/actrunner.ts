@@ -22,6 +22,7 @@ import { FINALIZER } from "../api/well-known.ts";
 import type { ActRunnerStatus, Condition } from "../generated/api.ts";
 import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
+import type { RestClient } from "../k8s/rest.ts";
 import type { Logger } from "../observability/log.ts";
 import type { AR, ClusterCache } from "./cache.ts";
 import { findCondition, setCondition, type ConditionInput } from "./conditions.ts";
@@ -42,6 +43,8 @@ import {
 
 export interface ActRunnerReconcilerDeps {
   kc: KubeConfig;
+  /** For the writes every ActRunner makes (Secret, Job, status, metadata): cheaper than client-node's typed calls. */
+  rest: RestClient;
   cache: ClusterCache;
   events: EventRecorder;
   logger: Logger;
@@ -211,7 +214,7 @@ export class ActRunnerReconciler {
   private async writeRunnerSecret(ar: AR, credentials: { id: number; uuid: string; token: string }): Promise<void> {
     const secret = runnerSecret(ar, credentials);
     try {
-      await this.core.createNamespacedSecret({ namespace: ar.metadata!.namespace!, body: secret });
+      await this.deps.rest.request("POST", `/api/v1/namespaces/${encodeURIComponent(ar.metadata!.namespace!)}/secrets`, secret);
     } catch (error) {
       if (apiErrorCode(error) !== 409) throw error;
       await this.core.patchNamespacedSecret(
@@ -265,7 +268,7 @@ export class ActRunnerReconciler {
     let job = this.deps.cache.jobs.get(wanted.metadata!.name!, namespace);
     if (!job) {
       try {
-        job = await this.batch.createNamespacedJob({ namespace, body: wanted });
+        job = await this.deps.rest.request<V1Job>("POST", `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`, wanted);
       } catch (error) {
         if (apiErrorCode(error) !== 409)
           throw new Error(`creating Job ${namespace}/${wanted.metadata!.name}: ${apiErrorMessage(error)}`, { cause: error });
@@ -448,15 +451,12 @@ export class ActRunnerReconciler {
   }
 
   private async patchMetadata(ar: AR, metadata: Record<string, unknown>): Promise<AR> {
-    const updated = (await this.custom.patchNamespacedCustomObject(
-      {
-        ...RESOURCE,
-        namespace: ar.metadata!.namespace!,
-        name: ar.metadata!.name!,
-        body: { metadata: { ...metadata, resourceVersion: ar.metadata!.resourceVersion } },
-      },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-    )) as AR;
+    const updated = await this.deps.rest.request<AR>(
+      "PATCH",
+      actRunnerPath(ar),
+      { metadata: { ...metadata, resourceVersion: ar.metadata!.resourceVersion } },
+      MERGE_PATCH,
+    );
     this.superseded.set(`${ar.metadata!.namespace}/${ar.metadata!.name}`, ar.metadata!.resourceVersion!);
     return updated;
   }
@@ -470,15 +470,12 @@ export class ActRunnerReconciler {
     const current = (ar.status ?? {}) as Partial<ActRunnerStatus>;
     if ((Object.keys(status) as (keyof ActRunnerStatus)[]).every((key) => isDeepStrictEqual(current[key], status[key]))) return ar;
     // The resourceVersion makes the write conditional: a decision made on stale data fails with 409.
-    const updated = (await this.custom.patchNamespacedCustomObjectStatus(
-      {
-        ...RESOURCE,
-        namespace: ar.metadata!.namespace!,
-        name: ar.metadata!.name!,
-        body: { metadata: { resourceVersion: ar.metadata!.resourceVersion }, status },
-      },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-    )) as AR;
+    const updated = await this.deps.rest.request<AR>(
+      "PATCH",
+      `${actRunnerPath(ar)}/status`,
+      { metadata: { resourceVersion: ar.metadata!.resourceVersion }, status },
+      MERGE_PATCH,
+    );
     this.superseded.set(`${ar.metadata!.namespace}/${ar.metadata!.name}`, ar.metadata!.resourceVersion!);
     if (fields.phase && fields.phase !== current.phase) {
       this.deps.onPhase?.(updated, fields.phase, current.phase);
@@ -490,6 +487,12 @@ export class ActRunnerReconciler {
     }
     return updated;
   }
+}
+
+const MERGE_PATCH = "application/merge-patch+json";
+
+function actRunnerPath(ar: AR): string {
+  return `/apis/${API_GROUP}/${API_VERSION}/namespaces/${encodeURIComponent(ar.metadata!.namespace!)}/actrunners/${encodeURIComponent(ar.metadata!.name!)}`;
 }
 
 /** Forgejo's runners of one scope on one server share a listing. */

@@ -10,6 +10,7 @@ import { LABELS } from "../api/well-known.ts";
 import { apiErrorMessage } from "../k8s/client.ts";
 import { makeApplier } from "../k8s/apply.ts";
 import { makeEventRecorder } from "../k8s/events.ts";
+import { makeRestClient, type RestClient } from "../k8s/rest.ts";
 import { LeaderElector } from "../k8s/leader.ts";
 import { podDryRun } from "../k8s/pod-dry-run.ts";
 import type { Logger } from "../observability/log.ts";
@@ -38,6 +39,7 @@ export class Controller {
   private readonly rdQueue = new WorkQueue({ baseDelayMs: 500, maxDelayMs: 5 * 60_000 });
   private readonly arQueue = new WorkQueue({ baseDelayMs: 500, maxDelayMs: 5 * 60_000 });
   private readonly forgejo: ForgejoClients;
+  private readonly rest: RestClient;
   private readonly rdReconciler: RunnerDeploymentReconciler;
   private readonly arReconciler: ActRunnerReconciler;
   private readonly elector?: LeaderElector;
@@ -54,7 +56,8 @@ export class Controller {
     this.cache = new ClusterCache(deps.kc, deps.logger, config.relistIntervalMs);
     this.metrics = createControllerMetrics(deps.registry, this.cache);
     const apply = makeApplier(deps.kc);
-    const events = makeEventRecorder(deps.kc, "forgejo-arc-controller", deps.logger);
+    this.rest = makeRestClient(deps.kc);
+    const events = makeEventRecorder(this.rest, "forgejo-arc-controller", deps.logger);
     this.forgejo = new ForgejoClients(deps.kc, this.cache, forgejoCallMetrics(deps.registry), config.forgejoTimeoutMs);
     this.rdReconciler = new RunnerDeploymentReconciler({
       kc: deps.kc,
@@ -66,6 +69,7 @@ export class Controller {
     });
     this.arReconciler = new ActRunnerReconciler({
       kc: deps.kc,
+      rest: this.rest,
       cache: this.cache,
       events,
       logger: deps.logger,
@@ -138,6 +142,7 @@ export class Controller {
     await this.elector?.release();
     await this.cache.stop();
     this.forgejo.close();
+    this.rest.close();
     await this.webhooks?.close();
     this.server?.closeAllConnections();
     await new Promise((resolve) => (this.server ? this.server.close(resolve) : resolve(undefined)));

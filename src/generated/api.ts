@@ -368,7 +368,7 @@ export interface ActRunnerStatus {
    */
   runnerId?: number;
   /**
-   * Name of the ephemeral runner in Forgejo; set before registering, so a retry after a crash finds and removes a half-registered runner.
+   * Name of the ephemeral runner in Forgejo: k8s-<namespace>-<name>, so a controller that restarts finds by name a runner registered before it could record it.
    */
   runnerName?: string;
   /**
