@@ -68,7 +68,11 @@ describe("lean REST client", () => {
     });
     expect(created.metadata.creationTimestamp).toBe("2026-01-01T00:00:00Z");
     expect(seen[0]).toMatchObject({ method: "POST", url: "/prefix/api/v1/namespaces/a/secrets", body: '{"metadata":{"name":"s"}}' });
-    expect(seen[0]!.headers).toMatchObject({ authorization: "Bearer sa-token", "content-type": "application/json", accept: "application/json" });
+    expect(seen[0]!.headers).toMatchObject({
+      authorization: "Bearer sa-token",
+      "content-type": "application/json",
+      accept: "application/json",
+    });
   });
 
   it("sends patches with their content type and reuses the connection", async () => {
