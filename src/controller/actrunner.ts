@@ -5,15 +5,7 @@
 // interrupted anywhere is finished by the next from what it left (see startRunner and
 // registrations.ts). The finalizer deletes the Forgejo runner, giving up after a bounded time if
 // Forgejo stays unreachable.
-import {
-  BatchV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-  type V1Job,
-} from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Job } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { DEFAULT_PICKUP_TIMEOUT, DEFAULT_RETENTION_AFTER_FINISH } from "../api/defaults.ts";
 import { parseDuration } from "../api/duration.ts";
@@ -213,13 +205,16 @@ export class ActRunnerReconciler {
   /** A plain create costs the API server far less than server-side apply; a Secret left by a lost registration is overwritten. */
   private async writeRunnerSecret(ar: AR, credentials: { id: number; uuid: string; token: string }): Promise<void> {
     const secret = runnerSecret(ar, credentials);
+    const secrets = `/api/v1/namespaces/${encodeURIComponent(ar.metadata!.namespace!)}/secrets`;
     try {
-      await this.deps.rest.request("POST", `/api/v1/namespaces/${encodeURIComponent(ar.metadata!.namespace!)}/secrets`, secret);
+      await this.deps.rest.request("POST", secrets, secret);
     } catch (error) {
       if (apiErrorCode(error) !== 409) throw error;
-      await this.core.patchNamespacedSecret(
-        { name: secret.metadata!.name!, namespace: ar.metadata!.namespace!, body: { stringData: secret.stringData } },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      await this.deps.rest.request(
+        "PATCH",
+        `${secrets}/${encodeURIComponent(secret.metadata!.name!)}`,
+        { stringData: secret.stringData },
+        MERGE_PATCH,
       );
     }
   }
