@@ -120,10 +120,18 @@ export class ActRunnerReconciler {
   }
 
   private jobVanished(ar: AR): boolean {
-    const owner = ar.metadata?.ownerReferences?.find((o) => o.kind === "RunnerDeployment");
-    const rd = owner ? this.deps.cache.runnerDeployments.get(owner.name, ar.metadata!.namespace) : undefined;
     const pickedUp = findCondition(ar.status?.conditions, "PickedUp")?.status === "True";
-    return (rd?.status?.vanishedActRunners ?? []).includes(ar.metadata!.name!) && !pickedUp;
+    return (this.ownerStatus(ar)?.vanishedActRunners ?? []).includes(ar.metadata!.name!) && !pickedUp;
+  }
+
+  /** The listener saw the ActRunner's job running in Forgejo at its last poll: some runner took it. */
+  private jobStarted(ar: AR): boolean {
+    return (this.ownerStatus(ar)?.startedActRunners ?? []).includes(ar.metadata!.name!);
+  }
+
+  private ownerStatus(ar: AR) {
+    const owner = ar.metadata?.ownerReferences?.find((o) => o.kind === "RunnerDeployment");
+    return owner ? this.deps.cache.runnerDeployments.get(owner.name, ar.metadata!.namespace)?.status : undefined;
   }
 
   /**
@@ -306,8 +314,8 @@ export class ActRunnerReconciler {
       const jobCreated = new Date(job.metadata?.creationTimestamp ?? now).getTime();
       const deadline = jobCreated + (parseDuration(ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT) ?? 600_000);
       if (!pickedUp) {
-        const picked =
-          observed.phase === "Running" && this.pickupCheckDue(ar, observed.startedAt, now >= deadline) && (await this.pickedUp(ar));
+        const started = this.jobStarted(ar);
+        const picked = observed.phase === "Running" && this.pickupCheckDue(ar, started, now >= deadline) && (await this.pickedUp(ar));
         if (picked) {
           await this.updateFromObserved(ar, observed, [
             { type: "PickedUp", status: "True", reason: "PickedUp", message: "The runner took its job from Forgejo" },
@@ -323,7 +331,8 @@ export class ActRunnerReconciler {
           );
         }
         await this.updateFromObserved(ar, observed, []);
-        return Math.min(this.deps.pickupCheckIntervalMs, Math.max(deadline - now, 0) + 100);
+        const untilDeadline = Math.max(deadline - now, 0) + 100;
+        return started ? Math.min(this.deps.pickupCheckIntervalMs, untilDeadline) : untilDeadline;
       }
     }
     await this.updateFromObserved(ar, observed, []);
@@ -331,15 +340,16 @@ export class ActRunnerReconciler {
   }
 
   /**
-   * Forgejo is asked about a running runner one check interval after it started and then once per
-   * interval (a runner that has just started cannot have taken its job yet; pod and Job events
-   * must not each cost a Forgejo call), and always before the pickup timeout stops it.
+   * Forgejo is asked whether the runner took its job only when the listener saw the job running
+   * (at most once per --pickup-check-interval while it keeps seeing it so), and always before the
+   * pickup timeout stops the runner: a runner waiting behind a concurrency group costs no calls.
    */
-  private pickupCheckDue(ar: AR, startedAt: string | undefined, deadlinePassed: boolean): boolean {
+  private pickupCheckDue(ar: AR, jobStarted: boolean, deadlinePassed: boolean): boolean {
+    if (!jobStarted && !deadlinePassed) return false;
     const uid = ar.metadata!.uid!;
     const now = Date.now();
-    const last = this.lastPickupCheck.get(uid) ?? (startedAt ? new Date(startedAt).getTime() : now);
-    if (!deadlinePassed && now - last < this.deps.pickupCheckIntervalMs) return false;
+    const last = this.lastPickupCheck.get(uid);
+    if (!deadlinePassed && last !== undefined && now - last < this.deps.pickupCheckIntervalMs) return false;
     this.lastPickupCheck.set(uid, now);
     return true;
   }

@@ -34,7 +34,7 @@ export const CONTROLLER_FLAGS = {
   "pickup-check-interval": {
     env: "FORGEJO_ARC_PICKUP_CHECK_INTERVAL",
     default: "10s",
-    help: "How often Forgejo is asked whether a running runner took its job (the first time one interval after it started).",
+    help: "Least time between two questions to Forgejo whether one runner took its job; asked only while the listener reports the job running, and before the pickup timeout.",
   },
   "forgejo-timeout": { env: "FORGEJO_ARC_FORGEJO_TIMEOUT", default: "10s", help: "Timeout of one Forgejo request." },
   workers: { env: "FORGEJO_ARC_WORKERS", default: "4", help: "Concurrent reconciles per resource kind." },

@@ -18,7 +18,7 @@ import { forgejoCallMetrics } from "../observability/metrics.ts";
 import { createApp } from "../../webhooks/app.ts";
 import { serve, type WebhookServer } from "../../webhooks/serve.ts";
 import { ActRunnerReconciler } from "./actrunner.ts";
-import { ClusterCache, keyOf, splitKey, type AR } from "./cache.ts";
+import { ClusterCache, keyOf, splitKey, type AR, type RD } from "./cache.ts";
 import type { ControllerConfig } from "./config.ts";
 import { ForgejoClients } from "./forgejo-clients.ts";
 import { WorkQueue } from "./queue.ts";
@@ -153,9 +153,11 @@ export class Controller {
       const owner = object.metadata?.ownerReferences?.find((o) => o.kind === "RunnerDeployment");
       return owner ? `${object.metadata?.namespace}/${owner.name}` : undefined;
     };
+    // The listener's reports name ActRunners to look at again: jobs that left Forgejo's list, jobs a runner took.
     const onRd = (rd: KubernetesObject) => {
       this.rdQueue.add(keyOf(rd));
-      for (const name of (rd as { status?: { vanishedActRunners?: string[] } }).status?.vanishedActRunners ?? [])
+      const status = (rd as RD).status;
+      for (const name of [...(status?.vanishedActRunners ?? []), ...(status?.startedActRunners ?? [])])
         this.arQueue.add(`${rd.metadata?.namespace}/${name}`);
     };
     for (const event of ["add", "update", "delete"] as const) {

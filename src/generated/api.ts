@@ -194,6 +194,12 @@ export interface RunnerDeploymentStatus {
    */
   vanishedActRunners?: string[];
   /**
+   * ActRunners not yet marked PickedUp whose job Forgejo lists as running (a runner took it), as the listener saw at its last poll. The controller asks Forgejo whether their runner took it.
+   *
+   * @maxItems 1000
+   */
+  startedActRunners?: string[];
+  /**
    * Ready, ListenerAvailable, ForgejoReachable and TokenValid.
    */
   conditions?: Conditions;

@@ -53,7 +53,9 @@ export class Listener {
   private consecutiveFailures = 0;
   private lastError?: PollError & { since: string };
   private forgejoVersion?: string;
-  private lastVanished: string[] = [];
+  /** The lists this process last wrote; undefined until its first poll, which always writes them (an earlier listener's may be stale). */
+  private lastVanished?: string[];
+  private lastStarted?: string[];
   /** Timestamps (ms) for health: the last attempt's end, the last success, the next planned attempt. */
   readonly progress = { lastAttemptAt: 0, lastSuccessAt: 0, nextAttemptAt: 0 };
 
@@ -181,8 +183,10 @@ export class Listener {
         lastPollError: null,
         ...(this.forgejoVersion ? { forgejoVersion: this.forgejoVersion } : {}),
         ...(sameList(plan.vanished, this.lastVanished) ? {} : { vanishedActRunners: plan.vanished }),
+        ...(sameList(plan.started, this.lastStarted) ? {} : { startedActRunners: plan.started }),
       });
       this.lastVanished = plan.vanished;
+      this.lastStarted = plan.started;
       this.progress.lastSuccessAt = Date.now();
       this.metrics.polls.inc({ result: "success" });
       return true;
@@ -333,7 +337,8 @@ function jitter(ms: number, fraction: number): number {
   return Math.round(ms * (1 - fraction + Math.random() * 2 * fraction));
 }
 
-function sameList(a: string[], b: string[]): boolean {
+function sameList(a: string[], b: string[] | undefined): boolean {
+  if (!b) return false;
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 

@@ -1,5 +1,5 @@
 // What one poll should do, decided from Forgejo's answer and the cached ActRunners: pure, so the
-// rules (oldest first, no duplicates, maxRunners, vanished jobs) are tested without I/O.
+// rules (oldest first, no duplicates, maxRunners, vanished and started jobs) are tested without I/O.
 import type { ActRunner, ForgejoJob } from "../generated/api.ts";
 import { fitName } from "../api/naming.ts";
 import { LABELS } from "../api/well-known.ts";
@@ -25,6 +25,8 @@ export interface PollPlan {
   overCapacity: number;
   /** Unfinished ActRunners whose runner has not picked up the job, and whose job attempt Forgejo no longer lists. */
   vanished: string[];
+  /** Unfinished ActRunners not yet marked PickedUp whose job attempt Forgejo lists as running: some runner took it. */
+  started: string[];
   active: number;
 }
 
@@ -54,13 +56,14 @@ export function planPoll(input: {
     create.push({ job, name });
     active++;
   }
-  const listed = new Set(input.jobs.map((job) => `${job.id}/${job.attempt ?? 0}`));
-  const vanished = input.actRunners
-    .filter((r) => !isFinished(r) && !pickedUp(r) && !r.metadata?.deletionTimestamp)
-    .filter((r) => !listed.has(`${r.spec.forgejoJobID}/${r.spec.jobData.attempt ?? 0}`))
-    .map((r) => r.metadata!.name!)
-    .sort();
-  return { create, overCapacity, vanished, active };
+  const attempt = (jobId: number, attemptNumber: number | undefined) => `${jobId}/${attemptNumber ?? 0}`;
+  const listed = new Set(input.jobs.map((job) => attempt(job.id, job.attempt)));
+  const running = new Set(input.jobs.filter((job) => job.status === "running").map((job) => attempt(job.id, job.attempt)));
+  const unpicked = input.actRunners.filter((r) => !isFinished(r) && !pickedUp(r) && !r.metadata?.deletionTimestamp);
+  const namesOf = (runners: ActRunner[]) => runners.map((r) => r.metadata!.name!).sort();
+  const vanished = namesOf(unpicked.filter((r) => !listed.has(attempt(r.spec.forgejoJobID, r.spec.jobData.attempt))));
+  const started = namesOf(unpicked.filter((r) => running.has(attempt(r.spec.forgejoJobID, r.spec.jobData.attempt))));
+  return { create, overCapacity, vanished, started, active };
 }
 
 export function actRunnerLabels(runnerDeployment: string, job: ForgejoJob): Record<string, string> {

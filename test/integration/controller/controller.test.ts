@@ -279,6 +279,38 @@ describe("controller", () => {
     expect((await events(`fails-${job.id}-1`)).some((e) => e.type === "Warning" && e.reason === "BackoffLimitExceeded")).toBe(true);
   }, 90_000);
 
+  it("asks Forgejo whether a runner took its job only once the listener sees the job running, and then marks it PickedUp", async () => {
+    const runFor = { "forgejo-arc.test/run-for": "5m" };
+    await createRunnerDeployment("waits", { runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", ...runFor } } } });
+    await createRunnerDeployment("takes", { runnerTemplate: { metadata: { annotations: runFor } } });
+    await startListener("waits");
+    await startListener("takes");
+    const waiting = fake.enqueueJob({ repository: "acme/app", runs_on: ["waits"] });
+    const taken = fake.enqueueJob({ repository: "acme/app", runs_on: ["takes"] });
+    const runnerChecks = (runnerId: number) =>
+      fake.calls.filter((c) => c.method === "GET" && c.route === `/api/v1/orgs/acme/actions/runners/${runnerId}`).length;
+
+    const picked = await eventually(
+      "PickedUp",
+      async () => {
+        const r = await actRunner(`takes-${taken.id}-1`);
+        return r?.status?.conditions?.some((c) => c.type === "PickedUp" && c.status === "True") ? r : undefined;
+      },
+      40_000,
+    );
+    expect(fake.jobs.get(taken.id)!.status).toBe("running");
+    expect(runnerChecks(picked.status!.runnerId!)).toBeGreaterThanOrEqual(1);
+
+    // The waiting job's runner runs (pickup check interval 1s here) but is never asked about.
+    const running = await eventually("the waiting job's runner Running", async () => {
+      const r = await actRunner(`waits-${waiting.id}-1`);
+      return r?.status?.phase === "Running" ? r : undefined;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    expect(runnerChecks(running.status!.runnerId!)).toBe(0);
+    expect((await actRunner(`waits-${waiting.id}-1`))?.status?.phase).toBe("Running");
+  }, 90_000);
+
   it("stops an ActRunner whose job was cancelled before a runner took it", async () => {
     await createRunnerDeployment("cancel", {
       runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } },

@@ -2,7 +2,8 @@
 // ServiceAccount token bound to exactly the Role the controller gives listeners.
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
-import { CoreV1Api } from "@kubernetes/client-node";
+import { CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { API_GROUP, API_VERSION } from "../../../src/api/schemas.ts";
 import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
@@ -245,11 +246,27 @@ describe("listener", () => {
     await listener.stop();
   }, 90_000);
 
-  it("reports a Pending ActRunner whose job was cancelled or re-run as vanished", async () => {
+  it("reports ActRunners whose job was cancelled or re-run as vanished and whose job a runner took as started, replacing an earlier listener's lists", async () => {
     await runnerDeployment("vanish");
+    // Lists an earlier listener process left: the first poll replaces them even when it finds none.
+    await objects.api.patchNamespacedCustomObjectStatus(
+      {
+        group: API_GROUP,
+        version: API_VERSION,
+        namespace: ns,
+        plural: "runnerdeployments",
+        name: "vanish",
+        body: { status: { vanishedActRunners: ["vanish-stale-1"], startedActRunners: ["vanish-stale-1"] } },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
     const [cancelled, rerun, kept] = enqueue(3, ["vanish"]);
     const listener = await startListener("vanish");
     await eventually("3 ActRunners", async () => ((await actRunnersOf("vanish")).length === 3 ? true : undefined));
+    await eventually("the earlier listener's lists replaced", async () => {
+      const status = await rdStatus("vanish");
+      return status.lastPollTime && status.vanishedActRunners?.length === 0 && status.startedActRunners?.length === 0 ? true : undefined;
+    });
     fake.cancelJob(cancelled!.id);
     fake.rerunJob(rerun!.id);
     const vanished = await eventually("vanishedActRunners", async () => {
@@ -258,6 +275,19 @@ describe("listener", () => {
     });
     expect(vanished).toEqual([`vanish-${cancelled!.id}-1`, `vanish-${rerun!.id}-1`].sort());
     expect(vanished).not.toContain(`vanish-${kept!.id}-1`);
+    // A runner takes the kept job: its ActRunner is reported started.
+    const registered = await fetch(`${forgejoUrl}/api/v1/orgs/acme/actions/runners`, {
+      method: "POST",
+      headers: { authorization: `token ${TOKENS.owner}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "vanish-runner", ephemeral: true }),
+    });
+    const runner = (await registered.json()) as { uuid: string };
+    fake.assignJob(kept!.id, { uuid: runner.uuid }, kept!.handle!, ["vanish"]);
+    const started = await eventually("startedActRunners", async () => {
+      const list = (await rdStatus("vanish")).startedActRunners;
+      return list?.length === 1 ? list : undefined;
+    });
+    expect(started).toEqual([`vanish-${kept!.id}-1`]);
     // The re-run attempt gets its own ActRunner.
     await eventually("the re-run's ActRunner", async () =>
       (await actRunnersOf("vanish")).some((r) => r.metadata!.name === `vanish-${rerun!.id}-2`) ? true : undefined,

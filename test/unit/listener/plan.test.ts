@@ -105,4 +105,26 @@ describe("poll plan", () => {
     // 1: cancelled; 3: its pod waits for a job that is gone; 5: re-run (attempt 2). 6 took its job; 7 is done.
     expect(plan.vanished).toEqual(["rd-1-1", "rd-3-1", "rd-5-1"]);
   });
+
+  it("reports unfinished ActRunners not yet marked PickedUp whose job attempt Forgejo lists as running as started", () => {
+    const picked = runner(3, "Running");
+    picked.status!.conditions = [
+      { type: "PickedUp", status: "True", reason: "PickedUp", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" },
+    ];
+    const plan = planPoll({
+      runnerDeployment: "rd",
+      jobs: [
+        job(1, { status: "running", task_id: 11 }),
+        job(2),
+        job(3, { status: "running", task_id: 13 }),
+        job(4, { status: "running", task_id: 14 }),
+        job(5, { attempt: 2, status: "running", task_id: 15 }),
+        job(6, { status: "running", task_id: 16 }),
+      ],
+      actRunners: [runner(6, "Running"), runner(1, "Running"), runner(2), picked, runner(4, "Failed"), runner(5, "Running", 1)],
+    });
+    // 2 still waits; 3 is marked already; 4 is done; 5's running attempt is another one's.
+    expect(plan.started).toEqual(["rd-1-1", "rd-6-1"]);
+    expect(plan.vanished).toEqual(["rd-5-1"]);
+  });
 });
