@@ -106,9 +106,7 @@ export class ActRunnerReconciler {
     if (this.jobVanished(ar)) {
       // The job may have been taken and finished between two checks: ask Forgejo before stopping.
       if (ar.status?.runnerId !== undefined && (await this.pickedUp(ar))) {
-        await this.patchStatus(ar, {}, [
-          { type: "PickedUp", status: "True", reason: "PickedUp", message: "The runner took its job from Forgejo" },
-        ]);
+        await this.patchStatus(ar, {}, [PICKED_UP]);
         return 0;
       }
       return this.stop(ar, "JobVanished", "The job left Forgejo's queue before a runner took it (cancelled or re-run)");
@@ -121,17 +119,12 @@ export class ActRunnerReconciler {
 
   private jobVanished(ar: AR): boolean {
     const pickedUp = findCondition(ar.status?.conditions, "PickedUp")?.status === "True";
-    return (this.ownerStatus(ar)?.vanishedActRunners ?? []).includes(ar.metadata!.name!) && !pickedUp;
+    return (this.deps.cache.runnerDeploymentOf(ar)?.status?.vanishedActRunners ?? []).includes(ar.metadata!.name!) && !pickedUp;
   }
 
   /** The listener saw the ActRunner's job running in Forgejo at its last poll: some runner took it. */
   private jobStarted(ar: AR): boolean {
-    return (this.ownerStatus(ar)?.startedActRunners ?? []).includes(ar.metadata!.name!);
-  }
-
-  private ownerStatus(ar: AR) {
-    const owner = ar.metadata?.ownerReferences?.find((o) => o.kind === "RunnerDeployment");
-    return owner ? this.deps.cache.runnerDeployments.get(owner.name, ar.metadata!.namespace)?.status : undefined;
+    return (this.deps.cache.runnerDeploymentOf(ar)?.status?.startedActRunners ?? []).includes(ar.metadata!.name!);
   }
 
   /**
@@ -317,9 +310,7 @@ export class ActRunnerReconciler {
         const started = this.jobStarted(ar);
         const picked = observed.phase === "Running" && this.pickupCheckDue(ar, started, now >= deadline) && (await this.pickedUp(ar));
         if (picked) {
-          await this.updateFromObserved(ar, observed, [
-            { type: "PickedUp", status: "True", reason: "PickedUp", message: "The runner took its job from Forgejo" },
-          ]);
+          await this.updateFromObserved(ar, observed, [PICKED_UP]);
           return undefined;
         }
         if (now >= deadline) {
@@ -495,6 +486,8 @@ export class ActRunnerReconciler {
 }
 
 const MERGE_PATCH = "application/merge-patch+json";
+
+const PICKED_UP: ConditionInput = { type: "PickedUp", status: "True", reason: "PickedUp", message: "The runner took its job from Forgejo" };
 
 function actRunnerPath(ar: AR): string {
   return `/apis/${API_GROUP}/${API_VERSION}/namespaces/${encodeURIComponent(ar.metadata!.namespace!)}/actrunners/${encodeURIComponent(ar.metadata!.name!)}`;

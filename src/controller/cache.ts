@@ -106,6 +106,12 @@ export class ClusterCache {
       );
   }
 
+  /** The RunnerDeployment that owns an object (an ActRunner, a listener Deployment), if it is cached. */
+  runnerDeploymentOf(object: KubernetesObject): RD | undefined {
+    const name = ownerRunnerDeploymentName(object);
+    return name ? this.runnerDeployments.get(name, object.metadata?.namespace) : undefined;
+  }
+
   podsOfJob(job: V1Job): V1Pod[] {
     const names = this.podNamesByOwner.get(job.metadata?.uid ?? "");
     if (!names) return [];
@@ -132,6 +138,10 @@ export class ClusterCache {
       }
     });
   }
+}
+
+export function ownerRunnerDeploymentName(object: KubernetesObject): string | undefined {
+  return object.metadata?.ownerReferences?.find((o) => o.kind === "RunnerDeployment")?.name;
 }
 
 export function keyOf(object: { metadata?: { namespace?: string; name?: string } }): string {

@@ -18,7 +18,7 @@ import { forgejoCallMetrics } from "../observability/metrics.ts";
 import { createApp } from "../../webhooks/app.ts";
 import { serve, type WebhookServer } from "../../webhooks/serve.ts";
 import { ActRunnerReconciler } from "./actrunner.ts";
-import { ClusterCache, keyOf, splitKey, type AR, type RD } from "./cache.ts";
+import { ClusterCache, keyOf, ownerRunnerDeploymentName, splitKey, type AR, type RD } from "./cache.ts";
 import type { ControllerConfig } from "./config.ts";
 import { ForgejoClients } from "./forgejo-clients.ts";
 import { WorkQueue } from "./queue.ts";
@@ -150,8 +150,8 @@ export class Controller {
 
   private wireEvents(): void {
     const rdKeyOfOwner = (object: KubernetesObject) => {
-      const owner = object.metadata?.ownerReferences?.find((o) => o.kind === "RunnerDeployment");
-      return owner ? `${object.metadata?.namespace}/${owner.name}` : undefined;
+      const owner = ownerRunnerDeploymentName(object);
+      return owner ? `${object.metadata?.namespace}/${owner}` : undefined;
     };
     // The listener's reports name ActRunners to look at again: jobs that left Forgejo's list, jobs a runner took.
     const onRd = (rd: KubernetesObject) => {

@@ -49,8 +49,7 @@ export class ForgejoClients {
   }
 
   private async caBundle(ar: AR): Promise<string | undefined> {
-    const owner = ar.metadata?.ownerReferences?.find((o) => o.kind === "RunnerDeployment");
-    const ref = owner ? this.cache.runnerDeployments.get(owner.name, ar.metadata!.namespace)?.spec.caBundleConfigMapRef : undefined;
+    const ref = this.cache.runnerDeploymentOf(ar)?.spec.caBundleConfigMapRef;
     if (!ref) return undefined;
     const map = await this.core.readNamespacedConfigMap({ name: ref.name, namespace: ar.metadata!.namespace! });
     return map.data?.[ref.key ?? DEFAULT_CA_BUNDLE_KEY];
