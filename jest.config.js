@@ -1,4 +1,7 @@
 // Two projects: "unit" (fast, offline) and "integration" (a real API server started by globalSetup).
+import { mkdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 const common = {
   testEnvironment: "node",
   extensionsToTreatAsEsm: [".ts"],
@@ -23,6 +26,17 @@ const projects = [
 // JEST_PROJECT=unit|integration picks one project (npm run test:unit / test:integration), so that
 // extra arguments such as a test file path pass through to jest untouched.
 const selected = process.env.JEST_PROJECT;
+
+// Every temporary file of a run (kubeconfigs holding ServiceAccount tokens among them) goes into a
+// folder of the run's own, emptied as the run starts and removed as it ends (summary-reporter.mjs).
+// Workers inherit TMPDIR; only the main process prepares the folder.
+if (!process.env.JEST_WORKER_ID) {
+  const tmp = join(dirname(fileURLToPath(import.meta.url)), ".state", "tmp", `jest-${selected ?? "all"}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  process.env.TMPDIR = tmp;
+  process.env.FORGEJO_ARC_JEST_TMPDIR = tmp;
+}
 
 /** @type {import('jest').Config} */
 export default {

@@ -10,7 +10,7 @@
 // BENCH_CPU_PROF=<dir> writes the controller's CPU profiles there (node --cpu-prof);
 // BENCH_APISERVER_PROF=<dir> kube-apiserver's over the start of each phase (see profileApiserver).
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -57,6 +57,8 @@ const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
 const ns = `bench-controller-${Date.now().toString(36)}`;
 const fake = benchForgejo();
 const children: ChildProcess[] = [];
+/** Folders of the ServiceAccount kubeconfigs (they hold tokens): removed at the end. */
+const tempDirs: string[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function createRunnerDeployment(name: string): Promise<object> {
@@ -181,7 +183,9 @@ async function serviceAccountKubeconfig(name: string, clusterWide: boolean, rule
     namespace: ns,
     body: { spec: { audiences: [], expirationSeconds: 3600 } },
   });
-  const file = join(mkdtempSync(join(tmpdir(), "bench-sa-")), "kubeconfig");
+  const dir = mkdtempSync(join(tmpdir(), "bench-sa-"));
+  tempDirs.push(dir);
+  const file = join(dir, "kubeconfig");
   writeFileSync(
     file,
     JSON.stringify({
@@ -524,6 +528,7 @@ try {
   );
 } finally {
   for (const child of children) child.kill("SIGTERM");
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   rest.close();
   await fake.close();
   await removeActRunnerFinalizers(kc, ns);
