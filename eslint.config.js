@@ -2,7 +2,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "src/generated/", "chart/", "coverage/", ".state/", ".cache/"] },
+  { ignores: ["node_modules/", "src/generated/", "chart/", "coverage/", "dist/", ".state/", ".cache/"] },
   ...tseslint.configs.recommended,
   {
     rules: {

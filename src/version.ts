@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
+import packageJson from "../package.json" with { type: "json" };
 
 /** The operator's version, from package.json. */
-export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string })
-  .version;
+export const VERSION: string = packageJson.version;
 export const USER_AGENT = `forgejo-arc/${VERSION}`;

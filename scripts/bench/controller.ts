@@ -6,7 +6,8 @@
 //     ServiceAccount), the API server's requests by kind and every process's CPU in both phases, and
 //     the controller's peak RSS. Runner pods run BENCH_RUN_FOR (default 5m) in both phases.
 //  2. Job queued in the fake Forgejo → Kubernetes Job created, p50/p95, with the default 10s poll.
-// Uses (or starts and then stops) the local cluster; the controller and listener run as processes.
+// Uses (or starts and then stops) the local cluster; the controller and listener run as processes of
+// the bundle the image ships (dist/forgejo-arc.mjs, built first), with the image's Node options.
 // BENCH_CPU_PROF=<dir> writes the controller's CPU profiles there (node --cpu-prof);
 // BENCH_APISERVER_PROF=<dir> kube-apiserver's over the start of each phase (see profileApiserver).
 import { spawn, type ChildProcess } from "node:child_process";
@@ -25,6 +26,7 @@ import {
 } from "@kubernetes/client-node";
 import { PROJECT_ROOT, clusterDown, clusterUp, installCrds, type ClusterState } from "../cluster/cluster.ts";
 import { benchForgejo } from "./shared.ts";
+import { BUNDLE, buildBundle } from "../build.ts";
 import { controllerClusterRoleRules } from "../../src/controller/rbac.ts";
 import { removeActRunnerFinalizers } from "../../test/integration/helpers.ts";
 import { listenerRoleRules } from "../../src/listener/rbac.ts";
@@ -47,6 +49,7 @@ const BENCH_SELECTOR = "forgejo.actions.io/runner-deployment=bench";
 const DOCKERFILE = readFileSync(join(PROJECT_ROOT, "Dockerfile"), "utf8");
 const CONTROLLER_NODE_OPTIONS = /NODE_OPTIONS="([^"]+)"/.exec(DOCKERFILE)![1]!;
 const CONTROLLER_MALLOC_ARENA_MAX = /MALLOC_ARENA_MAX="([^"]+)"/.exec(DOCKERFILE)![1]!;
+await buildBundle();
 const { state, started } = await clusterUp();
 const kc = loadKubeConfig(state.kubeconfig);
 const core = kc.makeApiClient(CoreV1Api);
@@ -205,7 +208,7 @@ function run(role: string, args: string[], env: Record<string, string>): ChildPr
     process.execPath,
     [
       ...(process.env.BENCH_CPU_PROF && role === "controller" ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
-      join(PROJECT_ROOT, "src/cli.ts"),
+      BUNDLE,
       role,
       ...args,
     ],

@@ -17,6 +17,7 @@ import {
   type ClusterState,
 } from "../cluster/cluster.ts";
 import { CHART_DIR, helmAsync } from "../chart/chart.ts";
+import { buildBundle } from "../build.ts";
 import { EXECUTOR_POD_TEMPLATE } from "../../test/executor/executor.ts";
 import { DEMO, DEMO_STATE_DIR } from "./shared.ts";
 
@@ -168,6 +169,8 @@ async function up(): Promise<void> {
   const { state } = await clusterUp();
   console.log(`demo: cluster at ${state.server}`);
   installCrds(state);
+  // The executor runs the controller and listener pods from the bundle the image ships.
+  await buildBundle();
   const host = await startHost();
   console.log(`demo: fake Forgejo and the test executor running (pid ${host.pid})`);
   await installChart(state);

@@ -1,7 +1,7 @@
 // A test executor: plays the kubelet for one node, "executor-0", so that the listener Deployment
 // the controller creates really runs in tests. Pods the scheduler puts there (they need the node's
-// toleration and selector, see EXECUTOR_POD_TEMPLATE) run as host processes of the forgejo-arc
-// CLI, with the pod's args and env (value, secretKeyRef, configMapKeyRef and fieldRef resolved
+// toleration and selector, see EXECUTOR_POD_TEMPLATE) run as host processes of the image's own
+// program, the bundled CLI (dist/forgejo-arc.mjs, npm run build), with the pod's args and env (value, secretKeyRef, configMapKeyRef and fieldRef resolved
 // from the real API objects) and a token of the pod's ServiceAccount from TokenRequest. Secret,
 // configMap and emptyDir volumes are written to a folder per pod, and the mount paths in args and
 // env are rewritten to it (a poor man's mount namespace). Status is reported like a kubelet:
@@ -9,10 +9,9 @@
 // Succeeded/Failed with the exit code — and on deletion SIGTERM then removal. Everything listens
 // on 127.0.0.1 only.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
 import {
   CoreV1Api,
   KubeConfig,
@@ -24,6 +23,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { Informer } from "../../src/k8s/informer.ts";
+import { BUNDLE } from "../../scripts/build.ts";
 import { freePort } from "../../scripts/cluster/cluster.ts";
 import type { Logger } from "../../src/observability/log.ts";
 
@@ -36,8 +36,6 @@ export const EXECUTOR_POD_TEMPLATE = {
     tolerations: [{ key: EXECUTOR_TAINT_KEY, operator: "Equal", value: "true", effect: "NoSchedule" }],
   },
 };
-
-const CLI = resolve(fileURLToPath(new URL("../../src/cli.ts", import.meta.url)));
 
 interface Running {
   pod: V1Pod;
@@ -81,6 +79,7 @@ export class Executor {
   }
 
   async start(): Promise<void> {
+    if (!existsSync(BUNDLE)) throw new Error(`executor: ${BUNDLE} is missing; run \`npm run build\` first`);
     await this.core
       .createNode({
         body: {
@@ -190,7 +189,7 @@ export class Executor {
     env.FORGEJO_ARC_WEBHOOK_HOST = "127.0.0.1";
     env.PATH = process.env.PATH ?? "";
     const args = Object.values(mapPaths(Object.fromEntries((container.args ?? []).map((arg, i) => [String(i), arg])), mounts));
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BUNDLE, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     entry.child = child;
     const collect = (chunk: Buffer) => {
       const lines = chunk.toString().split("\n").filter(Boolean);
