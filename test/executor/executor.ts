@@ -9,7 +9,7 @@
 // Succeeded/Failed with the exit code — and on deletion SIGTERM then removal. Everything listens
 // on 127.0.0.1 only.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import {
@@ -46,6 +46,8 @@ interface Running {
   stopping: boolean;
   startedAt: string;
   output: string[];
+  /** The current process's volumes and kubeconfig (a token): removed when it is replaced or stopped. */
+  folder?: string;
   /** Set once a run-to-completion pod's process has exited. */
   exitCode?: number;
 }
@@ -181,9 +183,11 @@ export class Executor {
   private async launch(entry: Running): Promise<void> {
     const pod = entry.pod;
     const container = pod.spec!.containers[0]!;
-    const mounts = await this.materializeVolumes(pod, container);
+    if (entry.folder) rmSync(entry.folder, { recursive: true, force: true });
+    entry.folder = mkdtempSync(join(tmpdir(), "executor-"));
+    const mounts = await this.materializeVolumes(pod, container, join(entry.folder, "volumes"));
     const env = mapPaths(await this.resolveEnv(pod, container), mounts);
-    env.KUBECONFIG = await this.kubeconfigFor(pod);
+    env.KUBECONFIG = await this.kubeconfigFor(pod, entry.folder);
     env.FORGEJO_ARC_PORT = String(entry.port);
     env.FORGEJO_ARC_HOST = "127.0.0.1";
     env.FORGEJO_ARC_WEBHOOK_HOST = "127.0.0.1";
@@ -243,8 +247,7 @@ export class Executor {
   }
 
   /** Writes the container's secret, configMap and emptyDir mounts under a folder of the pod; returns mount path → folder. */
-  private async materializeVolumes(pod: V1Pod, container: V1Container): Promise<Map<string, string>> {
-    const root = mkdtempSync(join(tmpdir(), "executor-volumes-"));
+  private async materializeVolumes(pod: V1Pod, container: V1Container, root: string): Promise<Map<string, string>> {
     const mounts = new Map<string, string>();
     const namespace = pod.metadata!.namespace!;
     for (const mount of container.volumeMounts ?? []) {
@@ -277,7 +280,7 @@ export class Executor {
   }
 
   /** A kubeconfig with a token of the pod's ServiceAccount, as the in-cluster mount would give. */
-  private async kubeconfigFor(pod: V1Pod): Promise<string> {
+  private async kubeconfigFor(pod: V1Pod, folder: string): Promise<string> {
     const serviceAccount = pod.spec?.serviceAccountName ?? "default";
     const token = await this.core.createNamespacedServiceAccountToken({
       name: serviceAccount,
@@ -290,7 +293,7 @@ export class Executor {
         },
       },
     });
-    const file = join(mkdtempSync(join(tmpdir(), "executor-")), "kubeconfig");
+    const file = join(folder, "kubeconfig");
     writeFileSync(
       file,
       JSON.stringify({
@@ -399,12 +402,14 @@ export class Executor {
     entry.stopping = true;
     this.running.delete(this.key(entry.pod));
     const child = entry.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (entry.folder) rmSync(entry.folder, { recursive: true, force: true });
   }
 }
 
