@@ -2,7 +2,7 @@
 // .dockerignore lets exactly those in, and the bundle its build stage makes (scripts/build.ts) needs
 // nothing but Node: it imports only Node's own modules and runs from a folder holding nothing else.
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -42,15 +42,36 @@ describe("container image", () => {
       const { outfile, imports } = await buildBundle(join(dir, "forgejo-arc.mjs"));
       const allowed = new Set([...builtinModules, ...builtinModules.map((name) => `node:${name}`), ...OPTIONAL_IMPORTS]);
       expect(imports.filter((imported) => !allowed.has(imported))).toEqual([]);
-      const version = await run(process.execPath, [outfile, "--version"], { cwd: dir });
-      expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")).version);
-      const help = await run(process.execPath, [outfile, "help"], { cwd: dir });
-      expect(help.stdout).toContain("usage: forgejo-arc controller [flags] | forgejo-arc listener [flags]");
-      // The helm test's command is in the image too; without its flags it says which are needed.
-      const check = await run(process.execPath, [outfile, "check-webhooks"], { cwd: dir }).catch((e: { stderr: string }) => e);
-      expect(check.stderr).toContain("check-webhooks: --url (base URL of the webhook server) and --ca-file (PEM CA) are required");
+      await expectRunsAlone(outfile, dir);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it("makes the bundle in its build stage from the copied files alone (npm ci --ignore-scripts, then node scripts/build.ts)", async () => {
+    const stage = mkdtempSync("/tmp/forgejo-arc-build-stage-");
+    const image = mkdtempSync("/tmp/forgejo-arc-image-");
+    try {
+      for (const path of new Set(copied)) cpSync(join(PROJECT_ROOT, path), join(stage, path), { recursive: true });
+      await run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: stage });
+      await run(process.execPath, ["scripts/build.ts"], { cwd: stage });
+      copyFileSync(join(stage, "dist/forgejo-arc.mjs"), join(image, "forgejo-arc.mjs"));
+      rmSync(stage, { recursive: true, force: true });
+      await expectRunsAlone(join(image, "forgejo-arc.mjs"), image);
+    } finally {
+      rmSync(stage, { recursive: true, force: true });
+      rmSync(image, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
+
+/** The image's commands work from the bundle in a folder that holds nothing else. */
+async function expectRunsAlone(bundle: string, cwd: string): Promise<void> {
+  const version = await run(process.execPath, [bundle, "--version"], { cwd });
+  expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")).version);
+  const help = await run(process.execPath, [bundle, "help"], { cwd });
+  expect(help.stdout).toContain("usage: forgejo-arc controller [flags] | forgejo-arc listener [flags]");
+  // The helm test's command is in the image too; without its flags it says which are needed.
+  const check = await run(process.execPath, [bundle, "check-webhooks"], { cwd }).catch((e: { stderr: string }) => e);
+  expect(check.stderr).toContain("check-webhooks: --url (base URL of the webhook server) and --ca-file (PEM CA) are required");
+}
