@@ -109,6 +109,28 @@ export class Executor {
     this.probes = setInterval(() => void this.probeAll(), 1_000);
   }
 
+  /**
+   * Waits until no pod (of the namespace, if given) is bound to this node any more. Call it after
+   * deleting a namespace and before stop(): only a running executor confirms its pods' deletion,
+   * without it they stay Terminating until the pod garbage collector gives up on the node, and the
+   * namespace with them (minutes).
+   */
+  async drained(namespace?: string, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const fieldSelector = `spec.nodeName=${EXECUTOR_NODE}`;
+    for (;;) {
+      const pods = namespace
+        ? await this.core.listNamespacedPod({ namespace, fieldSelector })
+        : await this.core.listPodForAllNamespaces({ fieldSelector });
+      if (pods.items.length === 0) return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `executor: pods still on ${EXECUTOR_NODE} after ${timeoutMs} ms: ${pods.items.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`).join(", ")}`,
+        );
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.heartbeat);
     clearInterval(this.probes);

@@ -22,8 +22,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await executor?.drained();
   await executor?.stop();
-});
+}, 90_000);
 
 test("ct install: installs with the ci values, the helm test passes, and it uninstalls", async () => {
   const port = await freePort();

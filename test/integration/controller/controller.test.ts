@@ -53,11 +53,12 @@ afterEach(async () => {
 afterAll(async () => {
   await controller?.stop("SIGKILL");
   await bridge?.stop();
+  await deleteNamespace(ns);
+  await executor?.drained(ns);
   await executor?.stop();
   await deleteClusterServiceAccount(ns, "controller");
-  await deleteNamespace(ns);
   await fake.close();
-});
+}, 120_000);
 
 async function createRunnerDeployment(name: string, spec: Record<string, unknown> = {}): Promise<RunnerDeployment> {
   const body = rd({
