@@ -1,7 +1,8 @@
+// Prints one plain closing line per jest run, e.g. "unit: 163 passed, 0 failed, 2 skipped", as the
+// very last line (at exit, after jest's own summary), which CI reads as the run's result; then
+// removes the run's temporary folder (jest.config.js).
 import { rmSync } from "node:fs";
 
-// Prints one plain closing line per jest run, e.g. "unit: 163 passed, 0 failed, 2 skipped", as the
-// very last line (at exit, after jest's own summary), which CI reads as the run's result.
 export default class SummaryReporter {
   onRunComplete(contexts, results) {
     const names = [...contexts].map((context) => context.config.displayName?.name).filter(Boolean);

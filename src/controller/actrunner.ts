@@ -119,12 +119,17 @@ export class ActRunnerReconciler {
 
   private jobVanished(ar: AR): boolean {
     const pickedUp = findCondition(ar.status?.conditions, "PickedUp")?.status === "True";
-    return (this.deps.cache.runnerDeploymentOf(ar)?.status?.vanishedActRunners ?? []).includes(ar.metadata!.name!) && !pickedUp;
+    return this.listedByListener(ar, "vanishedActRunners") && !pickedUp;
   }
 
   /** The listener saw the ActRunner's job running in Forgejo at its last poll: some runner took it. */
   private jobStarted(ar: AR): boolean {
-    return (this.deps.cache.runnerDeploymentOf(ar)?.status?.startedActRunners ?? []).includes(ar.metadata!.name!);
+    return this.listedByListener(ar, "startedActRunners");
+  }
+
+  /** The listener's last poll named this ActRunner in one of its RunnerDeployment's status lists. */
+  private listedByListener(ar: AR, list: "vanishedActRunners" | "startedActRunners"): boolean {
+    return (this.deps.cache.runnerDeploymentOf(ar)?.status?.[list] ?? []).includes(ar.metadata!.name!);
   }
 
   /**

@@ -1,10 +1,11 @@
 // A test executor: plays the kubelet for one node, "executor-0", so that the listener Deployment
 // the controller creates really runs in tests. Pods the scheduler puts there (they need the node's
 // toleration and selector, see EXECUTOR_POD_TEMPLATE) run as host processes of the image's own
-// program, the bundled CLI (dist/forgejo-arc.mjs, npm run build), with the pod's args and env (value, secretKeyRef, configMapKeyRef and fieldRef resolved
-// from the real API objects) and a token of the pod's ServiceAccount from TokenRequest. Secret,
-// configMap and emptyDir volumes are written to a folder per pod, and the mount paths in args and
-// env are rewritten to it (a poor man's mount namespace). Status is reported like a kubelet:
+// program, the bundled CLI (dist/forgejo-arc.mjs, npm run build), with the pod's args and env
+// (value, secretKeyRef, configMapKeyRef and fieldRef resolved from the real API objects) and a
+// token of the pod's ServiceAccount from TokenRequest. Secret, configMap and emptyDir volumes are
+// written to a folder per pod process, and the mount paths in args and env are rewritten to it (a
+// poor man's mount namespace). Status is reported like a kubelet:
 // Running, Ready from the container's readiness probe, restarts — or, for restartPolicy Never,
 // Succeeded/Failed with the exit code — and on deletion SIGTERM then removal. Everything listens
 // on 127.0.0.1 only.
@@ -25,6 +26,7 @@ import {
 import { Informer } from "../../src/k8s/informer.ts";
 import { BUNDLE } from "../../scripts/build.ts";
 import { freePort } from "../../scripts/cluster/cluster.ts";
+import { eventually } from "../integration/helpers.ts";
 import type { Logger } from "../../src/observability/log.ts";
 
 export const EXECUTOR_NODE = "executor-0";
@@ -116,19 +118,19 @@ export class Executor {
    * namespace with them (minutes).
    */
   async drained(namespace?: string, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
     const fieldSelector = `spec.nodeName=${EXECUTOR_NODE}`;
-    for (;;) {
-      const pods = namespace
-        ? await this.core.listNamespacedPod({ namespace, fieldSelector })
-        : await this.core.listPodForAllNamespaces({ fieldSelector });
-      if (pods.items.length === 0) return;
-      if (Date.now() > deadline)
-        throw new Error(
-          `executor: pods still on ${EXECUTOR_NODE} after ${timeoutMs} ms: ${pods.items.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`).join(", ")}`,
-        );
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    await eventually(
+      `no pod left on ${EXECUTOR_NODE}`,
+      async () => {
+        const pods = namespace
+          ? await this.core.listNamespacedPod({ namespace, fieldSelector })
+          : await this.core.listPodForAllNamespaces({ fieldSelector });
+        if (pods.items.length === 0) return true;
+        throw new Error(`still there: ${pods.items.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`).join(", ")}`);
+      },
+      timeoutMs,
+      500,
+    );
   }
 
   async stop(): Promise<void> {
