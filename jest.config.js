@@ -1,5 +1,5 @@
 // Two projects: "unit" (fast, offline) and "integration" (a real API server started by globalSetup).
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 const common = {
@@ -28,11 +28,17 @@ const projects = [
 const selected = process.env.JEST_PROJECT;
 
 // Every temporary file of a run (kubeconfigs holding ServiceAccount tokens among them) goes into a
-// folder of the run's own, emptied as the run starts and removed as it ends (summary-reporter.mjs).
-// Workers inherit TMPDIR; only the main process prepares the folder.
+// folder of the run's own, removed as it ends (summary-reporter.mjs); a run that was killed leaves
+// its folder, removed by the next run once its process is gone (a run going on meanwhile keeps its
+// own). Workers inherit TMPDIR; only the main process prepares the folder.
 if (!process.env.JEST_WORKER_ID) {
-  const tmp = join(dirname(fileURLToPath(import.meta.url)), ".state", "tmp", `jest-${selected ?? "all"}`);
-  rmSync(tmp, { recursive: true, force: true });
+  const root = join(dirname(fileURLToPath(import.meta.url)), ".state", "tmp");
+  mkdirSync(root, { recursive: true });
+  for (const name of readdirSync(root)) {
+    const pid = Number(/^jest-.+-(\d+)$/.exec(name)?.[1]);
+    if (name.startsWith("jest-") && !(pid && isAlive(pid))) rmSync(join(root, name), { recursive: true, force: true });
+  }
+  const tmp = join(root, `jest-${selected ?? "all"}-${process.pid}`);
   mkdirSync(tmp, { recursive: true });
   process.env.TMPDIR = tmp;
   process.env.FORGEJO_ARC_JEST_TMPDIR = tmp;
@@ -43,3 +49,12 @@ export default {
   reporters: ["default", "<rootDir>/test/summary-reporter.mjs"],
   projects: selected ? projects.filter((p) => p.displayName === selected) : projects,
 };
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === "EPERM";
+  }
+}
