@@ -5,7 +5,7 @@
 // interrupted anywhere is finished by the next from what it left (see startRunner and
 // registrations.ts). The finalizer deletes the Forgejo runner, giving up after a bounded time if
 // Forgejo stays unreachable.
-import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Job } from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Job, type V1PodList } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { DEFAULT_PICKUP_TIMEOUT, DEFAULT_RETENTION_AFTER_FINISH } from "../api/defaults.ts";
 import { parseDuration } from "../api/duration.ts";
@@ -21,7 +21,7 @@ import { findCondition, setCondition, type ConditionInput } from "./conditions.t
 import type { ForgejoClient } from "../forgejo/client.ts";
 import { scopePrefix, type ForgejoScope } from "../forgejo/scope.ts";
 import type { ForgejoClients } from "./forgejo-clients.ts";
-import { observeJob } from "./job-status.ts";
+import { nextPodLookInMs, observeJob, type ObservedRunner } from "./job-status.ts";
 import { Registrations, type RunnerCredentials, type Unrecorded } from "./registrations.ts";
 import {
   forgejoRunnerName,
@@ -65,6 +65,8 @@ export class ActRunnerReconciler {
   private readonly registrations = new Registrations();
   /** uid → when Forgejo was last asked whether the runner took its job. */
   private readonly lastPickupCheck = new Map<string, number>();
+  /** ActRunner uid → when its waiting runner pod was last read (see nextPodLookInMs). */
+  private readonly lastPodLook = new Map<string, number>();
 
   constructor(deps: ActRunnerReconcilerDeps) {
     this.deps = deps;
@@ -86,6 +88,7 @@ export class ActRunnerReconciler {
     if (!ar.metadata?.uid) return;
     this.registrations.forget(ar.metadata.uid);
     this.lastPickupCheck.delete(ar.metadata.uid);
+    this.lastPodLook.delete(ar.metadata.uid);
   }
 
   async reconcile(namespace: string, name: string): Promise<Requeue> {
@@ -305,7 +308,7 @@ export class ActRunnerReconciler {
   /** Mirrors the Job into the status, and enforces the pickup timeout while the job waits. */
   private async mirror(ar: AR): Promise<Requeue> {
     const job = this.deps.cache.jobs.get(runnerObjectName(ar), ar.metadata!.namespace)!;
-    const observed = observeJob(job, this.deps.cache.podsOfJob(job));
+    const { observed, nextLookInMs } = await this.observe(ar, job);
     const pickedUp = findCondition(ar.status?.conditions, "PickedUp")?.status === "True";
     const now = Date.now();
     if (observed.phase === "Pending" || observed.phase === "Running") {
@@ -328,11 +331,44 @@ export class ActRunnerReconciler {
         }
         await this.updateFromObserved(ar, observed, []);
         const untilDeadline = Math.max(deadline - now, 0) + 100;
-        return started ? Math.min(this.deps.pickupCheckIntervalMs, untilDeadline) : untilDeadline;
+        return Math.min(untilDeadline, started ? this.deps.pickupCheckIntervalMs : Infinity, nextLookInMs ?? Infinity);
       }
     }
     await this.updateFromObserved(ar, observed, []);
-    return observed.phase === "Succeeded" || observed.phase === "Failed" ? 0 : undefined;
+    return observed.phase === "Succeeded" || observed.phase === "Failed" ? 0 : nextLookInMs;
+  }
+
+  /**
+   * The phase from the Job alone, made precise from its pods (which the controller does not watch)
+   * when they add something: on a phase change — Running names the pod and its start, Failed the
+   * runner container's exit, Succeeded the start — and, while the pod is not ready, to say why
+   * (image pull, scheduling) at the times nextPodLookInMs gives. nextLookInMs: when to look again.
+   */
+  private async observe(ar: AR, job: V1Job): Promise<{ observed: ObservedRunner; nextLookInMs?: number }> {
+    const uid = ar.metadata!.uid!;
+    const fromJob = observeJob(job, []);
+    const now = Date.now();
+    if (fromJob.phase !== "Pending") this.lastPodLook.delete(uid);
+    const untilLook = fromJob.phase === "Pending" ? nextPodLookInMs(job, this.lastPodLook.get(uid), now) : undefined;
+    const recorded = ar.status?.phase;
+    if (fromJob.phase === recorded && (untilLook === undefined || untilLook > 0)) {
+      // The Job tells nothing new: what the last look at the pods found stands.
+      const { reason = fromJob.reason, message = fromJob.message } = ar.status ?? {};
+      return { observed: { phase: fromJob.phase, reason, message }, nextLookInMs: untilLook };
+    }
+    if (fromJob.phase === "Pending") this.lastPodLook.set(uid, now);
+    const observed = observeJob(job, await this.runnerPods(job));
+    const nextLook = fromJob.phase === "Pending" ? nextPodLookInMs(job, now, now) : undefined;
+    return { observed, nextLookInMs: nextLook === undefined ? undefined : nextLook + 100 };
+  }
+
+  private async runnerPods(job: V1Job): Promise<V1PodList["items"]> {
+    const selector = encodeURIComponent(`batch.kubernetes.io/controller-uid=${job.metadata!.uid}`);
+    const list = await this.deps.rest.request<V1PodList>(
+      "GET",
+      `/api/v1/namespaces/${encodeURIComponent(job.metadata!.namespace!)}/pods?labelSelector=${selector}`,
+    );
+    return list.items;
   }
 
   /**

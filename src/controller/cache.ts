@@ -1,5 +1,7 @@
 // The controller's view of the cluster: one informer per kind it reads, all cluster-wide and
-// filtered to what forgejo-arc owns. Reconcilers read only from here, never LIST.
+// filtered to what forgejo-arc owns. Reconcilers read only from here, never LIST — except a runner
+// Job's pods, which are fetched when wanted (actrunner.ts): watching every runner pod cost the
+// controller about 40% of its CPU and the API server a watch event per pod change.
 import {
   AppsV1Api,
   BatchV1Api,
@@ -22,15 +24,14 @@ export type RD = RunnerDeployment & KubernetesObject;
 export type AR = ActRunner & KubernetesObject;
 
 const MANAGED = `${LABELS.managedBy}=${MANAGED_BY}`;
+const LISTENER_PODS = `${MANAGED},${LABELS.component}=listener`;
 
 export class ClusterCache {
   readonly runnerDeployments: Informer<RD>;
   readonly actRunners: Informer<AR>;
   readonly deployments: Informer<V1Deployment & KubernetesObject>;
   readonly jobs: Informer<V1Job & KubernetesObject>;
-  readonly pods: Informer<V1Pod & KubernetesObject>;
-  /** Owner uid (a Job's) → names of its pods; owner uids are unique cluster-wide, pods live in their owner's namespace. */
-  private readonly podNamesByOwner = new Map<string, Set<string>>();
+  readonly listenerPods: Informer<V1Pod & KubernetesObject>;
 
   constructor(kc: KubeConfig, logger: Logger, relistIntervalMs?: number) {
     const custom = kc.makeApiClient(CustomObjectsApi);
@@ -71,18 +72,17 @@ export class ClusterCache {
       labelSelector: MANAGED,
       list: () => batch.listJobForAllNamespaces({ labelSelector: MANAGED }) as Promise<KubernetesListObject<V1Job & KubernetesObject>>,
     });
-    this.pods = new Informer(kc, {
+    this.listenerPods = new Informer(kc, {
       ...common,
-      name: "pods",
+      name: "listener-pods",
       path: "/api/v1/pods",
-      labelSelector: MANAGED,
-      list: () => core.listPodForAllNamespaces({ labelSelector: MANAGED }) as Promise<KubernetesListObject<V1Pod & KubernetesObject>>,
+      labelSelector: LISTENER_PODS,
+      list: () => core.listPodForAllNamespaces({ labelSelector: LISTENER_PODS }) as Promise<KubernetesListObject<V1Pod & KubernetesObject>>,
     });
-    this.indexPodsByOwner();
   }
 
   private get all() {
-    return [this.runnerDeployments, this.actRunners, this.deployments, this.jobs, this.pods];
+    return [this.runnerDeployments, this.actRunners, this.deployments, this.jobs, this.listenerPods];
   }
 
   get synced(): boolean {
@@ -110,33 +110,6 @@ export class ClusterCache {
   runnerDeploymentOf(object: KubernetesObject): RD | undefined {
     const name = ownerRunnerDeploymentName(object);
     return name ? this.runnerDeployments.get(name, object.metadata?.namespace) : undefined;
-  }
-
-  podsOfJob(job: V1Job): V1Pod[] {
-    const names = this.podNamesByOwner.get(job.metadata?.uid ?? "");
-    if (!names) return [];
-    return [...names].flatMap((name) => this.pods.get(name, job.metadata?.namespace) ?? []);
-  }
-
-  /** Keeps podNamesByOwner in step with the pod informer (pods keep their owners for life). */
-  private indexPodsByOwner(): void {
-    const owners = (pod: KubernetesObject) => pod.metadata?.ownerReferences?.map((o) => o.uid) ?? [];
-    const add = (pod: KubernetesObject) => {
-      for (const uid of owners(pod)) {
-        const names = this.podNamesByOwner.get(uid) ?? new Set<string>();
-        names.add(pod.metadata!.name!);
-        this.podNamesByOwner.set(uid, names);
-      }
-    };
-    this.pods.on("add", add);
-    this.pods.on("update", add);
-    this.pods.on("delete", (pod) => {
-      for (const uid of owners(pod)) {
-        const names = this.podNamesByOwner.get(uid);
-        names?.delete(pod.metadata!.name!);
-        if (names?.size === 0) this.podNamesByOwner.delete(uid);
-      }
-    });
   }
 }
 

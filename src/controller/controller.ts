@@ -177,14 +177,9 @@ export class Controller {
         const owner = job.metadata?.ownerReferences?.find((o) => o.kind === "ActRunner");
         if (owner) this.arQueue.add(`${job.metadata?.namespace}/${owner.name}`);
       });
-      this.cache.pods.on(event, (pod) => {
-        const labels = pod.metadata?.labels ?? {};
-        if (labels[LABELS.component] === "listener" && labels[LABELS.runnerDeployment])
-          this.rdQueue.add(`${pod.metadata?.namespace}/${labels[LABELS.runnerDeployment]}`);
-        const jobOwner = pod.metadata?.ownerReferences?.find((o) => o.kind === "Job");
-        const job = jobOwner ? this.cache.jobs.get(jobOwner.name, pod.metadata?.namespace) : undefined;
-        const ar = job?.metadata?.ownerReferences?.find((o) => o.kind === "ActRunner");
-        if (ar) this.arQueue.add(`${pod.metadata?.namespace}/${ar.name}`);
+      this.cache.listenerPods.on(event, (pod) => {
+        const rd = pod.metadata?.labels?.[LABELS.runnerDeployment];
+        if (rd) this.rdQueue.add(`${pod.metadata?.namespace}/${rd}`);
       });
     }
   }

@@ -1,4 +1,5 @@
-// What an ActRunner's phase is, read from its batch/v1 Job and the Job's pods. Pure.
+// What an ActRunner's phase is, read from its batch/v1 Job and, when they were fetched, the Job's
+// pods; and when the controller, which does not watch runner pods, should fetch them. Pure.
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { RUNNER_CONTAINER } from "../api/defaults.ts";
 
@@ -14,6 +15,27 @@ function iso(value: Date | string | undefined): string | undefined {
   return value === undefined ? undefined : new Date(value).toISOString();
 }
 
+/** A runner Job whose pod is not ready has its pods read this long after the Job was made, to say why. */
+export const POD_LOOK_AFTER_MS = 10_000;
+const POD_LOOK_MAX_INTERVAL_MS = 120_000;
+
+/**
+ * Milliseconds until the pods of a runner Job that waits for a ready pod should be read (≤ 0: now),
+ * or undefined while there is nothing to look at (no pod yet, or one is ready). Looks come
+ * POD_LOOK_AFTER_MS after the Job was made, then at intervals of half the Job's age at the last
+ * look (at least POD_LOOK_AFTER_MS, at most 2 min): a pod stuck for long costs a read every 2 min.
+ */
+export function nextPodLookInMs(job: V1Job, lastLook: number | undefined, now: number): number | undefined {
+  if ((job.status?.active ?? 0) === 0 || (job.status?.ready ?? 0) > 0) return undefined;
+  const created = new Date(job.metadata?.creationTimestamp ?? now).getTime();
+  const next =
+    lastLook === undefined
+      ? created + POD_LOOK_AFTER_MS
+      : lastLook + Math.min(Math.max((lastLook - created) / 2, POD_LOOK_AFTER_MS), POD_LOOK_MAX_INTERVAL_MS);
+  return next - now;
+}
+
+/** With no pods given, the Job's own counts decide: a ready pod is a running runner. */
 export function observeJob(job: V1Job, pods: V1Pod[]): ObservedRunner {
   const conditions = job.status?.conditions ?? [];
   const pod = [...pods].sort((a, b) => String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)))[0];
@@ -48,6 +70,8 @@ export function observeJob(job: V1Job, pods: V1Pod[]): ObservedRunner {
   if (runner?.state?.running || pod?.status?.phase === "Running") {
     return { phase: "Running", reason: "PodRunning", message: `Runner pod ${pod?.metadata?.name} is running`, startedAt };
   }
+  if (!pod && (job.status?.ready ?? 0) > 0)
+    return { phase: "Running", reason: "PodRunning", message: "The runner pod is running", startedAt };
   const waiting = runner?.state?.waiting ?? pod?.status?.initContainerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
   if (waiting?.reason) {
     return {
@@ -66,6 +90,10 @@ export function observeJob(job: V1Job, pods: V1Pod[]): ObservedRunner {
   return {
     phase: "Pending",
     reason: "PodPending",
-    message: pod ? `Runner pod ${pod.metadata?.name} is starting` : "Waiting for the Job to create the runner pod",
+    message: pod
+      ? `Runner pod ${pod.metadata?.name} is starting`
+      : (job.status?.active ?? 0) > 0
+        ? "The runner pod is starting"
+        : "Waiting for the Job to create the runner pod",
   };
 }

@@ -178,7 +178,7 @@ export class RunnerDeploymentReconciler {
   private listenerPod(rd: RD, deployment: V1Deployment | undefined): V1Pod | undefined {
     if (!deployment) return undefined;
     const selector = deployment.spec?.selector?.matchLabels ?? {};
-    const pods = this.deps.cache.pods
+    const pods = this.deps.cache.listenerPods
       .list()
       .filter((pod) => pod.metadata?.namespace === rd.metadata?.namespace && !pod.metadata?.deletionTimestamp)
       .filter((pod) => Object.entries(selector).every(([k, v]) => pod.metadata?.labels?.[k] === v));

@@ -280,6 +280,30 @@ describe("controller", () => {
     expect((await events(`fails-${job.id}-1`)).some((e) => e.type === "Warning" && e.reason === "BackoffLimitExceeded")).toBe(true);
   }, 90_000);
 
+  it("reads a runner pod that does not start to say why (the controller does not watch runner pods)", async () => {
+    await createRunnerDeployment("unplaced", { runnerTemplate: { spec: { nodeSelector: { "forgejo-arc.test/no-such-node": "true" } } } });
+    await startListener("unplaced");
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["unplaced"] });
+    const pending = await eventually(
+      "Unschedulable",
+      async () => {
+        const r = await actRunner(`unplaced-${job.id}-1`);
+        return r?.status?.reason === "Unschedulable" ? r : undefined;
+      },
+      40_000,
+    );
+    expect(pending.status?.phase).toBe("Pending");
+    expect(pending.status?.message).toMatch(/node\(s\) didn't match Pod's node affinity\/selector/);
+
+    // Its pod never reaches a node: gone with its RunnerDeployment here, not left to the namespace's deletion.
+    const podsOfJob = { namespace: ns, labelSelector: `batch.kubernetes.io/job-name=unplaced-${job.id}-1` };
+    expect((await core.listNamespacedPod(podsOfJob)).items).toHaveLength(1);
+    await objects.delete("runnerdeployments", ns, "unplaced");
+    await eventually("the unplaced pod gone", async () =>
+      (await core.listNamespacedPod(podsOfJob)).items.length === 0 ? true : undefined,
+    );
+  }, 120_000);
+
   it("asks Forgejo whether a runner took its job only once the listener sees the job running, and then marks it PickedUp", async () => {
     const runFor = { "forgejo-arc.test/run-for": "5m" };
     await createRunnerDeployment("waits", { runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", ...runFor } } } });

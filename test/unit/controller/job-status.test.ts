@@ -1,5 +1,5 @@
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
-import { observeJob } from "../../../src/controller/job-status.ts";
+import { nextPodLookInMs, observeJob, POD_LOOK_AFTER_MS } from "../../../src/controller/job-status.ts";
 
 const job = (conditions: object[] = [], extra: object = {}): V1Job =>
   ({ metadata: { uid: "j" }, status: { conditions, ...extra } }) as V1Job;
@@ -55,5 +55,51 @@ describe("observing a runner Job", () => {
       reason: "ImagePullBackOff",
       message: "Runner pod p: ImagePullBackOff: back-off pulling image",
     });
+  });
+
+  it("is Running from the Job alone when it counts a ready pod, and Pending while its pod is not ready", () => {
+    expect(observeJob(job([], { active: 1, ready: 1 }), [])).toMatchObject({ phase: "Running", message: "The runner pod is running" });
+    expect(observeJob(job([], { active: 1, ready: 0 }), [])).toMatchObject({ phase: "Pending", message: "The runner pod is starting" });
+    expect(observeJob(job([], {}), [])).toMatchObject({ phase: "Pending", message: "Waiting for the Job to create the runner pod" });
+  });
+
+  it("is Pending with the scheduler's reason when the pod cannot be scheduled", () => {
+    const unschedulable = {
+      metadata: { name: "p" },
+      status: {
+        phase: "Pending",
+        conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/3 nodes are available" }],
+      },
+    } as V1Pod;
+    expect(observeJob(job([], { active: 1, ready: 0 }), [unschedulable])).toMatchObject({
+      phase: "Pending",
+      reason: "Unschedulable",
+      message: "0/3 nodes are available",
+    });
+  });
+});
+
+describe("when to read a waiting runner pod", () => {
+  const created = Date.parse("2026-01-01T00:00:00Z");
+  const waiting = job([], { active: 1, ready: 0 });
+  waiting.metadata!.creationTimestamp = new Date(created);
+
+  it("not while the Job has no pod yet or its pod is ready", () => {
+    const noPod = { ...waiting, status: { active: 0 } };
+    const ready = { ...waiting, status: { active: 1, ready: 1 } };
+    expect(nextPodLookInMs(noPod, undefined, created + 60_000)).toBeUndefined();
+    expect(nextPodLookInMs(ready, undefined, created + 60_000)).toBeUndefined();
+  });
+
+  it("first POD_LOOK_AFTER_MS after the Job was made", () => {
+    expect(nextPodLookInMs(waiting, undefined, created + 1_000)).toBe(POD_LOOK_AFTER_MS - 1_000);
+    expect(nextPodLookInMs(waiting, undefined, created + 60_000)).toBeLessThanOrEqual(0);
+  });
+
+  it("then at intervals of half the Job's age at the last look, between POD_LOOK_AFTER_MS and 2 min", () => {
+    const after = (lastLookAge: number) => nextPodLookInMs(waiting, created + lastLookAge, created + lastLookAge)!;
+    expect(after(10_000)).toBe(POD_LOOK_AFTER_MS);
+    expect(after(60_000)).toBe(30_000);
+    expect(after(3_600_000)).toBe(120_000);
   });
 });
