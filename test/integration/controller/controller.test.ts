@@ -88,6 +88,25 @@ async function actRunner(name: string): Promise<ActRunner | undefined> {
   return ((await objects.list("actrunners", ns)) as { items: ActRunner[] }).items.find((r) => r.metadata?.name === name);
 }
 
+/** Waits until the ActRunner `name` exists and `until` holds for it. */
+function actRunnerWhen(name: string, what: string, until: (ar: ActRunner) => boolean, timeoutMs = 40_000): Promise<ActRunner> {
+  return eventually(
+    what,
+    async () => {
+      const r = await actRunner(name);
+      return r && until(r) ? r : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** A RunnerDeployment with its listener, and one job queued for it. */
+async function queueOneJob(rdName: string, spec: Record<string, unknown>) {
+  await createRunnerDeployment(rdName, spec);
+  await startListener(rdName);
+  return fake.enqueueJob({ repository: "acme/app", runs_on: [rdName] });
+}
+
 async function events(objectName: string): Promise<CoreV1Event[]> {
   return (await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${objectName}` })).items;
 }
@@ -147,15 +166,10 @@ describe("controller", () => {
     expect(JSON.stringify(job)).not.toContain(Buffer.from(secret.data!.token!, "base64").toString());
 
     for (const name of names) {
-      const done = await eventually(
+      const done = await actRunnerWhen(
+        name,
         `${name} Succeeded`,
-        async () => {
-          const r = await actRunner(name);
-          return r?.status?.phase === "Succeeded" && r.status.conditions?.some((c) => c.type === "RunnerDeleted" && c.status === "True")
-            ? r
-            : undefined;
-        },
-        40_000,
+        (r) => r.status?.phase === "Succeeded" && !!r.status.conditions?.some((c) => c.type === "RunnerDeleted" && c.status === "True"),
       );
       expect(done.status).toMatchObject({ reason: "Completed", kubernetesJobName: name, runnerName: `k8s-${ns}-${name}` });
       expect(done.status?.startedAt).toBeDefined();
@@ -263,17 +277,8 @@ describe("controller", () => {
   }, 150_000);
 
   it("marks an ActRunner Failed with the reason when its pod fails, and deletes the runner", async () => {
-    await createRunnerDeployment("fails", { runnerTemplate: { metadata: { annotations: { "forgejo-arc.test/result": "failed" } } } });
-    await startListener("fails");
-    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["fails"] });
-    const failed = await eventually(
-      "Failed",
-      async () => {
-        const r = await actRunner(`fails-${job.id}-1`);
-        return r?.status?.phase === "Failed" ? r : undefined;
-      },
-      40_000,
-    );
+    const job = await queueOneJob("fails", { runnerTemplate: { metadata: { annotations: { "forgejo-arc.test/result": "failed" } } } });
+    const failed = await actRunnerWhen(`fails-${job.id}-1`, "Failed", (r) => r.status?.phase === "Failed");
     expect(failed.status?.reason).toBe("BackoffLimitExceeded");
     expect(failed.status?.message).toContain("runner container Error with exit code 1");
     await eventually("runner deleted", async () => (forgejoRunnersOf("fails").length === 0 ? true : undefined));
@@ -281,17 +286,8 @@ describe("controller", () => {
   }, 90_000);
 
   it("reads a runner pod that does not start to say why (the controller does not watch runner pods)", async () => {
-    await createRunnerDeployment("unplaced", { runnerTemplate: { spec: { nodeSelector: { "forgejo-arc.test/no-such-node": "true" } } } });
-    await startListener("unplaced");
-    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["unplaced"] });
-    const pending = await eventually(
-      "Unschedulable",
-      async () => {
-        const r = await actRunner(`unplaced-${job.id}-1`);
-        return r?.status?.reason === "Unschedulable" ? r : undefined;
-      },
-      40_000,
-    );
+    const job = await queueOneJob("unplaced", { runnerTemplate: { spec: { nodeSelector: { "forgejo-arc.test/no-such-node": "true" } } } });
+    const pending = await actRunnerWhen(`unplaced-${job.id}-1`, "Unschedulable", (r) => r.status?.reason === "Unschedulable");
     expect(pending.status?.phase).toBe("Pending");
     expect(pending.status?.message).toMatch(/node\(s\) didn't match Pod's node affinity\/selector/);
 
@@ -315,45 +311,35 @@ describe("controller", () => {
     const runnerChecks = (runnerId: number) =>
       fake.calls.filter((c) => c.method === "GET" && c.route === `/api/v1/orgs/acme/actions/runners/${runnerId}`).length;
 
-    const picked = await eventually(
+    const picked = await actRunnerWhen(
+      `takes-${taken.id}-1`,
       "PickedUp",
-      async () => {
-        const r = await actRunner(`takes-${taken.id}-1`);
-        return r?.status?.conditions?.some((c) => c.type === "PickedUp" && c.status === "True") ? r : undefined;
-      },
-      40_000,
+      (r) => !!r.status?.conditions?.some((c) => c.type === "PickedUp" && c.status === "True"),
     );
     expect(fake.jobs.get(taken.id)!.status).toBe("running");
     expect(runnerChecks(picked.status!.runnerId!)).toBeGreaterThanOrEqual(1);
 
     // The waiting job's runner runs (pickup check interval 1s here) but is never asked about.
-    const running = await eventually("the waiting job's runner Running", async () => {
-      const r = await actRunner(`waits-${waiting.id}-1`);
-      return r?.status?.phase === "Running" ? r : undefined;
-    });
+    const running = await actRunnerWhen(
+      `waits-${waiting.id}-1`,
+      "the waiting job's runner Running",
+      (r) => r.status?.phase === "Running",
+      30_000,
+    );
     await new Promise((resolve) => setTimeout(resolve, 6_000));
     expect(runnerChecks(running.status!.runnerId!)).toBe(0);
     expect((await actRunner(`waits-${waiting.id}-1`))?.status?.phase).toBe("Running");
   }, 90_000);
 
   it("stops an ActRunner whose job was cancelled before a runner took it", async () => {
-    await createRunnerDeployment("cancel", {
+    const job = await queueOneJob("cancel", {
       runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } },
     });
-    await startListener("cancel");
-    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["cancel"] });
     const name = `cancel-${job.id}-1`;
     await eventually("the runner's Job", () => batch.readNamespacedJob({ name, namespace: ns }), 30_000);
     expect(forgejoRunnersOf("cancel")).toHaveLength(1);
     fake.cancelJob(job.id);
-    const stopped = await eventually(
-      "JobVanished",
-      async () => {
-        const r = await actRunner(name);
-        return r?.status?.reason === "JobVanished" ? r : undefined;
-      },
-      30_000,
-    );
+    const stopped = await actRunnerWhen(name, "JobVanished", (r) => r.status?.reason === "JobVanished", 30_000);
     expect(stopped.status?.phase).toBe("Failed");
     await eventually("the Job deleted", async () => {
       const jobs: V1Job[] = (await batch.listNamespacedJob({ namespace: ns, fieldSelector: `metadata.name=${name}` })).items;
@@ -363,20 +349,11 @@ describe("controller", () => {
   }, 90_000);
 
   it("stops a runner that does not pick up its job within the pickup timeout", async () => {
-    await createRunnerDeployment("pickup", {
+    const job = await queueOneJob("pickup", {
       pickupTimeout: "4s",
       runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } },
     });
-    await startListener("pickup");
-    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["pickup"] });
-    const stopped = await eventually(
-      "PickupTimeout",
-      async () => {
-        const r = await actRunner(`pickup-${job.id}-1`);
-        return r?.status?.reason === "PickupTimeout" ? r : undefined;
-      },
-      40_000,
-    );
+    const stopped = await actRunnerWhen(`pickup-${job.id}-1`, "PickupTimeout", (r) => r.status?.reason === "PickupTimeout");
     expect(stopped.status?.message).toContain("did not pick up Forgejo job");
     expect(stopped.status?.message).toContain("spec.pickupTimeout");
     await eventually("the Forgejo runner deleted", async () => (forgejoRunnersOf("pickup").length === 0 ? true : undefined));
