@@ -21,7 +21,7 @@ import { findCondition, setCondition, type ConditionInput } from "./conditions.t
 import type { ForgejoClient } from "../forgejo/client.ts";
 import { scopePrefix, type ForgejoScope } from "../forgejo/scope.ts";
 import type { ForgejoClients } from "./forgejo-clients.ts";
-import { nextPodLookInMs, observeJob, type ObservedRunner } from "./job-status.ts";
+import { observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
 import { Registrations, type RunnerCredentials, type Unrecorded } from "./registrations.ts";
 import {
   forgejoRunnerName,
@@ -338,28 +338,17 @@ export class ActRunnerReconciler {
     return observed.phase === "Succeeded" || observed.phase === "Failed" ? 0 : nextLookInMs;
   }
 
-  /**
-   * The phase from the Job alone, made precise from its pods (which the controller does not watch)
-   * when they add something: on a phase change — Running names the pod and its start, Failed the
-   * runner container's exit, Succeeded the start — and, while the pod is not ready, to say why
-   * (image pull, scheduling) at the times nextPodLookInMs gives. nextLookInMs: when to look again.
-   */
+  /** The Job's view, made precise from its pods when planPodLook says; nextLookInMs: when to read them again. */
   private async observe(ar: AR, job: V1Job): Promise<{ observed: ObservedRunner; nextLookInMs?: number }> {
     const uid = ar.metadata!.uid!;
     const fromJob = observeJob(job, []);
     const now = Date.now();
     if (fromJob.phase !== "Pending") this.lastPodLook.delete(uid);
-    const untilLook = fromJob.phase === "Pending" ? nextPodLookInMs(job, this.lastPodLook.get(uid), now) : undefined;
-    const recorded = ar.status?.phase;
-    if (fromJob.phase === recorded && (untilLook === undefined || untilLook > 0)) {
-      // The Job tells nothing new: what the last look at the pods found stands.
-      const { reason = fromJob.reason, message = fromJob.message } = ar.status ?? {};
-      return { observed: { phase: fromJob.phase, reason, message }, nextLookInMs: untilLook };
-    }
+    const look = planPodLook(job, fromJob, ar.status?.phase, this.lastPodLook.get(uid), now);
+    if (!look.now) return { observed: sinceLastLook(fromJob, ar.status), nextLookInMs: look.nextInMs };
     if (fromJob.phase === "Pending") this.lastPodLook.set(uid, now);
     const observed = observeJob(job, await this.runnerPods(job));
-    const nextLook = fromJob.phase === "Pending" ? nextPodLookInMs(job, now, now) : undefined;
-    return { observed, nextLookInMs: nextLook === undefined ? undefined : nextLook + 100 };
+    return { observed, nextLookInMs: look.nextInMs === undefined ? undefined : look.nextInMs + 100 };
   }
 
   private async runnerPods(job: V1Job): Promise<V1PodList["items"]> {

@@ -35,6 +35,38 @@ export function nextPodLookInMs(job: V1Job, lastLook: number | undefined, now: n
   return next - now;
 }
 
+export interface PodLook {
+  /** Read the Job's pods now. */
+  now: boolean;
+  /** Milliseconds until the next read while the pod waits (after this one, when `now`). */
+  nextInMs?: number;
+}
+
+/**
+ * Whether mirroring should read the runner pods, which the controller does not watch: when the
+ * Job's own view changes the recorded phase (Running names the pod and its start, Failed the
+ * runner container's exit, Succeeded the start), and while the pod waits at the times
+ * nextPodLookInMs gives, to say why. `fromJob` is observeJob(job, []).
+ */
+export function planPodLook(
+  job: V1Job,
+  fromJob: ObservedRunner,
+  recordedPhase: string | undefined,
+  lastLook: number | undefined,
+  now: number,
+): PodLook {
+  const untilLook = fromJob.phase === "Pending" ? nextPodLookInMs(job, lastLook, now) : undefined;
+  const look = fromJob.phase !== recordedPhase || (untilLook !== undefined && untilLook <= 0);
+  if (!look) return { now: false, nextInMs: untilLook };
+  const next = fromJob.phase === "Pending" ? nextPodLookInMs(job, now, now) : undefined;
+  return { now: true, nextInMs: next };
+}
+
+/** Between reads of the pods, what the last read found stands; the Job only confirms the phase. */
+export function sinceLastLook(fromJob: ObservedRunner, recorded: { reason?: string; message?: string } | undefined): ObservedRunner {
+  return { phase: fromJob.phase, reason: recorded?.reason ?? fromJob.reason, message: recorded?.message ?? fromJob.message };
+}
+
 /** With no pods given, the Job's own counts decide: a ready pod is a running runner. */
 export function observeJob(job: V1Job, pods: V1Pod[]): ObservedRunner {
   const conditions = job.status?.conditions ?? [];

@@ -1,5 +1,5 @@
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
-import { nextPodLookInMs, observeJob, POD_LOOK_AFTER_MS } from "../../../src/controller/job-status.ts";
+import { nextPodLookInMs, observeJob, planPodLook, POD_LOOK_AFTER_MS, sinceLastLook } from "../../../src/controller/job-status.ts";
 
 const job = (conditions: object[] = [], extra: object = {}): V1Job =>
   ({ metadata: { uid: "j" }, status: { conditions, ...extra } }) as V1Job;
@@ -101,5 +101,46 @@ describe("when to read a waiting runner pod", () => {
     expect(after(10_000)).toBe(POD_LOOK_AFTER_MS);
     expect(after(60_000)).toBe(30_000);
     expect(after(3_600_000)).toBe(120_000);
+  });
+});
+
+describe("reading the runner pods while mirroring", () => {
+  const created = Date.parse("2026-01-01T00:00:00Z");
+  const at = (status: object) => ({ ...job([], status), metadata: { uid: "j", creationTimestamp: new Date(created) } }) as V1Job;
+  const plan = (status: object, recordedPhase: string | undefined, lastLook: number | undefined, now: number) => {
+    const j = at(status);
+    return planPodLook(j, observeJob(j, []), recordedPhase, lastLook, now);
+  };
+
+  it("reads them when the Job's view changes the recorded phase", () => {
+    expect(plan({ active: 1, ready: 1 }, "Pending", undefined, created + 2_000)).toEqual({ now: true, nextInMs: undefined });
+    expect(plan({ conditions: [{ type: "Failed", status: "True" }] }, "Running", undefined, created + 2_000).now).toBe(true);
+    expect(plan({ conditions: [{ type: "Complete", status: "True" }] }, "Running", undefined, created + 2_000).now).toBe(true);
+  });
+
+  it("not while the phase stands and no read is due, and says when the next one is", () => {
+    expect(plan({ active: 1, ready: 1 }, "Running", undefined, created + 2_000)).toEqual({ now: false, nextInMs: undefined });
+    expect(plan({ active: 1, ready: 0 }, "Pending", undefined, created + 2_000)).toEqual({
+      now: false,
+      nextInMs: POD_LOOK_AFTER_MS - 2_000,
+    });
+  });
+
+  it("while the pod waits, when a read is due, with the one after it", () => {
+    expect(plan({ active: 1, ready: 0 }, "Pending", undefined, created + POD_LOOK_AFTER_MS)).toEqual({
+      now: true,
+      nextInMs: POD_LOOK_AFTER_MS,
+    });
+    expect(plan({ active: 1, ready: 0 }, "Pending", created + POD_LOOK_AFTER_MS, created + 15_000).now).toBe(false);
+  });
+
+  it("keeps what the last read found between reads (no flapping back to the Job's coarser reason)", () => {
+    const fromJob = observeJob(at({ active: 1, ready: 0 }), []);
+    expect(sinceLastLook(fromJob, { reason: "Unschedulable", message: "0/3 nodes are available" })).toEqual({
+      phase: "Pending",
+      reason: "Unschedulable",
+      message: "0/3 nodes are available",
+    });
+    expect(sinceLastLook(fromJob, undefined)).toEqual({ phase: "Pending", reason: "PodPending", message: "The runner pod is starting" });
   });
 });
