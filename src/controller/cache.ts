@@ -106,11 +106,24 @@ export class ClusterCache {
       );
   }
 
+  /** The Deployment in the pod's namespace whose selector selects it (a listener pod's). */
+  deploymentOf(pod: KubernetesObject): (V1Deployment & KubernetesObject) | undefined {
+    return this.deployments
+      .list()
+      .find((d) => d.metadata?.namespace === pod.metadata?.namespace && matchesLabels(d.spec?.selector?.matchLabels, pod.metadata?.labels));
+  }
+
   /** The RunnerDeployment that owns an object (an ActRunner, a listener Deployment), if it is cached. */
   runnerDeploymentOf(object: KubernetesObject): RD | undefined {
     const name = ownerRunnerDeploymentName(object);
     return name ? this.runnerDeployments.get(name, object.metadata?.namespace) : undefined;
   }
+}
+
+/** Whether a matchLabels selector selects an object with these labels (an empty selector selects nothing here). */
+export function matchesLabels(matchLabels: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
+  const wanted = Object.entries(matchLabels ?? {});
+  return wanted.length > 0 && wanted.every(([key, value]) => labels?.[key] === value);
 }
 
 export function ownerRunnerDeploymentName(object: KubernetesObject): string | undefined {

@@ -6,7 +6,6 @@ import { CustomObjectsApi, type KubeConfig, type KubernetesObject } from "@kuber
 import express from "express";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
-import { LABELS } from "../api/well-known.ts";
 import { apiErrorMessage } from "../k8s/client.ts";
 import { makeApplier } from "../k8s/apply.ts";
 import { makeEventRecorder } from "../k8s/events.ts";
@@ -177,9 +176,11 @@ export class Controller {
         const owner = job.metadata?.ownerReferences?.find((o) => o.kind === "ActRunner");
         if (owner) this.arQueue.add(`${job.metadata?.namespace}/${owner.name}`);
       });
+      // By its Deployment: the pod's runner-deployment label holds a shortened name for long ones.
       this.cache.listenerPods.on(event, (pod) => {
-        const rd = pod.metadata?.labels?.[LABELS.runnerDeployment];
-        if (rd) this.rdQueue.add(`${pod.metadata?.namespace}/${rd}`);
+        const deployment = this.cache.deploymentOf(pod);
+        const owner = deployment && rdKeyOfOwner(deployment);
+        if (owner) this.rdQueue.add(owner);
       });
     }
   }

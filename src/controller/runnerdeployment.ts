@@ -17,7 +17,7 @@ import type { Condition, RunnerDeploymentStatus } from "../generated/api.ts";
 import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
 import type { Logger } from "../observability/log.ts";
-import type { ClusterCache, RD } from "./cache.ts";
+import { matchesLabels, type ClusterCache, type RD } from "./cache.ts";
 import { setCondition, transitions, type ConditionInput } from "./conditions.ts";
 import { CONFIG_HASH_ANNOTATION, listenerName, listenerResources, type ListenerOptions } from "./listener-resources.ts";
 import { isFinished } from "../listener/plan.ts";
@@ -177,11 +177,10 @@ export class RunnerDeploymentReconciler {
 
   private listenerPod(rd: RD, deployment: V1Deployment | undefined): V1Pod | undefined {
     if (!deployment) return undefined;
-    const selector = deployment.spec?.selector?.matchLabels ?? {};
     const pods = this.deps.cache.listenerPods
       .list()
       .filter((pod) => pod.metadata?.namespace === rd.metadata?.namespace && !pod.metadata?.deletionTimestamp)
-      .filter((pod) => Object.entries(selector).every(([k, v]) => pod.metadata?.labels?.[k] === v));
+      .filter((pod) => matchesLabels(deployment.spec?.selector?.matchLabels, pod.metadata?.labels));
     return pods.sort((a, b) => String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)))[0];
   }
 
