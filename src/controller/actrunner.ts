@@ -5,7 +5,15 @@
 // interrupted anywhere is finished by the next from what it left (see startRunner and
 // registrations.ts). The finalizer deletes the Forgejo runner, giving up after a bounded time if
 // Forgejo stays unreachable.
-import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Job, type V1PodList } from "@kubernetes/client-node";
+import {
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1Job,
+  type V1PodList,
+  type V1Secret,
+} from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { DEFAULT_PICKUP_TIMEOUT, DEFAULT_RETENTION_AFTER_FINISH } from "../api/defaults.ts";
 import { parseDuration } from "../api/duration.ts";
@@ -219,12 +227,15 @@ export class ActRunnerReconciler {
       await this.deps.rest.request("POST", secrets, secret);
     } catch (error) {
       if (apiErrorCode(error) !== 409) throw error;
-      await this.deps.rest.request(
-        "PATCH",
-        `${secrets}/${encodeURIComponent(secret.metadata!.name!)}`,
-        { stringData: secret.stringData },
-        MERGE_PATCH,
-      );
+      // Already there: written by an interrupted pass (same credentials), or holding a lost
+      // runner's. Runner Secrets are immutable, so the latter is replaced.
+      const path = `${secrets}/${encodeURIComponent(secret.metadata!.name!)}`;
+      const existing = await this.deps.rest.request<V1Secret>("GET", path);
+      if (Buffer.from(existing.data?.token ?? "", "base64").toString() === credentials.token) return;
+      await this.deps.rest.request("DELETE", path, { preconditions: { uid: existing.metadata!.uid } }).catch((deleteError: unknown) => {
+        if (apiErrorCode(deleteError) !== 404) throw deleteError;
+      });
+      await this.deps.rest.request("POST", secrets, secret);
     }
   }
 

@@ -12,7 +12,7 @@ export function controllerClusterRoleRules(): V1PolicyRule[] {
     { apiGroups: [API_GROUP], resources: ["actrunners"], verbs: ["get", "list", "watch", "create", "patch", "update", "delete"] },
     { apiGroups: [API_GROUP], resources: ["actrunners/status"], verbs: ["get", "patch", "update"] },
     // Token Secrets are read; runner credential Secrets are applied.
-    { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "patch"] },
+    { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "delete"] },
     { apiGroups: [""], resources: ["configmaps"], verbs: ["get"] },
     { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["get", "create", "patch"] },
     { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], verbs: ["get", "create", "patch"] },

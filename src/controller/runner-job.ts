@@ -81,6 +81,8 @@ export function runnerSecret(ar: ActRunner, credentials: { id: number; uuid: str
       ownerReferences: [ownerReference(ar)],
     },
     stringData: { uuid: credentials.uuid, token: credentials.token, id: String(credentials.id) },
+    // Kubelets keep no watch on an immutable Secret; credentials change only by replacing it.
+    immutable: true,
   };
 }
 

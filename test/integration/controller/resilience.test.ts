@@ -155,6 +155,56 @@ describe("controller resilience", () => {
     expect(fake.callCount("POST")).toBe(2); // only the test's own registrations
   }, 90_000);
 
+  // A runner Secret holding credentials of a runner Forgejo no longer has (a registration whose
+  // runner was removed before its pass recorded it): runner Secrets are immutable, so the
+  // controller must replace it, or the new runner's Job would start with dead credentials.
+  it("replaces a runner Secret that holds a lost runner's credentials (runner Secrets are immutable)", async () => {
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["replace"] });
+    const name = "replace-1";
+    const created = (await objects.create(
+      "actrunners",
+      ns,
+      ar({
+        metadata: { name, namespace: ns },
+        spec: {
+          forgejoServer: forgejoUrl,
+          organization: "acme",
+          labels: "replace:host",
+          tokenSecretRef: { name: "forgejo-token", namespace: ns, key: "token" },
+          forgejoJobID: job.id,
+          jobHandle: job.handle,
+          jobData: { ...job, status: "waiting" } as never,
+          retentionAfterFinish: "1h",
+        } as never,
+      }),
+    )) as ActRunner;
+    const client = new ForgejoClient({ server: forgejoUrl, token: TOKENS.owner });
+    const scope = { kind: "organization", organization: "acme" } as const;
+    const lost = await client.registerRunner(scope, { name: forgejoRunnerName(created), ephemeral: true });
+    await client.deleteRunner(scope, lost.id);
+    const left = await core.createNamespacedSecret({ namespace: ns, body: runnerSecret(created, lost) });
+    expect(left.immutable).toBe(true);
+
+    await startController();
+    const done = await eventually(
+      "the ActRunner recorded with a new runner",
+      async () => {
+        const current = (await objects.get("actrunners", ns, name)) as ActRunner;
+        return current.status?.runnerId !== undefined ? current : undefined;
+      },
+      30_000,
+      250,
+    );
+    expect(done.status?.runnerId).not.toBe(lost.id);
+    const secret = await core.readNamespacedSecret({ name: left.metadata!.name!, namespace: ns });
+    expect(secret.metadata?.uid).not.toBe(left.metadata?.uid);
+    expect(secret.immutable).toBe(true);
+    expect(Buffer.from(secret.data!.uuid!, "base64").toString()).toBe(done.status?.runnerUUID);
+    expect(Buffer.from(secret.data!.token!, "base64").toString()).not.toBe(lost.token);
+    const runnerJobNow = await batch.readNamespacedJob({ name: done.status!.kubernetesJobName!, namespace: ns });
+    expect(runnerUUIDOf(runnerJobNow)).toBe(done.status?.runnerUUID);
+  }, 90_000);
+
   it("after a registration whose answer was lost, deletes the runner Forgejo made and registers another", async () => {
     await setUp("lost");
     fake.addFault({ lostAnswer: true, method: "POST", pathPrefix: "/orgs/acme/actions/runners", count: 1 });

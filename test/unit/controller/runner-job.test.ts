@@ -43,6 +43,7 @@ describe("runner Job", () => {
     expect(JSON.stringify(container.env)).not.toMatch(/token/i);
     const secret = runnerSecret(runner, { id: 5, uuid: "uuid-1", token: "s3cret" });
     expect(secret.stringData).toEqual({ uuid: "uuid-1", token: "s3cret", id: "5" });
+    expect(secret.immutable).toBe(true);
     expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({
       kind: "ActRunner",
       name: "builders-42-1",
