@@ -97,6 +97,45 @@ async function actRunners(name: string): Promise<ActRunner[]> {
   );
 }
 
+const forgejoScope = { kind: "organization", organization: "acme" } as const;
+
+/** An ActRunner for one queued job, made before the controller starts (so it is a suspect), like the listener makes it. */
+async function createActRunnerFor(label: string) {
+  const job = fake.enqueueJob({ repository: "acme/app", runs_on: [label] });
+  const name = `${label}-1`;
+  const created = (await objects.create(
+    "actrunners",
+    ns,
+    ar({
+      metadata: { name, namespace: ns },
+      spec: {
+        forgejoServer: forgejoUrl,
+        organization: "acme",
+        labels: `${label}:host`,
+        tokenSecretRef: { name: "forgejo-token", namespace: ns, key: "token" },
+        forgejoJobID: job.id,
+        jobHandle: job.handle,
+        jobData: { ...job, status: "waiting" } as never,
+        retentionAfterFinish: "1h",
+      } as never,
+    }),
+  )) as ActRunner;
+  return { job, name, created, client: new ForgejoClient({ server: forgejoUrl, token: TOKENS.owner }) };
+}
+
+/** Waits until the ActRunner's status names its Forgejo runner. */
+function recordedWithRunner(name: string, what: string): Promise<ActRunner> {
+  return eventually(
+    what,
+    async () => {
+      const current = (await objects.get("actrunners", ns, name)) as ActRunner;
+      return current.status?.runnerId !== undefined ? current : undefined;
+    },
+    30_000,
+    250,
+  );
+}
+
 describe("controller resilience", () => {
   // What a pass killed after the Secret and a Job were written, but before its status write, leaves
   // behind — here with the Job made for a runner an even earlier pass lost, and that lost runner.
@@ -104,29 +143,9 @@ describe("controller resilience", () => {
   // the runner whose credentials are in the Secret, delete the other and replace the Job, not
   // register another runner.
   it("finishes an interrupted pass: adopts the runner in the Secret, replaces a Job made for a lost runner", async () => {
-    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["adopt"] });
-    const name = "adopt-1";
-    const created = (await objects.create(
-      "actrunners",
-      ns,
-      ar({
-        metadata: { name, namespace: ns },
-        spec: {
-          forgejoServer: forgejoUrl,
-          organization: "acme",
-          labels: "adopt:host",
-          tokenSecretRef: { name: "forgejo-token", namespace: ns, key: "token" },
-          forgejoJobID: job.id,
-          jobHandle: job.handle,
-          jobData: { ...job, status: "waiting" } as never,
-          retentionAfterFinish: "1h",
-        } as never,
-      }),
-    )) as ActRunner;
-    const client = new ForgejoClient({ server: forgejoUrl, token: TOKENS.owner });
-    const scope = { kind: "organization", organization: "acme" } as const;
-    const lost = await client.registerRunner(scope, { name: forgejoRunnerName(created), ephemeral: true });
-    const registered = await client.registerRunner(scope, { name: forgejoRunnerName(created), ephemeral: true });
+    const { name, created, client } = await createActRunnerFor("adopt");
+    const lost = await client.registerRunner(forgejoScope, { name: forgejoRunnerName(created), ephemeral: true });
+    const registered = await client.registerRunner(forgejoScope, { name: forgejoRunnerName(created), ephemeral: true });
     await core.createNamespacedSecret({ namespace: ns, body: runnerSecret(created, registered) });
     const staleJob = runnerJob(created, "00000000-0000-4000-8000-00000000dead", {
       runnerImage: "runner:12.8",
@@ -138,15 +157,7 @@ describe("controller resilience", () => {
     await batch.createNamespacedJob({ namespace: ns, body: staleJob });
 
     await startController();
-    const done = await eventually(
-      "the ActRunner recorded with the adopted runner",
-      async () => {
-        const current = (await objects.get("actrunners", ns, name)) as ActRunner;
-        return current.status?.runnerId !== undefined ? current : undefined;
-      },
-      30_000,
-      250,
-    );
+    const done = await recordedWithRunner(name, "the ActRunner recorded with the adopted runner");
     expect(done.status).toMatchObject({ runnerId: registered.id, runnerUUID: registered.uuid, kubernetesJobName: staleJob.metadata!.name });
     const job2 = await batch.readNamespacedJob({ name: staleJob.metadata!.name!, namespace: ns });
     expect(runnerUUIDOf(job2)).toBe(registered.uuid);
@@ -159,42 +170,14 @@ describe("controller resilience", () => {
   // runner was removed before its pass recorded it): runner Secrets are immutable, so the
   // controller must replace it, or the new runner's Job would start with dead credentials.
   it("replaces a runner Secret that holds a lost runner's credentials (runner Secrets are immutable)", async () => {
-    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["replace"] });
-    const name = "replace-1";
-    const created = (await objects.create(
-      "actrunners",
-      ns,
-      ar({
-        metadata: { name, namespace: ns },
-        spec: {
-          forgejoServer: forgejoUrl,
-          organization: "acme",
-          labels: "replace:host",
-          tokenSecretRef: { name: "forgejo-token", namespace: ns, key: "token" },
-          forgejoJobID: job.id,
-          jobHandle: job.handle,
-          jobData: { ...job, status: "waiting" } as never,
-          retentionAfterFinish: "1h",
-        } as never,
-      }),
-    )) as ActRunner;
-    const client = new ForgejoClient({ server: forgejoUrl, token: TOKENS.owner });
-    const scope = { kind: "organization", organization: "acme" } as const;
-    const lost = await client.registerRunner(scope, { name: forgejoRunnerName(created), ephemeral: true });
-    await client.deleteRunner(scope, lost.id);
+    const { name, created, client } = await createActRunnerFor("replace");
+    const lost = await client.registerRunner(forgejoScope, { name: forgejoRunnerName(created), ephemeral: true });
+    await client.deleteRunner(forgejoScope, lost.id);
     const left = await core.createNamespacedSecret({ namespace: ns, body: runnerSecret(created, lost) });
     expect(left.immutable).toBe(true);
 
     await startController();
-    const done = await eventually(
-      "the ActRunner recorded with a new runner",
-      async () => {
-        const current = (await objects.get("actrunners", ns, name)) as ActRunner;
-        return current.status?.runnerId !== undefined ? current : undefined;
-      },
-      30_000,
-      250,
-    );
+    const done = await recordedWithRunner(name, "the ActRunner recorded with a new runner");
     expect(done.status?.runnerId).not.toBe(lost.id);
     const secret = await core.readNamespacedSecret({ name: left.metadata!.name!, namespace: ns });
     expect(secret.metadata?.uid).not.toBe(left.metadata?.uid);
