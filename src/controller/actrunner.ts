@@ -20,7 +20,7 @@ import { parseDuration } from "../api/duration.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { FINALIZER } from "../api/well-known.ts";
 import type { ActRunnerStatus, Condition } from "../generated/api.ts";
-import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
+import { apiErrorCode, apiErrorMessage, ignoreNotFound } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
 import type { RestClient } from "../k8s/rest.ts";
 import type { Logger } from "../observability/log.ts";
@@ -232,9 +232,7 @@ export class ActRunnerReconciler {
       const path = `${secrets}/${encodeURIComponent(secret.metadata!.name!)}`;
       const existing = await this.deps.rest.request<V1Secret>("GET", path);
       if (Buffer.from(existing.data?.token ?? "", "base64").toString() === credentials.token) return;
-      await this.deps.rest.request("DELETE", path, { preconditions: { uid: existing.metadata!.uid } }).catch((deleteError: unknown) => {
-        if (apiErrorCode(deleteError) !== 404) throw deleteError;
-      });
+      await ignoreNotFound(this.deps.rest.request("DELETE", path, { preconditions: { uid: existing.metadata!.uid } }));
       await this.deps.rest.request("POST", secrets, secret);
     }
   }
@@ -291,11 +289,7 @@ export class ActRunnerReconciler {
       }
     }
     if (runnerUUIDOf(job) === uuid) return job;
-    await this.batch
-      .deleteNamespacedJob({ name: wanted.metadata!.name!, namespace, propagationPolicy: "Background" })
-      .catch((error: unknown) => {
-        if (apiErrorCode(error) !== 404) throw error;
-      });
+    await this.deleteJob(wanted.metadata!.name!, namespace);
     this.deps.logger.info(
       { ar: `${namespace}/${ar.metadata!.name}`, job: wanted.metadata!.name },
       "Deleted a Job made for a runner an interrupted registration lost",
@@ -404,14 +398,15 @@ export class ActRunnerReconciler {
     await this.patchStatus(ar, status, extra);
   }
 
+  /** Deletes a runner Job (its pods in the background); one already gone is fine. */
+  private async deleteJob(name: string, namespace: string): Promise<void> {
+    await ignoreNotFound(this.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background" }));
+  }
+
   /** Stops a runner that must not run: deletes its Job; the Forgejo runner goes in afterFinish. */
   private async stop(ar: AR, reason: string, message: string): Promise<Requeue> {
     const jobName = runnerObjectName(ar);
-    await this.batch
-      .deleteNamespacedJob({ name: jobName, namespace: ar.metadata!.namespace!, propagationPolicy: "Background" })
-      .catch((error: unknown) => {
-        if (apiErrorCode(error) !== 404) throw error;
-      });
+    await this.deleteJob(jobName, ar.metadata!.namespace!);
     await this.patchStatus(ar, { phase: "Failed", reason, message, completedAt: new Date().toISOString() }, []);
     this.deps.events.event(ar, "Warning", reason, message);
     return 0;
@@ -444,11 +439,9 @@ export class ActRunnerReconciler {
     const retention = parseDuration(ar.spec.retentionAfterFinish ?? DEFAULT_RETENTION_AFTER_FINISH) ?? 600_000;
     const left = completed + retention - Date.now();
     if (left > 0) return Math.min(left, requeue ?? left);
-    await this.custom
-      .deleteNamespacedCustomObject({ ...RESOURCE, namespace: ar.metadata!.namespace!, name: ar.metadata!.name! })
-      .catch((error: unknown) => {
-        if (apiErrorCode(error) !== 404) throw error;
-      });
+    await ignoreNotFound(
+      this.custom.deleteNamespacedCustomObject({ ...RESOURCE, namespace: ar.metadata!.namespace!, name: ar.metadata!.name! }),
+    );
     this.deps.logger.info(
       { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, phase: ar.status?.phase },
       "Deleted finished ActRunner after its retention",

@@ -45,6 +45,13 @@ export function apiErrorCode(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
 }
 
+/** Awaits a delete for which an object already gone (404) is as good as deleted. */
+export async function ignoreNotFound(deletion: Promise<unknown>): Promise<void> {
+  await deletion.catch((error: unknown) => {
+    if (apiErrorCode(error) !== 404) throw error;
+  });
+}
+
 function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
