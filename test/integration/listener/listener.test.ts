@@ -2,7 +2,7 @@
 // ServiceAccount token bound to exactly the Role the controller gives listeners.
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
-import { CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { FlowcontrolApiserverV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { API_GROUP, API_VERSION } from "../../../src/api/schemas.ts";
 import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
@@ -13,15 +13,20 @@ import type { RoleProcess } from "../support/process.ts";
 import { startListenerProcess } from "../support/listener-process.ts";
 
 const objects = customObjects();
-const core = kubeConfig().makeApiClient(CoreV1Api);
+const flowControl = kubeConfig().makeApiClient(FlowcontrolApiserverV1Api);
+/** FlowSchemas made by countListenerLists(): cluster-wide, deleted after the suite. */
+const flowSchemas: string[] = [];
 let fake: FakeForgejo;
 let forgejoUrl: string;
 let ns: string;
+/** The FlowSchema under which the API server counts this suite's listeners' LISTs. */
+let listenerLists: string;
 
 beforeAll(async () => {
   fake = seededFake();
   forgejoUrl = await fake.listen();
   ns = await createNamespace("listener");
+  listenerLists = await countListenerLists();
 });
 const started: RoleProcess[] = [];
 afterEach(async () => {
@@ -31,6 +36,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await fake.close();
+  for (const name of flowSchemas) await flowControl.deleteFlowSchema({ name }).catch(() => undefined);
   await deleteNamespace(ns);
 });
 
@@ -60,8 +66,41 @@ function enqueue(count: number, runs_on: string[], repository = "acme/app") {
   return Array.from({ length: count }, (_, i) => fake.enqueueJob({ repository, runs_on, name: `job-${i}` }));
 }
 
-/** Sum of apiserver_request_total for LIST calls on our resources, from the API server's metrics. */
-function apiserverLists(): Promise<number> {
+/**
+ * A FlowSchema that matches only LIST requests for ActRunners and RunnerDeployments made by this
+ * suite's ServiceAccounts (its listeners), so the API server counts exactly those under its name —
+ * other clients' LISTs (the namespace controller deleting earlier suites' namespaces, controllers)
+ * do not. Resolves once the API server has taken it in.
+ */
+async function countListenerLists(): Promise<string> {
+  const name = `${ns}-listener-lists`;
+  await flowControl.createFlowSchema({
+    body: {
+      metadata: { name },
+      spec: {
+        priorityLevelConfiguration: { name: "workload-low" },
+        matchingPrecedence: 1000,
+        distinguisherMethod: { type: "ByUser" },
+        rules: [
+          {
+            subjects: [{ kind: "Group", group: { name: `system:serviceaccounts:${ns}` } }],
+            resourceRules: [
+              { verbs: ["list"], apiGroups: [API_GROUP], resources: ["actrunners", "runnerdeployments"], namespaces: ["*"] },
+            ],
+          },
+        ],
+      },
+    },
+  });
+  flowSchemas.push(name);
+  await eventually("the FlowSchema taken in", async () =>
+    (await flowControl.readFlowSchema({ name })).status?.conditions?.some((c) => c.type === "Dangling") ? true : undefined,
+  );
+  return name;
+}
+
+/** LIST requests the API server dispatched under FlowSchema `flowSchema`, from its metrics. */
+function listsCounted(flowSchema: string): Promise<number> {
   const state = clusterState();
   return new Promise((resolve, reject) => {
     const req = request(
@@ -70,18 +109,9 @@ function apiserverLists(): Promise<number> {
       (res) => {
         let text = "";
         res.on("data", (c: Buffer) => (text += c.toString()));
-        res.on("end", () => {
-          const total = text
-            .split("\n")
-            .filter(
-              (l) =>
-                l.startsWith("apiserver_request_total{") &&
-                l.includes('verb="LIST"') &&
-                /resource="(actrunners|runnerdeployments)"/.test(l),
-            )
-            .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
-          resolve(total);
-        });
+        res.on("end", () =>
+          resolve(metricValue(text, `apiserver_flowcontrol_dispatched_requests_total{flow_schema="${flowSchema}"`)),
+        );
       },
     );
     req.on("error", reject);
@@ -101,7 +131,12 @@ describe("listener", () => {
     const owner = await runnerDeployment("fields", { runnerTemplate: { metadata: { labels: { team: "a" } } } });
     const jobs = enqueue(3, ["fields"]);
     const other = fake.enqueueJob({ repository: "acme/app", runs_on: ["fields", "gpu"] });
+    const listsAtStart = await listsCounted(listenerLists);
     const listener = await startListener("fields");
+    // The FlowSchema sees this listener: its two informers' first LISTs (actrunners, runnerdeployments).
+    await eventually("the listener's first LISTs counted", async () =>
+      (await listsCounted(listenerLists)) - listsAtStart >= 2 ? true : undefined,
+    );
     const runners = await eventually("3 ActRunners", async () => {
       const list = await actRunnersOf("fields");
       return list.length === 3 ? list : undefined;
@@ -143,31 +178,23 @@ describe("listener", () => {
     expect(metricValue(metrics, "forgejo_arc_listener_actrunners_created_total")).toBe(3);
     expect(metrics).toContain('forgejo_arc_forgejo_requests_total{operation="list_jobs",outcome="200"');
 
-    // Steady state: one Forgejo request per poll, no Kubernetes LIST. The API server counts LISTs
-    // cluster-wide, and the namespace controller lists every resource of a namespace it deletes, so
-    // earlier suites' namespaces must be gone first (a controller suite's takes up to ~2 min).
-    await eventually(
-      "no namespace terminating",
-      async () => ((await core.listNamespace()).items.every((n) => n.status?.phase !== "Terminating") ? true : undefined),
-      180_000,
-      1_000,
-    );
+    // Steady state: one Forgejo request per poll, no Kubernetes LIST by the listener.
     const pollsBefore = metricValue((await listener.get("/metrics")).text, 'forgejo_arc_listener_polls_total{result="success"');
     fake.resetCalls();
-    const listsBefore = await apiserverLists();
+    const listsBefore = await listsCounted(listenerLists);
     await new Promise((r) => setTimeout(r, 7_000));
     const pollsAfter = metricValue((await listener.get("/metrics")).text, 'forgejo_arc_listener_polls_total{result="success"');
     const polls = pollsAfter - pollsBefore;
     expect(polls).toBeGreaterThanOrEqual(2);
     expect(Math.abs(fake.calls.length - polls)).toBeLessThanOrEqual(1);
     expect(fake.calls.every((c) => c.method === "GET" && c.route.endsWith("/actions/runners/jobs"))).toBe(true);
-    expect((await apiserverLists()) - listsBefore).toBe(0);
+    expect((await listsCounted(listenerLists)) - listsBefore).toBe(0);
 
     // SIGTERM ends it cleanly within a few seconds.
     const exit = await listener.stop("SIGTERM");
     expect(exit.code).toBe(0);
     expect(exit.ms).toBeLessThan(5_000);
-  }, 270_000);
+  }, 90_000);
 
   it("makes no duplicates when killed mid-poll and restarted, nor with two listeners at once", async () => {
     await runnerDeployment("restart");
@@ -208,7 +235,7 @@ describe("listener", () => {
         name: done.metadata!.name!,
         body: { status: { phase: "Succeeded" } },
       },
-      (await import("@kubernetes/client-node")).setHeaderOptions("Content-Type", "application/merge-patch+json"),
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
     );
     await eventually("a third ActRunner", async () => ((await actRunnersOf("capped")).length === 3 ? true : undefined));
     await new Promise((r) => setTimeout(r, 4_500));
