@@ -84,9 +84,7 @@ async function countListenerLists(): Promise<string> {
         rules: [
           {
             subjects: [{ kind: "Group", group: { name: `system:serviceaccounts:${ns}` } }],
-            resourceRules: [
-              { verbs: ["list"], apiGroups: [API_GROUP], resources: ["actrunners", "runnerdeployments"], namespaces: ["*"] },
-            ],
+            resourceRules: [{ verbs: ["list"], apiGroups: [API_GROUP], resources: ["actrunners", "runnerdeployments"], namespaces: ["*"] }],
           },
         ],
       },
@@ -109,9 +107,7 @@ function listsCounted(flowSchema: string): Promise<number> {
       (res) => {
         let text = "";
         res.on("data", (c: Buffer) => (text += c.toString()));
-        res.on("end", () =>
-          resolve(metricValue(text, `apiserver_flowcontrol_dispatched_requests_total{flow_schema="${flowSchema}"`)),
-        );
+        res.on("end", () => resolve(metricValue(text, `apiserver_flowcontrol_dispatched_requests_total{flow_schema="${flowSchema}"`)));
       },
     );
     req.on("error", reject);
