@@ -367,6 +367,11 @@ export async function clusterUp(stateDir = DEFAULT_STATE_DIR): Promise<{ state: 
       logOf("kube-apiserver"),
     );
 
+    // Before kube-controller-manager starts: its garbage collector finds the resources to watch at
+    // start and after that only every 30 s, and until then it does not see an ActRunner deleted, so
+    // the Jobs and Secrets it owns would stay up to 30 s longer than on a cluster that had the CRDs.
+    installCrds(state);
+
     start("kube-controller-manager", [
       `--kubeconfig=${kubeconfig}`,
       "--leader-elect=false",

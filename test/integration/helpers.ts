@@ -6,7 +6,7 @@ import { API_GROUP, API_VERSION } from "../../src/api/schemas.ts";
 import { apiErrorCode, apiErrorMessage, loadKubeConfig } from "../../src/k8s/client.ts";
 
 export const TEST_NAMESPACE_LABEL = "forgejo-arc.test/namespace";
-/** Cascading deletion waits for the garbage collector, which learns new CRDs only at its discovery resync. */
+/** Cascading deletion waits for the garbage collector (a few seconds: the local cluster has the CRDs before it starts); a generous bound. */
 export const GC_TIMEOUT_MS = 90_000;
 
 export function clusterState(): ClusterState {
