@@ -1,7 +1,7 @@
 // npm run bench:controller
 //  1. 500 ActRunners (as a listener creates them, finalizer included) → 500 Jobs by the controller,
-//     against the same 500 Jobs created directly (same spec, labels and owner, same HTTP client, same
-//     concurrency) in the same run; the controller is stopped before that raw phase. Prints API
+//     against the same 500 Jobs created directly (same spec, labels and owner, same HTTP client and
+//     ServiceAccount, same concurrency) in the same run; the controller is stopped before that raw phase. Prints API
 //     requests per ActRunner (the API server's flow-control count for the controller's
 //     ServiceAccount), the API server's requests by kind and every process's CPU in both phases, and
 //     the controller's peak RSS. Runner pods run BENCH_RUN_FOR (default 5m) in both phases.
@@ -54,7 +54,8 @@ const { state, started } = await clusterUp();
 const kc = loadKubeConfig(state.kubeconfig);
 const core = kc.makeApiClient(CoreV1Api);
 const batch = kc.makeApiClient(BatchV1Api);
-const rest = makeRestClient(kc);
+/** The raw creates' client: the controller's HTTP client under the controller's ServiceAccount (set below). */
+let rest: ReturnType<typeof makeRestClient> | undefined;
 const custom = kc.makeApiClient(CustomObjectsApi);
 const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
 const ns = `bench-controller-${Date.now().toString(36)}`;
@@ -408,9 +409,11 @@ try {
   )
     await sleep(1_000);
   const quietBeforeRaw = await quietControlPlane();
-  // The same Jobs created directly, at the controller's concurrency and with the controller's own
-  // HTTP client: for every ActRunner the Job the controller made for it (same spec, labels and
-  // owner), under another name.
+  // The same Jobs created directly, at the controller's concurrency, with the controller's own HTTP
+  // client and under its ServiceAccount (so the API server authenticates, authorizes and queues them
+  // as it does the controller's; the admin's certificate would skip flow control): for every
+  // ActRunner the Job the controller made for it (same spec, labels and owner), under another name.
+  const rawClient = (rest = makeRestClient(loadKubeConfig(controllerKubeconfig)));
   const defaults = parseControllerConfig([], {});
   const jobOptions = {
     runnerImage: defaults.runnerImage,
@@ -445,7 +448,7 @@ try {
   await Promise.all(
     Array.from({ length: WORKERS }, async () => {
       while (next < rawJobs.length) {
-        await rest.request("POST", `/apis/batch/v1/namespaces/${ns}/jobs`, rawJobs[next++]!);
+        await rawClient.request("POST", `/apis/batch/v1/namespaces/${ns}/jobs`, rawJobs[next++]!);
         rawFirstJob ||= performance.now();
       }
     }),
@@ -559,7 +562,7 @@ try {
 } finally {
   for (const child of children) child.kill("SIGTERM");
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-  rest.close();
+  rest?.close();
   await fake.close();
   await removeActRunnerFinalizers(kc, ns);
   await core.deleteNamespace({ name: ns }).catch(() => undefined);
