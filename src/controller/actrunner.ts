@@ -56,6 +56,7 @@ export interface ActRunnerReconcilerDeps {
   pickupCheckIntervalMs: number;
   onPhase?: (ar: AR, phase: string, previous: string | undefined) => void;
   onJobCreated?: (ar: AR) => void;
+  onRunnerCleanupAbandoned?: (ar: AR) => void;
 }
 
 /** The delay after which the key should be looked at again, if any. */
@@ -473,6 +474,7 @@ export class ActRunnerReconciler {
       if (deletingForMs < this.deps.cleanupTimeoutMs) throw error;
       const message = `Gave up deleting Forgejo runner ${ar.status?.runnerName ?? forgejoRunnerName(ar)} after ${Math.round(deletingForMs / 1000)}s: ${error instanceof Error ? error.message : String(error)}; delete it in Forgejo if it is still listed`;
       this.deps.events.event(ar, "Warning", "RunnerCleanupAbandoned", message);
+      this.deps.onRunnerCleanupAbandoned?.(ar);
       this.deps.logger.warn({ ar: `${ar.metadata.namespace}/${ar.metadata.name}` }, message);
     }
     await this.patchMetadata(ar, { finalizers: ar.metadata.finalizers.filter((f) => f !== FINALIZER) });

@@ -78,6 +78,7 @@ export class Controller {
       pickupCheckIntervalMs: config.pickupCheckIntervalMs,
       onPhase: (ar, phase) => this.observePhase(ar, phase),
       onJobCreated: (ar) => this.metrics.queueToJob.observe(secondsSinceCreation(ar)),
+      onRunnerCleanupAbandoned: () => this.metrics.cleanupsAbandoned.inc(),
     });
     if (config.leaderElect) {
       this.elector = new LeaderElector(deps.kc, {
@@ -212,6 +213,7 @@ export class Controller {
 
   private observePhase(ar: AR, phase: string): void {
     if (phase === "Running") this.metrics.queueToRunning.observe(secondsSinceCreation(ar));
+    if (phase === "Succeeded" || phase === "Failed") this.metrics.finished.inc({ phase, reason: ar.status?.reason ?? phase });
   }
 
   private async serveWebhooks(): Promise<void> {
@@ -285,6 +287,17 @@ function createControllerMetrics(registry: Registry, cache: ClusterCache) {
       name: "forgejo_arc_queue_to_job_seconds",
       help: "From ActRunner creation (the listener saw the job waiting) to its Kubernetes Job created.",
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120],
+      registers: [registry],
+    }),
+    finished: new Counter({
+      name: "forgejo_arc_actrunners_finished_total",
+      help: "ActRunners that reached Succeeded or Failed, by phase and reason (e.g. Completed, BackoffLimitExceeded, PickupTimeout, JobVanished).",
+      labelNames: ["phase", "reason"],
+      registers: [registry],
+    }),
+    cleanupsAbandoned: new Counter({
+      name: "forgejo_arc_runner_cleanups_abandoned_total",
+      help: "Forgejo runners the finalizer gave up deleting after --runner-cleanup-timeout; each is left offline in Forgejo to delete there.",
       registers: [registry],
     }),
     queueToRunning: new Histogram({

@@ -111,6 +111,15 @@ async function events(objectName: string): Promise<CoreV1Event[]> {
   return (await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${objectName}` })).items;
 }
 
+/** The controller's metric `name`, summed over its series whose labels include every pair of `labels`. */
+async function controllerMetric(name: string, labels: Record<string, string> = {}): Promise<number> {
+  return (await controller.get("/metrics")).text
+    .split("\n")
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .filter((line) => Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`)))
+    .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+}
+
 function forgejoRunnersOf(prefix: string) {
   return [...fake.runners.values()].filter((r) => r.name.startsWith(`k8s-${ns}-${prefix}`));
 }
@@ -178,6 +187,9 @@ describe("controller", () => {
     expect(bridge.errors).toEqual([]);
     expect(jobs.map((j) => fake.jobs.get(j.id)!.status)).toEqual(["success", "success"]);
     expect((await events(names[0]!)).map((e) => e.reason)).toEqual(expect.arrayContaining(["JobCreated", "Succeeded"]));
+    expect(
+      await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Succeeded", reason: "Completed" }),
+    ).toBeGreaterThanOrEqual(2);
 
     // Retention over: the ActRunners go, and with them their Jobs and Secrets; no Forgejo runner stays.
     await eventually(
@@ -283,6 +295,7 @@ describe("controller", () => {
     expect(failed.status?.message).toContain("runner container Error with exit code 1");
     await eventually("runner deleted", async () => (forgejoRunnersOf("fails").length === 0 ? true : undefined));
     expect((await events(`fails-${job.id}-1`)).some((e) => e.type === "Warning" && e.reason === "BackoffLimitExceeded")).toBe(true);
+    expect(await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Failed", reason: "BackoffLimitExceeded" })).toBe(1);
   }, 90_000);
 
   it("reads a runner pod that does not start to say why (the controller does not watch runner pods)", async () => {
@@ -341,6 +354,7 @@ describe("controller", () => {
     fake.cancelJob(job.id);
     const stopped = await actRunnerWhen(name, "JobVanished", (r) => r.status?.reason === "JobVanished", 30_000);
     expect(stopped.status?.phase).toBe("Failed");
+    expect(await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Failed", reason: "JobVanished" })).toBe(1);
     await eventually("the Job deleted", async () => {
       const jobs: V1Job[] = (await batch.listNamespacedJob({ namespace: ns, fieldSelector: `metadata.name=${name}` })).items;
       return jobs.length === 0 || jobs[0]!.metadata?.deletionTimestamp ? true : undefined;
@@ -356,6 +370,7 @@ describe("controller", () => {
     const stopped = await actRunnerWhen(`pickup-${job.id}-1`, "PickupTimeout", (r) => r.status?.reason === "PickupTimeout");
     expect(stopped.status?.message).toContain("did not pick up Forgejo job");
     expect(stopped.status?.message).toContain("spec.pickupTimeout");
+    expect(await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Failed", reason: "PickupTimeout" })).toBe(1);
     await eventually("the Forgejo runner deleted", async () => (forgejoRunnersOf("pickup").length === 0 ? true : undefined));
     expect(fake.jobs.get(job.id)!.status).toBe("waiting");
   }, 90_000);
@@ -400,6 +415,7 @@ describe("controller", () => {
     const name = `down-${job.id}-1`;
     await eventually("a registered runner", async () => (forgejoRunnersOf("down").length === 1 ? true : undefined), 30_000);
     fake.addFault({ status: 503, pathPrefix: "/orgs/acme/actions/runners/" });
+    const abandonedBefore = await controllerMetric("forgejo_arc_runner_cleanups_abandoned_total");
     const started = Date.now();
     await objects.delete("actrunners", ns, name);
     await eventually("the ActRunner released", async () => ((await actRunner(name)) ? undefined : true), 60_000, 500);
@@ -407,6 +423,7 @@ describe("controller", () => {
     expect((await events(name)).some((e) => e.reason === "RunnerCleanupAbandoned" && e.message?.includes("delete it in Forgejo"))).toBe(
       true,
     );
+    expect((await controllerMetric("forgejo_arc_runner_cleanups_abandoned_total")) - abandonedBefore).toBe(1);
   }, 90_000);
 
   it("reports a missing token Secret and a rejected token as TokenValid=False with an Event, without crashing", async () => {
