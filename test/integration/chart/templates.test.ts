@@ -11,6 +11,9 @@ import { kubectl } from "../../../scripts/cluster/cluster.ts";
 import { CHART_DIR, render, renderYaml, type RenderedObject } from "../../../scripts/chart/chart.ts";
 import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../../src/controller/rbac.ts";
 import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
+import { matchesLabels } from "../../../src/controller/cache.ts";
+import { LISTENER_PORT, listenerResources } from "../../../src/controller/listener-resources.ts";
+import { rd } from "../../fixtures/resources.ts";
 import { clusterState, createNamespace, deleteNamespace } from "../helpers.ts";
 
 const one = <T>(objects: RenderedObject[], kind: string): T => {
@@ -104,7 +107,7 @@ describe("chart defaults", () => {
   });
 
   test("optional objects stay off by default; the helm test pod checks the webhooks with the CA", () => {
-    expect(objects.filter((o) => ["ServiceMonitor", "NetworkPolicy", "Certificate", "Issuer"].includes(o.kind))).toEqual([]);
+    expect(objects.filter((o) => ["ServiceMonitor", "PodMonitor", "NetworkPolicy", "Certificate", "Issuer"].includes(o.kind))).toEqual([]);
     const testPod = one<{ metadata: { annotations: Record<string, string> }; spec: { containers: { args: string[] }[] } }>(objects, "Pod");
     expect(testPod.metadata.annotations["helm.sh/hook"]).toBe("test");
     expect(testPod.spec.containers[0]!.args).toEqual([
@@ -153,6 +156,21 @@ describe("chart options", () => {
     expect(one<{ spec: { endpoints: { port: string }[] } }>(objects, "ServiceMonitor").spec.endpoints[0]!.port).toBe("metrics");
     const policy = one<{ spec: { ingress: { ports: { port: string }[] }[] } }>(objects, "NetworkPolicy");
     expect(policy.spec.ingress.flatMap((rule) => rule.ports.map((p) => p.port))).toEqual(["webhook", "http"]);
+  });
+
+  test("the PodMonitor selects the listener pods the controller makes, in every namespace, on their metrics port", () => {
+    const objects = render({ set: { "metrics.podMonitor.enabled": true, "metrics.podMonitor.labels.release": "kube-prometheus" } });
+    const monitor = one<{
+      metadata: { labels: Record<string, string> };
+      spec: { namespaceSelector: object; selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string; path: string }[] };
+    }>(objects, "PodMonitor");
+    expect(monitor.metadata.labels.release).toBe("kube-prometheus");
+    expect(monitor.spec.namespaceSelector).toEqual({ any: true });
+    const listener = listenerResources(rd({ metadata: { name: "builds", namespace: "team-a" } }), { image: "forgejo-arc:test" }).deployment;
+    const pod = listener.spec!.template;
+    expect(matchesLabels(monitor.spec.selector.matchLabels, pod.metadata!.labels)).toBe(true);
+    expect(monitor.spec.podMetricsEndpoints).toEqual([{ port: "http", path: "/metrics", interval: "30s" }]);
+    expect(pod.spec!.containers[0]!.ports).toContainEqual(expect.objectContaining({ name: "http", containerPort: LISTENER_PORT }));
   });
 
   test("one replica without leader election has no PodDisruptionBudget", () => {
