@@ -107,7 +107,7 @@ describe("chart defaults", () => {
   });
 
   test("optional objects stay off by default; the helm test pod checks the webhooks with the CA", () => {
-    expect(objects.filter((o) => ["ServiceMonitor", "PodMonitor", "NetworkPolicy", "Certificate", "Issuer"].includes(o.kind))).toEqual([]);
+    expect(objects.filter((o) => ["ServiceMonitor", "PodMonitor", "PrometheusRule", "NetworkPolicy", "Certificate", "Issuer"].includes(o.kind))).toEqual([]);
     const testPod = one<{ metadata: { annotations: Record<string, string> }; spec: { containers: { args: string[] }[] } }>(objects, "Pod");
     expect(testPod.metadata.annotations["helm.sh/hook"]).toBe("test");
     expect(testPod.spec.containers[0]!.args).toEqual([
