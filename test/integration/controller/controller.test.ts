@@ -5,7 +5,16 @@ import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts"
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { rd } from "../../fixtures/resources.ts";
-import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, GC_TIMEOUT_MS } from "../helpers.ts";
+import {
+  clusterState,
+  createNamespace,
+  customObjects,
+  deleteNamespace,
+  eventually,
+  kubeConfig,
+  metricSum,
+  GC_TIMEOUT_MS,
+} from "../helpers.ts";
 import { startRole, type RoleProcess } from "../support/process.ts";
 import { startListenerProcess } from "../support/listener-process.ts";
 import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridge.ts";
@@ -113,11 +122,7 @@ async function events(objectName: string): Promise<CoreV1Event[]> {
 
 /** The controller's metric `name`, summed over its series whose labels include every pair of `labels`. */
 async function controllerMetric(name: string, labels: Record<string, string> = {}): Promise<number> {
-  return (await controller.get("/metrics")).text
-    .split("\n")
-    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-    .filter((line) => Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`)))
-    .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+  return metricSum((await controller.get("/metrics")).text, name, labels);
 }
 
 function forgejoRunnersOf(prefix: string) {

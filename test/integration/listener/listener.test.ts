@@ -8,7 +8,7 @@ import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts"
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { rd } from "../../fixtures/resources.ts";
-import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig } from "../helpers.ts";
+import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, metricSum } from "../helpers.ts";
 import type { RoleProcess } from "../support/process.ts";
 import { startListenerProcess } from "../support/listener-process.ts";
 
@@ -107,19 +107,12 @@ function listsCounted(flowSchema: string): Promise<number> {
       (res) => {
         let text = "";
         res.on("data", (c: Buffer) => (text += c.toString()));
-        res.on("end", () => resolve(metricValue(text, `apiserver_flowcontrol_dispatched_requests_total{flow_schema="${flowSchema}"`)));
+        res.on("end", () => resolve(metricSum(text, "apiserver_flowcontrol_dispatched_requests_total", { flow_schema: flowSchema })));
       },
     );
     req.on("error", reject);
     req.end();
   });
-}
-
-function metricValue(metrics: string, name: string): number {
-  return metrics
-    .split("\n")
-    .filter((l) => l.startsWith(name))
-    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
 }
 
 describe("listener", () => {
@@ -171,15 +164,15 @@ describe("listener", () => {
     expect((await listener.get("/healthz")).status).toBe(200);
     expect((await listener.get("/readyz")).status).toBe(200);
     const metrics = (await listener.get("/metrics")).text;
-    expect(metricValue(metrics, "forgejo_arc_listener_actrunners_created_total")).toBe(3);
+    expect(metricSum(metrics, "forgejo_arc_listener_actrunners_created_total")).toBe(3);
     expect(metrics).toContain('forgejo_arc_forgejo_requests_total{operation="list_jobs",outcome="200"');
 
     // Steady state: one Forgejo request per poll, no Kubernetes LIST by the listener.
-    const pollsBefore = metricValue((await listener.get("/metrics")).text, 'forgejo_arc_listener_polls_total{result="success"');
+    const pollsBefore = metricSum((await listener.get("/metrics")).text, "forgejo_arc_listener_polls_total", { result: "success" });
     fake.resetCalls();
     const listsBefore = await listsCounted(listenerLists);
     await new Promise((r) => setTimeout(r, 7_000));
-    const pollsAfter = metricValue((await listener.get("/metrics")).text, 'forgejo_arc_listener_polls_total{result="success"');
+    const pollsAfter = metricSum((await listener.get("/metrics")).text, "forgejo_arc_listener_polls_total", { result: "success" });
     const polls = pollsAfter - pollsBefore;
     expect(polls).toBeGreaterThanOrEqual(2);
     expect(Math.abs(fake.calls.length - polls)).toBeLessThanOrEqual(1);
@@ -236,7 +229,7 @@ describe("listener", () => {
     await eventually("a third ActRunner", async () => ((await actRunnersOf("capped")).length === 3 ? true : undefined));
     await new Promise((r) => setTimeout(r, 4_500));
     expect(await actRunnersOf("capped")).toHaveLength(3);
-    expect(metricValue((await listener.get("/metrics")).text, "forgejo_arc_listener_jobs_over_capacity")).toBe(2);
+    expect(metricSum((await listener.get("/metrics")).text, "forgejo_arc_listener_jobs_over_capacity")).toBe(2);
     await listener.stop();
   }, 90_000);
 
