@@ -25,7 +25,7 @@ import {
   type V1PolicyRule,
 } from "@kubernetes/client-node";
 import { PROJECT_ROOT, clusterDown, clusterUp, installCrds, type ClusterState } from "../cluster/cluster.ts";
-import { benchForgejo } from "./shared.ts";
+import { benchForgejo, benchJobData } from "./shared.ts";
 import { BUNDLE, buildBundle } from "../build.ts";
 import { controllerClusterRoleRules } from "../../src/controller/rbac.ts";
 import { removeActRunnerFinalizers } from "../../test/integration/helpers.ts";
@@ -313,18 +313,7 @@ function actRunner(i: number, rdUid: string) {
       labels: "bench:host",
       retentionAfterFinish: "1h",
       jobTemplate: { metadata: { annotations: { [RUN_FOR_ANNOTATION]: RUN_FOR } } },
-      jobData: {
-        id: i,
-        attempt: 1,
-        handle,
-        repo_id: 1,
-        owner_id: 1,
-        name: "build",
-        needs: null,
-        runs_on: ["bench"],
-        task_id: 0,
-        status: "waiting",
-      },
+      jobData: benchJobData(i, handle),
     },
   };
 }

@@ -4,7 +4,7 @@
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { clusterDown, clusterUp, installCrds } from "../cluster/cluster.ts";
-import { benchForgejo } from "./shared.ts";
+import { benchForgejo, benchJobData } from "./shared.ts";
 import { parseListenerConfig } from "../../src/listener/config.ts";
 import { Listener } from "../../src/listener/listener.ts";
 import { silentLogger } from "../../src/observability/log.ts";
@@ -31,18 +31,7 @@ function actRunner(name: string, id: number) {
       organization: "acme",
       tokenSecretRef: { name: "t", namespace: ns },
       labels: "bench:host",
-      jobData: {
-        id,
-        attempt: 1,
-        handle: `handle-${id}`,
-        repo_id: 1,
-        owner_id: 1,
-        name: "build",
-        needs: null,
-        runs_on: ["bench"],
-        task_id: 0,
-        status: "waiting",
-      },
+      jobData: benchJobData(id, `handle-${id}`),
     },
   };
 }
