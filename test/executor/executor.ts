@@ -12,6 +12,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createInterface } from "node:readline";
 import { dirname, join } from "node:path";
 import {
   CoreV1Api,
@@ -219,13 +220,14 @@ export class Executor {
     const args = Object.values(mapPaths(Object.fromEntries((container.args ?? []).map((arg, i) => [String(i), arg])), mounts));
     const child = spawn(process.execPath, [BUNDLE, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     entry.child = child;
-    const collect = (chunk: Buffer) => {
-      const lines = chunk.toString().split("\n").filter(Boolean);
-      entry.output.push(...lines);
-      for (const line of lines) this.options.onOutput?.(pod.metadata!.name!, line);
+    const collect = (line: string) => {
+      if (!line) return;
+      entry.output.push(line);
+      this.options.onOutput?.(pod.metadata!.name!, line);
     };
-    child.stdout!.on("data", collect);
-    child.stderr!.on("data", collect);
+    // Whole lines: a pipe read can end in the middle of one.
+    createInterface({ input: child.stdout!, crlfDelay: Infinity }).on("line", collect);
+    createInterface({ input: child.stderr!, crlfDelay: Infinity }).on("line", collect);
     child.once("exit", (code) => {
       if (entry.stopping) return;
       entry.ready = false;

@@ -93,6 +93,8 @@ export class FakeForgejo {
   readonly jobs = new Map<number, FakeJob>();
   readonly runners = new Map<number, FakeRunner>();
   readonly calls: { method: string; route: string; status: number }[] = [];
+  /** Ids of runners deleted through the API, recorded when deleted (a call is recorded only once answered). */
+  readonly runnersDeletedByApi: number[] = [];
   private faults: Fault[] = [];
   private nextId = { account: 1, repo: 1, job: 1, runner: 1, task: 1 };
   private server?: Server;
@@ -330,6 +332,7 @@ export class FakeForgejo {
           return;
         }
         this.runners.delete(runner.id);
+        this.runnersDeletedByApi.push(runner.id);
         res.status(204).end();
       },
     );

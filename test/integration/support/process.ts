@@ -1,5 +1,6 @@
 // Runs `forgejo-arc <role>` as a real child process (Node 24 runs the TypeScript directly).
 import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { PROJECT_ROOT, freePort } from "../../../scripts/cluster/cluster.ts";
 
@@ -28,19 +29,19 @@ export async function startRole(role: string, args: string[], env: Record<string
   running.add(child);
   const output: string[] = [];
   const waiters: { text: string; resolve: (line: string) => void }[] = [];
-  const onData = (chunk: Buffer) => {
-    for (const line of chunk.toString().split("\n").filter(Boolean)) {
-      output.push(line);
-      for (const w of [...waiters]) {
-        if (line.includes(w.text)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
+  const onLine = (line: string) => {
+    if (!line) return;
+    output.push(line);
+    for (const w of [...waiters]) {
+      if (line.includes(w.text)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
       }
     }
   };
-  child.stdout!.on("data", onData);
-  child.stderr!.on("data", onData);
+  // Whole lines: a pipe read can end in the middle of one (a busy machine reads less often).
+  createInterface({ input: child.stdout!, crlfDelay: Infinity }).on("line", onLine);
+  createInterface({ input: child.stderr!, crlfDelay: Infinity }).on("line", onLine);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
