@@ -1,10 +1,10 @@
 // npm run bench:controller
 //  1. 500 ActRunners (as a listener creates them, finalizer included) → 500 Jobs by the controller,
 //     against the same 500 Jobs created directly (same spec, labels and owner, same HTTP client and
-//     ServiceAccount, same concurrency) in the same run; the controller is stopped before that raw phase. Prints API
-//     requests per ActRunner (the API server's flow-control count for the controller's
-//     ServiceAccount), the API server's requests by kind and every process's CPU in both phases, and
-//     the controller's peak RSS. Runner pods run BENCH_RUN_FOR (default 5m) in both phases.
+//     ServiceAccount, same concurrency) in the same run; the controller is stopped before that raw
+//     phase. Prints API requests per ActRunner (the API server's flow-control count for the
+//     controller's ServiceAccount), the API server's requests by kind and every process's CPU in both
+//     phases, and the controller's peak RSS. Runner pods run BENCH_RUN_FOR (default 5m) in both phases.
 //  2. Job queued in the fake Forgejo → Kubernetes Job created, p50/p95, with the default 10s poll.
 // Uses (or starts and then stops) the local cluster; the controller and listener run as processes of
 // the bundle the image ships (dist/forgejo-arc.mjs, built first), with the image's Node options.

@@ -14,12 +14,10 @@ import { startListenerProcess } from "../support/listener-process.ts";
 
 const objects = customObjects();
 const flowControl = kubeConfig().makeApiClient(FlowcontrolApiserverV1Api);
-/** FlowSchemas made by countListenerLists(): cluster-wide, deleted after the suite. */
-const flowSchemas: string[] = [];
 let fake: FakeForgejo;
 let forgejoUrl: string;
 let ns: string;
-/** The FlowSchema under which the API server counts this suite's listeners' LISTs. */
+/** The FlowSchema under which the API server counts this suite's listeners' LISTs (cluster-wide, deleted after the suite). */
 let listenerLists: string;
 
 beforeAll(async () => {
@@ -36,7 +34,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await fake.close();
-  for (const name of flowSchemas) await flowControl.deleteFlowSchema({ name }).catch(() => undefined);
+  if (listenerLists) await flowControl.deleteFlowSchema({ name: listenerLists }).catch(() => undefined);
   await deleteNamespace(ns);
 });
 
@@ -90,7 +88,6 @@ async function countListenerLists(): Promise<string> {
       },
     },
   });
-  flowSchemas.push(name);
   await eventually("the FlowSchema taken in", async () =>
     (await flowControl.readFlowSchema({ name })).status?.conditions?.some((c) => c.type === "Dangling") ? true : undefined,
   );
