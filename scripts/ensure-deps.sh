@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the npm scripts need on a fresh machine: npm packages (when missing or stale),
 # the Debian and PyPI packages chart-testing uses, and the Go-built cluster tools.
-#   scripts/ensure-deps.sh          npm packages only
-#   scripts/ensure-deps.sh --tools  also system packages and the Go-built tools
+#   scripts/ensure-deps.sh               npm packages only
+#   scripts/ensure-deps.sh --tools       also system packages and the Go-built cluster tools
+#   scripts/ensure-deps.sh --test-tools  also promtool, which only the tests use
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,7 +12,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 
-[ "${1:-}" = "--tools" ] || exit 0
+[ "${1:-}" = "--tools" ] || [ "${1:-}" = "--test-tools" ] || exit 0
 
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
@@ -26,4 +27,4 @@ if ! python3 -c "import yamale" 2>/dev/null; then
   echo "ensure-deps: installing yamale (for chart-testing)"
   python3 -m pip install --quiet --disable-pip-version-check yamale
 fi
-bash scripts/cluster/build-tools.sh
+if [ "$1" = "--test-tools" ]; then bash scripts/cluster/build-tools.sh --for-tests; else bash scripts/cluster/build-tools.sh; fi

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Builds the pinned test tools (Kubernetes control plane, etcd, kwok, helm, ct, promtool) from their Go
-# modules into the tools cache, skipping each binary that already reports the wanted version.
-# Versions live in scripts/cluster/tools/*/go.mod; nothing here downloads anything but Go modules.
+# Builds the pinned test tools (Kubernetes control plane, etcd, kwok, helm, ct; promtool for the
+# tests) from their Go modules into the tools cache, skipping each binary that already reports the
+# wanted version. Versions live in scripts/cluster/tools/*/go.mod; nothing here downloads anything
+# but Go modules.
 #
-#   scripts/cluster/build-tools.sh            build what is missing
-#   scripts/cluster/build-tools.sh --print    print the bin folder
+#   scripts/cluster/build-tools.sh              build what is missing (what the cluster and demo use)
+#   scripts/cluster/build-tools.sh --for-tests  also promtool, which only the tests use
+#   scripts/cluster/build-tools.sh --print      print the bin folder
 #
 # FORGEJO_ARC_CACHE (default ~/.cache/forgejo-arc) holds bin/; GOMODCACHE and GOCACHE stay Go's own.
 set -euo pipefail
@@ -62,7 +64,9 @@ helm_version=$(pinned helm helm.sh/helm/v3)
 build helm helm helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$helm_version"
 ct_version=$(pinned ct github.com/helm/chart-testing/v3)
 build ct ct github.com/helm/chart-testing/v3/ct "-X github.com/helm/chart-testing/v3/ct/cmd.Version=$ct_version"
-build promtool promtool github.com/prometheus/prometheus/cmd/promtool
+if [ "${1:-}" = "--for-tests" ]; then
+  build promtool promtool github.com/prometheus/prometheus/cmd/promtool
+fi
 # ct reads its Chart.yaml schema and yamllint rules from files that `go build` does not install;
 # chart:test passes this copy of them (from the same pinned module) with --chart-yaml-schema/--lint-conf.
 ct_etc="$cache/ct-etc"

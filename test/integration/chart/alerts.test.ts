@@ -2,7 +2,7 @@
 // and staying quiet as prometheus-rules.test.yaml expects (promtool, built from its pinned Go
 // module), every metric they read one the code exports, and the PrometheusRule carrying them as they are.
 import { execFileSync } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { PROJECT_ROOT, toolsBin } from "../../../scripts/cluster/cluster.ts";
@@ -10,7 +10,11 @@ import { CHART_DIR, render } from "../../../scripts/chart/chart.ts";
 
 const RULES_FILE = join(CHART_DIR, "files/prometheus-rules.yaml");
 const RULES_TESTS = join(PROJECT_ROOT, "test/integration/chart/prometheus-rules.test.yaml");
-const promtool = (args: string[]) => execFileSync(join(toolsBin(), "promtool"), args, { encoding: "utf8", stdio: "pipe" });
+const promtool = (args: string[]) => {
+  const binary = join(toolsBin(), "promtool");
+  if (!existsSync(binary)) throw new Error(`${binary} is missing; run \`npm run tools\` (npm test builds it)`);
+  return execFileSync(binary, args, { encoding: "utf8", stdio: "pipe" });
+};
 
 interface RuleGroups {
   groups: { name: string; rules: { alert: string; expr: string }[] }[];
