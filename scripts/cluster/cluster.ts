@@ -237,7 +237,8 @@ function startProcess(stateDir: string, name: string, binary: string, args: stri
   return { name, pid: child.pid, binary };
 }
 
-function httpsGet(
+/** GET as the cluster admin (client certificate); the body as text. */
+export function httpsGet(
   url: string,
   state: Pick<ClusterState, "caFile" | "clientCertFile" | "clientKeyFile">,
 ): Promise<{ status: number; body: string }> {

@@ -1,8 +1,7 @@
 // The listener as a real process against the real API server and the fake Forgejo, running with a
 // ServiceAccount token bound to exactly the Role the controller gives listeners.
-import { readFileSync } from "node:fs";
-import { request } from "node:https";
 import { FlowcontrolApiserverV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { httpsGet } from "../../../scripts/cluster/cluster.ts";
 import { API_GROUP, API_VERSION } from "../../../src/api/schemas.ts";
 import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
@@ -95,21 +94,11 @@ async function countListenerLists(): Promise<string> {
 }
 
 /** LIST requests the API server dispatched under FlowSchema `flowSchema`, from its metrics. */
-function listsCounted(flowSchema: string): Promise<number> {
+async function listsCounted(flowSchema: string): Promise<number> {
   const state = clusterState();
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${state.server}/metrics`,
-      { ca: readFileSync(state.caFile), cert: readFileSync(state.clientCertFile), key: readFileSync(state.clientKeyFile) },
-      (res) => {
-        let text = "";
-        res.on("data", (c: Buffer) => (text += c.toString()));
-        res.on("end", () => resolve(metricSum(text, "apiserver_flowcontrol_dispatched_requests_total", { flow_schema: flowSchema })));
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
+  const metrics = await httpsGet(`${state.server}/metrics`, state);
+  if (metrics.status !== 200) throw new Error(`GET /metrics on the API server answered ${metrics.status}`);
+  return metricSum(metrics.body, "apiserver_flowcontrol_dispatched_requests_total", { flow_schema: flowSchema });
 }
 
 describe("listener", () => {
