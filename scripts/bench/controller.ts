@@ -8,7 +8,8 @@
 //  2. Job queued in the fake Forgejo → Kubernetes Job created, p50/p95, with the default 10s poll.
 // Uses (or starts and then stops) the local cluster; the controller and listener run as processes of
 // the bundle the image ships (dist/forgejo-arc.mjs, built first), with the image's Node options.
-// BENCH_CPU_PROF=<dir> writes the controller's CPU profiles there (node --cpu-prof);
+// BENCH_WORKERS=<n> (default 4, the controller's default) sets the controller's workers and the raw
+// creates' concurrency; BENCH_CPU_PROF=<dir> writes the controller's CPU profiles there (node --cpu-prof);
 // BENCH_APISERVER_PROF=<dir> kube-apiserver's over the start of each phase (see profileApiserver).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -38,7 +39,10 @@ import type { ActRunner } from "../../src/generated/api.ts";
 
 const COUNT = Number(process.env.BENCH_RUNNERS ?? 500);
 const LATENCY_JOBS = Number(process.env.BENCH_LATENCY_JOBS ?? 20);
-const WORKERS = 4;
+// The controller's --workers and the raw creates' concurrency alike; 4 is the controller's default.
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
+if (!Number.isInteger(WORKERS) || WORKERS < 1 || WORKERS > 64)
+  throw new Error(`BENCH_WORKERS must be an integer from 1 to 64 (the controller's --workers range), got "${process.env.BENCH_WORKERS}"`);
 // How long runner pods run (kwok), in both phases alike. CI jobs take minutes, so by default no pod
 // finishes inside the measured windows; BENCH_RUN_FOR=2s makes them finish at once (more writes:
 // phase changes, runner deletion).
