@@ -32,6 +32,7 @@ import type { ForgejoClients } from "./forgejo-clients.ts";
 import { observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
 import { Registrations, type RunnerCredentials, type Unrecorded } from "./registrations.ts";
 import {
+  forgejoRunnerDescription,
   forgejoRunnerName,
   runnerJob,
   runnerObjectName,
@@ -57,6 +58,8 @@ export interface ActRunnerReconcilerDeps {
   onPhase?: (ar: AR, phase: string, previous: string | undefined) => void;
   onJobCreated?: (ar: AR) => void;
   onRunnerCleanupAbandoned?: (ar: AR) => void;
+  /** The cluster's identity for runner descriptions (see forgejoRunnerDescription); undefined when unknown. */
+  clusterId: () => string | undefined;
 }
 
 /** The delay after which the key should be looked at again, if any. */
@@ -209,7 +212,7 @@ export class ActRunnerReconciler {
     try {
       registered = await client.registerRunner(scope, {
         name: runnerName,
-        description: `forgejo-arc: ActRunner ${ar.metadata!.namespace}/${ar.metadata!.name} for job ${ar.spec.forgejoJobID}`,
+        description: forgejoRunnerDescription(ar, this.deps.clusterId()),
         ephemeral: true,
       });
     } catch (error) {

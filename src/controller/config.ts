@@ -36,6 +36,11 @@ export const CONTROLLER_FLAGS = {
     default: "10s",
     help: "Least time between two questions to Forgejo whether one runner took its job; asked only while the listener reports the job running, and before the pickup timeout.",
   },
+  "orphan-sweep-interval": {
+    env: "FORGEJO_ARC_ORPHAN_SWEEP_INTERVAL",
+    default: "10m",
+    help: "How often the leader deletes Forgejo runners this cluster registered for ActRunners that no longer exist; 0s disables it.",
+  },
   "forgejo-timeout": { env: "FORGEJO_ARC_FORGEJO_TIMEOUT", default: "10s", help: "Timeout of one Forgejo request." },
   workers: { env: "FORGEJO_ARC_WORKERS", default: "4", help: "Concurrent reconciles per resource kind." },
   port: { env: "FORGEJO_ARC_PORT", default: "8080", help: "Port of /healthz, /readyz and /metrics." },
@@ -72,6 +77,8 @@ export interface ControllerConfig {
   jobTimeoutMs: number;
   cleanupTimeoutMs: number;
   pickupCheckIntervalMs: number;
+  /** 0: no orphan sweep. */
+  orphanSweepIntervalMs: number;
   forgejoTimeoutMs: number;
   workers: number;
   port: number;
@@ -125,6 +132,7 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
     jobTimeoutMs: duration("job-timeout"),
     cleanupTimeoutMs: duration("runner-cleanup-timeout"),
     pickupCheckIntervalMs: duration("pickup-check-interval"),
+    orphanSweepIntervalMs: duration("orphan-sweep-interval"),
     forgejoTimeoutMs: duration("forgejo-timeout"),
     workers: integer("workers", 1, 64),
     port: integer("port", 0, 65535),
@@ -138,6 +146,8 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
     identity: value("identity") || `${env.HOSTNAME ?? "forgejo-arc"}-${process.pid}`,
     relistIntervalMs: duration("relist-interval"),
   };
+  if (config.orphanSweepIntervalMs > 0 && config.orphanSweepIntervalMs < 1000)
+    problems.push(`--orphan-sweep-interval: must be 0s (off) or at least 1s, got "${value("orphan-sweep-interval")}"`);
   if (problems.length > 0) throw new Error(`controller configuration: ${problems.join("; ")}`);
   return config;
 }

@@ -2,13 +2,13 @@
 // reconcile keys while this replica leads. Webhooks and health are served by every replica.
 import { join } from "node:path";
 import type { Server } from "node:http";
-import { CustomObjectsApi, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1Namespace } from "@kubernetes/client-node";
 import express from "express";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
-import { apiErrorMessage } from "../k8s/client.ts";
+import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
 import { makeApplier } from "../k8s/apply.ts";
-import { makeEventRecorder } from "../k8s/events.ts";
+import { makeEventRecorder, type EventRecorder } from "../k8s/events.ts";
 import { makeRestClient, type RestClient } from "../k8s/rest.ts";
 import { LeaderElector } from "../k8s/leader.ts";
 import { podDryRun } from "../k8s/pod-dry-run.ts";
@@ -20,6 +20,7 @@ import { ActRunnerReconciler } from "./actrunner.ts";
 import { ClusterCache, keyOf, ownerRunnerDeploymentName, splitKey, type AR, type RD } from "./cache.ts";
 import type { ControllerConfig } from "./config.ts";
 import { ForgejoClients } from "./forgejo-clients.ts";
+import { OrphanSweep } from "./orphan-sweep.ts";
 import { WorkQueue } from "./queue.ts";
 import { RunnerDeploymentReconciler } from "./runnerdeployment.ts";
 
@@ -44,6 +45,10 @@ export class Controller {
   private readonly elector?: LeaderElector;
   private readonly workers: Promise<void>[] = [];
   private readonly metrics;
+  private readonly events: EventRecorder;
+  /** kube-system's uid, read when this replica begins to lead; marks the Forgejo runners it registers. */
+  private clusterId?: string;
+  private orphanSweep?: OrphanSweep;
   private webhooks?: WebhookServer;
   private server?: Server;
   private reconciling = false;
@@ -56,13 +61,13 @@ export class Controller {
     this.metrics = createControllerMetrics(deps.registry, this.cache);
     const apply = makeApplier(deps.kc);
     this.rest = makeRestClient(deps.kc);
-    const events = makeEventRecorder(this.rest, "forgejo-arc-controller", deps.logger);
+    this.events = makeEventRecorder(this.rest, "forgejo-arc-controller", deps.logger);
     this.forgejo = new ForgejoClients(deps.kc, this.cache, forgejoCallMetrics(deps.registry), config.forgejoTimeoutMs);
     this.rdReconciler = new RunnerDeploymentReconciler({
       kc: deps.kc,
       cache: this.cache,
       apply,
-      events,
+      events: this.events,
       logger: deps.logger,
       listener: { image: config.listenerImage, imagePullPolicy: config.listenerImagePullPolicy },
     });
@@ -70,7 +75,7 @@ export class Controller {
       kc: deps.kc,
       rest: this.rest,
       cache: this.cache,
-      events,
+      events: this.events,
       logger: deps.logger,
       forgejo: this.forgejo,
       job: { runnerImage: config.runnerImage, dockerImage: config.dockerImage, jobTimeoutSeconds: Math.round(config.jobTimeoutMs / 1000) },
@@ -79,6 +84,7 @@ export class Controller {
       onPhase: (ar, phase) => this.observePhase(ar, phase),
       onJobCreated: (ar) => this.metrics.queueToJob.observe(secondsSinceCreation(ar)),
       onRunnerCleanupAbandoned: () => this.metrics.cleanupsAbandoned.inc(),
+      clusterId: () => this.clusterId,
     });
     if (config.leaderElect) {
       this.elector = new LeaderElector(deps.kc, {
@@ -103,8 +109,10 @@ export class Controller {
     this.deps.logger.info("Synced caches");
     if (this.elector) await this.elector.acquire(onLostLeadership);
     if (this.stopping) return;
-    const existing = await this.listActRunners();
+    const existing = await this.untilAnswered("Listing ActRunners at the start of leadership", () => this.listActRunners());
     if (!existing) return;
+    this.clusterId = await this.readClusterId();
+    if (this.stopping) return;
     this.arReconciler.beginTerm(existing);
     this.reconciling = true;
     for (const ar of this.cache.actRunners.list()) this.arQueue.add(keyOf(ar));
@@ -114,20 +122,62 @@ export class Controller {
       this.workers.push(this.work("actrunner", this.arQueue, (ns, n) => this.arReconciler.reconcile(ns, n)));
     }
     this.deps.logger.info({ workers: this.config.workers }, "Started reconciling");
+    this.startOrphanSweep();
   }
 
-  /** Every ActRunner now, read from the API server (not the cache, which may lag), retried until it answers or we stop. */
-  private async listActRunners(): Promise<AR[] | undefined> {
+  private startOrphanSweep(): void {
+    // Without the cluster's identity readClusterId has said why there is no sweep.
+    if (this.config.orphanSweepIntervalMs === 0 || !this.clusterId) return;
+    this.orphanSweep = new OrphanSweep({
+      cache: this.cache,
+      forgejo: this.forgejo,
+      events: this.events,
+      logger: this.deps.logger,
+      clusterId: this.clusterId,
+      onDeleted: (count) => this.metrics.orphansDeleted.inc(count),
+      onSweep: (result) => this.metrics.orphanSweeps.inc({ result }),
+    });
+    this.orphanSweep.start(this.config.orphanSweepIntervalMs);
+  }
+
+  /**
+   * The cluster's identity: namespace kube-system's uid, the same for every replica and release. Retried
+   * while the API server errs; undefined (runners unmarked, no sweep) when it is forbidden or absent.
+   */
+  private async readClusterId(): Promise<string | undefined> {
+    const namespace = await this.untilAnswered("Reading namespace kube-system (the cluster's identity)", async () => {
+      try {
+        return await this.rest.request<V1Namespace>("GET", "/api/v1/namespaces/kube-system");
+      } catch (error) {
+        const code = apiErrorCode(error);
+        if (code !== 403 && code !== 404) throw error;
+        this.deps.logger.warn(
+          { err: apiErrorMessage(error) },
+          "Cannot read namespace kube-system: Forgejo runners are registered without the cluster's identity and the orphan sweep is off",
+        );
+        return null;
+      }
+    });
+    return namespace?.metadata?.uid;
+  }
+
+  /** Every ActRunner now, read from the API server (not the cache, which may lag). */
+  private async listActRunners(): Promise<AR[]> {
     const custom = this.deps.kc.makeApiClient(CustomObjectsApi);
+    const list = (await custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: "actrunners" })) as {
+      items: AR[];
+    };
+    return list.items;
+  }
+
+  /** `call`'s answer, retried with backoff while it fails; undefined when the controller stops first. */
+  private async untilAnswered<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
     for (let attempt = 1; !this.stopping; attempt++) {
       try {
-        const list = (await custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: "actrunners" })) as {
-          items: AR[];
-        };
-        return list.items;
+        return await call();
       } catch (error) {
         const delay = Math.min(500 * 2 ** (attempt - 1), 30_000);
-        this.deps.logger.warn({ err: apiErrorMessage(error), retryInMs: delay }, "Listing ActRunners at the start of leadership failed");
+        this.deps.logger.warn({ err: apiErrorMessage(error), retryInMs: delay }, `${what} failed`);
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
@@ -138,6 +188,7 @@ export class Controller {
     this.stopping = true;
     this.rdQueue.shutDown();
     this.arQueue.shutDown();
+    await this.orphanSweep?.stop();
     await Promise.all(this.workers);
     await this.elector?.release();
     await this.cache.stop();
@@ -298,6 +349,17 @@ function createControllerMetrics(registry: Registry, cache: ClusterCache) {
     cleanupsAbandoned: new Counter({
       name: "forgejo_arc_runner_cleanups_abandoned_total",
       help: "Forgejo runners the finalizer gave up deleting after --runner-cleanup-timeout; each is left offline in Forgejo to delete there.",
+      registers: [registry],
+    }),
+    orphansDeleted: new Counter({
+      name: "forgejo_arc_orphan_runners_deleted_total",
+      help: "Forgejo runners the orphan sweep deleted: registered by this cluster for ActRunners that no longer exist.",
+      registers: [registry],
+    }),
+    orphanSweeps: new Counter({
+      name: "forgejo_arc_orphan_sweeps_total",
+      help: "Orphan sweeps of one Forgejo scope, by result (success or error).",
+      labelNames: ["result"],
       registers: [registry],
     }),
     queueToRunning: new Histogram({

@@ -1,12 +1,12 @@
-// Forgejo clients for ActRunners: the token comes from the Secret the ActRunner names (in its own
-// namespace), the CA bundle from its RunnerDeployment. Clients are kept for a minute, so a rotated
+// Forgejo clients for ActRunners (and RunnerDeployments): the token comes from the Secret the object
+// names (in its own namespace), the CA bundle from the RunnerDeployment. Clients are kept for a minute, so a rotated
 // token is picked up without a restart and a burst of reconciles reads the Secret once.
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_TOKEN_KEY } from "../api/defaults.ts";
 import { ForgejoClient, type ForgejoCall } from "../forgejo/client.ts";
 import { scopeFromSpec, type ForgejoScope } from "../forgejo/scope.ts";
 import { apiErrorMessage } from "../k8s/client.ts";
-import type { AR, ClusterCache } from "./cache.ts";
+import type { AR, ClusterCache, RD } from "./cache.ts";
 
 const TTL_MS = 60_000;
 
@@ -25,12 +25,25 @@ export class ForgejoClients {
   }
 
   async for(ar: AR): Promise<{ client: ForgejoClient; scope: ForgejoScope }> {
-    const namespace = ar.metadata!.namespace!;
-    const ref = ar.spec.tokenSecretRef;
-    const key = `${ar.spec.forgejoServer}|${namespace}/${ref.name}/${ref.key ?? DEFAULT_TOKEN_KEY}`;
-    const scope = scopeFromSpec(ar.spec);
+    const client = await this.clientFor(ar.metadata!.namespace!, ar.spec, () => this.cache.runnerDeploymentOf(ar));
+    return { client, scope: scopeFromSpec(ar.spec) };
+  }
+
+  /** The client of a RunnerDeployment's own scope and token (the orphan sweep's). */
+  async forRunnerDeployment(rd: RD): Promise<{ client: ForgejoClient; scope: ForgejoScope }> {
+    const client = await this.clientFor(rd.metadata!.namespace!, rd.spec, () => rd);
+    return { client, scope: scopeFromSpec(rd.spec) };
+  }
+
+  private async clientFor(
+    namespace: string,
+    spec: { forgejoServer: string; tokenSecretRef: { name: string; key?: string } },
+    runnerDeployment: () => RD | undefined,
+  ): Promise<ForgejoClient> {
+    const ref = spec.tokenSecretRef;
+    const key = `${spec.forgejoServer}|${namespace}/${ref.name}/${ref.key ?? DEFAULT_TOKEN_KEY}`;
     const cached = this.clients.get(key);
-    if (cached && cached.expires > Date.now()) return { client: cached.client, scope };
+    if (cached && cached.expires > Date.now()) return cached.client;
     const secret = await this.core.readNamespacedSecret({ name: ref.name, namespace }).catch((error: unknown) => {
       throw new Error(`reading token Secret ${namespace}/${ref.name}: ${apiErrorMessage(error)}`, { cause: error });
     });
@@ -38,20 +51,20 @@ export class ForgejoClients {
     if (!encoded) throw new Error(`Secret ${namespace}/${ref.name} has no key "${ref.key ?? DEFAULT_TOKEN_KEY}"`);
     cached?.client.close();
     const client = new ForgejoClient({
-      server: ar.spec.forgejoServer,
+      server: spec.forgejoServer,
       token: Buffer.from(encoded, "base64").toString("utf8").trim(),
-      caBundle: await this.caBundle(ar),
+      caBundle: await this.caBundle(namespace, runnerDeployment()),
       timeoutMs: this.timeoutMs,
       onCall: this.onCall,
     });
     this.clients.set(key, { client, expires: Date.now() + TTL_MS });
-    return { client, scope };
+    return client;
   }
 
-  private async caBundle(ar: AR): Promise<string | undefined> {
-    const ref = this.cache.runnerDeploymentOf(ar)?.spec.caBundleConfigMapRef;
+  private async caBundle(namespace: string, rd: RD | undefined): Promise<string | undefined> {
+    const ref = rd?.spec.caBundleConfigMapRef;
     if (!ref) return undefined;
-    const map = await this.core.readNamespacedConfigMap({ name: ref.name, namespace: ar.metadata!.namespace! });
+    const map = await this.core.readNamespacedConfigMap({ name: ref.name, namespace });
     return map.data?.[ref.key ?? DEFAULT_CA_BUNDLE_KEY];
   }
 

@@ -21,6 +21,8 @@ export function controllerClusterRoleRules(): V1PolicyRule[] {
     // create: the webhook's server-side dry-run of pod templates (nothing is stored).
     { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "create"] },
     { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+    // The cluster's identity (kube-system's uid) marks the Forgejo runners this cluster registers.
+    { apiGroups: [""], resources: ["namespaces"], resourceNames: ["kube-system"], verbs: ["get"] },
   ];
 }
 

@@ -46,6 +46,23 @@ export function forgejoRunnerName(ar: ActRunner): string {
   return `k8s-${ar.metadata!.namespace}-${ar.metadata!.name}`.slice(0, 255);
 }
 
+/**
+ * The Forgejo runner's description. With the cluster's identity it ends in "(uid <ActRunner uid>,
+ * cluster <id>)", which is how the orphan sweep (orphan-sweep.ts) knows a runner as this cluster's.
+ */
+export function forgejoRunnerDescription(ar: ActRunner, clusterId: string | undefined): string {
+  const text = `forgejo-arc: ActRunner ${ar.metadata!.namespace}/${ar.metadata!.name} for job ${ar.spec.forgejoJobID}`;
+  return clusterId ? `${text} (uid ${ar.metadata!.uid}, cluster ${clusterId})` : text;
+}
+
+const OWNER_MARK = /\(uid ([^\s,()]+), cluster ([^\s,()]+)\)$/;
+
+/** The ActRunner uid and cluster a runner's description names, when forgejoRunnerDescription marked it. */
+export function forgejoRunnerOwner(description: string | undefined): { uid: string; clusterId: string } | undefined {
+  const match = OWNER_MARK.exec(description ?? "");
+  return match ? { uid: match[1]!, clusterId: match[2]! } : undefined;
+}
+
 function ownerReference(ar: ActRunner): V1OwnerReference {
   return {
     apiVersion: API_GROUP_VERSION,

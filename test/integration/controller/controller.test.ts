@@ -37,7 +37,19 @@ let executor: Executor;
 const listeners: RoleProcess[] = [];
 
 export function controllerArgs(extra: string[] = []): string[] {
-  return ["--webhook-port", "0", "--pickup-check-interval", "1s", "--runner-cleanup-timeout", "15s", "--relist-interval", "1m", ...extra];
+  return [
+    "--webhook-port",
+    "0",
+    "--pickup-check-interval",
+    "1s",
+    "--runner-cleanup-timeout",
+    "15s",
+    "--relist-interval",
+    "1m",
+    "--orphan-sweep-interval",
+    "2s",
+    ...extra,
+  ];
 }
 
 beforeAll(async () => {
@@ -123,6 +135,17 @@ async function events(objectName: string): Promise<CoreV1Event[]> {
 /** The controller's metric `name`, summed over its series whose labels include every pair of `labels`. */
 async function controllerMetric(name: string, labels: Record<string, string> = {}): Promise<number> {
   return metricSum((await controller.get("/metrics")).text, name, labels);
+}
+
+/** A runner in organization acme registered through Forgejo's API as a person (or another cluster) would; its id. */
+async function registerRunnerByHand(description: string): Promise<number> {
+  const response = await fetch(new URL("/api/v1/orgs/acme/actions/runners", forgejoUrl), {
+    method: "POST",
+    headers: { authorization: `token ${TOKENS.owner}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: `by-hand-${fake.runners.size}`, description, ephemeral: true }),
+  });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { id: number }).id;
 }
 
 function forgejoRunnersOf(prefix: string) {
@@ -419,6 +442,14 @@ describe("controller", () => {
     const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["down"] });
     const name = `down-${job.id}-1`;
     await eventually("a registered runner", async () => (forgejoRunnersOf("down").length === 1 ? true : undefined), 30_000);
+    const abandonedUid = (await actRunner(name))!.metadata!.uid!;
+    const clusterId = (await core.readNamespace({ name: "kube-system" })).metadata!.uid!;
+    const [left] = forgejoRunnersOf("down");
+    expect(left?.description).toBe(`forgejo-arc: ActRunner ${ns}/${name} for job ${job.id} (uid ${abandonedUid}, cluster ${clusterId})`);
+    // Runners the orphan sweep must leave: another cluster's for the same ActRunner uid, and one
+    // registered by hand. Registered now, so every sweep that can see the abandoned runner lists them.
+    const foreign = await registerRunnerByHand(left!.description.replace(clusterId, "0f9e8d7c-6b5a-4938-8271-605f4e3d2c1b"));
+    const unmarked = await registerRunnerByHand("a runner registered by hand");
     fake.addFault({ status: 503, pathPrefix: "/orgs/acme/actions/runners/" });
     const abandonedBefore = await controllerMetric("forgejo_arc_runner_cleanups_abandoned_total");
     const started = Date.now();
@@ -429,7 +460,28 @@ describe("controller", () => {
       true,
     );
     expect((await controllerMetric("forgejo_arc_runner_cleanups_abandoned_total")) - abandonedBefore).toBe(1);
-  }, 90_000);
+    expect(fake.runners.has(left!.id)).toBe(true);
+
+    // Once Forgejo answers again, the orphan sweep deletes the runner left behind, and only it.
+    const deletedBefore = await controllerMetric("forgejo_arc_orphan_runners_deleted_total");
+    fake.clearFaults();
+    // The Event comes after every deletion of its sweep; it is on the RunnerDeployment whose token
+    // the sweep used for organization acme (the first by name).
+    const sweepEvent = await eventually(
+      "the OrphanRunnersDeleted Event",
+      async () =>
+        (await core.listNamespacedEvent({ namespace: ns, fieldSelector: "reason=OrphanRunnersDeleted" })).items.find((e) =>
+          e.message?.includes(left!.name),
+        ),
+      30_000,
+      500,
+    );
+    expect(sweepEvent.involvedObject).toMatchObject({ kind: "RunnerDeployment" });
+    expect(sweepEvent.message).toBe(`Deleted 1 Forgejo runner(s) of organization acme whose ActRunners no longer exist: ${left!.name}`);
+    expect(fake.runnersDeletedByApi).toContain(left!.id);
+    expect([fake.runners.has(left!.id), fake.runners.has(foreign), fake.runners.has(unmarked)]).toEqual([false, true, true]);
+    expect((await controllerMetric("forgejo_arc_orphan_runners_deleted_total")) - deletedBefore).toBe(1);
+  }, 120_000);
 
   it("reports a missing token Secret and a rejected token as TokenValid=False with an Event, without crashing", async () => {
     await createRunnerDeployment("nosecret", { tokenSecretRef: { name: "absent", namespace: ns } });

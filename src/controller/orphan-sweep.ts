@@ -1,0 +1,118 @@
+// The orphan sweep: deletes Forgejo runners this cluster registered for ActRunners that no longer
+// exist — those a finalizer gave up on while Forgejo was unreachable (--runner-cleanup-timeout), and
+// a registration answered after its ActRunner was gone. Forgejo never removes an ephemeral runner
+// that got no job (forgejo.md). Only runners whose description carries this cluster's identity are
+// touched (forgejoRunnerDescription), so clusters sharing an organization leave each other's alone;
+// a runner running a job is left to Forgejo, which deletes it when the job ends. Each scope that a
+// RunnerDeployment names is listed once per sweep, with the first such RunnerDeployment's token.
+import type { EventRecorder } from "../k8s/events.ts";
+import type { Logger } from "../observability/log.ts";
+import { describeScope, scopeFromSpec, scopePrefix } from "../forgejo/scope.ts";
+import type { ForgejoRunner } from "../forgejo/types.ts";
+import { keyOf, type ClusterCache, type RD } from "./cache.ts";
+import type { ForgejoClients } from "./forgejo-clients.ts";
+import { forgejoRunnerOwner } from "./runner-job.ts";
+
+/** Runners of this cluster whose ActRunner is not among `liveUids`, and that run no job. */
+export function orphanRunners(runners: ForgejoRunner[], clusterId: string, liveUids: ReadonlySet<string>): ForgejoRunner[] {
+  return runners.filter((runner) => {
+    const owner = forgejoRunnerOwner(runner.description);
+    return owner?.clusterId === clusterId && !liveUids.has(owner.uid) && runner.status !== "active";
+  });
+}
+
+/** One RunnerDeployment per Forgejo scope (server and owner), the first by namespace/name. */
+export function scopesToSweep(runnerDeployments: RD[]): RD[] {
+  const byScope = new Map<string, RD>();
+  for (const rd of [...runnerDeployments].sort((a, b) => keyOf(a).localeCompare(keyOf(b)))) {
+    if (rd.metadata?.deletionTimestamp) continue;
+    const key = `${rd.spec.forgejoServer.replace(/\/+$/, "")}|${scopePrefix(scopeFromSpec(rd.spec))}`;
+    if (!byScope.has(key)) byScope.set(key, rd);
+  }
+  return [...byScope.values()];
+}
+
+export interface OrphanSweepDeps {
+  cache: ClusterCache;
+  forgejo: ForgejoClients;
+  events: EventRecorder;
+  logger: Logger;
+  clusterId: string;
+  onDeleted?: (count: number) => void;
+  onSweep?: (result: "success" | "error") => void;
+}
+
+const NAMES_IN_EVENT = 10;
+
+export class OrphanSweep {
+  private readonly deps: OrphanSweepDeps;
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+
+  constructor(deps: OrphanSweepDeps) {
+    this.deps = deps;
+  }
+
+  /** Sweeps every intervalMs, the first time one interval from now. */
+  start(intervalMs: number): void {
+    const next = () => {
+      this.timer = setTimeout(() => {
+        this.running = this.sweep().finally(() => {
+          this.running = undefined;
+          if (!this.stopped) next();
+        });
+      }, intervalMs);
+      this.timer.unref();
+    };
+    next();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One pass over every scope; a scope that fails is logged and tried again at the next sweep. */
+  async sweep(): Promise<void> {
+    for (const rd of scopesToSweep(this.deps.cache.runnerDeployments.list())) {
+      if (this.stopped) return;
+      try {
+        await this.sweepScope(rd);
+        this.deps.onSweep?.("success");
+      } catch (error) {
+        this.deps.onSweep?.("error");
+        this.deps.logger.warn(
+          { rd: keyOf(rd), err: error instanceof Error ? error.message : String(error) },
+          "Orphan runner sweep failed for this scope; trying again at the next sweep",
+        );
+      }
+    }
+  }
+
+  private async sweepScope(rd: RD): Promise<void> {
+    const { client, scope } = await this.deps.forgejo.forRunnerDeployment(rd);
+    const runners = await client.listRunners(scope);
+    // Read after the list: an ActRunner is cached before its runner is registered, so every runner
+    // listed whose ActRunner still exists is matched.
+    const liveUids = new Set(this.deps.cache.actRunners.list().map((ar) => ar.metadata!.uid!));
+    const deleted: string[] = [];
+    for (const runner of orphanRunners(runners, this.deps.clusterId, liveUids)) {
+      if ((await client.deleteRunner(scope, runner.id)) === "deleted") deleted.push(runner.name);
+      this.deps.logger.info(
+        { rd: keyOf(rd), runnerId: runner.id, runner: runner.name, scope: scopePrefix(scope) },
+        "Deleted a Forgejo runner whose ActRunner no longer exists",
+      );
+    }
+    if (deleted.length === 0) return;
+    this.deps.onDeleted?.(deleted.length);
+    const names = deleted.slice(0, NAMES_IN_EVENT).join(", ") + (deleted.length > NAMES_IN_EVENT ? ", …" : "");
+    this.deps.events.event(
+      rd,
+      "Normal",
+      "OrphanRunnersDeleted",
+      `Deleted ${deleted.length} Forgejo runner(s) of ${describeScope(scope)} whose ActRunners no longer exist: ${names}`,
+    );
+  }
+}

@@ -1,0 +1,20 @@
+import { parseControllerConfig } from "../../../src/controller/config.ts";
+
+describe("controller configuration", () => {
+  it("sweeps orphan runners every 10 minutes by default; 0s turns the sweep off; a flag wins over its variable", () => {
+    expect(parseControllerConfig([], {}).orphanSweepIntervalMs).toBe(600_000);
+    expect(parseControllerConfig([], { FORGEJO_ARC_ORPHAN_SWEEP_INTERVAL: "0s" }).orphanSweepIntervalMs).toBe(0);
+    expect(
+      parseControllerConfig(["--orphan-sweep-interval", "2s"], { FORGEJO_ARC_ORPHAN_SWEEP_INTERVAL: "1h" }).orphanSweepIntervalMs,
+    ).toBe(2_000);
+  });
+
+  it("names the flag and what to change for a sweep interval that is not a duration or too short", () => {
+    expect(() => parseControllerConfig(["--orphan-sweep-interval", "10"], {})).toThrow(
+      '--orphan-sweep-interval: must be a duration such as "10m", got "10"',
+    );
+    expect(() => parseControllerConfig(["--orphan-sweep-interval", "500ms"], {})).toThrow(
+      '--orphan-sweep-interval: must be 0s (off) or at least 1s, got "500ms"',
+    );
+  });
+});

@@ -1,0 +1,65 @@
+import { orphanRunners, scopesToSweep } from "../../../src/controller/orphan-sweep.ts";
+import { forgejoRunnerDescription, forgejoRunnerOwner } from "../../../src/controller/runner-job.ts";
+import type { ForgejoRunner } from "../../../src/forgejo/types.ts";
+import { ar, rd } from "../../fixtures/resources.ts";
+
+const CLUSTER = "6a1c9e1e-0b7d-4c1e-9f0a-2d3e4f5a6b7c";
+const OTHER_CLUSTER = "0f9e8d7c-6b5a-4938-8271-605f4e3d2c1b";
+
+function runner(id: number, description: string, status = "offline"): ForgejoRunner {
+  return { id, uuid: `uuid-${id}`, name: `k8s-ci-r-${id}`, status, ephemeral: true, description };
+}
+
+function marked(uid: string, cluster = CLUSTER): string {
+  return forgejoRunnerDescription(ar({ metadata: { name: "r", namespace: "ci", uid } }), cluster);
+}
+
+describe("runner description", () => {
+  it("names the ActRunner, its job, and with a cluster identity the ActRunner's uid and the cluster", () => {
+    const runnerFor = ar({ metadata: { name: "builders-42-1", namespace: "ci", uid: "uid-1" }, spec: { forgejoJobID: 42 } });
+    expect(forgejoRunnerDescription(runnerFor, CLUSTER)).toBe(
+      `forgejo-arc: ActRunner ci/builders-42-1 for job 42 (uid uid-1, cluster ${CLUSTER})`,
+    );
+    expect(forgejoRunnerOwner(forgejoRunnerDescription(runnerFor, CLUSTER))).toEqual({ uid: "uid-1", clusterId: CLUSTER });
+  });
+
+  it("carries no owner without a cluster identity, and reads none from other descriptions", () => {
+    const runnerFor = ar({ metadata: { name: "builders-42-1", namespace: "ci", uid: "uid-1" }, spec: { forgejoJobID: 42 } });
+    expect(forgejoRunnerDescription(runnerFor, undefined)).toBe("forgejo-arc: ActRunner ci/builders-42-1 for job 42");
+    expect(forgejoRunnerOwner(forgejoRunnerDescription(runnerFor, undefined))).toBeUndefined();
+    expect(forgejoRunnerOwner(undefined)).toBeUndefined();
+    expect(forgejoRunnerOwner("a runner somebody registered by hand")).toBeUndefined();
+  });
+});
+
+describe("orphanRunners", () => {
+  it("picks this cluster's runners whose ActRunner is gone", () => {
+    const runners = [runner(1, marked("gone")), runner(2, marked("live"))];
+    expect(orphanRunners(runners, CLUSTER, new Set(["live"])).map((r) => r.id)).toEqual([1]);
+  });
+
+  it("leaves another cluster's runners, unmarked runners and runners running a job", () => {
+    const runners = [
+      runner(1, marked("gone", OTHER_CLUSTER)),
+      runner(2, "forgejo-arc: ActRunner ci/r for job 1"),
+      runner(3, ""),
+      runner(4, marked("gone"), "active"),
+      runner(5, marked("gone"), "idle"),
+    ];
+    expect(orphanRunners(runners, CLUSTER, new Set()).map((r) => r.id)).toEqual([5]);
+  });
+});
+
+describe("scopesToSweep", () => {
+  it("keeps one RunnerDeployment per server and scope, the first by namespace/name, and skips those being deleted", () => {
+    const picked = scopesToSweep([
+      rd({ metadata: { name: "b", namespace: "ci" } }),
+      rd({ metadata: { name: "a", namespace: "ci" } }),
+      rd({ metadata: { name: "c", namespace: "ci" }, spec: { forgejoServer: "https://code.example.com/" } }),
+      rd({ metadata: { name: "d", namespace: "ci" }, spec: { organization: undefined, repository: "acme/app" } }),
+      rd({ metadata: { name: "e", namespace: "ci" }, spec: { forgejoServer: "https://other.example.com" } }),
+      rd({ metadata: { name: "f", namespace: "ci", deletionTimestamp: new Date() }, spec: { organization: "gone" } }),
+    ]);
+    expect(picked.map((r) => r.metadata?.name)).toEqual(["a", "d", "e"]);
+  });
+});
