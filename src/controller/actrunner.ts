@@ -475,7 +475,7 @@ export class ActRunnerReconciler {
     } catch (error) {
       const deletingForMs = Date.now() - new Date(ar.metadata.deletionTimestamp!).getTime();
       if (deletingForMs < this.deps.cleanupTimeoutMs) throw error;
-      const message = `Gave up deleting Forgejo runner ${ar.status?.runnerName ?? forgejoRunnerName(ar)} after ${Math.round(deletingForMs / 1000)}s: ${error instanceof Error ? error.message : String(error)}; delete it in Forgejo if it is still listed`;
+      const message = `Gave up deleting Forgejo runner ${ar.status?.runnerName ?? forgejoRunnerName(ar)} after ${Math.round(deletingForMs / 1000)}s: ${error instanceof Error ? error.message : String(error)}; the orphan sweep deletes it once Forgejo answers (--orphan-sweep-interval); if it stays listed, delete it in Forgejo`;
       this.deps.events.event(ar, "Warning", "RunnerCleanupAbandoned", message);
       this.deps.onRunnerCleanupAbandoned?.(ar);
       this.deps.logger.warn({ ar: `${ar.metadata.namespace}/${ar.metadata.name}` }, message);
