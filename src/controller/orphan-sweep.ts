@@ -4,7 +4,8 @@
 // that got no job (forgejo.md). Only runners whose description carries this cluster's identity are
 // touched (forgejoRunnerDescription), so clusters sharing an organization leave each other's alone;
 // a runner running a job is left to Forgejo, which deletes it when the job ends. Each scope that a
-// RunnerDeployment names is listed once per sweep, with the first such RunnerDeployment's token.
+// RunnerDeployment names is listed once per sweep, with the first of its RunnerDeployments' tokens
+// that works.
 import type { EventRecorder } from "../k8s/events.ts";
 import type { Logger } from "../observability/log.ts";
 import { describeScope, scopeFromSpec, scopePrefix } from "../forgejo/scope.ts";
@@ -21,13 +22,13 @@ export function orphanRunners(runners: ForgejoRunner[], clusterId: string, liveU
   });
 }
 
-/** One RunnerDeployment per Forgejo scope (server and owner), the first by namespace/name. */
-export function scopesToSweep(runnerDeployments: RD[]): RD[] {
-  const byScope = new Map<string, RD>();
+/** The RunnerDeployments of each Forgejo scope (server and owner), by namespace/name; those being deleted left out. */
+export function scopesToSweep(runnerDeployments: RD[]): RD[][] {
+  const byScope = new Map<string, RD[]>();
   for (const rd of [...runnerDeployments].sort((a, b) => keyOf(a).localeCompare(keyOf(b)))) {
     if (rd.metadata?.deletionTimestamp) continue;
     const key = `${rd.spec.forgejoServer.replace(/\/+$/, "")}|${scopePrefix(scopeFromSpec(rd.spec))}`;
-    if (!byScope.has(key)) byScope.set(key, rd);
+    byScope.set(key, [...(byScope.get(key) ?? []), rd]);
   }
   return [...byScope.values()];
 }
@@ -76,30 +77,44 @@ export class OrphanSweep {
 
   /** One pass over every scope; a scope that fails is logged and tried again at the next sweep. */
   async sweep(): Promise<void> {
-    for (const rd of scopesToSweep(this.deps.cache.runnerDeployments.list())) {
+    for (const runnerDeployments of scopesToSweep(this.deps.cache.runnerDeployments.list())) {
       if (this.stopped) return;
       try {
-        await this.sweepScope(rd);
+        await this.sweepScope(runnerDeployments);
         this.deps.onSweep?.("success");
       } catch (error) {
         this.deps.onSweep?.("error");
         this.deps.logger.warn(
-          { rd: keyOf(rd), err: error instanceof Error ? error.message : String(error) },
+          { rd: keyOf(runnerDeployments[0]!), err: error instanceof Error ? error.message : String(error) },
           "Orphan runner sweep failed for this scope; trying again at the next sweep",
         );
       }
     }
   }
 
-  private async sweepScope(rd: RD): Promise<void> {
-    const { client, scope } = await this.deps.forgejo.forRunnerDeployment(rd);
-    const runners = await client.listRunners(scope);
+  /** The scope's runners, listed with the first RunnerDeployment's token that works (one may name a missing Secret). */
+  private async listRunners(runnerDeployments: RD[]) {
+    let lastError: unknown;
+    for (const rd of runnerDeployments) {
+      try {
+        const { client, scope } = await this.deps.forgejo.forRunnerDeployment(rd);
+        return { rd, client, scope, runners: await client.listRunners(scope) };
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError;
+  }
+
+  private async sweepScope(runnerDeployments: RD[]): Promise<void> {
+    const { rd, client, scope, runners } = await this.listRunners(runnerDeployments);
     // Read after the list: an ActRunner is cached before its runner is registered, so every runner
     // listed whose ActRunner still exists is matched.
     const liveUids = new Set(this.deps.cache.actRunners.list().map((ar) => ar.metadata!.uid!));
     const deleted: string[] = [];
     for (const runner of orphanRunners(runners, this.deps.clusterId, liveUids)) {
-      if ((await client.deleteRunner(scope, runner.id)) === "deleted") deleted.push(runner.name);
+      if ((await client.deleteRunner(scope, runner.id)) === "absent") continue;
+      deleted.push(runner.name);
       this.deps.logger.info(
         { rd: keyOf(rd), runnerId: runner.id, runner: runner.name, scope: scopePrefix(scope) },
         "Deleted a Forgejo runner whose ActRunner no longer exists",

@@ -450,6 +450,10 @@ describe("controller", () => {
     // registered by hand. Registered now, so every sweep that can see the abandoned runner lists them.
     const foreign = await registerRunnerByHand(left!.description.replace(clusterId, "0f9e8d7c-6b5a-4938-8271-605f4e3d2c1b"));
     const unmarked = await registerRunnerByHand("a runner registered by hand");
+    // The first RunnerDeployment of organization acme by name names no Secret: the sweep must use
+    // another's token. Created before the ActRunner goes, so every sweep that can delete it sees it.
+    await createRunnerDeployment("a-broken", { tokenSecretRef: { name: "absent", namespace: ns } });
+    await eventually("a-broken cached by the controller", async () => ((await rdCondition("a-broken", "TokenValid")) ? true : undefined));
     fake.addFault({ status: 503, pathPrefix: "/orgs/acme/actions/runners/" });
     const abandonedBefore = await controllerMetric("forgejo_arc_runner_cleanups_abandoned_total");
     const started = Date.now();
@@ -466,7 +470,7 @@ describe("controller", () => {
     const deletedBefore = await controllerMetric("forgejo_arc_orphan_runners_deleted_total");
     fake.clearFaults();
     // The Event comes after every deletion of its sweep; it is on the RunnerDeployment whose token
-    // the sweep used for organization acme (the first by name).
+    // the sweep used for organization acme (the first by name whose token works).
     const sweepEvent = await eventually(
       "the OrphanRunnersDeleted Event",
       async () =>
@@ -476,7 +480,8 @@ describe("controller", () => {
       30_000,
       500,
     );
-    expect(sweepEvent.involvedObject).toMatchObject({ kind: "RunnerDeployment" });
+    expect(sweepEvent.involvedObject.kind).toBe("RunnerDeployment");
+    expect(sweepEvent.involvedObject.name).not.toBe("a-broken");
     expect(sweepEvent.message).toBe(`Deleted 1 Forgejo runner(s) of organization acme whose ActRunners no longer exist: ${left!.name}`);
     expect(fake.runnersDeletedByApi).toContain(left!.id);
     expect([fake.runners.has(left!.id), fake.runners.has(foreign), fake.runners.has(unmarked)]).toEqual([false, true, true]);

@@ -51,7 +51,7 @@ describe("orphanRunners", () => {
 });
 
 describe("scopesToSweep", () => {
-  it("keeps one RunnerDeployment per server and scope, the first by namespace/name, and skips those being deleted", () => {
+  it("groups RunnerDeployments by server and scope, by namespace/name, and skips those being deleted", () => {
     const picked = scopesToSweep([
       rd({ metadata: { name: "b", namespace: "ci" } }),
       rd({ metadata: { name: "a", namespace: "ci" } }),
@@ -60,6 +60,6 @@ describe("scopesToSweep", () => {
       rd({ metadata: { name: "e", namespace: "ci" }, spec: { forgejoServer: "https://other.example.com" } }),
       rd({ metadata: { name: "f", namespace: "ci", deletionTimestamp: new Date() }, spec: { organization: "gone" } }),
     ]);
-    expect(picked.map((r) => r.metadata?.name)).toEqual(["a", "d", "e"]);
+    expect(picked.map((group) => group.map((r) => r.metadata?.name))).toEqual([["a", "b", "c"], ["d"], ["e"]]);
   });
 });
