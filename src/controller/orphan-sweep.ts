@@ -8,7 +8,7 @@
 // that works.
 import type { EventRecorder } from "../k8s/events.ts";
 import type { Logger } from "../observability/log.ts";
-import { describeScope, scopeFromSpec, scopePrefix } from "../forgejo/scope.ts";
+import { describeScope, scopeFromSpec, scopePrefix, type ForgejoScope } from "../forgejo/scope.ts";
 import type { ForgejoRunner } from "../forgejo/types.ts";
 import { keyOf, type ClusterCache, type RD } from "./cache.ts";
 import type { ForgejoClients } from "./forgejo-clients.ts";
@@ -112,15 +112,25 @@ export class OrphanSweep {
     // listed whose ActRunner still exists is matched.
     const liveUids = new Set(this.deps.cache.actRunners.list().map((ar) => ar.metadata!.uid!));
     const deleted: string[] = [];
+    let failure: unknown;
     for (const runner of orphanRunners(runners, this.deps.clusterId, liveUids)) {
-      if ((await client.deleteRunner(scope, runner.id)) === "absent") continue;
+      try {
+        if ((await client.deleteRunner(scope, runner.id)) === "absent") continue;
+      } catch (error) {
+        failure ??= error;
+        continue;
+      }
       deleted.push(runner.name);
       this.deps.logger.info(
         { rd: keyOf(rd), runnerId: runner.id, runner: runner.name, scope: scopePrefix(scope) },
         "Deleted a Forgejo runner whose ActRunner no longer exists",
       );
     }
-    if (deleted.length === 0) return;
+    if (deleted.length > 0) this.report(rd, scope, deleted);
+    if (failure) throw failure;
+  }
+
+  private report(rd: RD, scope: ForgejoScope, deleted: string[]): void {
     this.deps.onDeleted?.(deleted.length);
     const names = deleted.slice(0, NAMES_IN_EVENT).join(", ") + (deleted.length > NAMES_IN_EVENT ? ", …" : "");
     this.deps.events.event(

@@ -1,6 +1,10 @@
-import { orphanRunners, scopesToSweep } from "../../../src/controller/orphan-sweep.ts";
+import pino from "pino";
+import type { ClusterCache } from "../../../src/controller/cache.ts";
+import type { ForgejoClients } from "../../../src/controller/forgejo-clients.ts";
+import { OrphanSweep, orphanRunners, scopesToSweep } from "../../../src/controller/orphan-sweep.ts";
 import { forgejoRunnerDescription, forgejoRunnerOwner } from "../../../src/controller/runner-job.ts";
 import type { ForgejoRunner } from "../../../src/forgejo/types.ts";
+import type { RunnerDeployment } from "../../../src/generated/api.ts";
 import { ar, rd } from "../../fixtures/resources.ts";
 
 const CLUSTER = "6a1c9e1e-0b7d-4c1e-9f0a-2d3e4f5a6b7c";
@@ -61,5 +65,71 @@ describe("scopesToSweep", () => {
       rd({ metadata: { name: "f", namespace: "ci", deletionTimestamp: new Date() }, spec: { organization: "gone" } }),
     ]);
     expect(picked.map((group) => group.map((r) => r.metadata?.name))).toEqual([["a", "b", "c"], ["d"], ["e"]]);
+  });
+});
+
+describe("OrphanSweep.sweep", () => {
+  function sweepWith(options: { failDeleteOf?: number[]; brokenToken?: string[] }) {
+    const runners = [runner(1, marked("gone-1")), runner(2, marked("gone-2")), runner(3, marked("live"))];
+    const deletedIds: number[] = [];
+    const client = {
+      listRunners: async () => runners,
+      deleteRunner: async (_scope: unknown, id: number) => {
+        if (options.failDeleteOf?.includes(id)) throw new Error(`Forgejo answered 500 deleting runner ${id}`);
+        deletedIds.push(id);
+        return "deleted" as const;
+      },
+    };
+    const recorded: { object: string; reason: string; message: string }[] = [];
+    const counts = { deleted: 0, success: 0, error: 0 };
+    const sweep = new OrphanSweep({
+      cache: {
+        runnerDeployments: { list: () => [rd({ metadata: { name: "b" } }), rd({ metadata: { name: "a" } })] },
+        actRunners: { list: () => [ar({ metadata: { uid: "live" } })] },
+      } as unknown as ClusterCache,
+      forgejo: {
+        forRunnerDeployment: async (owner: RunnerDeployment) => {
+          if (options.brokenToken?.includes(owner.metadata!.name!)) throw new Error(`Secret ci/${owner.metadata!.name} not found`);
+          return { client, scope: { kind: "organization", organization: "acme" } };
+        },
+      } as unknown as ForgejoClients,
+      events: { event: (object, _type, reason, message) => recorded.push({ object: object.metadata!.name!, reason, message }) },
+      logger: pino({ level: "silent" }),
+      clusterId: CLUSTER,
+      onDeleted: (count) => (counts.deleted += count),
+      onSweep: (result) => counts[result]++,
+    });
+    return { sweep, deletedIds, recorded, counts };
+  }
+
+  it("deletes the scope's orphans with the first token that works and reports them on that RunnerDeployment", async () => {
+    const { sweep, deletedIds, recorded, counts } = sweepWith({ brokenToken: ["a"] });
+    await sweep.sweep();
+    expect(deletedIds).toEqual([1, 2]);
+    expect(recorded).toEqual([
+      {
+        object: "b",
+        reason: "OrphanRunnersDeleted",
+        message: "Deleted 2 Forgejo runner(s) of organization acme whose ActRunners no longer exist: k8s-ci-r-1, k8s-ci-r-2",
+      },
+    ]);
+    expect(counts).toEqual({ deleted: 2, success: 1, error: 0 });
+  });
+
+  it("goes on past a runner it cannot delete, reports the others, and counts the scope's sweep as failed", async () => {
+    const { sweep, deletedIds, recorded, counts } = sweepWith({ failDeleteOf: [1] });
+    await sweep.sweep();
+    expect(deletedIds).toEqual([2]);
+    expect(recorded.map((e) => [e.object, e.message])).toEqual([
+      ["a", "Deleted 1 Forgejo runner(s) of organization acme whose ActRunners no longer exist: k8s-ci-r-2"],
+    ]);
+    expect(counts).toEqual({ deleted: 1, success: 0, error: 1 });
+  });
+
+  it("counts a scope none of whose tokens works as failed, and deletes nothing", async () => {
+    const { sweep, deletedIds, counts } = sweepWith({ brokenToken: ["a", "b"] });
+    await sweep.sweep();
+    expect(deletedIds).toEqual([]);
+    expect(counts).toEqual({ deleted: 0, success: 0, error: 1 });
   });
 });
