@@ -433,7 +433,7 @@ describe("controller", () => {
     expect(forgejoRunnersOf("gone")).toEqual([]);
   }, 240_000);
 
-  it("gives up deleting a Forgejo runner after the cleanup timeout when Forgejo stays down, with an Event", async () => {
+  it("gives up deleting a Forgejo runner after the cleanup timeout when Forgejo stays down, with an Event; the orphan sweep deletes it once Forgejo answers", async () => {
     await createRunnerDeployment("down", {
       retentionAfterFinish: "1h",
       runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } },
