@@ -13,7 +13,6 @@
 // BENCH_APISERVER_PROF=<dir> kube-apiserver's over the start of each phase (see profileApiserver).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -25,7 +24,7 @@ import {
   type KubernetesObject,
   type V1PolicyRule,
 } from "@kubernetes/client-node";
-import { PROJECT_ROOT, clusterDown, clusterUp, installCrds, type ClusterState } from "../cluster/cluster.ts";
+import { PROJECT_ROOT, clusterDown, clusterUp, httpsGet, installCrds, type ClusterState } from "../cluster/cluster.ts";
 import { benchForgejo, benchJobData } from "./shared.ts";
 import { BUNDLE, buildBundle } from "../build.ts";
 import { controllerClusterRoleRules } from "../../src/controller/rbac.ts";
@@ -135,23 +134,11 @@ function cpuSeconds(s: ClusterState, controllerPid?: number): Record<string, num
   return result;
 }
 
-/** GET on the API server as its admin, the body as text (for /metrics and /debug/pprof). */
-function apiserverGet(s: ClusterState, path: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${s.server}${path}`,
-      { ca: readFileSync(s.caFile), cert: readFileSync(s.clientCertFile), key: readFileSync(s.clientKeyFile) },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`GET ${path}: HTTP ${res.statusCode}`)),
-        );
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
+/** GET on the API server as its admin (for /metrics and /debug/pprof, which takes its seconds to answer). */
+async function apiserverGet(s: ClusterState, path: string): Promise<Buffer> {
+  const { status, body } = await httpsGet(`${s.server}${path}`, s, 60_000);
+  if (status !== 200) throw new Error(`GET ${path}: HTTP ${status}`);
+  return body;
 }
 
 async function apiserverMetrics(s: ClusterState): Promise<string> {

@@ -237,19 +237,25 @@ function startProcess(stateDir: string, name: string, binary: string, args: stri
   return { name, pid: child.pid, binary };
 }
 
-/** GET as the cluster admin (client certificate); the body as text. */
+/** GET as the cluster admin (client certificate); the body as bytes (a profile) — `.toString()` for text. */
 export function httpsGet(
   url: string,
   state: Pick<ClusterState, "caFile" | "clientCertFile" | "clientKeyFile">,
-): Promise<{ status: number; body: string }> {
+  timeoutMs = 2000,
+): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolveGet, reject) => {
     const req = request(
       url,
-      { ca: readFileSync(state.caFile), cert: readFileSync(state.clientCertFile), key: readFileSync(state.clientKeyFile), timeout: 2000 },
+      {
+        ca: readFileSync(state.caFile),
+        cert: readFileSync(state.clientCertFile),
+        key: readFileSync(state.clientKeyFile),
+        timeout: timeoutMs,
+      },
       (res) => {
-        let body = "";
-        res.on("data", (c: Buffer) => (body += c.toString()));
-        res.on("end", () => resolveGet({ status: res.statusCode ?? 0, body }));
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolveGet({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
       },
     );
     req.on("error", reject);

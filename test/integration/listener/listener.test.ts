@@ -98,7 +98,7 @@ async function listsCounted(flowSchema: string): Promise<number> {
   const state = clusterState();
   const metrics = await httpsGet(`${state.server}/metrics`, state);
   if (metrics.status !== 200) throw new Error(`GET /metrics on the API server answered ${metrics.status}`);
-  return metricSum(metrics.body, "apiserver_flowcontrol_dispatched_requests_total", { flow_schema: flowSchema });
+  return metricSum(metrics.body.toString(), "apiserver_flowcontrol_dispatched_requests_total", { flow_schema: flowSchema });
 }
 
 describe("listener", () => {
