@@ -20,6 +20,7 @@ import { ActRunnerReconciler } from "./actrunner.ts";
 import { ClusterCache, keyOf, ownerRunnerDeploymentName, splitKey, type AR, type RD } from "./cache.ts";
 import type { ControllerConfig } from "./config.ts";
 import { ForgejoClients } from "./forgejo-clients.ts";
+import { runDurationSeconds } from "./job-status.ts";
 import { OrphanSweep } from "./orphan-sweep.ts";
 import { WorkQueue } from "./queue.ts";
 import { RunnerDeploymentReconciler } from "./runnerdeployment.ts";
@@ -264,7 +265,10 @@ export class Controller {
 
   private observePhase(ar: AR, phase: string): void {
     if (phase === "Running") this.metrics.queueToRunning.observe(secondsSinceCreation(ar));
-    if (phase === "Succeeded" || phase === "Failed") this.metrics.finished.inc({ phase, reason: ar.status?.reason ?? phase });
+    if (phase !== "Succeeded" && phase !== "Failed") return;
+    this.metrics.finished.inc({ phase, reason: ar.status?.reason ?? phase });
+    const ran = runDurationSeconds(ar.status);
+    if (ran !== undefined) this.metrics.runDuration.observe({ phase }, ran);
   }
 
   private async serveWebhooks(): Promise<void> {
@@ -360,6 +364,13 @@ function createControllerMetrics(registry: Registry, cache: ClusterCache) {
       name: "forgejo_arc_orphan_sweeps_total",
       help: "Orphan sweeps of one Forgejo scope, by result (success or error).",
       labelNames: ["result"],
+      registers: [registry],
+    }),
+    runDuration: new Histogram({
+      name: "forgejo_arc_runner_run_duration_seconds",
+      help: "From the runner pod starting to the ActRunner finishing, by final phase (Succeeded or Failed): how long runner pods run.",
+      labelNames: ["phase"],
+      buckets: [10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400],
       registers: [registry],
     }),
     queueToRunning: new Histogram({

@@ -129,3 +129,10 @@ export function observeJob(job: V1Job, pods: V1Pod[]): ObservedRunner {
         : "Waiting for the Job to create the runner pod",
   };
 }
+
+/** Seconds from the runner pod starting to the ActRunner finishing; undefined when it never started (or the times are not in order). */
+export function runDurationSeconds(status: { startedAt?: string; completedAt?: string } | undefined): number | undefined {
+  if (!status?.startedAt || !status.completedAt) return undefined;
+  const seconds = (new Date(status.completedAt).getTime() - new Date(status.startedAt).getTime()) / 1000;
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
+}

@@ -218,6 +218,9 @@ describe("controller", () => {
     expect(
       await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Succeeded", reason: "Completed" }),
     ).toBeGreaterThanOrEqual(2);
+    // Each runner pod ran about 2 s (kwok's default); the times have whole seconds.
+    expect(await controllerMetric("forgejo_arc_runner_run_duration_seconds_count", { phase: "Succeeded" })).toBeGreaterThanOrEqual(2);
+    expect(await controllerMetric("forgejo_arc_runner_run_duration_seconds_sum", { phase: "Succeeded" })).toBeGreaterThanOrEqual(2);
 
     // Retention over: the ActRunners go, and with them their Jobs and Secrets; no Forgejo runner stays.
     await eventually(
@@ -317,6 +320,7 @@ describe("controller", () => {
   }, 150_000);
 
   it("marks an ActRunner Failed with the reason when its pod fails, and deletes the runner", async () => {
+    const failedRunsBefore = await controllerMetric("forgejo_arc_runner_run_duration_seconds_count", { phase: "Failed" });
     const job = await queueOneJob("fails", { runnerTemplate: { metadata: { annotations: { "forgejo-arc.test/result": "failed" } } } });
     const failed = await actRunnerWhen(`fails-${job.id}-1`, "Failed", (r) => r.status?.phase === "Failed");
     expect(failed.status?.reason).toBe("BackoffLimitExceeded");
@@ -324,6 +328,7 @@ describe("controller", () => {
     await eventually("runner deleted", async () => (forgejoRunnersOf("fails").length === 0 ? true : undefined));
     expect((await events(`fails-${job.id}-1`)).some((e) => e.type === "Warning" && e.reason === "BackoffLimitExceeded")).toBe(true);
     expect(await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Failed", reason: "BackoffLimitExceeded" })).toBe(1);
+    expect(await controllerMetric("forgejo_arc_runner_run_duration_seconds_count", { phase: "Failed" })).toBe(failedRunsBefore + 1);
   }, 90_000);
 
   it("reads a runner pod that does not start to say why (the controller does not watch runner pods)", async () => {

@@ -1,5 +1,12 @@
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
-import { nextPodLookInMs, observeJob, planPodLook, POD_LOOK_AFTER_MS, sinceLastLook } from "../../../src/controller/job-status.ts";
+import {
+  nextPodLookInMs,
+  observeJob,
+  planPodLook,
+  POD_LOOK_AFTER_MS,
+  runDurationSeconds,
+  sinceLastLook,
+} from "../../../src/controller/job-status.ts";
 
 const job = (conditions: object[] = [], extra: object = {}): V1Job =>
   ({ metadata: { uid: "j" }, status: { conditions, ...extra } }) as V1Job;
@@ -142,5 +149,20 @@ describe("reading the runner pods while mirroring", () => {
       message: "0/3 nodes are available",
     });
     expect(sinceLastLook(fromJob, undefined)).toEqual({ phase: "Pending", reason: "PodPending", message: "The runner pod is starting" });
+  });
+});
+
+describe("how long a runner ran", () => {
+  it("is the time from startedAt to completedAt", () => {
+    expect(runDurationSeconds({ startedAt: "2026-11-28T10:00:00Z", completedAt: "2026-11-28T10:03:30Z" })).toBe(210);
+    expect(runDurationSeconds({ startedAt: "2026-11-28T10:00:00Z", completedAt: "2026-11-28T10:00:00Z" })).toBe(0);
+  });
+
+  it("is unknown for a runner that never started, an unfinished one, or times out of order", () => {
+    expect(runDurationSeconds(undefined)).toBeUndefined();
+    expect(runDurationSeconds({ completedAt: "2026-11-28T10:03:30Z" })).toBeUndefined();
+    expect(runDurationSeconds({ startedAt: "2026-11-28T10:00:00Z" })).toBeUndefined();
+    expect(runDurationSeconds({ startedAt: "2026-11-28T10:05:00Z", completedAt: "2026-11-28T10:03:30Z" })).toBeUndefined();
+    expect(runDurationSeconds({ startedAt: "not a time", completedAt: "2026-11-28T10:03:30Z" })).toBeUndefined();
   });
 });
