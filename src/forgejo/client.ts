@@ -30,6 +30,18 @@ export interface ForgejoClientOptions {
   onCall?: (call: ForgejoCall) => void;
 }
 
+/** One call of Forgejo's API: what it is for (metrics, errors), where it goes and the token scope it needs. */
+interface ApiRequest {
+  operation: string;
+  method: string;
+  /** Under /api/v1/, e.g. "orgs/acme/actions/runners". */
+  path: string;
+  scope?: ForgejoScope;
+  /** The token scope the call needs, named in the error a 403 becomes. */
+  tokenScope: string;
+  body?: unknown;
+}
+
 interface Response {
   status: number;
   headers: IncomingMessage["headers"];
@@ -58,7 +70,7 @@ export class ForgejoClient {
 
   /** GET /api/v1/version */
   async version(): Promise<string> {
-    const body = await this.json<{ version?: unknown }>("version", "GET", "version", undefined, "read:misc");
+    const body = await this.json<{ version?: unknown }>({ operation: "version", method: "GET", path: "version", tokenScope: "read:misc" });
     if (typeof body?.version !== "string") throw this.malformed("version", "no version string");
     return body.version;
   }
@@ -75,7 +87,13 @@ export class ForgejoClient {
   async jobs(scope: ForgejoScope, labelNames: string[]): Promise<ForgejoJob[]> {
     // Forgejo splits ONE comma-separated value and trims only the whole value: no spaces.
     const query = `labels=${encodeURIComponent(labelNames.join(","))}`;
-    const body = await this.json<unknown>("list_jobs", "GET", `${jobsPath(scope)}?${query}`, scope, tokenScopeFor(scope, "read"));
+    const body = await this.json<unknown>({
+      operation: "list_jobs",
+      method: "GET",
+      path: `${jobsPath(scope)}?${query}`,
+      scope,
+      tokenScope: tokenScopeFor(scope, "read"),
+    });
     if (body === null) return [];
     if (!Array.isArray(body)) throw this.malformed("list_jobs", "expected an array or null");
     return body.map((job, index) => checkJob(job, index, (why) => this.malformed("list_jobs", why)));
@@ -83,14 +101,14 @@ export class ForgejoClient {
 
   /** POST {scope}/actions/runners — an ephemeral runner, offline until it connects. */
   async registerRunner(scope: ForgejoScope, runner: { name: string; description?: string; ephemeral: boolean }): Promise<RegisteredRunner> {
-    const body = await this.json<Partial<RegisteredRunner>>(
-      "register_runner",
-      "POST",
-      runnersPath(scope),
+    const body = await this.json<Partial<RegisteredRunner>>({
+      operation: "register_runner",
+      method: "POST",
+      path: runnersPath(scope),
       scope,
-      tokenScopeFor(scope, "write"),
-      runner,
-    );
+      tokenScope: tokenScopeFor(scope, "write"),
+      body: runner,
+    });
     if (typeof body?.id !== "number" || typeof body.uuid !== "string" || typeof body.token !== "string") {
       throw this.malformed("register_runner", "expected {id, uuid, token}");
     }
@@ -100,7 +118,13 @@ export class ForgejoClient {
   /** GET {scope}/actions/runners/{id}; undefined when Forgejo has no such runner (404). */
   async getRunner(scope: ForgejoScope, id: number): Promise<ForgejoRunner | undefined> {
     try {
-      return await this.json<ForgejoRunner>("get_runner", "GET", `${runnersPath(scope)}/${id}`, scope, tokenScopeFor(scope, "read"));
+      return await this.json<ForgejoRunner>({
+        operation: "get_runner",
+        method: "GET",
+        path: `${runnersPath(scope)}/${id}`,
+        scope,
+        tokenScope: tokenScopeFor(scope, "read"),
+      });
     } catch (error) {
       if (error instanceof ForgejoError && error.kind === "not_found") return undefined;
       throw error;
@@ -111,13 +135,13 @@ export class ForgejoClient {
   async listRunners(scope: ForgejoScope, pageSize = 50): Promise<ForgejoRunner[]> {
     const runners: ForgejoRunner[] = [];
     for (let page = 1; ; page++) {
-      const response = await this.send(
-        "list_runners",
-        "GET",
-        `${runnersPath(scope)}?page=${page}&limit=${pageSize}`,
+      const response = await this.send({
+        operation: "list_runners",
+        method: "GET",
+        path: `${runnersPath(scope)}?page=${page}&limit=${pageSize}`,
         scope,
-        tokenScopeFor(scope, "read"),
-      );
+        tokenScope: tokenScopeFor(scope, "read"),
+      });
       const items = parseJson(response.body);
       if (!Array.isArray(items)) throw this.malformed("list_runners", "expected an array");
       runners.push(...(items as ForgejoRunner[]));
@@ -129,7 +153,13 @@ export class ForgejoClient {
   /** DELETE {scope}/actions/runners/{id}; "absent" when it was already gone (404 is success). */
   async deleteRunner(scope: ForgejoScope, id: number): Promise<"deleted" | "absent"> {
     try {
-      await this.send("delete_runner", "DELETE", `${runnersPath(scope)}/${id}`, scope, tokenScopeFor(scope, "write"));
+      await this.send({
+        operation: "delete_runner",
+        method: "DELETE",
+        path: `${runnersPath(scope)}/${id}`,
+        scope,
+        tokenScope: tokenScopeFor(scope, "write"),
+      });
       return "deleted";
     } catch (error) {
       if (error instanceof ForgejoError && error.kind === "not_found") return "absent";
@@ -141,33 +171,19 @@ export class ForgejoClient {
     return new ForgejoError("malformed", operation, `Forgejo ${this.base.origin} answered ${operation} with a malformed body: ${why}`);
   }
 
-  private async json<T>(
-    operation: string,
-    method: string,
-    path: string,
-    scope: ForgejoScope | undefined,
-    tokenScope: string,
-    body?: unknown,
-  ): Promise<T> {
-    const response = await this.send(operation, method, path, scope, tokenScope, body);
+  private async json<T>(request: ApiRequest): Promise<T> {
+    const response = await this.send(request);
     const parsed = parseJson(response.body);
-    if (parsed === undefined) throw this.malformed(operation, "not JSON");
+    if (parsed === undefined) throw this.malformed(request.operation, "not JSON");
     return parsed as T;
   }
 
-  private async send(
-    operation: string,
-    method: string,
-    path: string,
-    scope: ForgejoScope | undefined,
-    tokenScope: string,
-    body?: unknown,
-  ): Promise<Response> {
-    const idempotent = method === "GET" || method === "DELETE";
+  private async send(request: ApiRequest): Promise<Response> {
+    const idempotent = request.method === "GET" || request.method === "DELETE";
     const attempts = idempotent ? this.options.attempts : 1;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.attempt(operation, method, path, scope, tokenScope, body);
+        return await this.attempt(request);
       } catch (error) {
         if (!(error instanceof ForgejoError) || !error.transient || attempt >= attempts) throw error;
         const delay = this.options.retryBaseDelayMs * 2 ** (attempt - 1);
@@ -176,14 +192,8 @@ export class ForgejoClient {
     }
   }
 
-  private attempt(
-    operation: string,
-    method: string,
-    path: string,
-    scope: ForgejoScope | undefined,
-    tokenScope: string,
-    body?: unknown,
-  ): Promise<Response> {
+  private attempt(request: ApiRequest): Promise<Response> {
+    const { operation, method, path, body } = request;
     const url = new URL(`api/v1/${path}`, this.base);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const started = performance.now();
@@ -195,8 +205,8 @@ export class ForgejoClient {
         report(error.status !== undefined ? String(error.status) : error.kind);
         reject(error);
       };
-      const request = url.protocol === "https:" ? httpsRequest : httpRequest;
-      const req = request(
+      const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+      const req = send(
         url,
         {
           method,
@@ -222,7 +232,7 @@ export class ForgejoClient {
               resolve({ status, headers: res.headers, body: text });
               return;
             }
-            fail(this.statusError(operation, target, status, text, scope, tokenScope));
+            fail(this.statusError(request, target, status, text));
           });
         },
       );
@@ -239,14 +249,7 @@ export class ForgejoClient {
     });
   }
 
-  private statusError(
-    operation: string,
-    target: string,
-    status: number,
-    text: string,
-    scope: ForgejoScope | undefined,
-    tokenScope: string,
-  ): ForgejoError {
+  private statusError({ operation, scope, tokenScope }: ApiRequest, target: string, status: number, text: string): ForgejoError {
     const serverMessage = (parseJson(text) as { message?: unknown } | undefined)?.message;
     const detail = typeof serverMessage === "string" && serverMessage ? `: ${serverMessage}` : "";
     const where = `${target} on ${this.base.origin}`;
