@@ -6,6 +6,7 @@ import { CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1Namesp
 import express from "express";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
+import { ForgejoError } from "../forgejo/errors.ts";
 import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
 import { makeApplier } from "../k8s/apply.ts";
 import { makeEventRecorder, type EventRecorder } from "../k8s/events.ts";
@@ -252,7 +253,7 @@ export class Controller {
       } catch (error) {
         stopTimer({ result: "error" });
         this.metrics.errors.inc({ controller: kind });
-        const delay = queue.addRateLimited(key);
+        const delay = queue.addRateLimited(key, error instanceof ForgejoError ? error.retryAfterMs : undefined);
         this.deps.logger.warn(
           { [kind === "actrunner" ? "ar" : "rd"]: key, retryInMs: delay, err: error instanceof Error ? error.message : String(error) },
           "Reconcile failed",

@@ -64,11 +64,11 @@ export class WorkQueue {
     this.timers.set(key, { timer, due });
   }
 
-  /** Re-adds a failed key after its backoff: base × 2^failures, capped. */
-  addRateLimited(key: string): number {
+  /** Re-adds a failed key after its backoff: base × 2^failures, capped; at least `atLeastMs` (e.g. a server's Retry-After) up to the cap. */
+  addRateLimited(key: string, atLeastMs = 0): number {
     const failures = this.failures.get(key) ?? 0;
     this.failures.set(key, failures + 1);
-    const delay = Math.min(this.baseDelayMs * 2 ** failures, this.maxDelayMs);
+    const delay = Math.min(Math.max(this.baseDelayMs * 2 ** failures, atLeastMs), this.maxDelayMs);
     this.addAfter(key, delay);
     return delay;
   }

@@ -98,6 +98,10 @@ export class Registrations {
 function isDefiniteRefusal(error: unknown): error is ForgejoError {
   return (
     isForgejoError(error) &&
-    (error.kind === "unauthorized" || error.kind === "forbidden" || error.kind === "not_found" || error.kind === "rejected")
+    (error.kind === "unauthorized" ||
+      error.kind === "forbidden" ||
+      error.kind === "not_found" ||
+      error.kind === "rate_limited" ||
+      error.kind === "rejected")
   );
 }

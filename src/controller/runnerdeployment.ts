@@ -30,6 +30,7 @@ const ERROR_REASONS: Record<string, string> = {
   unreachable: "Unreachable",
   timeout: "Timeout",
   server_error: "ServerError",
+  rate_limited: "RateLimited",
   malformed: "MalformedResponse",
   not_found: "NotFound",
   rejected: "Rejected",

@@ -50,6 +50,9 @@ interface Response {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A Retry-After up to this long is waited inside the call; a longer one is left to the caller's backoff. */
+const MAX_RETRY_AFTER_IN_CALL_MS = 5_000;
+
 export class ForgejoClient {
   private readonly base: URL;
   private readonly agent: HttpAgent | HttpsAgent;
@@ -186,8 +189,9 @@ export class ForgejoClient {
         return await this.attempt(request);
       } catch (error) {
         if (!(error instanceof ForgejoError) || !error.transient || attempt >= attempts) throw error;
+        if ((error.retryAfterMs ?? 0) > MAX_RETRY_AFTER_IN_CALL_MS) throw error;
         const delay = this.options.retryBaseDelayMs * 2 ** (attempt - 1);
-        await sleep(delay / 2 + Math.random() * (delay / 2));
+        await sleep(Math.max(delay / 2 + Math.random() * (delay / 2), error.retryAfterMs ?? 0));
       }
     }
   }
@@ -232,7 +236,7 @@ export class ForgejoClient {
               resolve({ status, headers: res.headers, body: text });
               return;
             }
-            fail(this.statusError(request, target, status, text));
+            fail(this.statusError(request, target, status, text, res.headers));
           });
         },
       );
@@ -249,7 +253,13 @@ export class ForgejoClient {
     });
   }
 
-  private statusError({ operation, scope, tokenScope }: ApiRequest, target: string, status: number, text: string): ForgejoError {
+  private statusError(
+    { operation, scope, tokenScope }: ApiRequest,
+    target: string,
+    status: number,
+    text: string,
+    headers: IncomingMessage["headers"],
+  ): ForgejoError {
     const serverMessage = (parseJson(text) as { message?: unknown } | undefined)?.message;
     const detail = typeof serverMessage === "string" && serverMessage ? `: ${serverMessage}` : "";
     const where = `${target} on ${this.base.origin}`;
@@ -271,7 +281,20 @@ export class ForgejoClient {
       );
     }
     if (status === 404) return new ForgejoError("not_found", operation, `${where} answered 404${detail}`, status);
-    if (status >= 500) return new ForgejoError("server_error", operation, `${where} answered ${status}${detail}`, status);
+    const retryAfterMs = parseRetryAfter(headers["retry-after"]);
+    if (status === 429) {
+      const wait = retryAfterMs === undefined ? "" : ` and asks to wait ${Math.ceil(retryAfterMs / 1000)} s`;
+      return new ForgejoError(
+        "rate_limited",
+        operation,
+        `${where} answered 429${detail}: Forgejo, or a proxy in front of it, limits the rate of requests${wait}; raise that limit for this client or poll less often (spec.pollInterval)`,
+        status,
+        undefined,
+        retryAfterMs,
+      );
+    }
+    if (status >= 500)
+      return new ForgejoError("server_error", operation, `${where} answered ${status}${detail}`, status, undefined, retryAfterMs);
     return new ForgejoError("rejected", operation, `${where} answered ${status}${detail}`, status);
   }
 }
@@ -282,6 +305,16 @@ function jobsPath(scope: ForgejoScope): string {
 
 function runnersPath(scope: ForgejoScope): string {
   return scope.kind === "instance" ? "admin/actions/runners" : `${scopePrefix(scope)}/actions/runners`;
+}
+
+/** Milliseconds from a Retry-After header: delay-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // An HTTP date names its day and month; Date.parse would also read "-5" as a year.
+  const at = /[A-Za-z]/.test(trimmed) ? Date.parse(trimmed) : NaN;
+  return Number.isNaN(at) ? undefined : Math.max(at - now, 0);
 }
 
 function parseJson(text: string): unknown {

@@ -171,7 +171,7 @@ export interface RunnerDeploymentStatus {
    */
   lastPollError?: {
     /**
-     * unreachable, timeout, unauthorized, forbidden, not_found, server_error, malformed, rejected or unsupported.
+     * unreachable, timeout, unauthorized, forbidden, not_found, rate_limited, server_error, malformed, rejected or unsupported.
      */
     kind: string;
     /**

@@ -51,6 +51,8 @@ export class Listener {
   private wake?: () => void;
   private loop?: Promise<void>;
   private consecutiveFailures = 0;
+  /** The wait Forgejo asked for with the last failed poll (Retry-After), if any. */
+  private retryAfterMs: number | undefined;
   private lastError?: PollError & { since: string };
   private forgejoVersion?: string;
   /** The lists this process last wrote; undefined until its first poll, which always writes them (an earlier listener's may be stale). */
@@ -141,9 +143,13 @@ export class Listener {
     }
   }
 
-  /** After a success the poll interval ±10%, so listeners started together drift apart; after a failure the backoff. */
+  /**
+   * After a success the poll interval ±10%, so listeners started together drift apart; after a
+   * failure the backoff, or the wait Forgejo asked for when longer (up to the backoff's cap).
+   */
   nextDelay(succeeded: boolean): number {
-    return succeeded ? jitter(this.config.pollIntervalMs, 0.1) : this.backoffDelay();
+    if (succeeded) return jitter(this.config.pollIntervalMs, 0.1);
+    return Math.max(this.backoffDelay(), Math.min(this.retryAfterMs ?? 0, this.config.maxBackoffMs));
   }
 
   /** The interval doubled per consecutive failure, capped, with jitter. */
@@ -176,6 +182,7 @@ export class Listener {
       this.metrics.overCapacity.set(plan.overCapacity);
       if (this.consecutiveFailures > 0) this.log.info({ failures: this.consecutiveFailures }, "Polled Forgejo successfully again");
       this.consecutiveFailures = 0;
+      this.retryAfterMs = undefined;
       this.lastError = undefined;
       await this.patchStatus({
         lastPollTime: new Date().toISOString(),
@@ -193,13 +200,14 @@ export class Listener {
     } catch (error) {
       const failure = describeFailure(error);
       this.consecutiveFailures++;
+      this.retryAfterMs = error instanceof ForgejoError ? error.retryAfterMs : undefined;
       this.metrics.polls.inc({ result: "error" });
       this.metrics.pollErrors.inc({ kind: failure.kind });
       const changed = this.lastError?.kind !== failure.kind || this.lastError.message !== failure.message;
       const time = new Date().toISOString();
       this.lastError = { ...failure, since: this.lastError?.since ?? time };
       this.log.warn(
-        { kind: failure.kind, failures: this.consecutiveFailures, retryInMs: this.backoffDelay() },
+        { kind: failure.kind, failures: this.consecutiveFailures, retryInMs: this.nextDelay(false) },
         `Poll failed: ${failure.message}`,
       );
       if (changed) await this.patchStatus({ lastPollError: { ...failure, time, since: this.lastError.since } }).catch(() => undefined);

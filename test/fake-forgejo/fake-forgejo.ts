@@ -48,8 +48,10 @@ export interface FakeRunner {
 export interface Fault {
   /** Added to every affected request before it is answered. */
   latencyMs?: number;
-  /** Answer with this HTTP status (e.g. 500, 502). */
+  /** Answer with this HTTP status (e.g. 500, 502, 429). */
   status?: number;
+  /** With `status`: a Retry-After header (seconds or an HTTP date), as a rate limit or an overloaded server sends. */
+  retryAfter?: string;
   /** Answer 200 with a body that is not JSON. */
   malformed?: boolean;
   /** Destroy the connection without an answer. */
@@ -397,8 +399,10 @@ export class FakeForgejo {
           return res;
         }) as Response["end"];
         next();
-      } else if (fault.status) res.status(fault.status).json({ message: `injected ${fault.status}` });
-      else if (fault.malformed) res.status(200).type("application/json").send('{"truncated": [');
+      } else if (fault.status) {
+        if (fault.retryAfter !== undefined) res.set("retry-after", fault.retryAfter);
+        res.status(fault.status).json({ message: `injected ${fault.status}` });
+      } else if (fault.malformed) res.status(200).type("application/json").send('{"truncated": [');
       else next();
     }, fault.latencyMs ?? 0);
   }

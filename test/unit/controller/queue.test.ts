@@ -30,6 +30,14 @@ describe("work queue", () => {
     q.shutDown();
   });
 
+  it("waits at least as long as asked (a Retry-After), up to the cap", () => {
+    const q = new WorkQueue({ baseDelayMs: 100, maxDelayMs: 1000 });
+    expect(q.addRateLimited("k", 500)).toBe(500);
+    expect(q.addRateLimited("k", 50)).toBe(200);
+    expect(q.addRateLimited("k", 60_000)).toBe(1000);
+    q.shutDown();
+  });
+
   it("adds after a delay, keeping the earlier of two delays", async () => {
     const q = new WorkQueue();
     q.addAfter("k", 30);

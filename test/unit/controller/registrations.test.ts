@@ -54,11 +54,11 @@ describe("Registrations", () => {
   it("suspects a registration only when Forgejo may have made the runner", () => {
     const registrations = new Registrations();
     registrations.beginTerm([]);
-    for (const kind of ["unauthorized", "forbidden", "not_found", "rejected"] as const)
-      registrations.registrationFailed(kind, new ForgejoError(kind, "register_runner", kind, 400));
+    const refusals = ["unauthorized", "forbidden", "not_found", "rate_limited", "rejected"] as const;
+    for (const kind of refusals) registrations.registrationFailed(kind, new ForgejoError(kind, "register_runner", kind, 400));
     for (const kind of ["unreachable", "timeout", "server_error", "malformed"] as const)
       registrations.registrationFailed(kind, new ForgejoError(kind, "register_runner", kind));
-    expect(["unauthorized", "forbidden", "not_found", "rejected"].filter((uid) => registrations.isSuspect(uid))).toEqual([]);
+    expect(refusals.filter((uid) => registrations.isSuspect(uid))).toEqual([]);
     expect(["unreachable", "timeout", "server_error", "malformed"].filter((uid) => registrations.isSuspect(uid))).toHaveLength(4);
   });
 

@@ -45,6 +45,13 @@ describe("RunnerDeployment conditions", () => {
       "Unreachable",
     ],
     [
+      "Forgejo limits the rate of requests (429)",
+      { ok: true as const },
+      { lastPollError: { kind: "rate_limited", message: "answered 429", time: "t" } },
+      "ForgejoReachable",
+      "RateLimited",
+    ],
+    [
       "Forgejo is too old",
       { ok: true as const },
       { lastPollError: { kind: "unsupported", message: "too old", time: "t" } },

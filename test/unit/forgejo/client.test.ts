@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from "node:https";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ForgejoClient, type ForgejoCall } from "../../../src/forgejo/client.ts";
+import { ForgejoClient, parseRetryAfter, type ForgejoCall } from "../../../src/forgejo/client.ts";
 import { ForgejoError } from "../../../src/forgejo/errors.ts";
 import type { ForgejoScope } from "../../../src/forgejo/scope.ts";
 import { USER_AGENT } from "../../../src/version.ts";
@@ -169,6 +169,39 @@ describe("Forgejo client against the fake Forgejo", () => {
     expect(fake.callCount("POST")).toBe(1);
   });
 
+  it("waits the Retry-After of a 429 before it retries a GET", async () => {
+    fake.addFault({ status: 429, retryAfter: "1", count: 1 });
+    const calls: ForgejoCall[] = [];
+    const started = performance.now();
+    expect(await client({ onCall: (c) => calls.push(c) }).jobs(acme, ["x"])).toEqual([]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+    expect(calls.map((c) => c.outcome)).toEqual(["429", "200"]);
+  });
+
+  it("leaves a long Retry-After to the caller: a rate_limited error that carries it, without holding the call", async () => {
+    fake.addFault({ status: 429, retryAfter: "120", count: 1 });
+    const error = await failure(client().jobs(acme, ["x"]));
+    expect(error).toMatchObject({ kind: "rate_limited", status: 429, retryAfterMs: 120_000 });
+    expect(error.transient).toBe(true);
+    expect(error.message).toContain("limits the rate of requests and asks to wait 120 s");
+    expect(error.message).toContain("spec.pollInterval");
+    expect(fake.callCount("GET")).toBe(1);
+  });
+
+  it("never retries a rate-limited POST", async () => {
+    fake.addFault({ status: 429, method: "POST", count: 1 });
+    const error = await failure(client().registerRunner(acme, { name: "limited", ephemeral: true }));
+    expect(error).toMatchObject({ kind: "rate_limited", retryAfterMs: undefined });
+    expect(fake.callCount("POST")).toBe(1);
+  });
+
+  it("keeps a 503's Retry-After on the server_error", async () => {
+    fake.addFault({ status: 503, retryAfter: "30" });
+    const error = await failure(client({ attempts: 3 }).jobs(acme, ["x"]));
+    expect(error).toMatchObject({ kind: "server_error", retryAfterMs: 30_000 });
+    expect(fake.callCount("GET")).toBe(1);
+  });
+
   it("reports a malformed body", async () => {
     fake.addFault({ malformed: true, count: 1 });
     const error = await failure(client().jobs(acme, ["x"]));
@@ -229,5 +262,23 @@ describe("Forgejo client against the fake Forgejo", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("reading Retry-After", () => {
+  const now = Date.parse("2026-11-28T12:00:00Z");
+
+  it("takes delay-seconds and HTTP dates", () => {
+    expect(parseRetryAfter("120", now)).toBe(120_000);
+    expect(parseRetryAfter(" 0 ", now)).toBe(0);
+    expect(parseRetryAfter("Sat, 28 Nov 2026 12:00:30 GMT", now)).toBe(30_000);
+    expect(parseRetryAfter("Sat, 28 Nov 2026 11:59:00 GMT", now)).toBe(0);
+  });
+
+  it("ignores what is absent or unreadable", () => {
+    expect(parseRetryAfter(undefined, now)).toBeUndefined();
+    expect(parseRetryAfter("", now)).toBeUndefined();
+    expect(parseRetryAfter("soon", now)).toBeUndefined();
+    expect(parseRetryAfter("-5", now)).toBeUndefined();
   });
 });

@@ -4,8 +4,12 @@ import { Registry } from "prom-client";
 import { Listener } from "../../../src/listener/listener.ts";
 import { parseListenerConfig } from "../../../src/listener/config.ts";
 import { silentLogger } from "../../../src/observability/log.ts";
+import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
+import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 
-function listener(pollInterval = "10s"): Listener {
+let registry = new Registry();
+
+function listener(pollInterval = "10s", forgejoServer = "http://127.0.0.1:1", token = "t"): Listener {
   const config = parseListenerConfig(
     [
       "--runner-deployment",
@@ -13,7 +17,7 @@ function listener(pollInterval = "10s"): Listener {
       "--namespace",
       "ns",
       "--forgejo-server",
-      "http://127.0.0.1:1",
+      forgejoServer,
       "--organization",
       "acme",
       "--labels",
@@ -23,8 +27,9 @@ function listener(pollInterval = "10s"): Listener {
       "--max-backoff",
       "5m",
     ],
-    { FORGEJO_TOKEN: "t" },
+    { FORGEJO_TOKEN: token },
   );
+  registry = new Registry();
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: "c", server: "https://127.0.0.1:1" }],
@@ -32,9 +37,10 @@ function listener(pollInterval = "10s"): Listener {
     contexts: [{ name: "c", cluster: "c", user: "u" }],
     currentContext: "c",
   });
-  const l = new Listener(config, { kc, logger: silentLogger(), registry: new Registry() });
+  const l = new Listener(config, { kc, logger: silentLogger(), registry });
   (l as unknown as { loop: Promise<void> }).loop = Promise.resolve();
-  (l as unknown as { runnerDeployments: { synced: boolean } }).runnerDeployments = { synced: true } as never;
+  const rd = { metadata: { name: "rd", namespace: "ns" }, spec: {} };
+  (l as unknown as { runnerDeployments: unknown }).runnerDeployments = { synced: true, get: () => rd };
   (l as unknown as { actRunners: { synced: boolean } }).actRunners = { synced: true } as never;
   return l;
 }
@@ -87,5 +93,43 @@ describe("listener health", () => {
     set(30);
     expect(l.backoffDelay()).toBeLessThanOrEqual(360_000);
     expect(l.backoffDelay()).toBeGreaterThanOrEqual(240_000);
+  });
+});
+
+describe("a rate-limited poll", () => {
+  let fake: FakeForgejo;
+  let url: string;
+  const jobsPath = "/orgs/acme/actions/runners/jobs";
+
+  beforeEach(async () => {
+    fake = seededFake();
+    url = await fake.listen();
+  });
+  afterEach(async () => {
+    await fake.close();
+  });
+
+  it("waits as long as Forgejo asks before the next poll (Retry-After), up to --max-backoff", async () => {
+    const l = listener("10s", url, TOKENS.owner);
+    try {
+      fake.addFault({ status: 429, retryAfter: "120", pathPrefix: jobsPath });
+      expect(await l.pollOnce()).toBe(false);
+      // One failure alone backs off 16–24 s.
+      expect(l.nextDelay(false)).toBe(120_000);
+      expect(await registry.getSingleMetricAsString("forgejo_arc_listener_poll_errors_total")).toContain('kind="rate_limited"} 1');
+
+      fake.clearFaults();
+      fake.addFault({ status: 429, retryAfter: "3600", pathPrefix: jobsPath });
+      expect(await l.pollOnce()).toBe(false);
+      expect(l.nextDelay(false)).toBe(300_000);
+
+      fake.clearFaults();
+      fake.addFault({ status: 502, pathPrefix: jobsPath });
+      expect(await l.pollOnce()).toBe(false);
+      // Without a Retry-After the backoff alone: three failures, 80 s ± 20%.
+      expect(l.nextDelay(false)).toBeLessThanOrEqual(96_000);
+    } finally {
+      (l as unknown as { forgejo: { close(): void } }).forgejo.close();
+    }
   });
 });
