@@ -1,5 +1,6 @@
 // Everything `npm run generate` produces: from schemas/ the CRDs, TypeScript types and docs/api.md;
-// from src/controller/rbac.ts the rules of the chart's ClusterRole.
+// from src/controller/rbac.ts the rules of the chart's ClusterRole; from dashboard.ts the chart's
+// Grafana dashboard.
 import { compile } from "json-schema-to-typescript";
 import { stringify } from "yaml";
 import {
@@ -12,6 +13,7 @@ import {
   type KindSchema,
 } from "../../src/api/schemas.ts";
 import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../src/controller/rbac.ts";
+import { grafanaDashboard } from "./dashboard.ts";
 import { dereference, toStructural, type SchemaDocuments } from "./project.ts";
 
 export const REGENERATE_COMMAND = "npm run generate";
@@ -190,5 +192,6 @@ export async function generatedFiles(): Promise<Map<string, string>> {
     banner("#", "src/controller/rbac.ts").replace("change the schema", `change ${name}()`) + stringify(list, { lineWidth: 0 });
   files.set("chart/forgejo-arc/files/controller-rules.yaml", rules("controllerClusterRoleRules", controllerClusterRoleRules()));
   files.set("chart/forgejo-arc/files/leader-election-rules.yaml", rules("controllerLeaderElectionRules", controllerLeaderElectionRules()));
+  files.set("chart/forgejo-arc/files/grafana-dashboard.json", `${JSON.stringify(grafanaDashboard(), null, 2)}\n`);
   return files;
 }

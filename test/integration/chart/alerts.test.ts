@@ -2,11 +2,12 @@
 // and staying quiet as prometheus-rules.test.yaml expects (promtool, built from its pinned Go
 // module), every metric they read one the code exports, and the PrometheusRule carrying them as they are.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { PROJECT_ROOT, toolsBin } from "../../../scripts/cluster/cluster.ts";
 import { CHART_DIR, render } from "../../../scripts/chart/chart.ts";
+import { exportedMetricNames, readSeries } from "./exported-metrics.ts";
 
 const RULES_FILE = join(CHART_DIR, "files/prometheus-rules.yaml");
 const RULES_TESTS = join(PROJECT_ROOT, "test/integration/chart/prometheus-rules.test.yaml");
@@ -21,15 +22,6 @@ interface RuleGroups {
 }
 const rules = parse(readFileSync(RULES_FILE, "utf8")) as RuleGroups;
 
-/** The names of the metrics src/ registers with prom-client (`name: "forgejo_arc_…"`). */
-function exportedMetricNames(): Set<string> {
-  const names = new Set<string>();
-  const sources = readdirSync(join(PROJECT_ROOT, "src"), { recursive: true, encoding: "utf8" }).filter((file) => file.endsWith(".ts"));
-  for (const file of sources)
-    for (const match of readFileSync(join(PROJECT_ROOT, "src", file), "utf8").matchAll(/name: "(forgejo_arc_[a-z_]+)"/g)) names.add(match[1]!);
-  return names;
-}
-
 describe("alert rules", () => {
   test("promtool accepts them", () => {
     expect(promtool(["check", "rules", RULES_FILE])).toContain(`SUCCESS: ${rules.groups.flatMap((g) => g.rules).length} rules found`);
@@ -41,12 +33,12 @@ describe("alert rules", () => {
     expect(promtool(["test", "rules", RULES_TESTS])).toContain("SUCCESS");
   });
 
-  test("they read only metrics the controller and listener export", () => {
-    const exported = exportedMetricNames();
+  test("they read only metrics the controller and listener export", async () => {
+    const exported = await exportedMetricNames();
     expect(exported.size).toBeGreaterThan(10);
-    const read = rules.groups.flatMap((g) => g.rules.flatMap((r) => [...r.expr.matchAll(/forgejo_arc_[a-z_]+/g)].map((m) => m[0])));
+    const read = rules.groups.flatMap((g) => g.rules.flatMap((r) => readSeries(r.expr, exported)));
     expect(read.length).toBeGreaterThan(0);
-    for (const name of read) expect([name, exported.has(name.replace(/_bucket$/, "")) ? "exported" : "unknown"]).toEqual([name, "exported"]);
+    for (const [name, known] of read) expect([name, known]).toEqual([name, "exported"]);
   });
 
   test("the chart's PrometheusRule carries them unchanged, only when enabled", () => {
