@@ -9,8 +9,7 @@
 //   whose registration call failed without a clear answer (Forgejo may have made the runner).
 // A suspect's runners are looked for in a listing of its scope taken after it became suspect, so
 // the suspects of a new term share one listing per scope instead of one each.
-import type { ForgejoError } from "../forgejo/errors.ts";
-import { isForgejoError } from "../forgejo/errors.ts";
+import { isForgejoError, type ForgejoError, type ForgejoErrorKind } from "../forgejo/errors.ts";
 import type { ForgejoRunner } from "../forgejo/types.ts";
 
 export interface RunnerCredentials {
@@ -94,14 +93,9 @@ export class Registrations {
   }
 }
 
-/** Forgejo answered with a refusal (4xx), so it made no runner. */
+/** The answers (4xx) with which Forgejo refused a call and so made no runner. */
+const REFUSALS: ReadonlySet<ForgejoErrorKind> = new Set(["unauthorized", "forbidden", "not_found", "rate_limited", "rejected"]);
+
 function isDefiniteRefusal(error: unknown): error is ForgejoError {
-  return (
-    isForgejoError(error) &&
-    (error.kind === "unauthorized" ||
-      error.kind === "forbidden" ||
-      error.kind === "not_found" ||
-      error.kind === "rate_limited" ||
-      error.kind === "rejected")
-  );
+  return isForgejoError(error) && REFUSALS.has(error.kind);
 }
