@@ -27,9 +27,21 @@ export function repositoryProblem(fullName: string): string | undefined {
 export interface ScopeFields {
   organization?: string;
   repository?: string;
+  /** The token's user: true or absent. */
+  user?: boolean;
+  /** The whole instance (a site administrator's token): true or absent. */
+  instance?: boolean;
 }
 
-export const SCOPE_FIELDS = ["organization", "repository"] as const;
+export const SCOPE_FIELDS = ["organization", "repository", "user", "instance"] as const;
+
+/** Only the scope field that is set, e.g. { instance: true }: what an ActRunner copies from its RunnerDeployment. */
+export function scopeFieldsOf<T extends ScopeFields>(spec: T): Pick<T, (typeof SCOPE_FIELDS)[number]> {
+  return Object.fromEntries(SCOPE_FIELDS.filter((field) => spec[field] !== undefined).map((field) => [field, spec[field]])) as Pick<
+    T,
+    (typeof SCOPE_FIELDS)[number]
+  >;
+}
 
 /** Problems with a resource's scope fields, each naming the field, e.g. "spec.organization: …". */
 export function scopeProblems(spec: ScopeFields): string[] {
@@ -37,8 +49,11 @@ export function scopeProblems(spec: ScopeFields): string[] {
   const set = SCOPE_FIELDS.filter((field) => spec[field] !== undefined);
   if (set.length !== 1) {
     const got = set.length === 0 ? "none" : set.map((field) => `spec.${field}`).join(" and ");
-    problems.push(`spec: exactly one scope must be set, spec.organization or spec.repository, got ${got}`);
+    problems.push(`spec: exactly one scope must be set, spec.organization, spec.repository, spec.user or spec.instance, got ${got}`);
   }
+  for (const field of ["user", "instance"] as const)
+    if (spec[field] !== undefined && spec[field] !== true)
+      problems.push(`spec.${field}: must be true when set, got ${String(spec[field])}`);
   if (typeof spec.organization === "string") {
     const problem = accountNameProblem(spec.organization);
     if (problem) problems.push(`spec.organization: ${problem}, got "${spec.organization}"`);

@@ -3,6 +3,7 @@
 import type { V1Deployment, V1OwnerReference, V1PodTemplateSpec, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
 import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_POLL_INTERVAL, DEFAULT_TOKEN_KEY, LISTENER_CONTAINER } from "../api/defaults.ts";
 import { fitName, hashOf } from "../api/naming.ts";
+import type { ScopeFields } from "../api/names.ts";
 import { mergePodTemplate } from "../api/pod-template.ts";
 import { API_GROUP_VERSION } from "../api/schemas.ts";
 import { LABELS, MANAGED_BY } from "../api/well-known.ts";
@@ -52,11 +53,18 @@ export function listenerArgs(rd: RunnerDeployment): string[] {
     "listener",
     `--runner-deployment=${rd.metadata!.name}`,
     `--forgejo-server=${spec.forgejoServer}`,
-    spec.organization ? `--organization=${spec.organization}` : `--repository=${spec.repository}`,
+    scopeArgument(spec),
     `--labels=${spec.labels}`,
     `--poll-interval=${spec.pollInterval ?? DEFAULT_POLL_INTERVAL}`,
     ...(spec.caBundleConfigMapRef ? [`--ca-file=${CA_MOUNT}/${spec.caBundleConfigMapRef.key ?? DEFAULT_CA_BUNDLE_KEY}`] : []),
   ];
+}
+
+/** The listener flag of the RunnerDeployment's scope, e.g. --organization=acme or --instance=true. */
+function scopeArgument(spec: ScopeFields): string {
+  if (spec.organization) return `--organization=${spec.organization}`;
+  if (spec.repository) return `--repository=${spec.repository}`;
+  return spec.user ? "--user=true" : "--instance=true";
 }
 
 function defaultPodTemplate(rd: RunnerDeployment, options: ListenerOptions, name: string): V1PodTemplateSpec {

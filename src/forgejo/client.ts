@@ -272,7 +272,12 @@ export class ForgejoClient {
       );
     }
     if (status === 403) {
-      const owner = scope ? ` and its user must own ${describeScope(scope)}` : "";
+      const owner =
+        scope?.kind === "instance"
+          ? " and its user must be a site administrator"
+          : scope && scope.kind !== "user"
+            ? ` and its user must own ${describeScope(scope)}`
+            : "";
       return new ForgejoError(
         "forbidden",
         operation,

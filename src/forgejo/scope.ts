@@ -14,7 +14,9 @@ export function scopeFromSpec(spec: ScopeFields): ForgejoScope {
     const [owner = "", repository = ""] = spec.repository.split("/");
     return { kind: "repository", owner, repository };
   }
-  throw new Error("spec: exactly one scope must be set, spec.organization or spec.repository");
+  if (spec.user === true) return { kind: "user" };
+  if (spec.instance === true) return { kind: "instance" };
+  throw new Error("spec: exactly one scope must be set, spec.organization, spec.repository, spec.user or spec.instance");
 }
 
 /** The API path prefix, e.g. "orgs/acme" or "repos/acme/app". */

@@ -45,6 +45,14 @@ export interface RunnerDeploymentSpec {
    */
   repository?: string;
   /**
+   * Scope: the jobs of every repository of the token's user (API prefix user; token scopes read:user and write:user). Exactly one scope field is set.
+   */
+  user?: true;
+  /**
+   * Scope: the jobs of every repository of the Forgejo instance (API prefix admin; a site administrator's token with read:admin and write:admin). Exactly one scope field is set.
+   */
+  instance?: true;
+  /**
    * Comma-separated runner labels in forgejo-runner syntax name[:docker://image | :host], e.g. "docker" or "ubuntu-22.04:docker://node:20-bullseye". The names (before the first ":") are what a job's runs-on matches; the full labels go to the runner.
    */
   labels: string;
@@ -273,6 +281,14 @@ export interface ActRunnerSpec {
    * Scope: the Forgejo repository "owner/name" whose jobs are served (API prefix repos/{owner}/{name}). Exactly one scope field is set.
    */
   repository?: string;
+  /**
+   * Scope: the jobs of every repository of the token's user (API prefix user; token scopes read:user and write:user). Exactly one scope field is set.
+   */
+  user?: true;
+  /**
+   * Scope: the jobs of every repository of the Forgejo instance (API prefix admin; a site administrator's token with read:admin and write:admin). Exactly one scope field is set.
+   */
+  instance?: true;
   tokenSecretRef: TokenSecretRef;
   /**
    * Comma-separated runner labels in forgejo-runner syntax name[:docker://image | :host], e.g. "docker" or "ubuntu-22.04:docker://node:20-bullseye". The names (before the first ":") are what a job's runs-on matches; the full labels go to the runner.

@@ -29,6 +29,8 @@ export const LISTENER_FLAGS = {
   "forgejo-server": { type: "string", env: "FORGEJO_ARC_FORGEJO_SERVER", help: "Forgejo base URL (required)." },
   organization: { type: "string", env: "FORGEJO_ARC_ORGANIZATION", help: "Scope: organization." },
   repository: { type: "string", env: "FORGEJO_ARC_REPOSITORY", help: "Scope: repository owner/name." },
+  user: { type: "string", env: "FORGEJO_ARC_USER", help: 'Scope: "true" for every repository of the token\'s user.' },
+  instance: { type: "string", env: "FORGEJO_ARC_INSTANCE", help: 'Scope: "true" for the whole instance (a site administrator\'s token).' },
   labels: { type: "string", env: "FORGEJO_ARC_LABELS", help: "Runner labels, comma-separated (required)." },
   "poll-interval": { type: "string", env: "FORGEJO_ARC_POLL_INTERVAL", help: `Poll interval (default ${DEFAULT_POLL_INTERVAL}).` },
   "token-file": { type: "string", env: "FORGEJO_ARC_TOKEN_FILE", help: "File holding the Forgejo token; else $FORGEJO_TOKEN." },
@@ -56,7 +58,17 @@ export function parseListenerConfig(argv: string[], env: NodeJS.ProcessEnv = pro
   const namespace = required("namespace");
   const forgejoServer = required("forgejo-server");
   const labelsText = required("labels");
-  const scopeFields = { organization: value("organization"), repository: value("repository") };
+  const trueFlag = (name: "user" | "instance"): true | undefined => {
+    const text = value(name);
+    if (text !== undefined && text !== "true") problems.push(`--${name}: must be "true" when set, got "${text}"`);
+    return text === undefined ? undefined : true;
+  };
+  const scopeFields = {
+    organization: value("organization"),
+    repository: value("repository"),
+    user: trueFlag("user"),
+    instance: trueFlag("instance"),
+  };
   problems.push(...scopeProblems(scopeFields).map((p) => p.replace(/^spec: /, "").replace(/spec\.(\w+)/g, "--$1")));
   const labels = parseLabels(labelsText);
   if (labelsText) problems.push(...labels.errors.map((e) => `--labels: ${e}`));

@@ -10,6 +10,7 @@ import {
 } from "@kubernetes/client-node";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { labelNamesQuery } from "../api/labels.ts";
+import { scopeFieldsOf } from "../api/names.ts";
 import { API_GROUP, API_GROUP_VERSION, API_VERSION } from "../api/schemas.ts";
 import { FINALIZER, LABELS } from "../api/well-known.ts";
 import { ForgejoClient } from "../forgejo/client.ts";
@@ -241,7 +242,7 @@ export class Listener {
       forgejoJobID: job.id,
       jobHandle: job.handle,
       forgejoServer: this.config.forgejoServer,
-      ...(rd.spec.organization ? { organization: rd.spec.organization } : { repository: rd.spec.repository }),
+      ...scopeFieldsOf(rd.spec),
       tokenSecretRef: { ...rd.spec.tokenSecretRef, namespace: this.config.namespace },
       labels: this.config.labels.map((l) => l.raw).join(","),
       jobData: {

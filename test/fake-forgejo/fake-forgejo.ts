@@ -166,6 +166,9 @@ export class FakeForgejo {
     if (job.status !== "waiting") throw new FakeError(409, `job ${jobId} is ${job.status}, not waiting`);
     if (job.handle !== handle) throw new FakeError(409, `job ${jobId} has another handle (a re-run makes a new one)`);
     if (runner.ephemeral && runner.jobIds.length > 0) throw new FakeError(409, `ephemeral runner ${runner.id} already had a job`);
+    // A repository's runner takes only its jobs, an owner's only its repositories' jobs, an instance runner any.
+    if (runner.repo_id !== 0 ? runner.repo_id !== job.repo_id : runner.owner_id !== 0 && runner.owner_id !== job.owner_id)
+      throw new FakeError(409, `runner ${runner.id} is not registered for the repository of job ${jobId}`);
     if (!job.runs_on.every((label) => labels.length === 0 || labels.includes(label)))
       throw new FakeError(409, "runner labels do not match runs-on");
     job.status = "running";

@@ -24,6 +24,8 @@ describe("generated CRDs on the real API server", () => {
     ["a pollInterval out of bounds (CEL)", { spec: { pollInterval: "1s" } }, "spec.pollInterval must be between 2s and 1h"],
     ["two scopes (CEL)", { spec: { repository: "acme/app" } }, "exactly one scope must be set"],
     ["no scope (CEL)", { spec: { organization: undefined } }, "exactly one scope must be set"],
+    ["an organization and the instance (CEL)", { spec: { instance: true } }, "exactly one scope must be set"],
+    ["instance: false (schema enum)", { spec: { organization: undefined, instance: false } }, "spec.instance: Unsupported value: false"],
     [
       "maxRunners of 0 (schema minimum)",
       { spec: { maxRunners: 0 } },
@@ -35,6 +37,17 @@ describe("generated CRDs on the real API server", () => {
     const failure = await rejection(objects.create("runnerdeployments", ns, inNs(rd(overrides as never), "bad")));
     expect(failure.code).toBe(422);
     expect(failure.message).toContain(message);
+  });
+
+  it("accepts the token's user or the whole instance as a RunnerDeployment's scope", async () => {
+    for (const scope of [{ user: true as const }, { instance: true as const }]) {
+      const name = Object.keys(scope)[0]!;
+      const created = (await objects.create("runnerdeployments", ns, inNs(rd({ spec: { organization: undefined, ...scope } }), name))) as {
+        spec: Record<string, unknown>;
+      };
+      expect(created.spec).toMatchObject(scope);
+      expect(created.spec.organization).toBeUndefined();
+    }
   });
 
   it("rejects any change of an ActRunner's spec (CEL immutability)", async () => {

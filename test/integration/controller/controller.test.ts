@@ -94,8 +94,8 @@ async function createRunnerDeployment(name: string, spec: Record<string, unknown
   return (await objects.create("runnerdeployments", ns, { ...body, metadata: { name, namespace: ns } })) as RunnerDeployment;
 }
 
-async function startListener(rdName: string, token = TOKENS.owner): Promise<RoleProcess> {
-  const listener = await startListenerProcess({ namespace: ns, rdName, forgejoUrl, token });
+async function startListener(rdName: string, token = TOKENS.owner, scope?: string[]): Promise<RoleProcess> {
+  const listener = await startListenerProcess({ namespace: ns, rdName, forgejoUrl, token, scope });
   listeners.push(listener);
   return listener;
 }
@@ -318,6 +318,24 @@ describe("controller", () => {
       30_000,
     );
   }, 150_000);
+
+  it("serves the whole instance with a site administrator's token: a job of a user's repository runs on an instance runner", async () => {
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "admin-token" }, stringData: { token: TOKENS.admin } } });
+    await createRunnerDeployment("site", {
+      organization: undefined,
+      instance: true,
+      tokenSecretRef: { name: "admin-token", namespace: ns },
+    });
+    await startListener("site", TOKENS.admin, ["--instance=true"]);
+    const job = fake.enqueueJob({ repository: "alice/dotfiles", runs_on: ["site"] });
+    const name = `site-${job.id}-1`;
+    const done = await actRunnerWhen(name, `${name} Succeeded`, (r) => r.status?.phase === "Succeeded");
+    expect(done.spec).toMatchObject({ instance: true });
+    expect(done.spec.organization).toBeUndefined();
+    expect(fake.jobs.get(job.id)!.status).toBe("success");
+    expect(fake.calls.filter((c) => c.method === "POST" && c.route === "/api/v1/admin/actions/runners")).toHaveLength(1);
+    await eventually("the instance runner deleted", async () => (forgejoRunnersOf("site").length === 0 ? true : undefined));
+  }, 90_000);
 
   it("marks an ActRunner Failed with the reason when its pod fails, and deletes the runner", async () => {
     const failedRunsBefore = await controllerMetric("forgejo_arc_runner_run_duration_seconds_count", { phase: "Failed" });

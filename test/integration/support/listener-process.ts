@@ -9,9 +9,11 @@ export async function startListenerProcess(options: {
   rdName: string;
   forgejoUrl: string;
   token: string;
+  /** The scope flag(s); the organization acme unless given. */
+  scope?: string[];
   extraArgs?: string[];
 }): Promise<RoleProcess> {
-  const { namespace, rdName, forgejoUrl, token, extraArgs = [] } = options;
+  const { namespace, rdName, forgejoUrl, token, scope = ["--organization", "acme"], extraArgs = [] } = options;
   const kubeconfig = await serviceAccountKubeconfig(
     namespace,
     `listener-${rdName}-${Math.random().toString(36).slice(2, 7)}`,
@@ -26,8 +28,7 @@ export async function startListenerProcess(options: {
       namespace,
       "--forgejo-server",
       forgejoUrl,
-      "--organization",
-      "acme",
+      ...scope,
       "--labels",
       `${rdName}:host`,
       "--poll-interval",

@@ -43,6 +43,16 @@ describe("listener resources", () => {
     expect(spec.template.spec!.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
   });
 
+  it.each([
+    [{ organization: "acme" }, "--organization=acme"],
+    [{ organization: undefined, repository: "acme/app" }, "--repository=acme/app"],
+    [{ organization: undefined, user: true as const }, "--user=true"],
+    [{ organization: undefined, instance: true as const }, "--instance=true"],
+  ])("gives the listener the scope %j as %s", (scope, flag) => {
+    const args = listenerResources(rd({ spec: scope }), { image: "forgejo-arc:1" }).deployment.spec!.template.spec!.containers[0]!.args!;
+    expect(args.filter((arg) => /^--(organization|repository|user|instance)=/.test(arg))).toEqual([flag]);
+  });
+
   it("passes the token only through a secretKeyRef", () => {
     const env = resources.deployment.spec!.template.spec!.containers[0]!.env!;
     expect(env.find((e) => e.name === "FORGEJO_TOKEN")).toEqual({

@@ -141,6 +141,18 @@ describe("Forgejo client against the fake Forgejo", () => {
     expect(error.kind).toBe("forbidden");
   });
 
+  it("serves the whole instance with a site administrator's token, and says so to anyone else", async () => {
+    fake.enqueueJob({ repository: "alice/dotfiles", runs_on: ["x"] });
+    expect(await client({ token: TOKENS.admin }).waitingJobs({ kind: "instance" }, ["x"])).toHaveLength(1);
+    const error = await failure(client({ token: TOKENS.outsider }).jobs({ kind: "instance" }, ["x"]));
+    expect(error.kind).toBe("forbidden");
+    expect(error.message).toContain("the token needs the read:admin scope and its user must be a site administrator");
+    expect(await client({ token: TOKENS.admin }).registerRunner({ kind: "instance" }, { name: "site", ephemeral: true })).toMatchObject({
+      id: expect.any(Number),
+    });
+    expect(fake.callCount("POST", "/api/v1/admin/actions/runners")).toBe(1);
+  });
+
   it("reports an unknown organization as not_found", async () => {
     const error = await failure(client().jobs({ kind: "organization", organization: "nope" }, ["x"]));
     expect(error).toMatchObject({ kind: "not_found", status: 404 });

@@ -57,7 +57,20 @@ describe("listener configuration", () => {
         FORGEJO_TOKEN: "t0ps3cret",
       }),
     ).toThrow(
-      /--runner-deployment .*is required; --namespace .*is required; --forgejo-server .*is required; exactly one scope must be set, --organization or --repository, got --organization and --repository; --labels: label "x:vm".*; --poll-interval: must be a duration/,
+      /--runner-deployment .*is required; --namespace .*is required; --forgejo-server .*is required; exactly one scope must be set, --organization, --repository, --user or --instance, got --organization and --repository; --labels: label "x:vm".*; --poll-interval: must be a duration/,
+    );
+  });
+
+  it("serves the whole instance or the token's user with --instance=true or --user=true", () => {
+    const withScope = (...scope: string[]) => [...flags.slice(0, 6), ...scope, ...flags.slice(8)];
+    expect(parseListenerConfig(withScope("--instance=true"), { FORGEJO_TOKEN: "t" }).scope).toEqual({ kind: "instance" });
+    expect(parseListenerConfig(withScope("--user=true"), { FORGEJO_TOKEN: "t" }).scope).toEqual({ kind: "user" });
+    expect(parseListenerConfig(withScope(), { FORGEJO_TOKEN: "t", FORGEJO_ARC_INSTANCE: "true" }).scope).toEqual({ kind: "instance" });
+    expect(() => parseListenerConfig(withScope("--instance=yes"), { FORGEJO_TOKEN: "t" })).toThrow(
+      '--instance: must be "true" when set, got "yes"',
+    );
+    expect(() => parseListenerConfig(withScope("--instance=true", "--organization=acme"), { FORGEJO_TOKEN: "t" })).toThrow(
+      "got --organization and --instance",
     );
   });
 

@@ -28,6 +28,11 @@ describe("validating webhook for RunnerDeployment", () => {
     expect((await validate(rd({ spec: { organization: undefined, repository: "acme/app", labels: "x:host" } }))).allowed).toBe(true);
   });
 
+  it("allows the token's user or the whole instance as the scope", async () => {
+    expect((await validate(rd({ spec: { organization: undefined, user: true, labels: "x:host" } }))).allowed).toBe(true);
+    expect((await validate(rd({ spec: { organization: undefined, instance: true, labels: "x:host" } }))).allowed).toBe(true);
+  });
+
   it.each([
     ["an unknown spec field (a typo)", { spec: { pollInterva: "5s" } }, "spec.pollInterva: unknown field"],
     ["an unknown field in tokenSecretRef", { spec: { tokenSecretRef: { nmae: "x" } } }, "spec.tokenSecretRef.nmae: unknown field"],
@@ -59,9 +64,11 @@ describe("validating webhook for RunnerDeployment", () => {
     [
       "no scope",
       { spec: { organization: undefined } },
-      "spec: exactly one scope must be set, spec.organization or spec.repository, got none",
+      "spec: exactly one scope must be set, spec.organization, spec.repository, spec.user or spec.instance, got none",
     ],
     ["two scopes", { spec: { repository: "acme/app" } }, "got spec.organization and spec.repository"],
+    ["an organization and the instance", { spec: { instance: true } }, "got spec.organization and spec.instance"],
+    ["instance: false", { spec: { organization: undefined, instance: false } }, "spec.instance"],
     [
       "an organization name with a space",
       { spec: { organization: "ac me" } },
