@@ -63,7 +63,18 @@ export const DASHBOARD_ROWS: Row[] = [
         title: "ActRunners by phase",
         description: "ActRunners that exist, by phase (every controller replica counts its cache; the maximum is shown).",
         unit: "short",
-        targets: [["max by (phase) (forgejo_arc_actrunners)", "{{phase}}"]],
+        targets: [["max by (phase) (sum by (namespace, pod, phase) (forgejo_arc_actrunners))", "{{phase}}"]],
+      },
+      {
+        title: "Active ActRunners by RunnerDeployment",
+        description: "Pending and Running ActRunners of each RunnerDeployment: what counts against its maxRunners.",
+        unit: "short",
+        targets: [
+          [
+            'max by (runner_deployment_namespace, runner_deployment) (sum by (namespace, pod, runner_deployment_namespace, runner_deployment) (forgejo_arc_actrunners{phase=~"Pending|Running"}))',
+            "{{runner_deployment_namespace}}/{{runner_deployment}}",
+          ],
+        ],
       },
       {
         title: "Finished ActRunners by reason",

@@ -84,8 +84,8 @@ export class Controller {
       cleanupTimeoutMs: config.cleanupTimeoutMs,
       pickupCheckIntervalMs: config.pickupCheckIntervalMs,
       onPhase: (ar, phase) => this.observePhase(ar, phase),
-      onJobCreated: (ar) => this.metrics.queueToJob.observe(secondsSinceCreation(ar)),
-      onRunnerCleanupAbandoned: () => this.metrics.cleanupsAbandoned.inc(),
+      onJobCreated: (ar) => this.metrics.queueToJob.observe(runnerDeploymentLabels(ar), secondsSinceCreation(ar)),
+      onRunnerCleanupAbandoned: (ar) => this.metrics.cleanupsAbandoned.inc(runnerDeploymentLabels(ar)),
       clusterId: () => this.clusterId,
     });
     if (config.leaderElect) {
@@ -265,11 +265,12 @@ export class Controller {
   }
 
   private observePhase(ar: AR, phase: string): void {
-    if (phase === "Running") this.metrics.queueToRunning.observe(secondsSinceCreation(ar));
+    const rd = runnerDeploymentLabels(ar);
+    if (phase === "Running") this.metrics.queueToRunning.observe(rd, secondsSinceCreation(ar));
     if (phase !== "Succeeded" && phase !== "Failed") return;
-    this.metrics.finished.inc({ phase, reason: ar.status?.reason ?? phase });
+    this.metrics.finished.inc({ ...rd, phase, reason: ar.status?.reason ?? phase });
     const ran = runDurationSeconds(ar.status);
-    if (ran !== undefined) this.metrics.runDuration.observe({ phase }, ran);
+    if (ran !== undefined) this.metrics.runDuration.observe({ ...rd, phase }, ran);
   }
 
   private async serveWebhooks(): Promise<void> {
@@ -312,17 +313,27 @@ function secondsSinceCreation(ar: AR): number {
   return (Date.now() - new Date(ar.metadata?.creationTimestamp ?? Date.now()).getTime()) / 1000;
 }
 
+/** The labels that say which RunnerDeployment an ActRunner's series belongs to. */
+const RD_LABELS = ["runner_deployment_namespace", "runner_deployment"] as const;
+
+function runnerDeploymentLabels(ar: AR): Record<(typeof RD_LABELS)[number], string> {
+  return { runner_deployment_namespace: ar.metadata?.namespace ?? "", runner_deployment: ownerRunnerDeploymentName(ar) ?? "" };
+}
+
+const PHASES = ["Pending", "Running", "Succeeded", "Failed"] as const;
+
 function createControllerMetrics(registry: Registry, cache: ClusterCache) {
   new Gauge({
     name: "forgejo_arc_actrunners",
-    help: "ActRunners by phase, from the controller's cache.",
-    labelNames: ["phase"],
+    help: "ActRunners by RunnerDeployment and phase, from the controller's cache.",
+    labelNames: [...RD_LABELS, "phase"],
     registers: [registry],
     collect() {
       this.reset();
-      const counts: Record<string, number> = { Pending: 0, Running: 0, Succeeded: 0, Failed: 0 };
-      for (const ar of cache.actRunners.list()) counts[ar.status?.phase ?? "Pending"] = (counts[ar.status?.phase ?? "Pending"] ?? 0) + 1;
-      for (const [phase, count] of Object.entries(counts)) this.set({ phase }, count);
+      for (const rd of cache.runnerDeployments.list())
+        for (const phase of PHASES)
+          this.set({ runner_deployment_namespace: rd.metadata!.namespace!, runner_deployment: rd.metadata!.name!, phase }, 0);
+      for (const ar of cache.actRunners.list()) this.inc({ ...runnerDeploymentLabels(ar), phase: ar.status?.phase ?? "Pending" });
     },
   });
   return {
@@ -341,19 +352,21 @@ function createControllerMetrics(registry: Registry, cache: ClusterCache) {
     }),
     queueToJob: new Histogram({
       name: "forgejo_arc_queue_to_job_seconds",
-      help: "From ActRunner creation (the listener saw the job waiting) to its Kubernetes Job created.",
+      help: "From ActRunner creation (the listener saw the job waiting) to its Kubernetes Job created, by RunnerDeployment.",
+      labelNames: RD_LABELS,
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120],
       registers: [registry],
     }),
     finished: new Counter({
       name: "forgejo_arc_actrunners_finished_total",
-      help: "ActRunners that reached Succeeded or Failed, by phase and reason (e.g. Completed, BackoffLimitExceeded, PickupTimeout, JobVanished).",
-      labelNames: ["phase", "reason"],
+      help: "ActRunners that reached Succeeded or Failed, by RunnerDeployment, phase and reason (e.g. Completed, BackoffLimitExceeded, PickupTimeout, JobVanished).",
+      labelNames: [...RD_LABELS, "phase", "reason"],
       registers: [registry],
     }),
     cleanupsAbandoned: new Counter({
       name: "forgejo_arc_runner_cleanups_abandoned_total",
-      help: "Forgejo runners the finalizer gave up deleting after --runner-cleanup-timeout; each is left offline in Forgejo to delete there.",
+      help: "Forgejo runners the finalizer gave up deleting after --runner-cleanup-timeout, by RunnerDeployment; the orphan sweep deletes them once Forgejo answers.",
+      labelNames: RD_LABELS,
       registers: [registry],
     }),
     orphansDeleted: new Counter({
@@ -369,14 +382,15 @@ function createControllerMetrics(registry: Registry, cache: ClusterCache) {
     }),
     runDuration: new Histogram({
       name: "forgejo_arc_runner_run_duration_seconds",
-      help: "From the runner pod starting to the ActRunner finishing, by final phase (Succeeded or Failed): how long runner pods run.",
-      labelNames: ["phase"],
+      help: "From the runner pod starting to the ActRunner finishing, by RunnerDeployment and final phase (Succeeded or Failed): how long runner pods run.",
+      labelNames: [...RD_LABELS, "phase"],
       buckets: [10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400],
       registers: [registry],
     }),
     queueToRunning: new Histogram({
       name: "forgejo_arc_queue_to_running_seconds",
-      help: "From ActRunner creation (the listener saw the job waiting) to its runner pod running.",
+      help: "From ActRunner creation (the listener saw the job waiting) to its runner pod running, by RunnerDeployment.",
+      labelNames: RD_LABELS,
       buckets: [1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 300, 600],
       registers: [registry],
     }),

@@ -218,6 +218,11 @@ describe("controller", () => {
     expect(
       await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Succeeded", reason: "Completed" }),
     ).toBeGreaterThanOrEqual(2);
+    const chainSeries = { runner_deployment_namespace: ns, runner_deployment: "chain" };
+    expect(
+      await controllerMetric("forgejo_arc_actrunners_finished_total", { ...chainSeries, phase: "Succeeded", reason: "Completed" }),
+    ).toBe(2);
+    expect(await controllerMetric("forgejo_arc_queue_to_job_seconds_count", chainSeries)).toBe(2);
     // Each runner pod ran about 2 s (kwok's default); the times have whole seconds.
     expect(await controllerMetric("forgejo_arc_runner_run_duration_seconds_count", { phase: "Succeeded" })).toBeGreaterThanOrEqual(2);
     expect(await controllerMetric("forgejo_arc_runner_run_duration_seconds_sum", { phase: "Succeeded" })).toBeGreaterThanOrEqual(2);
