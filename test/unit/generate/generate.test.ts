@@ -89,7 +89,19 @@ describe("generated CRDs", () => {
 
   it("RunnerDeployment printer columns show scope, labels, waiting, active, max, last poll, ready and age", () => {
     const names = crds.runnerdeployments!.spec.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name);
-    expect(names).toEqual(["Organization", "Repository", "Labels", "Waiting", "Active", "Max", "Last Poll", "Ready", "Age"]);
+    expect(names).toEqual([
+      "Organization",
+      "Repository",
+      "User",
+      "Instance",
+      "Labels",
+      "Waiting",
+      "Active",
+      "Max",
+      "Last Poll",
+      "Ready",
+      "Age",
+    ]);
   });
 
   it("ActRunner printer columns show job id, job name, phase, Kubernetes Job and age", () => {
