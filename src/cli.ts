@@ -51,6 +51,8 @@ async function runListener(argv: string[]): Promise<void> {
   const logger = createLogger("listener");
   const config = parseListenerConfig(argv);
   const registry = createRegistry("listener");
+  // Every listener series names its RunnerDeployment, like the controller's ActRunner series.
+  registry.setDefaultLabels({ runner_deployment_namespace: config.namespace, runner_deployment: config.runnerDeployment });
   const listener = new Listener(config, { kc: loadKubeConfig(), logger, registry });
   const server: Server = createListenerApp(listener, registry).listen(config.port, config.host);
   await new Promise((resolve) => server.once("listening", resolve));

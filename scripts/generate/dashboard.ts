@@ -17,6 +17,9 @@ interface Row {
 }
 
 const RATE = "$__rate_interval";
+/** The labels naming a series' RunnerDeployment (listener series carry them too: one listener per RunnerDeployment). */
+const BY_RD = "runner_deployment_namespace, runner_deployment";
+const RD_LEGEND = "{{runner_deployment_namespace}}/{{runner_deployment}}";
 const quantile = (q: number, metric: string, by: string) => `histogram_quantile(${q}, sum by (${by}le) (rate(${metric}_bucket[${RATE}])))`;
 
 export const DASHBOARD_ROWS: Row[] = [
@@ -27,19 +30,19 @@ export const DASHBOARD_ROWS: Row[] = [
         title: "Waiting jobs",
         description: "Jobs waiting in Forgejo for each listener's labels, at its last poll.",
         unit: "short",
-        targets: [["sum by (namespace, pod) (forgejo_arc_listener_waiting_jobs)", "{{namespace}}/{{pod}}"]],
+        targets: [[`sum by (${BY_RD}) (forgejo_arc_listener_waiting_jobs)`, RD_LEGEND]],
       },
       {
         title: "Jobs held back by maxRunners",
         description: "Waiting jobs a listener does not turn into ActRunners because its RunnerDeployment has maxRunners active.",
         unit: "short",
-        targets: [["sum by (namespace, pod) (forgejo_arc_listener_jobs_over_capacity)", "{{namespace}}/{{pod}}"]],
+        targets: [[`sum by (${BY_RD}) (forgejo_arc_listener_jobs_over_capacity)`, RD_LEGEND]],
       },
       {
         title: "ActRunners created",
         description: "ActRunners the listeners create per second, one per waiting job.",
         unit: "ops",
-        targets: [[`sum by (namespace, pod) (rate(forgejo_arc_listener_actrunners_created_total[${RATE}]))`, "{{namespace}}/{{pod}}"]],
+        targets: [[`sum by (${BY_RD}) (rate(forgejo_arc_listener_actrunners_created_total[${RATE}]))`, RD_LEGEND]],
       },
       {
         title: "Poll errors by kind",
@@ -52,7 +55,7 @@ export const DASHBOARD_ROWS: Row[] = [
         title: "Poll duration (p95)",
         description: "How long one poll of Forgejo takes, version check and ActRunner creation included.",
         unit: "s",
-        targets: [[quantile(0.95, "forgejo_arc_listener_poll_duration_seconds", "namespace, pod, "), "{{namespace}}/{{pod}}"]],
+        targets: [[quantile(0.95, "forgejo_arc_listener_poll_duration_seconds", `${BY_RD}, `), RD_LEGEND]],
       },
     ],
   },
@@ -69,12 +72,7 @@ export const DASHBOARD_ROWS: Row[] = [
         title: "Active ActRunners by RunnerDeployment",
         description: "Pending and Running ActRunners of each RunnerDeployment: what counts against its maxRunners.",
         unit: "short",
-        targets: [
-          [
-            'max by (runner_deployment_namespace, runner_deployment) (sum by (namespace, pod, runner_deployment_namespace, runner_deployment) (forgejo_arc_actrunners{phase=~"Pending|Running"}))',
-            "{{runner_deployment_namespace}}/{{runner_deployment}}",
-          ],
-        ],
+        targets: [[`max by (${BY_RD}) (sum by (namespace, pod, ${BY_RD}) (forgejo_arc_actrunners{phase=~"Pending|Running"}))`, RD_LEGEND]],
       },
       {
         title: "Finished ActRunners by reason",

@@ -150,8 +150,12 @@ describe("listener", () => {
     expect((await listener.get("/healthz")).status).toBe(200);
     expect((await listener.get("/readyz")).status).toBe(200);
     const metrics = (await listener.get("/metrics")).text;
-    expect(metricSum(metrics, "forgejo_arc_listener_actrunners_created_total")).toBe(3);
-    expect(metrics).toContain('forgejo_arc_forgejo_requests_total{operation="list_jobs",outcome="200"');
+    // Every series names the RunnerDeployment the listener serves.
+    const rdSeries = { runner_deployment_namespace: ns, runner_deployment: "fields" };
+    expect(metricSum(metrics, "forgejo_arc_listener_actrunners_created_total", rdSeries)).toBe(3);
+    expect(
+      metricSum(metrics, "forgejo_arc_forgejo_requests_total", { ...rdSeries, operation: "list_jobs", outcome: "200" }),
+    ).toBeGreaterThan(0);
 
     // Steady state: one Forgejo request per poll, no Kubernetes LIST by the listener.
     const pollsBefore = metricSum((await listener.get("/metrics")).text, "forgejo_arc_listener_polls_total", { result: "success" });
