@@ -20,7 +20,9 @@ const RATE = "$__rate_interval";
 /** The labels naming a series' RunnerDeployment (listener series carry them too: one listener per RunnerDeployment). */
 const BY_RD = "runner_deployment_namespace, runner_deployment";
 const RD_LEGEND = "{{runner_deployment_namespace}}/{{runner_deployment}}";
-const quantile = (q: number, metric: string, by: string) => `histogram_quantile(${q}, sum by (${by}le) (rate(${metric}_bucket[${RATE}])))`;
+/** The q-quantile of a histogram kept apart by the labels `by` (comma-separated; none: over everything). */
+const quantile = (q: number, metric: string, by = "") =>
+  `histogram_quantile(${q}, sum by (${by ? `${by}, ` : ""}le) (rate(${metric}_bucket[${RATE}])))`;
 
 export const DASHBOARD_ROWS: Row[] = [
   {
@@ -55,7 +57,7 @@ export const DASHBOARD_ROWS: Row[] = [
         title: "Poll duration (p95)",
         description: "How long one poll of Forgejo takes, version check and ActRunner creation included.",
         unit: "s",
-        targets: [[quantile(0.95, "forgejo_arc_listener_poll_duration_seconds", `${BY_RD}, `), RD_LEGEND]],
+        targets: [[quantile(0.95, "forgejo_arc_listener_poll_duration_seconds", BY_RD), RD_LEGEND]],
       },
     ],
   },
@@ -87,10 +89,10 @@ export const DASHBOARD_ROWS: Row[] = [
           "From the listener seeing the job waiting (the ActRunner's creation) to its Kubernetes Job, and to its runner pod running.",
         unit: "s",
         targets: [
-          [quantile(0.5, "forgejo_arc_queue_to_job_seconds", ""), "to Job p50"],
-          [quantile(0.95, "forgejo_arc_queue_to_job_seconds", ""), "to Job p95"],
-          [quantile(0.5, "forgejo_arc_queue_to_running_seconds", ""), "to running p50"],
-          [quantile(0.95, "forgejo_arc_queue_to_running_seconds", ""), "to running p95"],
+          [quantile(0.5, "forgejo_arc_queue_to_job_seconds"), "to Job p50"],
+          [quantile(0.95, "forgejo_arc_queue_to_job_seconds"), "to Job p95"],
+          [quantile(0.5, "forgejo_arc_queue_to_running_seconds"), "to running p50"],
+          [quantile(0.95, "forgejo_arc_queue_to_running_seconds"), "to running p95"],
         ],
       },
       {
@@ -98,8 +100,8 @@ export const DASHBOARD_ROWS: Row[] = [
         description: "From the runner pod starting to the ActRunner finishing, by final phase.",
         unit: "s",
         targets: [
-          [quantile(0.5, "forgejo_arc_runner_run_duration_seconds", "phase, "), "{{phase}} p50"],
-          [quantile(0.95, "forgejo_arc_runner_run_duration_seconds", "phase, "), "{{phase}} p95"],
+          [quantile(0.5, "forgejo_arc_runner_run_duration_seconds", "phase"), "{{phase}} p50"],
+          [quantile(0.95, "forgejo_arc_runner_run_duration_seconds", "phase"), "{{phase}} p95"],
         ],
       },
       {
@@ -129,7 +131,7 @@ export const DASHBOARD_ROWS: Row[] = [
         title: "Reconcile duration (p95)",
         description: "How long one reconcile takes, Forgejo and API server calls included.",
         unit: "s",
-        targets: [[quantile(0.95, "forgejo_arc_reconcile_duration_seconds", "controller, "), "{{controller}}"]],
+        targets: [[quantile(0.95, "forgejo_arc_reconcile_duration_seconds", "controller"), "{{controller}}"]],
       },
       {
         title: "Forgejo requests by outcome",
@@ -142,13 +144,13 @@ export const DASHBOARD_ROWS: Row[] = [
         title: "Forgejo request duration (p95)",
         description: "How long Forgejo takes to answer, by operation.",
         unit: "s",
-        targets: [[quantile(0.95, "forgejo_arc_forgejo_request_duration_seconds", "operation, "), "{{operation}}"]],
+        targets: [[quantile(0.95, "forgejo_arc_forgejo_request_duration_seconds", "operation"), "{{operation}}"]],
       },
       {
         title: "Admission webhook latency (p99)",
         description: "How long the controller's webhooks take to answer the API server, by path.",
         unit: "s",
-        targets: [[quantile(0.99, "forgejo_arc_webhook_request_duration_seconds", "path, "), "{{path}}"]],
+        targets: [[quantile(0.99, "forgejo_arc_webhook_request_duration_seconds", "path"), "{{path}}"]],
       },
       {
         title: "Resident memory",

@@ -3,7 +3,7 @@
 import type { V1Deployment, V1OwnerReference, V1PodTemplateSpec, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
 import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_POLL_INTERVAL, DEFAULT_TOKEN_KEY, LISTENER_CONTAINER } from "../api/defaults.ts";
 import { fitName, hashOf } from "../api/naming.ts";
-import type { ScopeFields } from "../api/names.ts";
+import { scopeFieldsOf, type ScopeFields } from "../api/names.ts";
 import { mergePodTemplate } from "../api/pod-template.ts";
 import { API_GROUP_VERSION } from "../api/schemas.ts";
 import { LABELS, MANAGED_BY } from "../api/well-known.ts";
@@ -60,11 +60,10 @@ export function listenerArgs(rd: RunnerDeployment): string[] {
   ];
 }
 
-/** The listener flag of the RunnerDeployment's scope, e.g. --organization=acme or --instance=true. */
+/** The listener flag of the RunnerDeployment's scope, named like its field: --organization=acme, --instance=true. */
 function scopeArgument(spec: ScopeFields): string {
-  if (spec.organization) return `--organization=${spec.organization}`;
-  if (spec.repository) return `--repository=${spec.repository}`;
-  return spec.user ? "--user=true" : "--instance=true";
+  const [field, value] = Object.entries(scopeFieldsOf(spec))[0]!;
+  return `--${field}=${String(value)}`;
 }
 
 function defaultPodTemplate(rd: RunnerDeployment, options: ListenerOptions, name: string): V1PodTemplateSpec {
