@@ -1,5 +1,5 @@
-# forgejo-arc: one image, two roles (`forgejo-arc controller`, `forgejo-arc listener`) and the
-# chart's helm test (`forgejo-arc check-webhooks`).
+# forgejo-arc: one image, two roles (`forgejo-arc controller`, `forgejo-arc listener`), the
+# chart's helm test (`forgejo-arc check-webhooks`) and its pre-delete hook (`forgejo-arc before-uninstall`).
 # The build stage bundles the TypeScript sources with their dependencies into one ES module
 # (scripts/build.ts); the image holds Node 24 and that file only.
 FROM node:24-bookworm-slim AS build

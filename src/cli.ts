@@ -3,6 +3,7 @@
 //   forgejo-arc listener [flags]     one per RunnerDeployment, started by the controller
 //   forgejo-arc controller [flags]   reconcilers, admission webhooks, metrics
 //   forgejo-arc check-webhooks --url … --ca-file …   the chart's helm test
+//   forgejo-arc before-uninstall --runner-deployments refuse|delete   the chart's pre-delete hook
 import type { Server } from "node:http";
 import { controllerUsage, parseControllerConfig } from "./controller/config.ts";
 import { Controller } from "./controller/controller.ts";
@@ -13,6 +14,7 @@ import { loadKubeConfig } from "./k8s/client.ts";
 import { createLogger } from "./observability/log.ts";
 import { createRegistry } from "./observability/metrics.ts";
 import { VERSION } from "./version.ts";
+import { BEFORE_UNINSTALL_USAGE, parseBeforeUninstallConfig, runBeforeUninstall } from "./uninstall/before-uninstall.ts";
 import { runCheckWebhooks } from "../webhooks/check.ts";
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -22,6 +24,7 @@ function usage(): string {
   return [
     `forgejo-arc ${VERSION}`,
     "usage: forgejo-arc controller [flags] | forgejo-arc listener [flags] | forgejo-arc check-webhooks --url <base URL> --ca-file <PEM>",
+    `       ${BEFORE_UNINSTALL_USAGE}`,
     "",
     "controller flags (flag, environment variable, meaning, default):",
     controllerUsage(),
@@ -65,6 +68,16 @@ async function runListener(argv: string[]): Promise<void> {
   await listener.start();
 }
 
+async function runBeforeUninstallRole(argv: string[]): Promise<void> {
+  const config = parseBeforeUninstallConfig(argv);
+  // Its own deadline covers the waiting; this one a request the API server never answers.
+  setTimeout(() => {
+    console.error(`forgejo-arc: before-uninstall did not finish within ${config.timeoutMs / 1000 + 30} s (is the API server answering?)`);
+    process.exit(1);
+  }, config.timeoutMs + 30_000).unref();
+  await runBeforeUninstall(config, loadKubeConfig(), createLogger("before-uninstall"));
+}
+
 function onShutdown(logger: ReturnType<typeof createLogger>, stop: () => Promise<void>): void {
   let stopping = false;
   const handler = (signal: string) => {
@@ -92,6 +105,7 @@ try {
   if (role === "listener") await runListener(rest);
   else if (role === "controller") await runController(rest);
   else if (role === "check-webhooks") process.exitCode = await runCheckWebhooks(rest);
+  else if (role === "before-uninstall") await runBeforeUninstallRole(rest);
   else if (role === "--version" || role === "version") console.log(VERSION);
   else if (role === "--help" || role === "help") console.log(usage());
   else {

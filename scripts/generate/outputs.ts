@@ -1,6 +1,6 @@
 // Everything `npm run generate` produces: from schemas/ the CRDs, TypeScript types and docs/api.md;
-// from src/controller/rbac.ts the rules of the chart's ClusterRole; from dashboard.ts the chart's
-// Grafana dashboard.
+// from src/controller/rbac.ts and src/uninstall/rbac.ts the rules of the chart's ClusterRoles; from
+// dashboard.ts the chart's Grafana dashboard.
 import { compile } from "json-schema-to-typescript";
 import { stringify } from "yaml";
 import {
@@ -13,6 +13,8 @@ import {
   type KindSchema,
 } from "../../src/api/schemas.ts";
 import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../src/controller/rbac.ts";
+import { RUNNER_DEPLOYMENT_POLICIES } from "../../src/uninstall/before-uninstall.ts";
+import { beforeUninstallRules } from "../../src/uninstall/rbac.ts";
 import { grafanaDashboard } from "./dashboard.ts";
 import { dereference, toStructural, type SchemaDocuments } from "./project.ts";
 
@@ -188,10 +190,23 @@ export async function generatedFiles(): Promise<Map<string, string>> {
   }
   files.set("src/generated/api.ts", await typesSource(kinds));
   files.set("docs/api.md", apiDoc(kinds, documents));
-  const rules = (name: string, list: unknown[]) =>
-    banner("#", "src/controller/rbac.ts").replace("change the schema", `change ${name}()`) + stringify(list, { lineWidth: 0 });
-  files.set("chart/forgejo-arc/files/controller-rules.yaml", rules("controllerClusterRoleRules", controllerClusterRoleRules()));
-  files.set("chart/forgejo-arc/files/leader-election-rules.yaml", rules("controllerLeaderElectionRules", controllerLeaderElectionRules()));
+  const rules = (source: string, call: string, list: unknown[]) =>
+    banner("#", source).replace("change the schema", `change ${call}`) + stringify(list, { lineWidth: 0 });
+  const controllerRbac = "src/controller/rbac.ts";
+  files.set(
+    "chart/forgejo-arc/files/controller-rules.yaml",
+    rules(controllerRbac, "controllerClusterRoleRules()", controllerClusterRoleRules()),
+  );
+  files.set(
+    "chart/forgejo-arc/files/leader-election-rules.yaml",
+    rules(controllerRbac, "controllerLeaderElectionRules()", controllerLeaderElectionRules()),
+  );
+  for (const policy of RUNNER_DEPLOYMENT_POLICIES) {
+    files.set(
+      `chart/forgejo-arc/files/before-uninstall-${policy}-rules.yaml`,
+      rules("src/uninstall/rbac.ts", `beforeUninstallRules("${policy}")`, beforeUninstallRules(policy)),
+    );
+  }
   files.set("chart/forgejo-arc/files/grafana-dashboard.json", `${JSON.stringify(grafanaDashboard(), null, 2)}\n`);
   return files;
 }

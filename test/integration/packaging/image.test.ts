@@ -71,7 +71,9 @@ async function expectRunsAlone(bundle: string, cwd: string): Promise<void> {
   expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")).version);
   const help = await run(process.execPath, [bundle, "help"], { cwd });
   expect(help.stdout).toContain("usage: forgejo-arc controller [flags] | forgejo-arc listener [flags]");
-  // The helm test's command is in the image too; without its flags it says which are needed.
+  // The chart's helm test and pre-delete hook commands are in the image too; without their flags they say which are needed.
   const check = await run(process.execPath, [bundle, "check-webhooks"], { cwd }).catch((e: { stderr: string }) => e);
   expect(check.stderr).toContain("check-webhooks: --url (base URL of the webhook server) and --ca-file (PEM CA) are required");
+  const beforeUninstall = await run(process.execPath, [bundle, "before-uninstall"], { cwd }).catch((e: { stderr: string }) => e);
+  expect(beforeUninstall.stderr).toContain("--runner-deployments: must be refuse or delete");
 }
