@@ -228,7 +228,8 @@ export class Executor {
     // Whole lines: a pipe read can end in the middle of one.
     createInterface({ input: child.stdout!, crlfDelay: Infinity }).on("line", collect);
     createInterface({ input: child.stderr!, crlfDelay: Infinity }).on("line", collect);
-    child.once("exit", (code) => {
+    // "close", not "exit": by then the last output lines are read too.
+    child.once("close", (code) => {
       if (entry.stopping) return;
       entry.ready = false;
       if (pod.spec?.restartPolicy === "Never") {
@@ -363,7 +364,16 @@ export class Executor {
             ready: false,
             started: false,
             restartCount: entry.restarts,
-            state: { terminated: { exitCode: entry.exitCode, reason: entry.exitCode === 0 ? "Completed" : "Error", finishedAt: now } },
+            state: {
+              terminated: {
+                exitCode: entry.exitCode,
+                reason: entry.exitCode === 0 ? "Completed" : "Error",
+                finishedAt: now,
+                ...(entry.exitCode !== 0 && container.terminationMessagePolicy === "FallbackToLogsOnError"
+                  ? { message: logTail(entry.output) }
+                  : {}),
+              },
+            },
           },
         ],
       });
@@ -450,4 +460,10 @@ function mapPaths(values: Record<string, string>, mounts: Map<string, string>): 
     });
   }
   return mapped;
+}
+
+/** As the kubelet's FallbackToLogsOnError: the log's last 80 lines, at most 2048 bytes of them. */
+function logTail(output: string[]): string {
+  const tail = Buffer.from(output.slice(-80).join("\n"));
+  return tail.subarray(Math.max(0, tail.length - 2048)).toString("utf8");
 }

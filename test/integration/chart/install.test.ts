@@ -72,6 +72,8 @@ describe("installed with helm, the API server calls the chart's webhooks", () =>
   }, 180_000);
 
   afterAll(async () => {
+    // RunnerDeployments first, as docs/install.md says: the chart's pre-delete hook refuses otherwise.
+    await objects.delete("runnerdeployments", ns, "fine").catch(() => undefined);
     if (releaseNamespace) await helmAsync(["uninstall", release, "--namespace", releaseNamespace, "--wait", "--timeout", "60s"], { kubeconfig: clusterState().kubeconfig });
     await deleteNamespace(ns);
     await deleteNamespace(releaseNamespace);

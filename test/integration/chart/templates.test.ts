@@ -6,19 +6,22 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import type { V1Deployment, V1MutatingWebhookConfiguration, V1PolicyRule, V1ValidatingWebhookConfiguration } from "@kubernetes/client-node";
+import type { V1Deployment, V1Job, V1MutatingWebhookConfiguration, V1PolicyRule, V1ValidatingWebhookConfiguration } from "@kubernetes/client-node";
 import { kubectl } from "../../../scripts/cluster/cluster.ts";
 import { CHART_DIR, render, renderYaml, type RenderedObject } from "../../../scripts/chart/chart.ts";
 import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../../src/controller/rbac.ts";
+import { beforeUninstallRules } from "../../../src/uninstall/rbac.ts";
 import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
 import { matchesLabels } from "../../../src/controller/cache.ts";
 import { LISTENER_PORT, listenerResources } from "../../../src/controller/listener-resources.ts";
 import { rd } from "../../fixtures/resources.ts";
 import { clusterState, createNamespace, deleteNamespace } from "../helpers.ts";
 
-const one = <T>(objects: RenderedObject[], kind: string): T => {
-  const found = objects.filter((o) => o.kind === kind);
-  if (found.length !== 1) throw new Error(`expected one ${kind}, rendered ${found.length}`);
+const isBeforeUninstall = (o: RenderedObject) => o.metadata.labels?.["app.kubernetes.io/component"] === "before-uninstall";
+/** The one object of `kind`: the controller's, or with `ofHook` the pre-delete hook's. */
+const one = <T>(objects: RenderedObject[], kind: string, ofHook = false): T => {
+  const found = objects.filter((o) => o.kind === kind && isBeforeUninstall(o) === ofHook);
+  if (found.length !== 1) throw new Error(`expected one ${kind}${ofHook ? " of the hook" : ""}, rendered ${found.length}`);
   return found[0] as unknown as T;
 };
 const secretData = (objects: RenderedObject[]) => one<{ data: Record<string, string> }>(objects, "Secret").data;
@@ -119,6 +122,49 @@ describe("chart defaults", () => {
   });
 });
 
+describe("the before-uninstall hook", () => {
+  const hookJob = (objects: RenderedObject[]) => one<V1Job & RenderedObject>(objects, "Job", true);
+
+  test("by default, helm uninstall first runs a Job that refuses while RunnerDeployments exist, under exactly beforeUninstallRules(\"refuse\")", () => {
+    const objects = render({ release: "arc", namespace: "ops" });
+    const job = hookJob(objects);
+    expect(job.metadata.annotations).toEqual({
+      "helm.sh/hook": "pre-delete",
+      "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded",
+    });
+    const pod = job.spec!.template.spec!;
+    expect(job.spec!.backoffLimit).toBe(0);
+    expect(pod.restartPolicy).toBe("Never");
+    expect(pod.serviceAccountName).toBe("arc-forgejo-arc-before-uninstall");
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    const container = pod.containers[0]!;
+    expect(container.image).toBe("ghcr.io/forgejo-arc/forgejo-arc:0.1.0");
+    expect(container.args).toEqual(["before-uninstall", "--runner-deployments=refuse", "--timeout=4m"]);
+    expect(container.terminationMessagePolicy).toBe("FallbackToLogsOnError");
+    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    // Plain release objects, not hooks: they exist while the hook runs and go with the release.
+    expect(one<{ rules: V1PolicyRule[] }>(objects, "ClusterRole", true).rules).toEqual(beforeUninstallRules("refuse"));
+    expect(one<{ subjects: object[] }>(objects, "ClusterRoleBinding", true).subjects).toEqual([
+      { kind: "ServiceAccount", name: "arc-forgejo-arc-before-uninstall", namespace: "ops" },
+    ]);
+    for (const kind of ["ServiceAccount", "ClusterRole", "ClusterRoleBinding"])
+      expect(one<RenderedObject>(objects, kind, true).metadata.annotations?.["helm.sh/hook"]).toBeUndefined();
+  });
+
+  test("uninstall.runnerDeployments=delete may delete RunnerDeployments; keep renders no hook", () => {
+    const deleting = render({ set: { "uninstall.runnerDeployments": "delete", "uninstall.timeout": "9m" } });
+    expect(hookJob(deleting).spec!.template.spec!.containers[0]!.args).toEqual(["before-uninstall", "--runner-deployments=delete", "--timeout=9m"]);
+    expect(one<{ rules: V1PolicyRule[] }>(deleting, "ClusterRole", true).rules).toEqual(beforeUninstallRules("delete"));
+    expect(render({ set: { "uninstall.runnerDeployments": "keep" } }).filter(isBeforeUninstall)).toEqual([]);
+  });
+
+  test("without rbac.create the hook runs as the controller's ServiceAccount", () => {
+    const objects = render({ release: "arc", set: { "rbac.create": false } });
+    expect(objects.filter((o) => isBeforeUninstall(o) && o.kind !== "Job")).toEqual([]);
+    expect(hookJob(objects).spec!.template.spec!.serviceAccountName).toBe("arc-forgejo-arc");
+  });
+});
+
 describe("chart options", () => {
   test("url mode calls the host and port directly, and the certificate is valid for that IP", () => {
     const objects = render({ set: { "webhooks.mode": "url", "webhooks.url.port": 31443 } });
@@ -184,6 +230,7 @@ describe("chart options", () => {
     expect(renderError({ "webhooks.mode": "ingress" })).toMatch(/webhooks\/mode[\s\S]*value must be one of/);
     expect(renderError({ "controller.jobTimeout": "3 hours" })).toContain("/controller/jobTimeout");
     expect(renderError({ "leaderElection.enabled": false })).toContain("needs leaderElection.enabled=true");
+    expect(renderError({ "uninstall.runnerDeployments": "orphan" })).toMatch(/uninstall\/runnerDeployments[\s\S]*value must be one of/);
   });
 
   test("Chart.yaml names a kubeVersion the local cluster satisfies and the appVersion of package.json", async () => {
