@@ -45,7 +45,7 @@ export function parseBeforeUninstallConfig(argv: string[]): BeforeUninstallConfi
 export interface Leftovers {
   /** RunnerDeployments not being deleted yet. */
   runnerDeployments: string[];
-  /** RunnerDeployments being deleted (waiting for their dependents, or a finalizer). */
+  /** RunnerDeployments being deleted, or in a namespace being deleted (their ActRunners still need the controller). */
   deletingRunnerDeployments: string[];
   listenerPods: string[];
   actRunners: string[];
@@ -67,8 +67,8 @@ export function nextStep(policy: RunnerDeploymentPolicy, left: Leftovers): Step 
         `${left.runnerDeployments.length} RunnerDeployment(s) still exist: ${listed(left.runnerDeployments)}. ` +
         "Uninstalling now would leave their listeners creating ActRunners that nothing cleans up, and their runners registered in Forgejo. " +
         "Delete them first (kubectl delete runnerdeployments --all --all-namespaces) and run helm uninstall again, " +
-        "or set uninstall.runnerDeployments=delete to have the chart delete them " +
-        "(helm upgrade --reuse-values --set uninstall.runnerDeployments=delete), or skip this check with helm uninstall --no-hooks.",
+        "or skip this check with helm uninstall --no-hooks (their listeners then go on creating ActRunners). " +
+        "To have helm uninstall delete them, set uninstall.runnerDeployments=delete while the release is deployed.",
     };
   }
   const waiting = [
@@ -102,30 +102,52 @@ export function timedOutMessage(step: Step & { kind: "delete" | "wait" }, timeou
 
 const LISTENER_PODS = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.component}=listener`;
 
-/** Lists what is left: listener pods first, so that an ActRunner a listener created before it ended is in the later list. */
-async function leftovers(custom: CustomObjectsApi, core: CoreV1Api): Promise<Leftovers> {
+/**
+ * What is left, listed anew on each call: listener pods first, so that an ActRunner a listener
+ * created before it ended is in the later list.
+ */
+function leftoversLister(kc: KubeConfig, logger: Logger): () => Promise<Leftovers> {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
   const key = (o: KubernetesObject) => `${o.metadata!.namespace}/${o.metadata!.name}`;
   const list = async (plural: string) =>
     ((await custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural })) as { items: KubernetesObject[] }).items;
-  const pods = (await core.listPodForAllNamespaces({ labelSelector: LISTENER_PODS })).items;
-  const runnerDeployments = await list("runnerdeployments");
-  const actRunners = await list("actrunners");
-  return {
-    runnerDeployments: runnerDeployments.filter((rd) => !rd.metadata?.deletionTimestamp).map(key),
-    deletingRunnerDeployments: runnerDeployments.filter((rd) => rd.metadata?.deletionTimestamp).map(key),
-    listenerPods: pods.map((pod) => key(pod as KubernetesObject)),
-    actRunners: actRunners.map(key),
+  let namespacesReadable = true;
+  // Without the right to list namespaces (the controller's ServiceAccount, without rbac.create), none counts as being deleted.
+  const terminatingNamespaces = async (): Promise<Set<string>> => {
+    if (!namespacesReadable) return new Set();
+    try {
+      return new Set((await core.listNamespace()).items.filter((n) => n.metadata?.deletionTimestamp).map((n) => n.metadata!.name!));
+    } catch (error) {
+      if (apiErrorCode(error) !== 403) throw error;
+      namespacesReadable = false;
+      logger.warn("May not list namespaces: RunnerDeployments in a namespace being deleted count as existing ones");
+      return new Set();
+    }
+  };
+  return async () => {
+    const pods = (await core.listPodForAllNamespaces({ labelSelector: LISTENER_PODS })).items;
+    const terminating = await terminatingNamespaces();
+    const runnerDeployments = await list("runnerdeployments");
+    const actRunners = await list("actrunners");
+    const deleting = (rd: KubernetesObject) => Boolean(rd.metadata?.deletionTimestamp) || terminating.has(rd.metadata!.namespace!);
+    return {
+      runnerDeployments: runnerDeployments.filter((rd) => !deleting(rd)).map(key),
+      deletingRunnerDeployments: runnerDeployments.filter(deleting).map(key),
+      listenerPods: pods.map((pod) => key(pod as KubernetesObject)),
+      actRunners: actRunners.map(key),
+    };
   };
 }
 
 /** Returns when nothing is left; throws with the message the hook's log ends with otherwise. */
 export async function runBeforeUninstall(config: BeforeUninstallConfig, kc: KubeConfig, logger: Logger): Promise<void> {
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const core = kc.makeApiClient(CoreV1Api);
+  const leftovers = leftoversLister(kc, logger);
   const deadline = Date.now() + config.timeoutMs;
   let lastWaitingFor = "";
   for (;;) {
-    const step = nextStep(config.runnerDeployments, await leftovers(custom, core));
+    const step = nextStep(config.runnerDeployments, await leftovers());
     if (step.kind === "done") {
       logger.info("No RunnerDeployment, listener or ActRunner left; the uninstall may go on");
       return;

@@ -1,4 +1,4 @@
-// What the chart's pre-delete hook (forgejo-arc before-uninstall) may do, cluster-wide: read what is
+// What the chart's pre-delete hook (forgejo-arc before-uninstall) may do, cluster-wide: list what is
 // left, and with uninstall.runnerDeployments=delete delete RunnerDeployments. The chart's ClusterRole
 // renders these rules (generated into chart/forgejo-arc/files/); tests run the hook under them.
 import type { V1PolicyRule } from "@kubernetes/client-node";
@@ -10,5 +10,7 @@ export function beforeUninstallRules(policy: RunnerDeploymentPolicy): V1PolicyRu
     { apiGroups: [API_GROUP], resources: ["runnerdeployments"], verbs: policy === "delete" ? ["list", "delete"] : ["list"] },
     { apiGroups: [API_GROUP], resources: ["actrunners"], verbs: ["list"] },
     { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
+    // RunnerDeployments in a namespace being deleted are waited for, not refused.
+    { apiGroups: [""], resources: ["namespaces"], verbs: ["list"] },
   ];
 }

@@ -63,6 +63,33 @@ export async function removeActRunnerFinalizers(kc: KubeConfig, namespace: strin
   return held.length;
 }
 
+/**
+ * Waits until no RunnerDeployment or ActRunner is left in the cluster — those of earlier test files
+ * go with their namespaces, which the namespace controller empties within a minute or two. For tests
+ * of a cluster-wide controller whose uninstall hook waits for every one of them (the chart's).
+ */
+export async function noRunnerResourcesLeft(timeoutMs = 180_000): Promise<void> {
+  const api = kubeConfig().makeApiClient(CustomObjectsApi);
+  const names = async (plural: string) =>
+    (
+      (await api.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural })) as {
+        items: { metadata: { namespace: string; name: string } }[];
+      }
+    ).items.map((o) => `${plural} ${o.metadata.namespace}/${o.metadata.name}`);
+  let left: string[] = [];
+  await eventually(
+    "no RunnerDeployment or ActRunner left by earlier tests",
+    async () => {
+      left = [...(await names("runnerdeployments")), ...(await names("actrunners"))];
+      return left.length === 0 ? true : undefined;
+    },
+    timeoutMs,
+    1_000,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; left: ${left.slice(0, 10).join(", ")}`);
+  });
+}
+
 /** Polls `probe` until it returns a value other than undefined; fails with `what` after the timeout. */
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, intervalMs = 250): Promise<T> {
   const deadline = Date.now() + timeoutMs;

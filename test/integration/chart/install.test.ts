@@ -10,29 +10,51 @@ import { CHART_DIR, CT_CONFIG, helmAsync, runToolAsync } from "../../../scripts/
 import { Executor } from "../../executor/executor.ts";
 import { silentLogger } from "../../../src/observability/log.ts";
 import { rd } from "../../fixtures/resources.ts";
-import { clusterState, createNamespace, customObjects, deleteNamespace, kubeConfig, rejection } from "../helpers.ts";
+import { clusterState, createNamespace, customObjects, deleteNamespace, kubeConfig, noRunnerResourcesLeft, rejection } from "../helpers.ts";
 
 const CI_VALUES = join(CHART_DIR, "ci/url-mode-values.yaml");
 const kc = kubeConfig();
 let executor: Executor;
 
 beforeAll(async () => {
+  // ct's uninstall runs the chart's pre-delete hook, which waits for every RunnerDeployment and ActRunner in the cluster.
+  await noRunnerResourcesLeft();
   executor = new Executor({ kc, server: clusterState().server, caFile: clusterState().caFile, logger: silentLogger() });
   await executor.start();
-});
+}, 240_000);
 
 afterAll(async () => {
   await executor?.drained();
   await executor?.stop();
 }, 90_000);
 
+/** A release ct left behind (its uninstall failed), removed without hooks so that its webhooks stop intercepting later tests. */
+async function removeLeftCtReleases(): Promise<string[]> {
+  const releases = JSON.parse(await helmAsync(["list", "--all-namespaces", "--all", "--output", "json"], { kubeconfig: clusterState().kubeconfig })) as {
+    name: string;
+    namespace: string;
+  }[];
+  const left = releases.filter((r) => r.name.startsWith("forgejo-arc-") && r.namespace === r.name);
+  for (const r of left)
+    await helmAsync(["uninstall", r.name, "--namespace", r.namespace, "--no-hooks", "--wait", "--timeout", "60s"], { kubeconfig: clusterState().kubeconfig });
+  return left.map((r) => `${r.namespace}/${r.name}`);
+}
+
 test("ct install: installs with the ci values, the helm test passes, and it uninstalls", async () => {
   const port = await freePort();
-  const stdout = await runToolAsync("ct", ["install", "--config", CT_CONFIG, "--helm-extra-set-args", `--set=webhooks.url.port=${port}`], {
-    kubeconfig: clusterState().kubeconfig,
-    env: { CT_PRINT_LOGS: "false" },
-    timeoutMs: 360_000,
-  });
+  let stdout: string;
+  let leftReleases: string[];
+  try {
+    stdout = await runToolAsync("ct", ["install", "--config", CT_CONFIG, "--helm-extra-set-args", `--set=webhooks.url.port=${port}`], {
+      kubeconfig: clusterState().kubeconfig,
+      env: { CT_PRINT_LOGS: "false" },
+      timeoutMs: 360_000,
+    });
+  } finally {
+    leftReleases = await removeLeftCtReleases();
+  }
+  // ct reports success even when its uninstall failed: its release must be gone by its own uninstall.
+  expect(leftReleases).toEqual([]);
   expect(stdout).toMatch(/TEST SUITE:\s+forgejo-arc-\S+-test-webhooks[\s\S]*Phase:\s+Succeeded/);
   expect(stdout).toContain("All charts installed successfully");
   const admission = kc.makeApiClient(AdmissionregistrationV1Api);

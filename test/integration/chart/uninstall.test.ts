@@ -13,7 +13,7 @@ import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { rd } from "../../fixtures/resources.ts";
 import { silentLogger } from "../../../src/observability/log.ts";
-import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig } from "../helpers.ts";
+import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, noRunnerResourcesLeft } from "../helpers.ts";
 import { startRunnerBridge } from "../support/runner-bridge.ts";
 
 const CI_VALUES = join(CHART_DIR, "ci/url-mode-values.yaml");
@@ -33,6 +33,8 @@ let ns: string;
 const releases = new Map<string, string>();
 
 beforeAll(async () => {
+  // The hook looks at the whole cluster: earlier test files' RunnerDeployments must be gone.
+  await noRunnerResourcesLeft();
   fake = seededFake();
   forgejoUrl = await fake.listen();
   ns = await createNamespace("uninstall-user");
@@ -40,7 +42,7 @@ beforeAll(async () => {
   bridge = await startRunnerBridge(fake, ns);
   executor = new Executor({ kc, server: clusterState().server, caFile: clusterState().caFile, logger: silentLogger() });
   await executor.start();
-}, 60_000);
+}, 240_000);
 
 afterAll(async () => {
   await deleteNamespace(ns);
@@ -114,6 +116,12 @@ test("by default, helm uninstall stops while a RunnerDeployment exists, naming i
   expect(message).toContain(`RunnerDeployment(s) still exist: ${ns}/kept`);
   expect(message).toContain("kubectl delete runnerdeployments");
   expect(await objects.get("runnerdeployments", ns, "kept")).toBeDefined();
+  // As docs/install.md says: the release is left "uninstalling", which helm upgrade no longer takes.
+  const upgrade = await helmAsync(["upgrade", "refusing", CHART_DIR, "--namespace", releaseNamespace, "--reuse-values"], { kubeconfig: kubeconfig() }).then(
+    () => "",
+    (error: Error) => error.message,
+  );
+  expect(upgrade).toContain('"refusing" has no deployed releases');
 
   // Deleted as the message says, the uninstall goes through and removes the hook's own objects.
   await objects.delete("runnerdeployments", ns, "kept");
