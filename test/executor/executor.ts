@@ -368,6 +368,7 @@ export class Executor {
               terminated: {
                 exitCode: entry.exitCode,
                 reason: entry.exitCode === 0 ? "Completed" : "Error",
+                startedAt: entry.startedAt,
                 finishedAt: now,
                 ...(entry.exitCode !== 0 && container.terminationMessagePolicy === "FallbackToLogsOnError"
                   ? { message: logTail(entry.output) }

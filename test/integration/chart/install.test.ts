@@ -24,8 +24,8 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  await executor?.drained();
-  await executor?.stop();
+  // Stopped even when pods outlive the wait: its processes must not outlive the suite.
+  await executor?.drained().finally(() => executor?.stop());
 }, 90_000);
 
 /** A release ct left behind (its uninstall failed), removed without hooks so that its webhooks stop intercepting later tests. */

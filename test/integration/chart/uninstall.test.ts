@@ -53,8 +53,8 @@ afterAll(async () => {
     await deleteNamespace(releaseNamespace);
   }
   await bridge?.stop();
-  await executor?.drained();
-  await executor?.stop();
+  // Stopped even when pods outlive the wait: its processes must not outlive the suite.
+  await executor?.drained().finally(() => executor?.stop());
   await fake?.close();
 }, 180_000);
 
