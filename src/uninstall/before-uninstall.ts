@@ -9,7 +9,7 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject } f
 import { formatDuration, parseDuration } from "../api/duration.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { LABELS, MANAGED_BY } from "../api/well-known.ts";
-import { apiErrorCode } from "../k8s/client.ts";
+import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
 import type { Logger } from "../observability/log.ts";
 
 export const RUNNER_DEPLOYMENT_POLICIES = ["refuse", "delete"] as const;
@@ -147,7 +147,12 @@ export async function runBeforeUninstall(config: BeforeUninstallConfig, kc: Kube
   const deadline = Date.now() + config.timeoutMs;
   let lastWaitingFor = "";
   for (;;) {
-    const step = nextStep(config.runnerDeployments, await leftovers());
+    const step = nextStep(
+      config.runnerDeployments,
+      await leftovers().catch((error: unknown) => {
+        throw new Error(`listing RunnerDeployments, ActRunners, listener pods and namespaces: ${apiErrorMessage(error)}`, { cause: error });
+      }),
+    );
     if (step.kind === "done") {
       logger.info("No RunnerDeployment, listener or ActRunner left; the uninstall may go on");
       return;
@@ -168,7 +173,12 @@ export async function runBeforeUninstall(config: BeforeUninstallConfig, kc: Kube
             propagationPolicy: "Foreground",
           })
           .catch((error: unknown) => {
-            if (apiErrorCode(error) !== 404) throw error;
+            if (apiErrorCode(error) === 404) return;
+            const hint =
+              apiErrorCode(error) === 403
+                ? " (its ServiceAccount needs delete on runnerdeployments; the chart grants it with rbac.create)"
+                : "";
+            throw new Error(`deleting RunnerDeployment ${name}: ${apiErrorMessage(error)}${hint}`, { cause: error });
           });
         logger.info({ runnerDeployment: name }, "Deleted RunnerDeployment (uninstall.runnerDeployments=delete)");
       }

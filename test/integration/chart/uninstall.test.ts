@@ -4,10 +4,15 @@
 // is the fake. "refuse" (the default) stops the uninstall and names the RunnerDeployment; "delete"
 // deletes it, and the uninstall ends only once the ActRunner has deleted its Forgejo runner.
 import { AppsV1Api, BatchV1Api, CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import { execFile } from "node:child_process";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import type { ActRunner } from "../../../src/generated/api.ts";
 import { freePort } from "../../../scripts/cluster/cluster.ts";
 import { CHART_DIR, helmAsync } from "../../../scripts/chart/chart.ts";
+import { BUNDLE } from "../../../scripts/build.ts";
+import { beforeUninstallRules } from "../../../src/uninstall/rbac.ts";
+import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount } from "../support/service-account.ts";
 import { EXECUTOR_POD_TEMPLATE, Executor } from "../../executor/executor.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
@@ -159,3 +164,25 @@ test("with uninstall.runnerDeployments=delete, helm uninstall deletes the Runner
   ).toEqual([]);
   await expect(apps.readNamespacedDeployment({ name: "deleting-forgejo-arc", namespace: releaseNamespace })).rejects.toMatchObject({ code: 404 });
 }, 600_000);
+
+test("the hook says which permission it lacks: delete mode under the refuse policy's rules", async () => {
+  await createRunnerDeployment("guarded");
+  const kubeconfig = await clusterServiceAccountKubeconfig(ns, "hook", beforeUninstallRules("refuse"));
+  try {
+    const failure = await promisify(execFile)(process.execPath, [BUNDLE, "before-uninstall", "--runner-deployments=delete", "--timeout=20s"], {
+      env: { PATH: process.env.PATH ?? "", KUBECONFIG: kubeconfig },
+      timeout: 60_000,
+    }).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toContain(`forgejo-arc: deleting RunnerDeployment ${ns}/guarded:`);
+    expect(failure?.stderr).toContain(`cannot delete resource "runnerdeployments"`);
+    expect(failure?.stderr).toContain("needs delete on runnerdeployments");
+    expect(await objects.get("runnerdeployments", ns, "guarded")).toBeDefined();
+  } finally {
+    await deleteClusterServiceAccount(ns, "hook");
+    await objects.delete("runnerdeployments", ns, "guarded");
+  }
+}, 120_000);
