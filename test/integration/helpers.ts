@@ -64,29 +64,49 @@ export async function removeActRunnerFinalizers(kc: KubeConfig, namespace: strin
 }
 
 /**
- * Waits until no RunnerDeployment or ActRunner is left in the cluster — those of earlier test files
- * go with their namespaces, which the namespace controller empties within a minute or two. For tests
- * of a cluster-wide controller whose uninstall hook waits for every one of them (the chart's).
+ * Waits until no RunnerDeployment or ActRunner is left in the cluster, for tests of a cluster-wide
+ * controller whose uninstall hook waits for every one of them (the chart's). Those of earlier test
+ * files go with their namespaces; an ActRunner whose finalizer a later file's controller added
+ * again (it sees every namespace) while its namespace was going is let go and deleted here, as
+ * deleteNamespace does: the controller that would clear it is stopped.
  */
 export async function noRunnerResourcesLeft(timeoutMs = 180_000): Promise<void> {
-  const api = kubeConfig().makeApiClient(CustomObjectsApi);
-  const names = async (plural: string) =>
+  const kc = kubeConfig();
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
+  const listed = async (plural: string) =>
     (
       (await api.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural })) as {
-        items: { metadata: { namespace: string; name: string } }[];
+        items: { metadata: { namespace: string; name: string; finalizers?: string[]; deletionTimestamp?: string } }[];
       }
-    ).items.map((o) => `${plural} ${o.metadata.namespace}/${o.metadata.name}`);
-  let left: string[] = [];
+    ).items.map((o) => ({ ...o.metadata, kind: plural }));
+  let left: Awaited<ReturnType<typeof listed>> = [];
   await eventually(
     "no RunnerDeployment or ActRunner left by earlier tests",
     async () => {
-      left = [...(await names("runnerdeployments")), ...(await names("actrunners"))];
+      left = [...(await listed("runnerdeployments")), ...(await listed("actrunners"))];
+      const goingTestNamespaces = (await core.listNamespace({ labelSelector: TEST_NAMESPACE_LABEL })).items
+        .filter((n) => n.metadata?.deletionTimestamp)
+        .map((n) => n.metadata!.name!);
+      for (const namespace of new Set(left.map((o) => o.namespace).filter((n) => goingTestNamespaces.includes(n))))
+        await removeActRunnerFinalizers(kc, namespace);
+      // Not waiting for the namespace controller's next pass, which may be minutes away after retries.
+      for (const o of left.filter((o) => goingTestNamespaces.includes(o.namespace) && !o.deletionTimestamp))
+        await api
+          .deleteNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, plural: o.kind, namespace: o.namespace, name: o.name })
+          .catch(() => undefined);
       return left.length === 0 ? true : undefined;
     },
     timeoutMs,
     1_000,
   ).catch((error: Error) => {
-    throw new Error(`${error.message}; left: ${left.slice(0, 10).join(", ")}`);
+    const described = left
+      .slice(0, 10)
+      .map(
+        (o) =>
+          `${o.kind} ${o.namespace}/${o.name} (finalizers ${o.finalizers?.join(",") ?? "none"}, deleted ${o.deletionTimestamp ?? "no"})`,
+      );
+    throw new Error(`${error.message}; left: ${described.join(", ")}`);
   });
 }
 
