@@ -106,8 +106,7 @@ const LISTENER_PODS = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.component}=lis
  * What is left, listed anew on each call: listener pods first, so that an ActRunner a listener
  * created before it ended is in the later list.
  */
-function leftoversLister(kc: KubeConfig, logger: Logger): () => Promise<Leftovers> {
-  const custom = kc.makeApiClient(CustomObjectsApi);
+function leftoversLister(kc: KubeConfig, custom: CustomObjectsApi, logger: Logger): () => Promise<Leftovers> {
   const core = kc.makeApiClient(CoreV1Api);
   const key = (o: KubernetesObject) => `${o.metadata!.namespace}/${o.metadata!.name}`;
   const list = async (plural: string) =>
@@ -143,7 +142,7 @@ function leftoversLister(kc: KubeConfig, logger: Logger): () => Promise<Leftover
 /** Returns when nothing is left; throws with the message the hook's log ends with otherwise. */
 export async function runBeforeUninstall(config: BeforeUninstallConfig, kc: KubeConfig, logger: Logger): Promise<void> {
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const leftovers = leftoversLister(kc, logger);
+  const leftovers = leftoversLister(kc, custom, logger);
   const deadline = Date.now() + config.timeoutMs;
   let lastWaitingFor = "";
   for (;;) {

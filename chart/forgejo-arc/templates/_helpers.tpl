@@ -39,6 +39,18 @@ app.kubernetes.io/part-of: forgejo-arc
 {{- end -}}
 {{- end -}}
 
+{{/* nodeSelector and tolerations of the release's pods (controller, helm test, uninstall hook). */}}
+{{- define "forgejo-arc.nodePlacement" -}}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
 {{- define "forgejo-arc.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}

@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { AdmissionregistrationV1Api } from "@kubernetes/client-node";
 import { freePort } from "../../../scripts/cluster/cluster.ts";
 import { CHART_DIR, CT_CONFIG, helmAsync, runToolAsync } from "../../../scripts/chart/chart.ts";
-import { Executor } from "../../executor/executor.ts";
-import { silentLogger } from "../../../src/observability/log.ts";
+import type { Executor } from "../../executor/executor.ts";
+import { startTestExecutor, stopTestExecutor } from "../support/executor.ts";
 import { rd } from "../../fixtures/resources.ts";
 import { clusterState, createNamespace, customObjects, deleteNamespace, kubeConfig, noRunnerResourcesLeft, rejection } from "../helpers.ts";
 
@@ -19,13 +19,11 @@ let executor: Executor;
 beforeAll(async () => {
   // ct's uninstall runs the chart's pre-delete hook, which waits for every RunnerDeployment and ActRunner in the cluster.
   await noRunnerResourcesLeft();
-  executor = new Executor({ kc, server: clusterState().server, caFile: clusterState().caFile, logger: silentLogger() });
-  await executor.start();
+  executor = await startTestExecutor(kc);
 }, 240_000);
 
 afterAll(async () => {
-  // Stopped even when pods outlive the wait: its processes must not outlive the suite.
-  await executor?.drained().finally(() => executor?.stop());
+  await stopTestExecutor(executor);
 }, 90_000);
 
 /** A release ct left behind (its uninstall failed), removed without hooks so that its webhooks stop intercepting later tests. */

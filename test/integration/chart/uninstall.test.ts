@@ -13,11 +13,11 @@ import { CHART_DIR, helmAsync } from "../../../scripts/chart/chart.ts";
 import { BUNDLE } from "../../../scripts/build.ts";
 import { beforeUninstallRules } from "../../../src/uninstall/rbac.ts";
 import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount } from "../support/service-account.ts";
-import { EXECUTOR_POD_TEMPLATE, Executor } from "../../executor/executor.ts";
+import { EXECUTOR_POD_TEMPLATE, type Executor } from "../../executor/executor.ts";
+import { startTestExecutor, stopTestExecutor } from "../support/executor.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { rd } from "../../fixtures/resources.ts";
-import { silentLogger } from "../../../src/observability/log.ts";
 import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, noRunnerResourcesLeft } from "../helpers.ts";
 import { startRunnerBridge } from "../support/runner-bridge.ts";
 
@@ -45,8 +45,7 @@ beforeAll(async () => {
   ns = await createNamespace("uninstall-user");
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "forgejo-token" }, stringData: { token: TOKENS.owner } } });
   bridge = await startRunnerBridge(fake, ns);
-  executor = new Executor({ kc, server: clusterState().server, caFile: clusterState().caFile, logger: silentLogger() });
-  await executor.start();
+  executor = await startTestExecutor(kc);
 }, 240_000);
 
 afterAll(async () => {
@@ -58,8 +57,7 @@ afterAll(async () => {
     await deleteNamespace(releaseNamespace);
   }
   await bridge?.stop();
-  // Stopped even when pods outlive the wait: its processes must not outlive the suite.
-  await executor?.drained().finally(() => executor?.stop());
+  await stopTestExecutor(executor);
   await fake?.close();
 }, 180_000);
 

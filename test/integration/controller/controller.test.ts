@@ -5,21 +5,12 @@ import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts"
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { rd } from "../../fixtures/resources.ts";
-import {
-  clusterState,
-  createNamespace,
-  customObjects,
-  deleteNamespace,
-  eventually,
-  kubeConfig,
-  metricSum,
-  GC_TIMEOUT_MS,
-} from "../helpers.ts";
+import { createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, metricSum, GC_TIMEOUT_MS } from "../helpers.ts";
 import { startRole, type RoleProcess } from "../support/process.ts";
 import { startListenerProcess } from "../support/listener-process.ts";
 import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridge.ts";
-import { EXECUTOR_NODE, EXECUTOR_POD_TEMPLATE, Executor } from "../../executor/executor.ts";
-import { silentLogger } from "../../../src/observability/log.ts";
+import { EXECUTOR_NODE, EXECUTOR_POD_TEMPLATE, type Executor } from "../../executor/executor.ts";
+import { startTestExecutor, stopTestExecutor } from "../support/executor.ts";
 import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount } from "../support/service-account.ts";
 import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../../src/controller/rbac.ts";
 
@@ -58,8 +49,7 @@ beforeAll(async () => {
   ns = await createNamespace("controller");
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "forgejo-token" }, stringData: { token: TOKENS.owner } } });
   bridge = await startRunnerBridge(fake, ns);
-  executor = new Executor({ kc, server: clusterState().server, caFile: clusterState().caFile, logger: silentLogger() });
-  await executor.start();
+  executor = await startTestExecutor(kc);
   // The controller runs with exactly the ClusterRole the chart gives it.
   const kubeconfig = await clusterServiceAccountKubeconfig(ns, "controller", controllerClusterRoleRules(), controllerLeaderElectionRules());
   controller = await startRole("controller", controllerArgs(), { KUBECONFIG: kubeconfig });
@@ -75,8 +65,7 @@ afterAll(async () => {
   await controller?.stop("SIGKILL");
   await bridge?.stop();
   await deleteNamespace(ns);
-  // Stopped even when pods outlive the wait: its processes must not outlive the suite.
-  await executor?.drained(ns).finally(() => executor?.stop());
+  await stopTestExecutor(executor, ns);
   await deleteClusterServiceAccount(ns, "controller");
   await fake.close();
 }, 120_000);
