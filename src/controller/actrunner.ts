@@ -30,6 +30,7 @@ import type { ForgejoClient } from "../forgejo/client.ts";
 import { scopePrefix, type ForgejoScope } from "../forgejo/scope.ts";
 import type { ForgejoClients } from "./forgejo-clients.ts";
 import { observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
+import { JobAttempts, isUnfinished, type ActRunnerRef, type Claim } from "./job-attempts.ts";
 import { Registrations, type RunnerCredentials, type Unrecorded } from "./registrations.ts";
 import {
   forgejoRunnerDescription,
@@ -75,6 +76,7 @@ export class ActRunnerReconciler {
   /** Per key, the resourceVersion our last write replaced: a cache still showing it is stale. */
   private readonly superseded = new Map<string, string>();
   private readonly registrations = new Registrations();
+  private readonly jobAttempts: JobAttempts;
   /** uid → when Forgejo was last asked whether the runner took its job. */
   private readonly lastPickupCheck = new Map<string, number>();
   /** ActRunner uid → when its waiting runner pod was last read (see nextPodLookInMs). */
@@ -85,6 +87,10 @@ export class ActRunnerReconciler {
     this.custom = deps.kc.makeApiClient(CustomObjectsApi);
     this.batch = deps.kc.makeApiClient(BatchV1Api);
     this.core = deps.kc.makeApiClient(CoreV1Api);
+    this.jobAttempts = new JobAttempts((ref) => {
+      const cached = deps.cache.actRunners.get(ref.name, ref.namespace);
+      return cached?.metadata?.uid === ref.uid && isUnfinished(cached);
+    });
   }
 
   /**
@@ -93,12 +99,14 @@ export class ActRunnerReconciler {
    */
   beginTerm(existing: AR[]): void {
     this.registrations.beginTerm(existing.filter((ar) => ar.status?.runnerId === undefined).map((ar) => ar.metadata!.uid!));
+    this.jobAttempts.beginTerm(existing);
   }
 
   /** The ActRunner left the cache (deleted): what was kept for it goes. */
   forget(ar: AR): void {
     if (!ar.metadata?.uid) return;
     this.registrations.forget(ar.metadata.uid);
+    this.jobAttempts.release(ar.metadata.uid);
     this.lastPickupCheck.delete(ar.metadata.uid);
     this.lastPodLook.delete(ar.metadata.uid);
   }
@@ -153,13 +161,15 @@ export class ActRunnerReconciler {
    * a retried pass reuses the runner instead of registering another. A suspect ActRunner (see
    * registrations.ts) first has its runners looked for: one whose credentials reached the Secret
    * is adopted, every other runner of its name is deleted, and a Job made for a runner that was
-   * lost is deleted before a new one is created.
+   * lost is deleted before a new one is created. An ActRunner whose job attempt another one serves
+   * registers nothing and yields (job-attempts.ts).
    */
   private async startRunner(ar: AR): Promise<Requeue> {
     const uid = ar.metadata!.uid!;
     const runnerName = forgejoRunnerName(ar);
     const { client, scope } = await this.deps.forgejo.for(ar);
     const unrecorded = this.registrations.unrecordedFor(uid) ?? (await this.adoptOrRegister(ar, runnerName, client, scope));
+    if ("kind" in unrecorded) return unrecorded.kind === "wait" ? 1_000 : this.yieldTo(ar, unrecorded.by);
     const credentials = unrecorded.credentials;
     if (!unrecorded.stored) {
       await this.writeRunnerSecret(ar, credentials);
@@ -200,14 +210,28 @@ export class ActRunnerReconciler {
     return undefined;
   }
 
-  /** A suspect's runner whose credentials reached the Secret, or else a newly registered runner; kept in memory until the status names it. */
-  private async adoptOrRegister(ar: AR, runnerName: string, client: ForgejoClient, scope: ForgejoScope): Promise<Unrecorded> {
+  /**
+   * A suspect's runner whose credentials reached the Secret, or else a newly registered runner (kept
+   * in memory until the status names it), or else — the attempt being another ActRunner's — its claim.
+   */
+  private async adoptOrRegister(
+    ar: AR,
+    runnerName: string,
+    client: ForgejoClient,
+    scope: ForgejoScope,
+  ): Promise<Unrecorded | Exclude<Claim, { kind: "claimed" }>> {
     const uid = ar.metadata!.uid!;
-    const adopted = this.registrations.isSuspect(uid) ? await this.recoverRunner(ar, runnerName, client, scope) : undefined;
-    if (adopted) {
-      this.registrations.registered(uid, adopted, true);
-      return { credentials: adopted, stored: true };
+    if (this.registrations.isSuspect(uid)) {
+      const adopted = await this.recoverRunner(ar, runnerName, client, scope);
+      if (adopted) {
+        this.registrations.registered(uid, adopted, true);
+        this.jobAttempts.registered(ar);
+        return { credentials: adopted, stored: true };
+      }
+      this.jobAttempts.release(uid);
     }
+    const claim = this.jobAttempts.claim(ar);
+    if (claim.kind !== "claimed") return claim;
     let registered: RunnerCredentials;
     try {
       registered = await client.registerRunner(scope, {
@@ -217,10 +241,28 @@ export class ActRunnerReconciler {
       });
     } catch (error) {
       this.registrations.registrationFailed(uid, error);
+      // A refusal made no runner and gives the claim up; after an unclear failure (a suspect now) the claim stands.
+      if (!this.registrations.isSuspect(uid)) this.jobAttempts.release(uid);
       throw error;
     }
     this.registrations.registered(uid, registered);
+    this.jobAttempts.registered(ar);
     return { credentials: registered, stored: false };
+  }
+
+  /**
+   * Another ActRunner serves this one's job attempt: this one ends without a runner. A suspect's Job
+   * (made by an interrupted pass for a runner that is gone) goes too.
+   */
+  private async yieldTo(ar: AR, servedBy: ActRunnerRef): Promise<Requeue> {
+    if (this.deps.cache.jobs.get(runnerObjectName(ar), ar.metadata!.namespace))
+      await this.deleteJob(runnerObjectName(ar), ar.metadata!.namespace!);
+    const message =
+      `Forgejo job ${ar.spec.forgejoJobID} (attempt ${ar.spec.jobData.attempt ?? 0}) is served by ActRunner ` +
+      `${servedBy.namespace}/${servedBy.name}; no runner was started for this one. Another RunnerDeployment on the same ` +
+      `Forgejo server lists the same jobs: give each RunnerDeployment label names of its own, so that each job goes to one of them`;
+    await this.patchStatus(ar, { phase: "Failed", reason: "DuplicateJob", message, completedAt: new Date().toISOString() }, []);
+    return 0;
   }
 
   /** A plain create costs the API server far less than server-side apply; a Secret left by a lost registration is overwritten. */

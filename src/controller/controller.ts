@@ -359,7 +359,7 @@ function createControllerMetrics(registry: Registry, cache: ClusterCache) {
     }),
     finished: new Counter({
       name: "forgejo_arc_actrunners_finished_total",
-      help: "ActRunners that reached Succeeded or Failed, by RunnerDeployment, phase and reason (e.g. Completed, BackoffLimitExceeded, PickupTimeout, JobVanished).",
+      help: "ActRunners that reached Succeeded or Failed, by RunnerDeployment, phase and reason (e.g. Completed, BackoffLimitExceeded, PickupTimeout, JobVanished, DuplicateJob).",
       labelNames: [...RD_LABELS, "phase", "reason"],
       registers: [registry],
     }),

@@ -83,8 +83,8 @@ async function createRunnerDeployment(name: string, spec: Record<string, unknown
   return (await objects.create("runnerdeployments", ns, { ...body, metadata: { name, namespace: ns } })) as RunnerDeployment;
 }
 
-async function startListener(rdName: string, token = TOKENS.owner, scope?: string[]): Promise<RoleProcess> {
-  const listener = await startListenerProcess({ namespace: ns, rdName, forgejoUrl, token, scope });
+async function startListener(rdName: string, token = TOKENS.owner, scope?: string[], labels?: string): Promise<RoleProcess> {
+  const listener = await startListenerProcess({ namespace: ns, rdName, forgejoUrl, token, scope, labels });
   listeners.push(listener);
   return listener;
 }
@@ -405,6 +405,48 @@ describe("controller", () => {
       return jobs.length === 0 || jobs[0]!.metadata?.deletionTimestamp ? true : undefined;
     });
     await eventually("the Forgejo runner deleted", async () => (forgejoRunnersOf("cancel").length === 0 ? true : undefined));
+  }, 90_000);
+
+  it("starts one runner for a job that two RunnerDeployments with overlapping labels both list; the other ActRunner yields", async () => {
+    // The runners do not take the job, so that it waits until both listeners have seen it.
+    const runnerTemplate = { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } };
+    await createRunnerDeployment("overlap-small", { labels: "overlap:host", runnerTemplate });
+    await createRunnerDeployment("overlap-large", { labels: "overlap:host,overlap-gpu:host", runnerTemplate });
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["overlap"] });
+    await Promise.all([
+      startListener("overlap-small", TOKENS.owner, undefined, "overlap:host"),
+      startListener("overlap-large", TOKENS.owner, undefined, "overlap:host,overlap-gpu:host"),
+    ]);
+    const names = [`overlap-small-${job.id}-1`, `overlap-large-${job.id}-1`];
+
+    const decided = await Promise.all(
+      names.map((name) =>
+        actRunnerWhen(name, `${name} running or finished`, (r) => ["Running", "Succeeded", "Failed"].includes(r.status?.phase ?? "")),
+      ),
+    );
+    const yielded = decided.filter((r) => r.status?.reason === "DuplicateJob");
+    const serving = decided.filter((r) => r.status?.phase === "Running");
+    expect(yielded).toHaveLength(1);
+    expect(serving).toHaveLength(1);
+    const [loser, winner] = [yielded[0]!, serving[0]!];
+    expect(loser.status?.phase).toBe("Failed");
+    expect(loser.status?.message).toContain(`is served by ActRunner ${ns}/${winner.metadata!.name}`);
+    expect(winner.status?.runnerId).toBeDefined();
+
+    // The one that yielded never had a runner: none registered, no credentials, no Job.
+    expect(loser.status?.runnerId).toBeUndefined();
+    expect(forgejoRunnersOf("overlap").map((r) => r.name)).toEqual([`k8s-${ns}-${winner.metadata!.name}`]);
+    await expect(core.readNamespacedSecret({ name: `${loser.metadata!.name}-runner`, namespace: ns })).rejects.toMatchObject({ code: 404 });
+    const jobsOf = async (rdName: string) =>
+      (await batch.listNamespacedJob({ namespace: ns, labelSelector: `forgejo.actions.io/runner-deployment=${rdName}` })).items;
+    expect([...(await jobsOf("overlap-small")), ...(await jobsOf("overlap-large"))].map((j) => j.metadata?.name)).toEqual([
+      winner.metadata!.name,
+    ]);
+    const warning = (await events(loser.metadata!.name!)).find((e) => e.reason === "DuplicateJob");
+    expect(warning).toMatchObject({ type: "Warning" });
+    expect(warning?.message).toContain("give each RunnerDeployment label names of its own");
+    expect(await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Failed", reason: "DuplicateJob" })).toBe(1);
+    await Promise.all(["overlap-small", "overlap-large"].map((name) => objects.delete("runnerdeployments", ns, name)));
   }, 90_000);
 
   it("stops a runner that does not pick up its job within the pickup timeout", async () => {
