@@ -6,7 +6,7 @@ import type { Logger } from "../src/observability/log.ts";
 import type { ActRunner, RunnerDeployment } from "../src/generated/api.ts";
 import { readRequest, review, toResponse, type AdmissionRequest, type Verdict } from "./admission.ts";
 import { validateActRunner } from "./actrunner.ts";
-import { defaultingVerdict, validateRunnerDeployment, type PodDryRun } from "./runnerdeployment.ts";
+import { defaultingVerdict, validateRunnerDeployment, type PodDryRun, type RunnerDeploymentRules } from "./runnerdeployment.ts";
 import { sharedSchemaValidator } from "./schema-validation.ts";
 
 export interface WebhookDeps {
@@ -14,6 +14,8 @@ export interface WebhookDeps {
   registry?: Registry;
   podDryRun?: PodDryRun;
   images: { runner: string; listener: string };
+  /** The RunnerDeployments that exist, for warnings about overlapping label names. */
+  runnerDeployments?: RunnerDeploymentRules["runnerDeployments"];
   /** /readyz answers 200 only while this holds (e.g. certificates loaded). */
   ready?: () => boolean;
   bodyLimit?: string;
@@ -48,7 +50,7 @@ export function createApp(deps: WebhookDeps): express.Express {
     registers: [registry],
   });
   const schema = sharedSchemaValidator();
-  const rules = { schema, podDryRun: deps.podDryRun, images: deps.images };
+  const rules = { schema, podDryRun: deps.podDryRun, images: deps.images, runnerDeployments: deps.runnerDeployments };
 
   const app = express();
   app.disable("x-powered-by");

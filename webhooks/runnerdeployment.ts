@@ -17,6 +17,7 @@ import {
 import { formatDuration, parseDuration } from "../src/api/duration.ts";
 import { normaliseLabels, parseLabels } from "../src/api/labels.ts";
 import { scopeProblems } from "../src/api/names.ts";
+import { sharedLabelNames } from "../src/api/overlap.ts";
 import { mergePodTemplate } from "../src/api/pod-template.ts";
 import type { PodTemplate, RunnerDeployment, RunnerDeploymentSpec } from "../src/generated/api.ts";
 import type { Verdict } from "./admission.ts";
@@ -31,6 +32,8 @@ export interface RunnerDeploymentRules {
   /** Absent: templates are checked only by the rules here, not by the API server. */
   podDryRun?: PodDryRun;
   images: { runner: string; listener: string };
+  /** The RunnerDeployments that exist (the controller's cache): overlapping label names are warned about. Absent: not checked. */
+  runnerDeployments?: () => RunnerDeployment[];
 }
 
 export function defaultRunnerDeployment(rd: RunnerDeployment, namespace: string): RunnerDeployment {
@@ -162,6 +165,7 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   if (typeof spec.minRunners === "number" && typeof spec.maxRunners === "number" && spec.minRunners > spec.maxRunners) {
     verdict.denials.push(`spec.minRunners: must not exceed spec.maxRunners ${spec.maxRunners}, got ${spec.minRunners}`);
   }
+  if (verdict.denials.length === 0 && rules.runnerDeployments) checkOverlap(rd, namespace, rules.runnerDeployments(), verdict);
   checkTemplate("runnerTemplate", spec.runnerTemplate, RUNNER_CONTAINER, "Never", verdict);
   checkTemplate("listenerTemplate", spec.listenerTemplate, LISTENER_CONTAINER, "Always", verdict);
   if (verdict.denials.length === 0 && rules.podDryRun) {
@@ -177,4 +181,25 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
     }
   }
   return verdict;
+}
+
+const OVERLAPS_NAMED = 3;
+
+/** Warns when other RunnerDeployments list the same jobs: each such job then gets one runner, from whichever listener sees it first. */
+function checkOverlap(rd: RunnerDeployment, namespace: string, others: RunnerDeployment[], verdict: Verdict): void {
+  const overlaps = others
+    .filter((other) => other.metadata?.namespace !== namespace || other.metadata?.name !== rd.metadata?.name)
+    .map((other) => ({ other: `${other.metadata?.namespace}/${other.metadata?.name}`, names: sharedLabelNames(rd.spec, other.spec) }))
+    .filter(({ names }) => names.length > 0)
+    .sort((a, b) => a.other.localeCompare(b.other));
+  if (overlaps.length === 0) return;
+  const named = overlaps
+    .slice(0, OVERLAPS_NAMED)
+    .map(({ other, names }) => `${other} (${names.join(", ")})`)
+    .join(", ");
+  const more = overlaps.length > OVERLAPS_NAMED ? ` and ${overlaps.length - OVERLAPS_NAMED} more` : "";
+  verdict.warnings.push(
+    `spec.labels: shares label names with RunnerDeployment ${named}${more} on the same Forgejo server and scope: ` +
+      "a job that asks only for shared names gets one runner, from whichever of them sees it first; give each RunnerDeployment label names of its own if that matters",
+  );
 }

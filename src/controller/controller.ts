@@ -279,6 +279,7 @@ export class Controller {
       registry: this.deps.registry,
       podDryRun: podDryRun(this.deps.kc),
       images: { runner: this.config.runnerImage, listener: this.config.listenerImage },
+      runnerDeployments: () => this.cache.runnerDeployments.list(),
       ready: () => true,
     });
     this.webhooks = await serve(app, {

@@ -9,6 +9,7 @@
 // Who serves an attempt is what the leading replica knows: the unfinished ActRunners that existed
 // when its term began (each has a runner in its status, or may have one; see registrations.ts) and
 // those it let register since. A holder that finished, went or is being deleted serves no more.
+import { forgejoServerKey } from "../api/overlap.ts";
 import type { AR } from "./cache.ts";
 
 export interface ActRunnerRef {
@@ -89,16 +90,7 @@ export class JobAttempts {
 
 /** The job attempt an ActRunner is for: its Forgejo server (scheme, host, path; no trailing slash) and job handle. */
 export function attemptKey(ar: AR): string {
-  return `${serverKey(ar.spec.forgejoServer)} ${ar.spec.jobHandle}`;
-}
-
-function serverKey(server: string): string {
-  try {
-    const url = new URL(server);
-    return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "")}`;
-  } catch {
-    return server;
-  }
+  return `${forgejoServerKey(ar.spec.forgejoServer)} ${ar.spec.jobHandle}`;
 }
 
 export function isUnfinished(ar: AR): boolean {

@@ -3,14 +3,24 @@
 // ci values), so the API server only ever dials loopback. ct install does install → helm test →
 // uninstall; a second install then shows the API server refusing bad RunnerDeployments through
 // the chart's own webhook configuration.
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { AdmissionregistrationV1Api } from "@kubernetes/client-node";
-import { freePort } from "../../../scripts/cluster/cluster.ts";
+import { freePort, toolsPath } from "../../../scripts/cluster/cluster.ts";
 import { CHART_DIR, CT_CONFIG, helmAsync, runToolAsync } from "../../../scripts/chart/chart.ts";
 import type { Executor } from "../../executor/executor.ts";
 import { startTestExecutor, stopTestExecutor } from "../support/executor.ts";
 import { rd } from "../../fixtures/resources.ts";
-import { clusterState, createNamespace, customObjects, deleteNamespace, kubeConfig, noRunnerResourcesLeft, rejection } from "../helpers.ts";
+import {
+  clusterState,
+  createNamespace,
+  customObjects,
+  deleteNamespace,
+  eventually,
+  kubeConfig,
+  noRunnerResourcesLeft,
+  rejection,
+} from "../helpers.ts";
 
 const CI_VALUES = join(CHART_DIR, "ci/url-mode-values.yaml");
 const kc = kubeConfig();
@@ -122,6 +132,23 @@ describe("installed with helm, the API server calls the chart's webhooks", () =>
     )) as { spec: { tokenSecretRef: { namespace: string; key: string }; pickupTimeout: string } };
     expect(created.spec.tokenSecretRef).toEqual({ name: "t", namespace: ns, key: "token" });
     expect(created.spec.pickupTimeout).toBe("10m");
+  });
+
+  test("a RunnerDeployment sharing label names with another is admitted with the chart's webhook warning naming that one", async () => {
+    const overlapping = rd({ metadata: { name: "overlapping", namespace: ns }, spec: { labels: "docker:host", tokenSecretRef: { name: "t", namespace: ns } } });
+    const createDryRun = () =>
+      spawnSync("kubectl", ["--kubeconfig", clusterState().kubeconfig, "create", "--dry-run=server", "-f", "-"], {
+        input: JSON.stringify(overlapping),
+        encoding: "utf8",
+        env: { ...process.env, PATH: toolsPath() },
+      });
+    // "fine" (the test above) reaches the controller's cache a moment after it was created.
+    const result = await eventually("the overlap warning", async () => {
+      const run = createDryRun();
+      expect(run.status).toBe(0);
+      return run.stderr.includes("Warning: spec.labels: shares label names") ? run : undefined;
+    });
+    expect(result.stderr).toContain(`shares label names with RunnerDeployment ${ns}/fine (docker) on the same Forgejo server and scope`);
   });
 
   test("helm test checks the running webhooks", async () => {

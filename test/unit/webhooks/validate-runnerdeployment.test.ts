@@ -175,6 +175,28 @@ describe("validating webhook for RunnerDeployment", () => {
     expect(response.warnings).toEqual([expect.stringContaining(warning)]);
   });
 
+  it("warns about RunnerDeployments that list the same jobs through shared label names, not about itself or apart ones", async () => {
+    const other = (namespace: string, name: string, spec: NonNullable<Parameters<typeof rd>[0]>["spec"]) =>
+      rd({ metadata: { namespace, name }, spec });
+    const existing = [
+      rd(), // itself, as an UPDATE sees it
+      other("gpu", "large", { labels: "docker,gpu:host" }),
+      other("ci", "repo-runners", { organization: undefined, repository: "acme/app", labels: "ubuntu-22.04:host" }),
+      other("ci", "elsewhere", { organization: "other" }),
+      other("ci", "arm", { labels: "arm64:host" }),
+    ];
+    const response = await validate(
+      rd({ spec: { labels: "docker:host,ubuntu-22.04:host" } }),
+      testApp({ runnerDeployments: () => existing }),
+    );
+    expect(response.allowed).toBe(true);
+    expect(response.warnings).toEqual([
+      "spec.labels: shares label names with RunnerDeployment ci/repo-runners (ubuntu-22.04), gpu/large (docker) on the same Forgejo server and scope: " +
+        "a job that asks only for shared names gets one runner, from whichever of them sees it first; give each RunnerDeployment label names of its own if that matters",
+    ]);
+    expect((await validate(rd({ spec: { labels: "x:host" } }), testApp({ runnerDeployments: () => existing }))).warnings).toBeUndefined();
+  });
+
   it("omits warnings when there are none", async () => {
     const response = await validate(rd({ spec: { labels: "x:host" } }));
     expect(response).not.toHaveProperty("warnings");
