@@ -12,6 +12,7 @@ import {
   POLL_INTERVAL_MIN_MS,
   POLL_INTERVAL_WARN_BELOW_MS,
   RETENTION_MAX_MS,
+  RETENTION_WARN_BELOW_MS,
   RUNNER_CONTAINER,
 } from "../src/api/defaults.ts";
 import { formatDuration, parseDuration } from "../src/api/duration.ts";
@@ -152,7 +153,12 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
     verdict.warnings.push(`spec.pollInterval: "${spec.pollInterval}" polls Forgejo more than once per 5s; every listener adds that load`);
   }
   checkDuration("pickupTimeout", spec.pickupTimeout, PICKUP_TIMEOUT_MIN_MS, PICKUP_TIMEOUT_MAX_MS, verdict);
-  checkDuration("retentionAfterFinish", spec.retentionAfterFinish, 0, RETENTION_MAX_MS, verdict);
+  const retentionMs = checkDuration("retentionAfterFinish", spec.retentionAfterFinish, 0, RETENTION_MAX_MS, verdict);
+  if (retentionMs !== undefined && retentionMs < RETENTION_WARN_BELOW_MS) {
+    verdict.warnings.push(
+      `spec.retentionAfterFinish: "${spec.retentionAfterFinish}" deletes failed ActRunners before the listener has counted them; a job whose runner pods fail before taking it then gets a new runner at every poll instead of three in all; use 30s or more`,
+    );
+  }
   const secretNamespace = spec.tokenSecretRef?.namespace;
   if (secretNamespace !== undefined && namespace && secretNamespace !== namespace) {
     verdict.denials.push(

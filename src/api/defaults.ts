@@ -12,6 +12,8 @@ export const POLL_INTERVAL_WARN_BELOW_MS = 5_000;
 export const PICKUP_TIMEOUT_MIN_MS = 30_000;
 export const PICKUP_TIMEOUT_MAX_MS = 86_400_000;
 export const RETENTION_MAX_MS = 7 * 86_400_000;
+/** Below this, a job whose runner failed before taking it is tried at every poll: the listener counts tries from kept ActRunners. */
+export const RETENTION_WARN_BELOW_MS = 30_000;
 
 /** Container names the operator's pods are built around; templates override them by name. */
 export const RUNNER_CONTAINER = "runner";

@@ -21,7 +21,7 @@ import { Informer } from "../k8s/informer.ts";
 import type { Logger } from "../observability/log.ts";
 import { forgejoCallMetrics } from "../observability/metrics.ts";
 import type { ListenerConfig } from "./config.ts";
-import { actRunnerLabels, planPoll } from "./plan.ts";
+import { RUNNER_TRIES, actRunnerLabels, planPoll } from "./plan.ts";
 
 export interface ListenerDeps {
   kc: KubeConfig;
@@ -177,7 +177,7 @@ export class Listener {
         recentlyCreated: [...this.recentlyCreated],
         maxRunners: rd.spec.maxRunners,
       });
-      for (const { job, name } of plan.create) await this.createActRunner(rd, job, name);
+      for (const { job, name, tryNumber } of plan.create) await this.createActRunner(rd, job, name, tryNumber);
       const waiting = jobs.filter((j) => j.status === "waiting").length;
       this.metrics.waitingJobs.set(waiting);
       this.metrics.overCapacity.set(plan.overCapacity);
@@ -231,7 +231,7 @@ export class Listener {
     this.forgejoVersion = version;
   }
 
-  private async createActRunner(rd: RunnerDeployment, job: ForgejoJob, name: string): Promise<void> {
+  private async createActRunner(rd: RunnerDeployment, job: ForgejoJob, name: string, tryNumber: number): Promise<void> {
     if (!job.handle) {
       throw new PollFailure(
         "unsupported",
@@ -274,7 +274,12 @@ export class Listener {
     try {
       await this.api.createNamespacedCustomObject({ ...RESOURCE, namespace: this.config.namespace, plural: "actrunners", body });
       this.metrics.created.inc();
-      this.log.info({ ar: `${this.config.namespace}/${name}`, jobId: job.id, attempt: job.attempt }, "Created ActRunner");
+      this.log.info(
+        { ar: `${this.config.namespace}/${name}`, jobId: job.id, attempt: job.attempt, try: tryNumber },
+        tryNumber > 1
+          ? `Created ActRunner: try ${tryNumber} of ${RUNNER_TRIES}, the last runner failed before it took the job`
+          : "Created ActRunner",
+      );
     } catch (error) {
       // AlreadyExists: an earlier poll, a restarted listener or a second one made it. Same outcome.
       if (apiErrorCode(error) !== 409)

@@ -1,12 +1,25 @@
 // What one poll should do, decided from Forgejo's answer and the cached ActRunners: pure, so the
-// rules (oldest first, no duplicates, maxRunners, vanished and started jobs) are tested without I/O.
+// rules (oldest first, no duplicates, maxRunners, retries, vanished and started jobs) are tested
+// without I/O.
 import type { ActRunner, ForgejoJob } from "../generated/api.ts";
 import { fitName } from "../api/naming.ts";
 import { LABELS } from "../api/well-known.ts";
 
-/** "<runnerdeployment>-<job id>-<attempt>", the RunnerDeployment part shortened with a hash to fit 63. */
-export function actRunnerName(runnerDeployment: string, jobId: number, attempt: number): string {
-  return fitName(runnerDeployment, `-${jobId}-${attempt}`);
+/**
+ * How many runners a job attempt gets while it waits, one after the other: a runner whose pod failed
+ * before it took the job is followed by another after RETRY_DELAY_MS, doubled for each further try.
+ */
+export const RUNNER_TRIES = 3;
+export const RETRY_DELAY_MS = 10_000;
+/** Failures after which the job is not tried again at once: it waited its full pickup timeout, another ActRunner serves it, or it left. */
+const NOT_RETRIED: ReadonlySet<string> = new Set(["PickupTimeout", "DuplicateJob", "JobVanished"]);
+
+/**
+ * "<runnerdeployment>-<job id>-<attempt>", "-try<n>" appended from the second try on; the
+ * RunnerDeployment part shortened with a hash to fit 63.
+ */
+export function actRunnerName(runnerDeployment: string, jobId: number, attempt: number, tryNumber = 1): string {
+  return fitName(runnerDeployment, `-${jobId}-${attempt}${tryNumber > 1 ? `-try${tryNumber}` : ""}`);
 }
 
 export function isFinished(runner: ActRunner): boolean {
@@ -19,8 +32,8 @@ export function pickedUp(runner: ActRunner): boolean {
 }
 
 export interface PollPlan {
-  /** Waiting jobs to create ActRunners for, oldest first. */
-  create: { job: ForgejoJob; name: string }[];
+  /** Waiting jobs to create ActRunners for, oldest first; tryNumber > 1 after runners that failed before taking the job. */
+  create: { job: ForgejoJob; name: string; tryNumber: number }[];
   /** Waiting jobs without an ActRunner left for a later poll because maxRunners is reached. */
   overCapacity: number;
   /** Unfinished ActRunners whose runner has not picked up the job, and whose job attempt Forgejo no longer lists. */
@@ -38,6 +51,7 @@ export function planPoll(input: {
   /** Names created by earlier polls that the cache has not shown yet: they exist and are active. */
   recentlyCreated?: string[];
   maxRunners?: number;
+  now?: number;
 }): PollPlan {
   const cached = new Set(input.actRunners.map((r) => r.metadata?.name));
   const unseen = (input.recentlyCreated ?? []).filter((name) => !cached.has(name));
@@ -46,17 +60,24 @@ export function planPoll(input: {
   const waiting = input.jobs.filter((job) => job.status === "waiting").sort((a, b) => a.id - b.id);
   const create: PollPlan["create"] = [];
   let overCapacity = 0;
+  const attempt = (jobId: number, attemptNumber: number | undefined) => `${jobId}/${attemptNumber ?? 0}`;
+  const triesByAttempt = new Map<string, ActRunner[]>();
+  for (const r of input.actRunners) {
+    const key = attempt(r.spec.forgejoJobID, r.spec.jobData.attempt);
+    triesByAttempt.set(key, [...(triesByAttempt.get(key) ?? []), r]);
+  }
   for (const job of waiting) {
-    const name = actRunnerName(input.runnerDeployment, job.id, job.attempt ?? 0);
+    const tryNumber = nextTry(triesByAttempt.get(attempt(job.id, job.attempt)) ?? [], input.now ?? Date.now());
+    if (tryNumber === undefined) continue;
+    const name = actRunnerName(input.runnerDeployment, job.id, job.attempt ?? 0, tryNumber);
     if (existing.has(name)) continue;
     if (input.maxRunners !== undefined && active >= input.maxRunners) {
       overCapacity++;
       continue;
     }
-    create.push({ job, name });
+    create.push({ job, name, tryNumber });
     active++;
   }
-  const attempt = (jobId: number, attemptNumber: number | undefined) => `${jobId}/${attemptNumber ?? 0}`;
   const listed = new Set(input.jobs.map((job) => attempt(job.id, job.attempt)));
   const running = new Set(input.jobs.filter((job) => job.status === "running").map((job) => attempt(job.id, job.attempt)));
   const unpicked = input.actRunners.filter((r) => !isFinished(r) && !pickedUp(r) && !r.metadata?.deletionTimestamp);
@@ -64,6 +85,16 @@ export function planPoll(input: {
   const vanished = namesOf(unpicked.filter((r) => !listed.has(attempt(r.spec.forgejoJobID, r.spec.jobData.attempt))));
   const started = namesOf(unpicked.filter((r) => running.has(attempt(r.spec.forgejoJobID, r.spec.jobData.attempt))));
   return { create, overCapacity, vanished, started, active };
+}
+
+/** The number of the next try for a waiting job attempt whose ActRunners are `tries`; undefined: none now. */
+function nextTry(tries: ActRunner[], now: number): number | undefined {
+  if (tries.length === 0) return 1;
+  if (tries.length >= RUNNER_TRIES) return undefined;
+  const failedBeforePickup = (r: ActRunner) => r.status?.phase === "Failed" && !pickedUp(r) && !NOT_RETRIED.has(r.status.reason ?? "");
+  if (!tries.every(failedBeforePickup)) return undefined;
+  const lastEnd = Math.max(...tries.map((r) => new Date(r.status?.completedAt ?? r.metadata?.creationTimestamp ?? now).getTime() || now));
+  return now >= lastEnd + RETRY_DELAY_MS * 2 ** (tries.length - 1) ? tries.length + 1 : undefined;
 }
 
 export function actRunnerLabels(runnerDeployment: string, job: ForgejoJob): Record<string, string> {

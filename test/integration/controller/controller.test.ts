@@ -331,17 +331,36 @@ describe("controller", () => {
     await eventually("the instance runner deleted", async () => (forgejoRunnersOf("site").length === 0 ? true : undefined));
   }, 90_000);
 
-  it("marks an ActRunner Failed with the reason when its pod fails, and deletes the runner", async () => {
+  it("marks an ActRunner Failed with the reason when its pod fails, deletes the runner, and gives the waiting job two more tries", async () => {
     const failedRunsBefore = await controllerMetric("forgejo_arc_runner_run_duration_seconds_count", { phase: "Failed" });
-    const job = await queueOneJob("fails", { runnerTemplate: { metadata: { annotations: { "forgejo-arc.test/result": "failed" } } } });
+    // The pods fail before they take the job. The ActRunners are kept after they finish, so that the
+    // listener counts the tries (with a short retention it would try again at each poll).
+    const job = await queueOneJob("fails", {
+      retentionAfterFinish: "5m",
+      runnerTemplate: { metadata: { annotations: { "forgejo-arc.test/result": "failed", [NO_PICKUP_ANNOTATION]: "true" } } },
+    });
     const failed = await actRunnerWhen(`fails-${job.id}-1`, "Failed", (r) => r.status?.phase === "Failed");
     expect(failed.status?.reason).toBe("BackoffLimitExceeded");
     expect(failed.status?.message).toContain("runner container Error with exit code 1");
-    await eventually("runner deleted", async () => (forgejoRunnersOf("fails").length === 0 ? true : undefined));
     expect((await events(`fails-${job.id}-1`)).some((e) => e.type === "Warning" && e.reason === "BackoffLimitExceeded")).toBe(true);
-    expect(await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Failed", reason: "BackoffLimitExceeded" })).toBe(1);
-    expect(await controllerMetric("forgejo_arc_runner_run_duration_seconds_count", { phase: "Failed" })).toBe(failedRunsBefore + 1);
-  }, 90_000);
+
+    // The job still waits: a second runner 10 s after the failure, a third 20 s after that one's, then none.
+    const third = await actRunnerWhen(`fails-${job.id}-1-try3`, "the third try Failed", (r) => r.status?.phase === "Failed", 75_000);
+    expect(third.status?.reason).toBe("BackoffLimitExceeded");
+    const second = (await actRunner(`fails-${job.id}-1-try2`))!;
+    expect(
+      new Date(second.metadata!.creationTimestamp!).getTime() - new Date(failed.status!.completedAt!).getTime(),
+    ).toBeGreaterThanOrEqual(9_000);
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    expect((await actRunners("fails")).map((r) => r.metadata?.name).sort()).toEqual(
+      [`fails-${job.id}-1`, `fails-${job.id}-1-try2`, `fails-${job.id}-1-try3`].sort(),
+    );
+    expect(fake.jobs.get(job.id)!.status).toBe("waiting");
+    await eventually("runners deleted", async () => (forgejoRunnersOf("fails").length === 0 ? true : undefined));
+    expect(await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Failed", reason: "BackoffLimitExceeded" })).toBe(3);
+    expect(await controllerMetric("forgejo_arc_runner_run_duration_seconds_count", { phase: "Failed" })).toBe(failedRunsBefore + 3);
+    await objects.delete("runnerdeployments", ns, "fails");
+  }, 150_000);
 
   it("reads a runner pod that does not start to say why (the controller does not watch runner pods)", async () => {
     const job = await queueOneJob("unplaced", { runnerTemplate: { spec: { nodeSelector: { "forgejo-arc.test/no-such-node": "true" } } } });

@@ -1,4 +1,4 @@
-import { actRunnerLabels, actRunnerName, planPoll } from "../../../src/listener/plan.ts";
+import { RETRY_DELAY_MS, RUNNER_TRIES, actRunnerLabels, actRunnerName, planPoll } from "../../../src/listener/plan.ts";
 import type { ActRunner, ForgejoJob } from "../../../src/generated/api.ts";
 import { ar } from "../../fixtures/resources.ts";
 
@@ -37,6 +37,12 @@ describe("ActRunner names", () => {
     expect(name.length).toBeLessThanOrEqual(63);
     expect(name).toMatch(/^a+-[0-9a-f]{6}-123456789-12$/);
     expect(actRunnerName(`${"a".repeat(59)}b`, 123456789, 12)).not.toBe(name);
+  });
+
+  it("appends -try<n> from a job attempt's second runner on", () => {
+    expect(actRunnerName("builders", 42, 1, 1)).toBe("builders-42-1");
+    expect(actRunnerName("builders", 42, 1, 2)).toBe("builders-42-1-try2");
+    expect(actRunnerName("a".repeat(60), 123456789, 12, 3)).toMatch(/^a+-[0-9a-f]{6}-123456789-12-try3$/);
   });
 
   it("is deterministic, so restarts and racing listeners make the same name", () => {
@@ -126,5 +132,49 @@ describe("poll plan", () => {
     // 2 still waits; 3 is marked already; 4 is done; 5's running attempt is another one's.
     expect(plan.started).toEqual(["rd-1-1", "rd-6-1"]);
     expect(plan.vanished).toEqual(["rd-5-1"]);
+  });
+
+  describe("another runner for a job whose runner failed before taking it", () => {
+    const failedAt = Date.parse("2026-11-28T12:00:00Z");
+    /** Try `tryNumber` of job 1, finished at `failedAt` with `reason`. */
+    function failedTry(tryNumber: number, reason = "BackoffLimitExceeded", pickedUp = false): ActRunner {
+      const base = runner(1, "Failed");
+      base.metadata!.name = actRunnerName("rd", 1, 1, tryNumber);
+      base.status = {
+        phase: "Failed",
+        reason,
+        completedAt: new Date(failedAt).toISOString(),
+        conditions: pickedUp
+          ? [{ type: "PickedUp", status: "True", reason: "PickedUp", message: "", lastTransitionTime: "2026-11-28T11:59:00Z" }]
+          : [],
+      };
+      return base;
+    }
+    const plan = (actRunners: ActRunner[], afterMs: number, recentlyCreated: string[] = []) =>
+      planPoll({ runnerDeployment: "rd", jobs: [job(1)], actRunners, recentlyCreated, now: failedAt + afterMs });
+
+    it("makes the next try once the delay passed, doubling it each time, up to RUNNER_TRIES", () => {
+      expect(plan([failedTry(1)], RETRY_DELAY_MS - 1).create).toEqual([]);
+      expect(plan([failedTry(1)], RETRY_DELAY_MS).create).toEqual([{ job: job(1), name: "rd-1-1-try2", tryNumber: 2 }]);
+      expect(plan([failedTry(1), failedTry(2)], RETRY_DELAY_MS).create).toEqual([]);
+      expect(plan([failedTry(1), failedTry(2)], 2 * RETRY_DELAY_MS).create.map((c) => c.name)).toEqual(["rd-1-1-try3"]);
+      expect(RUNNER_TRIES).toBe(3);
+      expect(plan([failedTry(1), failedTry(2), failedTry(3)], 60 * RETRY_DELAY_MS).create).toEqual([]);
+    });
+
+    it("makes none while a try is unfinished or was just created", () => {
+      const unfinished = runner(1, "Pending");
+      unfinished.metadata!.name = "rd-1-1-try2";
+      expect(plan([failedTry(1), unfinished], RETRY_DELAY_MS).create).toEqual([]);
+      expect(plan([failedTry(1)], RETRY_DELAY_MS, ["rd-1-1-try2"]).create).toEqual([]);
+    });
+
+    it.each([
+      ["it waited its whole pickup timeout", failedTry(1, "PickupTimeout")],
+      ["another RunnerDeployment's ActRunner serves the job", failedTry(1, "DuplicateJob")],
+      ["the runner had taken the job", failedTry(1, "BackoffLimitExceeded", true)],
+    ])("makes none when %s (retention paces those)", (_title, previous) => {
+      expect(plan([previous], 60 * RETRY_DELAY_MS).create).toEqual([]);
+    });
   });
 });

@@ -165,6 +165,11 @@ describe("validating webhook for RunnerDeployment", () => {
       'spec.pollInterval: "3s" polls Forgejo more than once per 5s',
     ],
     [
+      "a retention too short to count a job's tries",
+      { spec: { labels: "x:host", retentionAfterFinish: "10s" } },
+      'spec.retentionAfterFinish: "10s" deletes failed ActRunners before the listener has counted them',
+    ],
+    [
       "a docker label",
       { spec: { labels: "x:docker://alpine:3" } },
       "spec.labels: a docker label runs each runner pod with a privileged Docker-in-Docker sidecar",
