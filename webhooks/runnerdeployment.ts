@@ -19,6 +19,7 @@ import { formatDuration, parseDuration } from "../src/api/duration.ts";
 import { normaliseLabels, parseLabels } from "../src/api/labels.ts";
 import { scopeProblems } from "../src/api/names.ts";
 import { sharedLabelNames } from "../src/api/overlap.ts";
+import { RUNNER_TRIES } from "../src/listener/plan.ts";
 import { mergePodTemplate } from "../src/api/pod-template.ts";
 import type { PodTemplate, RunnerDeployment, RunnerDeploymentSpec } from "../src/generated/api.ts";
 import type { Verdict } from "./admission.ts";
@@ -156,7 +157,7 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   const retentionMs = checkDuration("retentionAfterFinish", spec.retentionAfterFinish, 0, RETENTION_MAX_MS, verdict);
   if (retentionMs !== undefined && retentionMs < RETENTION_WARN_BELOW_MS) {
     verdict.warnings.push(
-      `spec.retentionAfterFinish: "${spec.retentionAfterFinish}" deletes failed ActRunners before the listener has counted them; a job whose runner pods fail before taking it then gets a new runner at every poll instead of three in all; use 30s or more`,
+      `spec.retentionAfterFinish: "${spec.retentionAfterFinish}" deletes failed ActRunners before the listener has counted them; a job whose runner pods fail before taking it then gets a new runner at every poll instead of ${RUNNER_TRIES} in all; use 30s or more`,
     );
   }
   const secretNamespace = spec.tokenSecretRef?.namespace;

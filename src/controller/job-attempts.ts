@@ -10,6 +10,7 @@
 // when its term began (each has a runner in its status, or may have one; see registrations.ts) and
 // those it let register since. A holder that finished, went or is being deleted serves no more.
 import { forgejoServerKey } from "../api/overlap.ts";
+import { isFinished } from "../listener/plan.ts";
 import type { AR } from "./cache.ts";
 
 export interface ActRunnerRef {
@@ -93,9 +94,9 @@ export function attemptKey(ar: AR): string {
   return `${forgejoServerKey(ar.spec.forgejoServer)} ${ar.spec.jobHandle}`;
 }
 
+/** Neither finished nor being deleted. */
 export function isUnfinished(ar: AR): boolean {
-  const phase = ar.status?.phase;
-  return !ar.metadata?.deletionTimestamp && phase !== "Succeeded" && phase !== "Failed";
+  return !ar.metadata?.deletionTimestamp && !isFinished(ar);
 }
 
 function refOf(ar: AR): ActRunnerRef {
