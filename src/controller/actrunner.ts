@@ -10,6 +10,8 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
+  type CoreV1Event,
+  type CoreV1EventList,
   type V1Job,
   type V1PodList,
   type V1Secret,
@@ -374,11 +376,11 @@ export class ActRunnerReconciler {
         }
         if (now >= deadline) {
           const timeout = ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT;
-          return this.stop(
-            ar,
-            "PickupTimeout",
-            `The runner did not pick up Forgejo job ${ar.spec.forgejoJobID} within ${timeout} (spec.pickupTimeout); the job may wait behind a concurrency group or have been cancelled`,
-          );
+          const message =
+            observed.phase === "Pending"
+              ? `The runner pod did not start within ${timeout} (spec.pickupTimeout), so it never asked for Forgejo job ${ar.spec.forgejoJobID}: ${observed.message}`
+              : `The runner did not pick up Forgejo job ${ar.spec.forgejoJobID} within ${timeout} (spec.pickupTimeout); the job may wait behind a concurrency group or have been cancelled`;
+          return this.stop(ar, "PickupTimeout", message);
         }
         await this.updateFromObserved(ar, observed, []);
         const untilDeadline = Math.max(deadline - now, 0) + 100;
@@ -398,7 +400,8 @@ export class ActRunnerReconciler {
     const look = planPodLook(job, fromJob, ar.status?.phase, this.lastPodLook.get(uid), now);
     if (!look.now) return { observed: sinceLastLook(fromJob, ar.status), nextLookInMs: look.nextInMs };
     if (fromJob.phase === "Pending") this.lastPodLook.set(uid, now);
-    const observed = observeJob(job, await this.runnerPods(job));
+    const pods = await this.runnerPods(job);
+    const observed = observeJob(job, pods, pods.length === 0 ? await this.podCreationError(job) : undefined);
     return { observed, nextLookInMs: look.nextInMs === undefined ? undefined : look.nextInMs + 100 };
   }
 
@@ -409,6 +412,17 @@ export class ActRunnerReconciler {
       `/api/v1/namespaces/${encodeURIComponent(job.metadata!.namespace!)}/pods?labelSelector=${selector}`,
     );
     return list.items;
+  }
+
+  /** The message of the Job's latest FailedCreate Event (a pod refused by a quota or Pod Security admission), if any. */
+  private async podCreationError(job: V1Job): Promise<string | undefined> {
+    const selector = encodeURIComponent(`involvedObject.uid=${job.metadata!.uid},reason=FailedCreate`);
+    const list = await this.deps.rest.request<CoreV1EventList>(
+      "GET",
+      `/api/v1/namespaces/${encodeURIComponent(job.metadata!.namespace!)}/events?fieldSelector=${selector}`,
+    );
+    const time = (e: CoreV1Event) => new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp ?? 0).getTime();
+    return list.items.sort((a, b) => time(b) - time(a))[0]?.message;
   }
 
   /**

@@ -21,12 +21,14 @@ const POD_LOOK_MAX_INTERVAL_MS = 120_000;
 
 /**
  * Milliseconds until the pods of a runner Job that waits for a ready pod should be read (≤ 0: now),
- * or undefined while there is nothing to look at (no pod yet, or one is ready). Looks come
+ * or undefined while there is nothing to look at (a pod is ready, or the Job finished). A Job still
+ * without a pod is looked at too: its pod may be refused (quota, Pod Security admission). Looks come
  * POD_LOOK_AFTER_MS after the Job was made, then at intervals of half the Job's age at the last
  * look (at least POD_LOOK_AFTER_MS, at most 2 min): a pod stuck for long costs a read every 2 min.
  */
 export function nextPodLookInMs(job: V1Job, lastLook: number | undefined, now: number): number | undefined {
-  if ((job.status?.active ?? 0) === 0 || (job.status?.ready ?? 0) > 0) return undefined;
+  const finished = job.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+  if (finished || (job.status?.ready ?? 0) > 0) return undefined;
   const created = new Date(job.metadata?.creationTimestamp ?? now).getTime();
   const next =
     lastLook === undefined
@@ -67,8 +69,11 @@ export function sinceLastLook(fromJob: ObservedRunner, recorded: { reason?: stri
   return { phase: fromJob.phase, reason: recorded?.reason ?? fromJob.reason, message: recorded?.message ?? fromJob.message };
 }
 
-/** With no pods given, the Job's own counts decide: a ready pod is a running runner. */
-export function observeJob(job: V1Job, pods: V1Pod[]): ObservedRunner {
+/**
+ * With no pods given, the Job's own counts decide: a ready pod is a running runner.
+ * `podCreationError`: why the Job could not create its pod (its latest FailedCreate Event), when it has none.
+ */
+export function observeJob(job: V1Job, pods: V1Pod[], podCreationError?: string): ObservedRunner {
   const conditions = job.status?.conditions ?? [];
   const pod = [...pods].sort((a, b) => String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)))[0];
   const runner = pod?.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
@@ -112,6 +117,8 @@ export function observeJob(job: V1Job, pods: V1Pod[]): ObservedRunner {
       message: `Runner pod ${pod?.metadata?.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`,
     };
   }
+  if (!pod && (job.status?.active ?? 0) === 0 && podCreationError)
+    return { phase: "Pending", reason: "FailedCreate", message: `The Job cannot create the runner pod: ${podCreationError}` };
   const unschedulable = pod?.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
   if (unschedulable)
     return {

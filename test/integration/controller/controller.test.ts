@@ -377,6 +377,59 @@ describe("controller", () => {
     );
   }, 120_000);
 
+  it("says why a runner Job gets no pod (Pod Security admission refuses the Docker sidecar), and why it stopped at the pickup timeout", async () => {
+    const restricted = await createNamespace("controller-psa");
+    try {
+      const namespace = await core.readNamespace({ name: restricted });
+      namespace.metadata!.labels = { ...namespace.metadata!.labels, "pod-security.kubernetes.io/enforce": "restricted" };
+      await core.replaceNamespace({ name: restricted, body: namespace });
+      await core.createNamespacedSecret({
+        namespace: restricted,
+        body: { metadata: { name: "forgejo-token" }, stringData: { token: TOKENS.owner } },
+      });
+      const body = rd({
+        spec: {
+          forgejoServer: forgejoUrl,
+          labels: "psa:docker",
+          tokenSecretRef: { name: "forgejo-token", namespace: restricted },
+          pickupTimeout: "30s",
+          retentionAfterFinish: "5m",
+        } as never,
+      });
+      await objects.create("runnerdeployments", restricted, { ...body, metadata: { name: "psa", namespace: restricted } });
+      listeners.push(
+        await startListenerProcess({ namespace: restricted, rdName: "psa", forgejoUrl, token: TOKENS.owner, labels: "psa:docker" }),
+      );
+      const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["psa"] });
+      const name = `psa-${job.id}-1`;
+      const inRestricted = async () =>
+        ((await objects.list("actrunners", restricted)) as { items: ActRunner[] }).items.find((r) => r.metadata?.name === name);
+
+      const refused = await eventually("FailedCreate", async () => {
+        const r = await inRestricted();
+        return r?.status?.reason === "FailedCreate" ? r : undefined;
+      });
+      expect(refused.status?.phase).toBe("Pending");
+      expect(refused.status?.message).toMatch(
+        /^The Job cannot create the runner pod: .*violates PodSecurity "restricted:latest": privileged/,
+      );
+
+      const stopped = await eventually(
+        "PickupTimeout",
+        async () => {
+          const r = await inRestricted();
+          return r?.status?.reason === "PickupTimeout" ? r : undefined;
+        },
+        60_000,
+      );
+      expect(stopped.status?.message).toMatch(
+        /^The runner pod did not start within 30s \(spec\.pickupTimeout\), so it never asked for Forgejo job \d+: The Job cannot create the runner pod: .*violates PodSecurity/,
+      );
+    } finally {
+      await deleteNamespace(restricted);
+    }
+  }, 120_000);
+
   it("asks Forgejo whether a runner took its job only once the listener sees the job running, and then marks it PickedUp", async () => {
     const runFor = { "forgejo-arc.test/run-for": "5m" };
     await createRunnerDeployment("waits", { runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", ...runFor } } } });
@@ -476,7 +529,14 @@ describe("controller", () => {
     const stopped = await actRunnerWhen(`pickup-${job.id}-1`, "PickupTimeout", (r) => r.status?.reason === "PickupTimeout");
     expect(stopped.status?.message).toContain("did not pick up Forgejo job");
     expect(stopped.status?.message).toContain("spec.pickupTimeout");
-    expect(await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Failed", reason: "PickupTimeout" })).toBe(1);
+    expect(
+      await controllerMetric("forgejo_arc_actrunners_finished_total", {
+        runner_deployment_namespace: ns,
+        runner_deployment: "pickup",
+        phase: "Failed",
+        reason: "PickupTimeout",
+      }),
+    ).toBe(1);
     await eventually("the Forgejo runner deleted", async () => (forgejoRunnersOf("pickup").length === 0 ? true : undefined));
     expect(fake.jobs.get(job.id)!.status).toBe("waiting");
   }, 90_000);

@@ -68,6 +68,14 @@ describe("observing a runner Job", () => {
     expect(observeJob(job([], { active: 1, ready: 1 }), [])).toMatchObject({ phase: "Running", message: "The runner pod is running" });
     expect(observeJob(job([], { active: 1, ready: 0 }), [])).toMatchObject({ phase: "Pending", message: "The runner pod is starting" });
     expect(observeJob(job([], {}), [])).toMatchObject({ phase: "Pending", message: "Waiting for the Job to create the runner pod" });
+    const refused = 'Error creating: pods "r-1-1-x" is forbidden: violates PodSecurity "restricted:latest": privileged';
+    expect(observeJob(job([], {}), [], refused)).toEqual({
+      phase: "Pending",
+      reason: "FailedCreate",
+      message: `The Job cannot create the runner pod: ${refused}`,
+    });
+    // A pod that exists now says more than an older refusal.
+    expect(observeJob(job([], { active: 1, ready: 1 }), [], refused)).toMatchObject({ phase: "Running" });
   });
 
   it("is Pending with the scheduler's reason when the pod cannot be scheduled", () => {
@@ -91,11 +99,16 @@ describe("when to read a waiting runner pod", () => {
   const waiting = job([], { active: 1, ready: 0 });
   waiting.metadata!.creationTimestamp = new Date(created);
 
-  it("not while the Job has no pod yet or its pod is ready", () => {
-    const noPod = { ...waiting, status: { active: 0 } };
+  it("not while its pod is ready or the Job finished", () => {
     const ready = { ...waiting, status: { active: 1, ready: 1 } };
-    expect(nextPodLookInMs(noPod, undefined, created + 60_000)).toBeUndefined();
+    const failed = { ...waiting, status: { active: 0, conditions: [{ type: "Failed", status: "True" }] } } as V1Job;
     expect(nextPodLookInMs(ready, undefined, created + 60_000)).toBeUndefined();
+    expect(nextPodLookInMs(failed, undefined, created + 60_000)).toBeUndefined();
+  });
+
+  it("also while the Job has no pod yet (it may be refused one)", () => {
+    const noPod = { ...waiting, status: { active: 0 } };
+    expect(nextPodLookInMs(noPod, undefined, created + 1_000)).toBe(POD_LOOK_AFTER_MS - 1_000);
   });
 
   it("first POD_LOOK_AFTER_MS after the Job was made", () => {
