@@ -172,6 +172,11 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   if (typeof spec.minRunners === "number" && typeof spec.maxRunners === "number" && spec.minRunners > spec.maxRunners) {
     verdict.denials.push(`spec.minRunners: must not exceed spec.maxRunners ${spec.maxRunners}, got ${spec.minRunners}`);
   }
+  if (typeof spec.minRunners === "number" && spec.minRunners > 0) {
+    verdict.warnings.push(
+      `spec.minRunners: ${spec.minRunners} has no effect yet: warm runners are not built, a runner starts for each waiting job`,
+    );
+  }
   if (verdict.denials.length === 0 && rules.runnerDeployments) checkOverlap(rd, namespace, rules.runnerDeployments(), verdict);
   checkTemplate("runnerTemplate", spec.runnerTemplate, RUNNER_CONTAINER, "Never", verdict);
   checkTemplate("listenerTemplate", spec.listenerTemplate, LISTENER_CONTAINER, "Always", verdict);

@@ -164,6 +164,7 @@ describe("validating webhook for RunnerDeployment", () => {
       { spec: { pollInterval: "3s", labels: "x:host" } },
       'spec.pollInterval: "3s" polls Forgejo more than once per 5s',
     ],
+    ["warm runners, which are not built", { spec: { labels: "x:host", minRunners: 1 } }, "spec.minRunners: 1 has no effect yet"],
     [
       "a retention too short to count a job's tries",
       { spec: { labels: "x:host", retentionAfterFinish: "10s" } },
