@@ -70,21 +70,26 @@ afterAll(async () => {
   await fake.close();
 }, 120_000);
 
-async function createRunnerDeployment(name: string, spec: Record<string, unknown> = {}): Promise<RunnerDeployment> {
+async function createRunnerDeployment(name: string, spec: Record<string, unknown> = {}, namespace = ns): Promise<RunnerDeployment> {
   const body = rd({
     spec: {
       forgejoServer: forgejoUrl,
       labels: `${name}:host`,
-      tokenSecretRef: { namespace: ns },
+      tokenSecretRef: { namespace },
       retentionAfterFinish: "4s",
       ...spec,
     } as never,
   });
-  return (await objects.create("runnerdeployments", ns, { ...body, metadata: { name, namespace: ns } })) as RunnerDeployment;
+  return (await objects.create("runnerdeployments", namespace, { ...body, metadata: { name, namespace } })) as RunnerDeployment;
 }
 
-async function startListener(rdName: string, token = TOKENS.owner, scope?: string[], labels?: string): Promise<RoleProcess> {
-  const listener = await startListenerProcess({ namespace: ns, rdName, forgejoUrl, token, scope, labels });
+/** A listener process for RunnerDeployment `rdName` (in the test namespace, with the owner's token and the label `<rdName>:host`, unless given). */
+async function startListener(
+  rdName: string,
+  options: { token?: string; scope?: string[]; labels?: string; namespace?: string } = {},
+): Promise<RoleProcess> {
+  const { token = TOKENS.owner, namespace = ns, ...rest } = options;
+  const listener = await startListenerProcess({ namespace, rdName, forgejoUrl, token, ...rest });
   listeners.push(listener);
   return listener;
 }
@@ -320,7 +325,7 @@ describe("controller", () => {
       instance: true,
       tokenSecretRef: { name: "admin-token", namespace: ns },
     });
-    await startListener("site", TOKENS.admin, ["--instance=true"]);
+    await startListener("site", { token: TOKENS.admin, scope: ["--instance=true"] });
     const job = fake.enqueueJob({ repository: "alice/dotfiles", runs_on: ["site"] });
     const name = `site-${job.id}-1`;
     const done = await actRunnerWhen(name, `${name} Succeeded`, (r) => r.status?.phase === "Succeeded");
@@ -387,19 +392,8 @@ describe("controller", () => {
         namespace: restricted,
         body: { metadata: { name: "forgejo-token" }, stringData: { token: TOKENS.owner } },
       });
-      const body = rd({
-        spec: {
-          forgejoServer: forgejoUrl,
-          labels: "psa:docker",
-          tokenSecretRef: { name: "forgejo-token", namespace: restricted },
-          pickupTimeout: "30s",
-          retentionAfterFinish: "5m",
-        } as never,
-      });
-      await objects.create("runnerdeployments", restricted, { ...body, metadata: { name: "psa", namespace: restricted } });
-      listeners.push(
-        await startListenerProcess({ namespace: restricted, rdName: "psa", forgejoUrl, token: TOKENS.owner, labels: "psa:docker" }),
-      );
+      await createRunnerDeployment("psa", { labels: "psa:docker", pickupTimeout: "30s", retentionAfterFinish: "5m" }, restricted);
+      await startListener("psa", { namespace: restricted, labels: "psa:docker" });
       const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["psa"] });
       const name = `psa-${job.id}-1`;
       const inRestricted = async () =>
@@ -486,8 +480,8 @@ describe("controller", () => {
     await createRunnerDeployment("overlap-large", { labels: "overlap:host,overlap-gpu:host", runnerTemplate });
     const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["overlap"] });
     await Promise.all([
-      startListener("overlap-small", TOKENS.owner, undefined, "overlap:host"),
-      startListener("overlap-large", TOKENS.owner, undefined, "overlap:host,overlap-gpu:host"),
+      startListener("overlap-small", { labels: "overlap:host" }),
+      startListener("overlap-large", { labels: "overlap:host,overlap-gpu:host" }),
     ]);
     const names = [`overlap-small-${job.id}-1`, `overlap-large-${job.id}-1`];
 
@@ -639,7 +633,7 @@ describe("controller", () => {
     );
 
     await createRunnerDeployment("badtoken");
-    await startListener("badtoken", "not-a-token");
+    await startListener("badtoken", { token: "not-a-token" });
     const rejected = await eventually(
       "Unauthorized",
       async () => {
