@@ -14,6 +14,7 @@ import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../..
 import { ForgejoClient } from "../../../src/forgejo/client.ts";
 import { forgejoRunnerName, runnerJob, runnerSecret, runnerUUIDOf } from "../../../src/controller/runner-job.ts";
 import { ar } from "../../fixtures/resources.ts";
+import { API_GROUP, API_VERSION } from "../../../src/api/schemas.ts";
 
 const kc = kubeConfig();
 const objects = customObjects(kc);
@@ -99,9 +100,8 @@ async function actRunners(name: string): Promise<ActRunner[]> {
 
 const forgejoScope = { kind: "organization", organization: "acme" } as const;
 
-/** An ActRunner for one queued job, made before the controller starts (so it is a suspect), like the listener makes it. */
-async function createActRunnerFor(label: string) {
-  const job = fake.enqueueJob({ repository: "acme/app", runs_on: [label] });
+/** An ActRunner for a newly queued job (or `job`), made before the controller starts (so it is a suspect), like the listener makes it. */
+async function createActRunnerFor(label: string, job = fake.enqueueJob({ repository: "acme/app", runs_on: [label] })) {
   const name = `${label}-1`;
   const created = (await objects.create(
     "actrunners",
@@ -202,6 +202,49 @@ describe("controller resilience", () => {
       250,
     );
     expect(controller.output.some((line) => line.includes("Deleted a runner left by an interrupted registration"))).toBe(true);
+  }, 90_000);
+
+  // Two RunnerDeployments' ActRunners for one job attempt; an earlier leader registered and recorded
+  // a runner for one of them. The new leader must know that one serves the attempt from the list
+  // its term begins with, and let the other yield, not register a second runner.
+  it("after a restart, lets an ActRunner yield whose job attempt another one's recorded runner serves", async () => {
+    const served = await createActRunnerFor("served");
+    const other = await createActRunnerFor("other", served.job);
+    const registered = await served.client.registerRunner(forgejoScope, { name: forgejoRunnerName(served.created), ephemeral: true });
+    await core.createNamespacedSecret({ namespace: ns, body: runnerSecret(served.created, registered) });
+    await objects.api.replaceNamespacedCustomObjectStatus({
+      group: API_GROUP,
+      version: API_VERSION,
+      namespace: ns,
+      plural: "actrunners",
+      name: served.name,
+      body: {
+        ...served.created,
+        status: { phase: "Pending", runnerId: registered.id, runnerUUID: registered.uuid, runnerName: forgejoRunnerName(served.created) },
+      },
+    });
+    const postsBefore = fake.callCount("POST");
+
+    await startController();
+    const yielded = await eventually(
+      "the other ActRunner yielded",
+      async () => {
+        const current = (await objects.get("actrunners", ns, other.name)) as ActRunner;
+        return current.status?.reason === "DuplicateJob" ? current : undefined;
+      },
+      30_000,
+      250,
+    );
+    expect(yielded.status?.message).toContain(`is served by ActRunner ${ns}/${served.name}`);
+    expect(yielded.status?.runnerId).toBeUndefined();
+    const servedJob = await eventually(
+      "the served ActRunner's Job",
+      () => batch.readNamespacedJob({ name: served.name, namespace: ns }),
+      30_000,
+    );
+    expect(runnerUUIDOf(servedJob)).toBe(registered.uuid);
+    expect(fake.callCount("POST")).toBe(postsBefore);
+    expect([...fake.runners.values()].filter((r) => r.name === forgejoRunnerName(other.created))).toEqual([]);
   }, 90_000);
 
   it("converges after being killed again and again, with no duplicate Jobs and no orphan Forgejo runners", async () => {
