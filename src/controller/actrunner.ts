@@ -19,6 +19,7 @@ import {
 import { isDeepStrictEqual } from "node:util";
 import { DEFAULT_PICKUP_TIMEOUT, DEFAULT_RETENTION_AFTER_FINISH } from "../api/defaults.ts";
 import { parseDuration } from "../api/duration.ts";
+import { forgejoServerKey } from "../api/overlap.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { FINALIZER } from "../api/well-known.ts";
 import type { ActRunnerStatus, Condition } from "../generated/api.ts";
@@ -590,5 +591,5 @@ function actRunnerPath(ar: AR): string {
 
 /** Forgejo's runners of one scope on one server share a listing. */
 function scopeKey(ar: AR, scope: ForgejoScope): string {
-  return `${ar.spec.forgejoServer}|${scopePrefix(scope)}`;
+  return `${forgejoServerKey(ar.spec.forgejoServer)}|${scopePrefix(scope)}`;
 }

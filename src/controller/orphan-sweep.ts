@@ -6,6 +6,7 @@
 // a runner running a job is left to Forgejo, which deletes it when the job ends. Each scope that a
 // RunnerDeployment names is listed once per sweep, with the first of its RunnerDeployments' tokens
 // that works.
+import { forgejoServerKey } from "../api/overlap.ts";
 import type { EventRecorder } from "../k8s/events.ts";
 import type { Logger } from "../observability/log.ts";
 import { describeScope, scopeFromSpec, scopePrefix, type ForgejoScope } from "../forgejo/scope.ts";
@@ -27,7 +28,7 @@ export function scopesToSweep(runnerDeployments: RD[]): RD[][] {
   const byScope = new Map<string, RD[]>();
   for (const rd of [...runnerDeployments].sort((a, b) => keyOf(a).localeCompare(keyOf(b)))) {
     if (rd.metadata?.deletionTimestamp) continue;
-    const key = `${rd.spec.forgejoServer.replace(/\/+$/, "")}|${scopePrefix(scopeFromSpec(rd.spec))}`;
+    const key = `${forgejoServerKey(rd.spec.forgejoServer)}|${scopePrefix(scopeFromSpec(rd.spec))}`;
     byScope.set(key, [...(byScope.get(key) ?? []), rd]);
   }
   return [...byScope.values()];
