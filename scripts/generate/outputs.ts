@@ -110,7 +110,8 @@ export async function typesSource(kinds: KindSchema[]): Promise<string> {
 }
 
 function typeLabel(schema: JsonSchema): string {
-  if (schema["x-kubernetes-preserve-unknown-fields"]) return "object (PodSpec)";
+  // Closed objects keep unknown fields too (for the webhook's typo check); only the PodSpec has no properties.
+  if (schema["x-kubernetes-preserve-unknown-fields"] && !schema.properties) return "object (PodSpec)";
   const type = String(schema.type);
   if (type === "array") return `array of ${String((schema.items as JsonSchema | undefined)?.type ?? "any")}`;
   if (schema.format) return `${type} (${String(schema.format)})`;

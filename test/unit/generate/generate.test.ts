@@ -152,6 +152,16 @@ describe("generated CRDs", () => {
   });
 });
 
+describe("generated API reference", () => {
+  it("labels only the free-form PodSpec as such, not the closed objects that keep unknown fields for the webhook", async () => {
+    const doc = (await generatedFiles()).get("docs/api.md")!;
+    expect(doc).toContain("| `spec.tokenSecretRef` | object, required |");
+    expect(doc).toContain("| `spec.caBundleConfigMapRef` | object |");
+    expect(doc).toContain("| `spec.listenerTemplate.spec` | object (PodSpec) |");
+    expect(doc.match(/object \(PodSpec\)/g)).toHaveLength(3);
+  });
+});
+
 describe("generate:check", () => {
   let dir: string;
   beforeAll(() => {
