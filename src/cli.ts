@@ -8,6 +8,7 @@ import type { Server } from "node:http";
 import { controllerUsage, parseControllerConfig } from "./controller/config.ts";
 import { Controller } from "./controller/controller.ts";
 import { LISTENER_FLAGS, parseListenerConfig } from "./listener/config.ts";
+import { describeProxy, describeProxySettings, proxyFor } from "./forgejo/proxy.ts";
 import { Listener } from "./listener/listener.ts";
 import { createListenerApp } from "./listener/server.ts";
 import { loadKubeConfig } from "./k8s/client.ts";
@@ -41,7 +42,14 @@ async function runController(argv: string[]): Promise<void> {
   const controller = new Controller(config, { kc: loadKubeConfig(), logger, registry });
   onShutdown(logger, () => controller.stop());
   logger.info(
-    { version: VERSION, port: config.port, webhookPort: config.webhookPort, leaderElect: config.leaderElect, identity: config.identity },
+    {
+      version: VERSION,
+      port: config.port,
+      webhookPort: config.webhookPort,
+      leaderElect: config.leaderElect,
+      identity: config.identity,
+      forgejoProxy: describeProxySettings(config.proxy),
+    },
     "Starting controller",
   );
   await controller.start(() => {
@@ -59,7 +67,11 @@ async function runListener(argv: string[]): Promise<void> {
   const listener = new Listener(config, { kc: loadKubeConfig(), logger, registry });
   const server: Server = createListenerApp(listener, registry).listen(config.port, config.host);
   await new Promise((resolve) => server.once("listening", resolve));
-  logger.info({ version: VERSION, port: config.port }, "Serving listener health and metrics");
+  const proxy = proxyFor(new URL(config.forgejoServer), config.proxy);
+  logger.info(
+    { version: VERSION, port: config.port, forgejoProxy: proxy ? describeProxy(proxy) : "none" },
+    "Serving listener health and metrics",
+  );
   onShutdown(logger, async () => {
     await listener.stop();
     server.closeAllConnections();

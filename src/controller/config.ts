@@ -2,6 +2,7 @@
 // --help` prints this table; docs/configuration.md lists the same.
 import { parseArgs } from "node:util";
 import { parseDuration } from "../api/duration.ts";
+import { proxySettingsFromEnv, type ProxySettings } from "../forgejo/proxy.ts";
 import { VERSION } from "../version.ts";
 
 export const CONTROLLER_FLAGS = {
@@ -91,6 +92,8 @@ export interface ControllerConfig {
   leaderElectionId: string;
   identity: string;
   relistIntervalMs: number;
+  /** From HTTP_PROXY, HTTPS_PROXY and NO_PROXY: how the Forgejo servers are reached. */
+  proxy: ProxySettings;
 }
 
 export function controllerUsage(): string {
@@ -107,7 +110,7 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
   });
   const value = (name: Flag): string =>
     (values[name] as string | undefined) ?? env[CONTROLLER_FLAGS[name].env] ?? CONTROLLER_FLAGS[name].default;
-  const problems: string[] = [];
+  const { settings: proxy, problems } = proxySettingsFromEnv(env);
   const duration = (name: Flag) => {
     const ms = parseDuration(value(name));
     if (ms === undefined) problems.push(`--${name}: must be a duration such as "10m", got "${value(name)}"`);
@@ -145,6 +148,7 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
     leaderElectionId: value("leader-election-id"),
     identity: value("identity") || `${env.HOSTNAME ?? "forgejo-arc"}-${process.pid}`,
     relistIntervalMs: duration("relist-interval"),
+    proxy,
   };
   if (config.orphanSweepIntervalMs > 0 && config.orphanSweepIntervalMs < 1000)
     problems.push(`--orphan-sweep-interval: must be 0s (off) or at least 1s, got "${value("orphan-sweep-interval")}"`);

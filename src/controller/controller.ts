@@ -64,7 +64,11 @@ export class Controller {
     const apply = makeApplier(deps.kc);
     this.rest = makeRestClient(deps.kc);
     this.events = makeEventRecorder(this.rest, "forgejo-arc-controller", deps.logger);
-    this.forgejo = new ForgejoClients(deps.kc, this.cache, forgejoCallMetrics(deps.registry), config.forgejoTimeoutMs);
+    this.forgejo = new ForgejoClients(deps.kc, this.cache, {
+      onCall: forgejoCallMetrics(deps.registry),
+      timeoutMs: config.forgejoTimeoutMs,
+      proxy: config.proxy,
+    });
     this.rdReconciler = new RunnerDeploymentReconciler({
       kc: deps.kc,
       cache: this.cache,

@@ -3,7 +3,7 @@
 // token is picked up without a restart and a burst of reconciles reads the Secret once.
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_TOKEN_KEY } from "../api/defaults.ts";
-import { ForgejoClient, type ForgejoCall } from "../forgejo/client.ts";
+import { ForgejoClient, type ForgejoClientOptions } from "../forgejo/client.ts";
 import { scopeFromSpec, type ForgejoScope } from "../forgejo/scope.ts";
 import { apiErrorMessage } from "../k8s/client.ts";
 import type { AR, ClusterCache, RD } from "./cache.ts";
@@ -13,15 +13,14 @@ const TTL_MS = 60_000;
 export class ForgejoClients {
   private readonly core: CoreV1Api;
   private readonly cache: ClusterCache;
-  private readonly onCall?: (call: ForgejoCall) => void;
   private readonly clients = new Map<string, { client: ForgejoClient; expires: number }>();
-  private readonly timeoutMs: number;
+  /** What every client shares: metrics callback, timeout, proxy settings. */
+  private readonly shared: Pick<ForgejoClientOptions, "onCall" | "timeoutMs" | "proxy">;
 
-  constructor(kc: KubeConfig, cache: ClusterCache, onCall?: (call: ForgejoCall) => void, timeoutMs = 10_000) {
+  constructor(kc: KubeConfig, cache: ClusterCache, shared: Pick<ForgejoClientOptions, "onCall" | "timeoutMs" | "proxy"> = {}) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.cache = cache;
-    this.onCall = onCall;
-    this.timeoutMs = timeoutMs;
+    this.shared = shared;
   }
 
   async for(ar: AR): Promise<{ client: ForgejoClient; scope: ForgejoScope }> {
@@ -54,8 +53,7 @@ export class ForgejoClients {
       server: spec.forgejoServer,
       token: Buffer.from(encoded, "base64").toString("utf8").trim(),
       caBundle: await this.caBundle(namespace, runnerDeployment()),
-      timeoutMs: this.timeoutMs,
-      onCall: this.onCall,
+      ...this.shared,
     });
     this.clients.set(key, { client, expires: Date.now() + TTL_MS });
     return client;

@@ -5,6 +5,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { rootCertificates } from "node:tls";
 import { USER_AGENT } from "../version.ts";
 import { ForgejoError } from "./errors.ts";
+import { describeProxy, proxyFor, type ProxySettings } from "./proxy.ts";
 import { describeScope, scopePrefix, tokenScopeFor, type ForgejoScope } from "./scope.ts";
 import type { ForgejoJob, ForgejoRunner, RegisteredRunner } from "./types.ts";
 
@@ -23,6 +24,8 @@ export interface ForgejoClientOptions {
   /** Extra PEM CA certificates trusted besides the system ones, for a private Forgejo. */
   caBundle?: string;
   timeoutMs?: number;
+  /** HTTP(S)_PROXY and NO_PROXY of the process (proxySettingsFromEnv); absent: direct. */
+  proxy?: ProxySettings;
   /** Attempts for idempotent calls (GET, DELETE), the first included. */
   attempts?: number;
   retryBaseDelayMs?: number;
@@ -56,15 +59,25 @@ const MAX_RETRY_AFTER_IN_CALL_MS = 5_000;
 export class ForgejoClient {
   private readonly base: URL;
   private readonly agent: HttpAgent | HttpsAgent;
-  private readonly options: Required<Omit<ForgejoClientOptions, "caBundle" | "onCall">> & Pick<ForgejoClientOptions, "onCall">;
+  private readonly options: Required<Omit<ForgejoClientOptions, "caBundle" | "onCall" | "proxy">> & Pick<ForgejoClientOptions, "onCall">;
+  /** The server and, when requests go through one, the proxy: "https://code.example.com through proxy http://proxy:3128". */
+  private readonly where: string;
 
   constructor(options: ForgejoClientOptions) {
     this.base = new URL(options.server.endsWith("/") ? options.server : `${options.server}/`);
     this.options = { timeoutMs: 10_000, attempts: 3, retryBaseDelayMs: 250, ...options };
-    this.agent =
-      this.base.protocol === "https:"
-        ? new HttpsAgent({ keepAlive: true, maxSockets: 16, ...(options.caBundle ? { ca: [...rootCertificates, options.caBundle] } : {}) })
-        : new HttpAgent({ keepAlive: true, maxSockets: 16 });
+    const secure = this.base.protocol === "https:";
+    const proxy = options.proxy && proxyFor(this.base, options.proxy);
+    const proxyEnv = proxy && { [secure ? "HTTPS_PROXY" : "HTTP_PROXY"]: proxy.href };
+    this.where = proxy ? `${this.base.origin} through proxy ${describeProxy(proxy)}` : this.base.origin;
+    this.agent = secure
+      ? new HttpsAgent({
+          keepAlive: true,
+          maxSockets: 16,
+          proxyEnv,
+          ...(options.caBundle ? { ca: [...rootCertificates, options.caBundle] } : {}),
+        })
+      : new HttpAgent({ keepAlive: true, maxSockets: 16, proxyEnv });
   }
 
   close(): void {
@@ -226,7 +239,7 @@ export class ForgejoClient {
           const chunks: Buffer[] = [];
           res.on("data", (chunk: Buffer) => chunks.push(chunk));
           res.on("error", (error) =>
-            fail(new ForgejoError("unreachable", operation, `${target} on ${this.base.origin}: ${error.message}`, undefined, error)),
+            fail(new ForgejoError("unreachable", operation, `${target} on ${this.where}: ${error.message}`, undefined, error)),
           );
           res.on("end", () => {
             const status = res.statusCode ?? 0;
@@ -241,13 +254,11 @@ export class ForgejoClient {
         },
       );
       req.setTimeout(this.options.timeoutMs, () => {
-        req.destroy(
-          new ForgejoError("timeout", operation, `${target} on ${this.base.origin}: no answer within ${this.options.timeoutMs} ms`),
-        );
+        req.destroy(new ForgejoError("timeout", operation, `${target} on ${this.where}: no answer within ${this.options.timeoutMs} ms`));
       });
       req.on("error", (error) => {
         if (error instanceof ForgejoError) fail(error);
-        else fail(new ForgejoError("unreachable", operation, `${target} on ${this.base.origin}: ${error.message}`, undefined, error));
+        else fail(new ForgejoError("unreachable", operation, `${target} on ${this.where}: ${error.message}`, undefined, error));
       });
       req.end(payload);
     });
@@ -262,7 +273,7 @@ export class ForgejoClient {
   ): ForgejoError {
     const serverMessage = (parseJson(text) as { message?: unknown } | undefined)?.message;
     const detail = typeof serverMessage === "string" && serverMessage ? `: ${serverMessage}` : "";
-    const where = `${target} on ${this.base.origin}`;
+    const where = `${target} on ${this.where}`;
     if (status === 401) {
       return new ForgejoError(
         "unauthorized",

@@ -6,6 +6,7 @@ import { DEFAULT_POLL_INTERVAL } from "../api/defaults.ts";
 import { parseDuration } from "../api/duration.ts";
 import { parseLabels, type RunnerLabel } from "../api/labels.ts";
 import { scopeProblems } from "../api/names.ts";
+import { proxySettingsFromEnv, type ProxySettings } from "../forgejo/proxy.ts";
 import { scopeFromSpec, type ForgejoScope } from "../forgejo/scope.ts";
 
 export interface ListenerConfig {
@@ -21,6 +22,8 @@ export interface ListenerConfig {
   port: number;
   host: string;
   maxBackoffMs: number;
+  /** From HTTP_PROXY, HTTPS_PROXY and NO_PROXY (set through the RunnerDeployment's listenerTemplate). */
+  proxy: ProxySettings;
 }
 
 export const LISTENER_FLAGS = {
@@ -48,7 +51,7 @@ export function parseListenerConfig(argv: string[], env: NodeJS.ProcessEnv = pro
   });
   const value = (name: keyof typeof LISTENER_FLAGS): string | undefined =>
     (values[name] as string | undefined) ?? env[LISTENER_FLAGS[name].env] ?? undefined;
-  const problems: string[] = [];
+  const { settings: proxy, problems } = proxySettingsFromEnv(env);
   const required = (name: keyof typeof LISTENER_FLAGS): string => {
     const v = value(name);
     if (!v) problems.push(`--${name} (or $${LISTENER_FLAGS[name].env}) is required`);
@@ -99,5 +102,6 @@ export function parseListenerConfig(argv: string[], env: NodeJS.ProcessEnv = pro
     port,
     host: value("host") ?? "0.0.0.0",
     maxBackoffMs,
+    proxy,
   };
 }

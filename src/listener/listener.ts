@@ -69,6 +69,7 @@ export class Listener {
       server: config.forgejoServer,
       token: config.token,
       caBundle: config.caBundle,
+      proxy: config.proxy,
       onCall: forgejoCallMetrics(deps.registry),
     });
     this.api = deps.kc.makeApiClient(CustomObjectsApi);

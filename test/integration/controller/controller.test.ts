@@ -4,6 +4,7 @@ import { AppsV1Api, BatchV1Api, CoreV1Api, type CoreV1Event, type V1Job } from "
 import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
+import { TestProxy } from "../../fixtures/http-proxy.ts";
 import { rd } from "../../fixtures/resources.ts";
 import { createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, metricSum, GC_TIMEOUT_MS } from "../helpers.ts";
 import { startRole, type RoleProcess } from "../support/process.ts";
@@ -317,6 +318,54 @@ describe("controller", () => {
       30_000,
     );
   }, 150_000);
+
+  it("runs a listener that reaches Forgejo through the proxy its listenerTemplate's env names, and the API server directly", async () => {
+    const proxy = new TestProxy("robot:s3cret");
+    try {
+      const proxyUrl = (await proxy.listen()).replace("//", "//robot:s3cret@");
+      await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "forgejo-proxy" }, stringData: { url: proxyUrl } } });
+      const fromSecret = { valueFrom: { secretKeyRef: { name: "forgejo-proxy", key: "url" } } };
+      await createRunnerDeployment("proxied", {
+        listenerTemplate: {
+          ...EXECUTOR_POD_TEMPLATE,
+          spec: {
+            ...EXECUTOR_POD_TEMPLATE.spec,
+            containers: [
+              {
+                name: "listener",
+                env: [
+                  { name: "HTTP_PROXY", ...fromSecret },
+                  { name: "HTTPS_PROXY", ...fromSecret },
+                ],
+              },
+            ],
+          },
+        },
+      });
+      const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["proxied"] });
+      await eventually(
+        "the job run through the proxied listener",
+        async () => (fake.jobs.get(job.id)!.status === "success" ? true : undefined),
+        60_000,
+      );
+      const lines = proxy.requests.map((r) => r.line);
+      expect(lines).toContain(`GET ${forgejoUrl}/api/v1/version`);
+      expect(lines.filter((l) => l.startsWith(`GET ${forgejoUrl}/api/v1/orgs/acme/actions/runners/jobs`)).length).toBeGreaterThan(0);
+      expect(proxy.requests.every((r) => r.credentials === "robot:s3cret")).toBe(true);
+      // HTTPS_PROXY is set too, yet the listener's watches and writes reach the API server without it.
+      expect(lines.filter((l) => l.startsWith("CONNECT"))).toEqual([]);
+      const pods = await core.listNamespacedPod({
+        namespace: ns,
+        labelSelector: "app.kubernetes.io/component=listener,forgejo.actions.io/runner-deployment=proxied",
+      });
+      const output = executor.outputOf(pods.items[0]!.metadata!.name!).join("\n");
+      expect(output).toContain(`"forgejoProxy":"${proxyUrl.replace("robot:s3cret@", "")}"`);
+      expect(output).not.toContain("s3cret");
+    } finally {
+      await objects.delete("runnerdeployments", ns, "proxied").catch(() => undefined);
+      await proxy.close();
+    }
+  }, 120_000);
 
   it("serves the whole instance with a site administrator's token: a job of a user's repository runs on an instance runner", async () => {
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "admin-token" }, stringData: { token: TOKENS.admin } } });

@@ -17,4 +17,13 @@ describe("controller configuration", () => {
       '--orphan-sweep-interval: must be 0s (off) or at least 1s, got "500ms"',
     );
   });
+
+  it("reaches Forgejo through the proxy of its environment and refuses one that is not a URL", () => {
+    const config = parseControllerConfig([], { HTTPS_PROXY: "http://proxy.example:3128", NO_PROXY: "forgejo.internal" });
+    expect(config.proxy.https?.host).toBe("proxy.example:3128");
+    expect(config.proxy.noProxy).toEqual(["forgejo.internal"]);
+    expect(() => parseControllerConfig([], { https_proxy: "socks5://proxy:1080" })).toThrow(
+      "controller configuration: $HTTPS_PROXY: not the URL of an HTTP proxy",
+    );
+  });
 });

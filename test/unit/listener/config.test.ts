@@ -81,4 +81,13 @@ describe("listener configuration", () => {
   it("rejects an unknown flag", () => {
     expect(() => parseListenerConfig([...flags, "--pol-interval", "5s"], { FORGEJO_TOKEN: "t" })).toThrow(/pol-interval/);
   });
+
+  it("takes the proxy from its environment (the listenerTemplate's env) and refuses one that is not a URL", () => {
+    expect(parseListenerConfig(flags, { FORGEJO_TOKEN: "t", HTTP_PROXY: "proxy.example:8080" }).proxy.http?.href).toBe(
+      "http://proxy.example:8080/",
+    );
+    expect(() => parseListenerConfig(flags, { FORGEJO_TOKEN: "t", HTTP_PROXY: "http://" })).toThrow(
+      "listener configuration: $HTTP_PROXY: not the URL of an HTTP proxy",
+    );
+  });
 });
