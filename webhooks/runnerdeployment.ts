@@ -19,6 +19,7 @@ import { formatDuration, parseDuration } from "../src/api/duration.ts";
 import { normaliseLabels, parseLabels } from "../src/api/labels.ts";
 import { scopeProblems } from "../src/api/names.ts";
 import { sharedLabelNames } from "../src/api/overlap.ts";
+import { proxySettingsFromEnv } from "../src/forgejo/proxy.ts";
 import { RUNNER_TRIES } from "../src/listener/plan.ts";
 import { mergePodTemplate } from "../src/api/pod-template.ts";
 import type { PodTemplate, RunnerDeployment, RunnerDeploymentSpec } from "../src/generated/api.ts";
@@ -116,6 +117,18 @@ function checkTemplate(field: string, template: PodTemplate | undefined, contain
   }
 }
 
+/** Proxy variables the listener would refuse at start (docs/configuration.md#forgejo-behind-an-http-proxy); values from Secrets are not seen here. */
+function checkListenerProxy(template: PodTemplate | undefined, verdict: Verdict): void {
+  const containers = template?.spec?.containers ?? [];
+  const index = containers.findIndex((c) => c.name === LISTENER_CONTAINER);
+  if (index < 0) return;
+  const literal = Object.fromEntries(
+    (containers[index]!.env ?? []).flatMap((e) => (typeof e.value === "string" ? [[e.name, e.value]] : [])),
+  );
+  for (const problem of proxySettingsFromEnv(literal).problems)
+    verdict.denials.push(`spec.listenerTemplate.spec.containers[${index}].env: ${problem}; the listener would not start`);
+}
+
 /** The Pod a template would produce, as near as the webhook can know it, for a dry-run. */
 export function podFromTemplate(rdName: string, role: "runner" | "listener", image: string, template: PodTemplate | undefined): V1Pod {
   const base: V1PodTemplateSpec = {
@@ -180,6 +193,7 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   if (verdict.denials.length === 0 && rules.runnerDeployments) checkOverlap(rd, namespace, rules.runnerDeployments(), verdict);
   checkTemplate("runnerTemplate", spec.runnerTemplate, RUNNER_CONTAINER, "Never", verdict);
   checkTemplate("listenerTemplate", spec.listenerTemplate, LISTENER_CONTAINER, "Always", verdict);
+  checkListenerProxy(spec.listenerTemplate, verdict);
   if (verdict.denials.length === 0 && rules.podDryRun) {
     const name = rd.metadata?.name ?? "";
     const checks = [

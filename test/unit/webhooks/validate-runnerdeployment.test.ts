@@ -135,11 +135,32 @@ describe("validating webhook for RunnerDeployment", () => {
       'spec.listenerTemplate.spec.restartPolicy: must be Always or unset, got "Never"',
     ],
     ["minRunners above maxRunners", { spec: { minRunners: 5, maxRunners: 2 } }, "spec.minRunners: must not exceed spec.maxRunners"],
+    [
+      "a listener proxy that is not a URL",
+      {
+        spec: {
+          listenerTemplate: { spec: { containers: [{ name: "listener", env: [{ name: "HTTPS_PROXY", value: "socks5://proxy:1080" }] }] } },
+        },
+      },
+      "spec.listenerTemplate.spec.containers[0].env: $HTTPS_PROXY: not the URL of an HTTP proxy; write it as http://host:port",
+    ],
   ])("denies %s", async (_title, overrides, message) => {
     const response = await validate(rd(overrides as Parameters<typeof rd>[0]));
     expect(response.allowed).toBe(false);
     expect(response.status?.code).toBe(422);
     expect(response.status?.message).toContain(message);
+  });
+
+  it("admits listener proxy variables that are URLs or come from a Secret", async () => {
+    const env = [
+      { name: "HTTPS_PROXY", value: "proxy.example:3128" },
+      { name: "HTTP_PROXY", valueFrom: { secretKeyRef: { name: "proxy", key: "url" } } },
+      { name: "NO_PROXY", value: ".svc,10.0.0.0/8" },
+    ];
+    const response = await validate(
+      rd({ spec: { labels: "x:host", listenerTemplate: { spec: { containers: [{ name: "listener", env }] } } } }),
+    );
+    expect(response).toMatchObject({ allowed: true });
   });
 
   it("denies on UPDATE as on CREATE", async () => {
