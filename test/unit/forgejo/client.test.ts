@@ -4,11 +4,10 @@ import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ForgejoClient, parseRetryAfter, type ForgejoCall } from "../../../src/forgejo/client.ts";
-import { ForgejoError } from "../../../src/forgejo/errors.ts";
 import type { ForgejoScope } from "../../../src/forgejo/scope.ts";
 import { USER_AGENT } from "../../../src/version.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
-import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
+import { TOKENS, forgejoFailure as failure, seededFake } from "../../fixtures/forgejo.ts";
 import { selfSignedCertificate } from "../../fixtures/tls.ts";
 
 const acme: ForgejoScope = { kind: "organization", organization: "acme" };
@@ -21,16 +20,6 @@ function client(options: Partial<ConstructorParameters<typeof ForgejoClient>[0]>
   const c = new ForgejoClient({ server: url, token: TOKENS.owner, retryBaseDelayMs: 1, timeoutMs: 2000, ...options });
   clients.push(c);
   return c;
-}
-
-async function failure(promise: Promise<unknown>): Promise<ForgejoError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ForgejoError) return error;
-    throw error;
-  }
-  throw new Error("expected a ForgejoError");
 }
 
 beforeEach(async () => {

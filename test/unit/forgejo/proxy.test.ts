@@ -4,10 +4,9 @@ import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ForgejoClient } from "../../../src/forgejo/client.ts";
-import { ForgejoError } from "../../../src/forgejo/errors.ts";
 import { describeProxySettings, proxyFor, proxySettingsFromEnv, type ProxySettings } from "../../../src/forgejo/proxy.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
-import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
+import { TOKENS, forgejoFailure as failure, seededFake } from "../../fixtures/forgejo.ts";
 import { TestProxy } from "../../fixtures/http-proxy.ts";
 import { selfSignedCertificate } from "../../fixtures/tls.ts";
 
@@ -157,13 +156,3 @@ describe("Forgejo client through a proxy", () => {
     );
   });
 });
-
-async function failure(promise: Promise<unknown>): Promise<ForgejoError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ForgejoError) return error;
-    throw error;
-  }
-  throw new Error("expected a ForgejoError");
-}
