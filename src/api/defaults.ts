@@ -5,6 +5,8 @@ export const DEFAULT_TOKEN_KEY = "token";
 export const DEFAULT_PICKUP_TIMEOUT = "10m";
 export const DEFAULT_RETENTION_AFTER_FINISH = "10m";
 export const DEFAULT_CA_BUNDLE_KEY = "ca.crt";
+/** Where listener and runner pods mount spec.caBundleConfigMapRef. */
+export const FORGEJO_CA_DIR = "/etc/forgejo-arc/ca";
 
 export const POLL_INTERVAL_MIN_MS = 2_000;
 export const POLL_INTERVAL_MAX_MS = 3_600_000;

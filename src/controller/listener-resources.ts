@@ -1,7 +1,7 @@
 // The objects a RunnerDeployment's listener runs with, built from the RunnerDeployment alone:
 // ServiceAccount, Role (listenerRoleRules), RoleBinding and a one-replica Recreate Deployment.
 import type { V1Deployment, V1OwnerReference, V1PodTemplateSpec, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
-import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_POLL_INTERVAL, DEFAULT_TOKEN_KEY, LISTENER_CONTAINER } from "../api/defaults.ts";
+import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_POLL_INTERVAL, DEFAULT_TOKEN_KEY, FORGEJO_CA_DIR, LISTENER_CONTAINER } from "../api/defaults.ts";
 import { fitName, hashOf } from "../api/naming.ts";
 import { scopeFieldsOf, type ScopeFields } from "../api/names.ts";
 import { mergePodTemplate } from "../api/pod-template.ts";
@@ -12,7 +12,6 @@ import { listenerRoleRules } from "../listener/rbac.ts";
 
 export const LISTENER_PORT = 8080;
 export const CONFIG_HASH_ANNOTATION = "forgejo.actions.io/config-hash";
-const CA_MOUNT = "/etc/forgejo-arc/ca";
 
 export interface ListenerOptions {
   /** The operator's own image; its entrypoint is `forgejo-arc`. */
@@ -56,7 +55,7 @@ export function listenerArgs(rd: RunnerDeployment): string[] {
     scopeArgument(spec),
     `--labels=${spec.labels}`,
     `--poll-interval=${spec.pollInterval ?? DEFAULT_POLL_INTERVAL}`,
-    ...(spec.caBundleConfigMapRef ? [`--ca-file=${CA_MOUNT}/${spec.caBundleConfigMapRef.key ?? DEFAULT_CA_BUNDLE_KEY}`] : []),
+    ...(spec.caBundleConfigMapRef ? [`--ca-file=${FORGEJO_CA_DIR}/${spec.caBundleConfigMapRef.key ?? DEFAULT_CA_BUNDLE_KEY}`] : []),
   ];
 }
 
@@ -94,7 +93,7 @@ function defaultPodTemplate(rd: RunnerDeployment, options: ListenerOptions, name
           readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 1 },
           resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-          ...(spec.caBundleConfigMapRef ? { volumeMounts: [{ name: "forgejo-ca", mountPath: CA_MOUNT, readOnly: true }] } : {}),
+          ...(spec.caBundleConfigMapRef ? { volumeMounts: [{ name: "forgejo-ca", mountPath: FORGEJO_CA_DIR, readOnly: true }] } : {}),
         },
       ],
       ...(spec.caBundleConfigMapRef ? { volumes: [{ name: "forgejo-ca", configMap: { name: spec.caBundleConfigMapRef.name } }] } : {}),

@@ -12,7 +12,7 @@ import type {
   V1VolumeMount,
 } from "@kubernetes/client-node";
 import { parseDuration } from "../api/duration.ts";
-import { DEFAULT_PICKUP_TIMEOUT, RUNNER_CONTAINER } from "../api/defaults.ts";
+import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_PICKUP_TIMEOUT, FORGEJO_CA_DIR, RUNNER_CONTAINER } from "../api/defaults.ts";
 import { parseLabels } from "../api/labels.ts";
 import { fitName } from "../api/naming.ts";
 import { mergePodTemplate } from "../api/pod-template.ts";
@@ -146,6 +146,17 @@ export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions
     { name: "data", emptyDir: {} },
     { name: "tmp", emptyDir: {} },
   ];
+  const ca = ar.spec.caBundleConfigMapRef;
+  if (ca) {
+    // forgejo-runner (Go) trusts every file in SSL_CERT_DIR besides the image's CA bundle file; the
+    // usual certificate directories stay listed after the mounted one.
+    env.push({ name: "SSL_CERT_DIR", value: `${FORGEJO_CA_DIR}:/etc/ssl/certs:/etc/pki/tls/certs` });
+    mounts.push({ name: "forgejo-ca", mountPath: FORGEJO_CA_DIR, readOnly: true });
+    volumes.push({
+      name: "forgejo-ca",
+      configMap: { name: ca.name, items: [{ key: ca.key ?? DEFAULT_CA_BUNDLE_KEY, path: "forgejo-ca.crt" }] },
+    });
+  }
   const initContainers: V1Container[] = [];
   if (docker) {
     env.push(

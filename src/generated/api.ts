@@ -81,19 +81,7 @@ export interface RunnerDeploymentSpec {
    * How long a finished ActRunner (and its Job and pod) is kept for inspection before it is deleted.
    */
   retentionAfterFinish?: string;
-  /**
-   * A ConfigMap in the same namespace holding PEM CA certificates that sign a private Forgejo's certificate.
-   */
-  caBundleConfigMapRef?: {
-    /**
-     * Name of the ConfigMap.
-     */
-    name: string;
-    /**
-     * Key in the ConfigMap that holds the PEM bundle.
-     */
-    key?: string;
-  };
+  caBundleConfigMapRef?: CaBundleConfigMapRef;
   /**
    * Pod template merged onto the listener pod. A container named "listener" overrides the default listener container.
    */
@@ -117,6 +105,19 @@ export interface TokenSecretRef {
   namespace?: string;
   /**
    * Key in the Secret's data that holds the token.
+   */
+  key?: string;
+}
+/**
+ * A ConfigMap in the same namespace holding PEM CA certificates that sign a private Forgejo's certificate.
+ */
+export interface CaBundleConfigMapRef {
+  /**
+   * Name of the ConfigMap.
+   */
+  name: string;
+  /**
+   * Key in the ConfigMap that holds the PEM bundle.
    */
   key?: string;
 }
@@ -299,6 +300,10 @@ export interface ActRunnerSpec {
    * The RunnerDeployment's runnerTemplate when this ActRunner was created.
    */
   jobTemplate?: PodTemplate;
+  /**
+   * Copied from the RunnerDeployment: the ConfigMap with the CA certificates of a private Forgejo, which the runner pod trusts too.
+   */
+  caBundleConfigMapRef?: CaBundleConfigMapRef;
   /**
    * Image of the runner container, copied from the RunnerDeployment. Absent: the operator's default.
    */

@@ -254,6 +254,7 @@ export class Listener {
       },
       ...(rd.spec.runnerTemplate ? { jobTemplate: rd.spec.runnerTemplate } : {}),
       ...(rd.spec.runnerImage ? { runnerImage: rd.spec.runnerImage } : {}),
+      ...(rd.spec.caBundleConfigMapRef ? { caBundleConfigMapRef: rd.spec.caBundleConfigMapRef } : {}),
       ...(rd.spec.pickupTimeout ? { pickupTimeout: rd.spec.pickupTimeout } : {}),
       ...(rd.spec.retentionAfterFinish ? { retentionAfterFinish: rd.spec.retentionAfterFinish } : {}),
     };

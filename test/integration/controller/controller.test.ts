@@ -1,10 +1,14 @@
 // The controller as a real process on the real cluster with the fake Forgejo: the whole chain from
 // a queued job to a finished, cleaned-up ActRunner, and what happens when things go wrong.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { AppsV1Api, BatchV1Api, CoreV1Api, type CoreV1Event, type V1Job } from "@kubernetes/client-node";
 import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { TestProxy } from "../../fixtures/http-proxy.ts";
+import { selfSignedCertificate } from "../../fixtures/tls.ts";
 import { rd } from "../../fixtures/resources.ts";
 import { createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, metricSum, GC_TIMEOUT_MS } from "../helpers.ts";
 import { startRole, type RoleProcess } from "../support/process.ts";
@@ -366,6 +370,28 @@ describe("controller", () => {
       await proxy.close();
     }
   }, 120_000);
+
+  it("gives a runner pod the CA bundle of a private Forgejo from the RunnerDeployment's ConfigMap", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "forgejo-arc-ca-"));
+    try {
+      const { cert } = selfSignedCertificate(dir, "forgejo");
+      await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "private-ca" }, data: { "ca.pem": cert } } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const job = await queueOneJob("private-ca", { caBundleConfigMapRef: { name: "private-ca", key: "ca.pem" } });
+    const name = `private-ca-${job.id}-1`;
+    const created = await eventually("the runner Job", async () =>
+      (await batch.listNamespacedJob({ namespace: ns })).items.find((j) => j.metadata?.name === name),
+    );
+    const pod = created.spec!.template.spec!;
+    expect(pod.volumes?.find((v) => v.name === "forgejo-ca")?.configMap).toMatchObject({
+      name: "private-ca",
+      items: [{ key: "ca.pem", path: "forgejo-ca.crt" }],
+    });
+    expect(pod.containers[0]!.env).toContainEqual({ name: "SSL_CERT_DIR", value: "/etc/forgejo-arc/ca:/etc/ssl/certs:/etc/pki/tls/certs" });
+    await actRunnerWhen(name, "Succeeded", (r) => r.status?.phase === "Succeeded");
+  }, 90_000);
 
   it("serves the whole instance with a site administrator's token: a job of a user's repository runs on an instance runner", async () => {
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "admin-token" }, stringData: { token: TOKENS.admin } } });

@@ -103,7 +103,10 @@ async function listsCounted(flowSchema: string): Promise<number> {
 
 describe("listener", () => {
   it("creates one ActRunner per matching waiting job with the right fields, and reports status", async () => {
-    const owner = await runnerDeployment("fields", { runnerTemplate: { metadata: { labels: { team: "a" } } } });
+    const owner = await runnerDeployment("fields", {
+      runnerTemplate: { metadata: { labels: { team: "a" } } },
+      caBundleConfigMapRef: { name: "forgejo-ca" },
+    });
     const jobs = enqueue(3, ["fields"]);
     const other = fake.enqueueJob({ repository: "acme/app", runs_on: ["fields", "gpu"] });
     const listsAtStart = await listsCounted(listenerLists);
@@ -137,6 +140,7 @@ describe("listener", () => {
       tokenSecretRef: { name: "forgejo-token", namespace: ns, key: "token" },
       jobData: { id: jobs[0]!.id, handle: jobs[0]!.handle, runs_on: ["fields"], status: "waiting", task_id: 0, attempt: 1 },
       jobTemplate: { metadata: { labels: { team: "a" } } },
+      caBundleConfigMapRef: { name: "forgejo-ca" },
     });
     expect(runners.some((r) => r.spec.forgejoJobID === other.id)).toBe(false);
     const status = await eventually("status with waitingJobs", async () => {

@@ -22,6 +22,6 @@ describe("defaults", () => {
 
   it("tokenSecretRef.key and caBundleConfigMapRef.key match the schema defaults", () => {
     expect(common.definitions.tokenSecretRef!.properties!.key!.default).toBe(defaults.DEFAULT_TOKEN_KEY);
-    expect(rdSpec.caBundleConfigMapRef!.properties!.key!.default).toBe(defaults.DEFAULT_CA_BUNDLE_KEY);
+    expect(common.definitions.caBundleConfigMapRef!.properties!.key!.default).toBe(defaults.DEFAULT_CA_BUNDLE_KEY);
   });
 });

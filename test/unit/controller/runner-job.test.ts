@@ -75,6 +75,27 @@ describe("runner Job", () => {
     expect(JSON.stringify(hostOnly)).not.toContain("privileged");
   });
 
+  it("lets the runner trust a private Forgejo's CA from the ConfigMap the ActRunner names, and nothing extra without one", () => {
+    const withCa = ar({ ...runner, spec: { ...runner.spec, caBundleConfigMapRef: { name: "forgejo-ca", key: "bundle.pem" } } });
+    const spec = runnerJob(withCa, "uuid-1", options).spec!.template.spec!;
+    const container = spec.containers.find((c) => c.name === "runner")!;
+    expect(spec.volumes).toContainEqual({
+      name: "forgejo-ca",
+      configMap: { name: "forgejo-ca", items: [{ key: "bundle.pem", path: "forgejo-ca.crt" }] },
+    });
+    expect(container.volumeMounts).toContainEqual({ name: "forgejo-ca", mountPath: "/etc/forgejo-arc/ca", readOnly: true });
+    // Go's crypto/x509 reads every file of SSL_CERT_DIR's directories and still the system bundle file.
+    expect(container.env).toContainEqual({ name: "SSL_CERT_DIR", value: "/etc/forgejo-arc/ca:/etc/ssl/certs:/etc/pki/tls/certs" });
+    const defaultKey = ar({ ...runner, spec: { ...runner.spec, caBundleConfigMapRef: { name: "forgejo-ca" } } });
+    expect(runnerJob(defaultKey, "u", options).spec!.template.spec!.volumes).toContainEqual({
+      name: "forgejo-ca",
+      configMap: { name: "forgejo-ca", items: [{ key: "ca.crt", path: "forgejo-ca.crt" }] },
+    });
+    const plain = runnerJob(runner, "u", options).spec!.template.spec!;
+    expect(plain.volumes?.map((v) => v.name)).not.toContain("forgejo-ca");
+    expect(plain.containers[0]!.env?.map((e) => e.name)).not.toContain("SSL_CERT_DIR");
+  });
+
   it("runs the runner restricted: non-root, read-only root, no capabilities, RuntimeDefault seccomp", () => {
     const spec = runnerJob(ar({ spec: { labels: "x:host" } }), "u", options).spec!.template.spec!;
     expect(spec.containers[0]!.securityContext).toEqual({
