@@ -178,6 +178,9 @@ export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions
       volumeMounts: [
         { name: "docker-certs", mountPath: "/certs" },
         { name: "docker-data", mountPath: "/var/lib/docker" },
+        // dockerd trusts the *.crt files of /etc/docker/certs.d/<registry host> for that registry:
+        // images from Forgejo's own container registry are pulled with its CA.
+        ...(ca ? [{ name: "forgejo-ca", mountPath: `/etc/docker/certs.d/${new URL(ar.spec.forgejoServer).host}`, readOnly: true }] : []),
       ],
     });
   }

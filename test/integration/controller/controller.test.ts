@@ -371,7 +371,7 @@ describe("controller", () => {
     }
   }, 120_000);
 
-  it("gives a runner pod the CA bundle of a private Forgejo from the RunnerDeployment's ConfigMap", async () => {
+  it("gives a runner pod and its Docker sidecar the CA bundle of a private Forgejo from the RunnerDeployment's ConfigMap", async () => {
     const dir = mkdtempSync(join(tmpdir(), "forgejo-arc-ca-"));
     try {
       const { cert } = selfSignedCertificate(dir, "forgejo");
@@ -379,7 +379,11 @@ describe("controller", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const job = await queueOneJob("private-ca", { caBundleConfigMapRef: { name: "private-ca", key: "ca.pem" } });
+    // A docker label: the Docker sidecar mounts the CA for Forgejo's registry at /etc/docker/certs.d/127.0.0.1:<port>.
+    const labels = "private-ca:docker://alpine:3";
+    await createRunnerDeployment("private-ca", { labels, caBundleConfigMapRef: { name: "private-ca", key: "ca.pem" } });
+    await startListener("private-ca", { labels });
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["private-ca"] });
     const name = `private-ca-${job.id}-1`;
     const created = await eventually("the runner Job", async () =>
       (await batch.listNamespacedJob({ namespace: ns })).items.find((j) => j.metadata?.name === name),
@@ -390,6 +394,11 @@ describe("controller", () => {
       items: [{ key: "ca.pem", path: "forgejo-ca.crt" }],
     });
     expect(pod.containers[0]!.env).toContainEqual({ name: "SSL_CERT_DIR", value: "/etc/forgejo-arc/ca:/etc/ssl/certs:/etc/pki/tls/certs" });
+    expect(pod.initContainers?.[0]?.volumeMounts).toContainEqual({
+      name: "forgejo-ca",
+      mountPath: `/etc/docker/certs.d/${new URL(forgejoUrl).host}`,
+      readOnly: true,
+    });
     await actRunnerWhen(name, "Succeeded", (r) => r.status?.phase === "Succeeded");
   }, 90_000);
 

@@ -91,6 +91,15 @@ describe("runner Job", () => {
       name: "forgejo-ca",
       configMap: { name: "forgejo-ca", items: [{ key: "ca.crt", path: "forgejo-ca.crt" }] },
     });
+    // The Docker sidecar pulls images from Forgejo's own registry with it (runner has a docker label).
+    expect(spec.initContainers!.find((c) => c.name === "docker")!.volumeMounts).toContainEqual({
+      name: "forgejo-ca",
+      mountPath: "/etc/docker/certs.d/code.example.com",
+      readOnly: true,
+    });
+    const onPort = ar({ ...withCa, spec: { ...withCa.spec, forgejoServer: "https://git.internal:8443/forgejo" } });
+    const sidecar = runnerJob(onPort, "u", options).spec!.template.spec!.initContainers![0]!;
+    expect(sidecar.volumeMounts!.map((m) => m.mountPath)).toContain("/etc/docker/certs.d/git.internal:8443");
     const plain = runnerJob(runner, "u", options).spec!.template.spec!;
     expect(plain.volumes?.map((v) => v.name)).not.toContain("forgejo-ca");
     expect(plain.containers[0]!.env?.map((e) => e.name)).not.toContain("SSL_CERT_DIR");
