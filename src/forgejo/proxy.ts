@@ -13,8 +13,6 @@ export interface ProxySettings {
   noProxy: string[];
 }
 
-export const NO_PROXY_SETTINGS: ProxySettings = { noProxy: [] };
-
 /**
  * Reads the proxy variables; problems (a value that is not a proxy URL, upper and lower case forms
  * that differ) are returned, never the values themselves, which may hold credentials.
@@ -46,6 +44,9 @@ export function proxySettingsFromEnv(env: NodeJS.ProcessEnv): { settings: ProxyS
       .map((entry) => entry.trim().toLowerCase())
       .filter(Boolean),
   };
+  for (const entry of settings.noProxy) {
+    if (entry.includes("/") && !cidrRange(entry)) problems.push(`$NO_PROXY: "${entry}" is not a CIDR range such as 10.0.0.0/8 or fd00::/8`);
+  }
   return { settings, problems };
 }
 
@@ -65,13 +66,9 @@ export function describeProxy(proxy: URL): string {
 
 function exempts(entry: string, host: string, port: number): boolean {
   if (entry === "*") return true;
-  const cidr = /^([^/]+)\/(\d{1,3})$/.exec(entry);
-  if (cidr) {
-    const family = isIP(cidr[1]!);
-    if (!family || !isIP(host)) return false;
-    const range = new BlockList();
-    range.addSubnet(cidr[1]!, Number(cidr[2]), family === 4 ? "ipv4" : "ipv6");
-    return range.check(host, isIP(host) === 4 ? "ipv4" : "ipv6");
+  if (entry.includes("/")) {
+    const family = isIP(host);
+    return family !== 0 && (cidrRange(entry)?.check(host, family === 4 ? "ipv4" : "ipv6") ?? false);
   }
   const { name, entryPort } = splitPort(entry);
   if (entryPort !== undefined && entryPort !== port) return false;
@@ -101,4 +98,15 @@ export function describeProxySettings(settings: ProxySettings): Record<string, s
     ...(settings.https ? { https: describeProxy(settings.https) } : {}),
     noProxy: settings.noProxy.join(","),
   };
+}
+
+/** "10.0.0.0/8" or "fd00::/8" as a range, or undefined when it is not one. */
+function cidrRange(entry: string): BlockList | undefined {
+  const match = /^([^/]+)\/(\d{1,3})$/.exec(entry);
+  const family = match ? isIP(match[1]!) : 0;
+  const prefix = Number(match?.[2]);
+  if (!match || family === 0 || prefix > (family === 4 ? 32 : 128)) return undefined;
+  const range = new BlockList();
+  range.addSubnet(match[1]!, prefix, family === 4 ? "ipv4" : "ipv6");
+  return range;
 }

@@ -42,6 +42,11 @@ describe("proxy settings from the environment", () => {
       "$HTTPS_PROXY: not the URL of an HTTP proxy; write it as http://host:port (credentials as http://user:password@host:port)",
     ]);
     expect(problems.join(" ")).not.toContain("hunter2");
+    expect(proxySettingsFromEnv({ NO_PROXY: "10.0.0.0/33,fd00::/129,host/8,10.0.0.0/8" }).problems).toEqual([
+      '$NO_PROXY: "10.0.0.0/33" is not a CIDR range such as 10.0.0.0/8 or fd00::/8',
+      '$NO_PROXY: "fd00::/129" is not a CIDR range such as 10.0.0.0/8 or fd00::/8',
+      '$NO_PROXY: "host/8" is not a CIDR range such as 10.0.0.0/8 or fd00::/8',
+    ]);
   });
 
   it("describes the proxies for logs without their credentials", () => {
