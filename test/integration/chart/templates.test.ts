@@ -219,6 +219,24 @@ describe("chart options", () => {
     expect(pod.spec!.containers[0]!.ports).toContainEqual(expect.objectContaining({ name: "http", containerPort: LISTENER_PORT }));
   });
 
+  test("controller.extraEnv reaches the controller, e.g. a Forgejo proxy from a Secret (docs/configuration.md)", () => {
+    const objects = render({
+      set: {
+        "controller.extraEnv[0].name": "HTTPS_PROXY",
+        "controller.extraEnv[0].valueFrom.secretKeyRef.name": "forgejo-proxy",
+        "controller.extraEnv[0].valueFrom.secretKeyRef.key": "url",
+        "controller.extraEnv[1].name": "NO_PROXY",
+        "controller.extraEnv[1].value": ".svc",
+      },
+    });
+    expect(controllerContainer(objects).env).toEqual(
+      expect.arrayContaining([
+        { name: "HTTPS_PROXY", valueFrom: { secretKeyRef: { name: "forgejo-proxy", key: "url" } } },
+        { name: "NO_PROXY", value: ".svc" },
+      ]),
+    );
+  });
+
   test("one replica without leader election has no PodDisruptionBudget", () => {
     const objects = render({ set: { replicaCount: 1, "leaderElection.enabled": false } });
     expect(objects.some((o) => o.kind === "PodDisruptionBudget")).toBe(false);
