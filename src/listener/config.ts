@@ -17,6 +17,8 @@ export interface ListenerConfig {
   labels: RunnerLabel[];
   pollIntervalMs: number;
   token: string;
+  /** --ca-file: read at start and again before each poll, so a rotated bundle takes effect without a restart. */
+  caFile?: string;
   caBundle?: string;
   /** Port of /healthz, /readyz and /metrics. */
   port: number;
@@ -37,7 +39,7 @@ export const LISTENER_FLAGS = {
   labels: { type: "string", env: "FORGEJO_ARC_LABELS", help: "Runner labels, comma-separated (required)." },
   "poll-interval": { type: "string", env: "FORGEJO_ARC_POLL_INTERVAL", help: `Poll interval (default ${DEFAULT_POLL_INTERVAL}).` },
   "token-file": { type: "string", env: "FORGEJO_ARC_TOKEN_FILE", help: "File holding the Forgejo token; else $FORGEJO_TOKEN." },
-  "ca-file": { type: "string", env: "FORGEJO_ARC_CA_FILE", help: "PEM CA bundle for a private Forgejo." },
+  "ca-file": { type: "string", env: "FORGEJO_ARC_CA_FILE", help: "PEM CA bundle for a private Forgejo, read again before each poll." },
   port: { type: "string", env: "FORGEJO_ARC_PORT", help: "Health and metrics port (default 8080)." },
   host: { type: "string", env: "FORGEJO_ARC_HOST", help: "Health and metrics address (default 0.0.0.0)." },
   "max-backoff": { type: "string", env: "FORGEJO_ARC_MAX_BACKOFF", help: "Cap of the error backoff (default 5m)." },
@@ -98,6 +100,7 @@ export function parseListenerConfig(argv: string[], env: NodeJS.ProcessEnv = pro
     labels: labels.labels,
     pollIntervalMs,
     token,
+    caFile,
     caBundle: caFile ? readFileSync(caFile, "utf8") : undefined,
     port,
     host: value("host") ?? "0.0.0.0",

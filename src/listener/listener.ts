@@ -1,5 +1,6 @@
 // The listener role: turns Forgejo's queue for one RunnerDeployment into ActRunners.
 // Each poll makes exactly one Forgejo request and no Kubernetes LIST (informers feed the cache).
+import { readFileSync } from "node:fs";
 import {
   CustomObjectsApi,
   PatchStrategy,
@@ -42,7 +43,10 @@ const RESOURCE = { group: API_GROUP, version: API_VERSION };
 export class Listener {
   private readonly config: ListenerConfig;
   private readonly deps: ListenerDeps;
-  private readonly forgejo: ForgejoClient;
+  private forgejo: ForgejoClient;
+  /** The CA bundle the current Forgejo client trusts (from --ca-file). */
+  private caBundle?: string;
+  private readonly onForgejoCall: ReturnType<typeof forgejoCallMetrics>;
   private readonly api: CustomObjectsApi;
   private readonly runnerDeployments: Informer<RunnerDeployment & KubernetesObject>;
   private readonly actRunners: Informer<ActRunner & KubernetesObject>;
@@ -65,13 +69,9 @@ export class Listener {
   constructor(config: ListenerConfig, deps: ListenerDeps) {
     this.config = config;
     this.deps = deps;
-    this.forgejo = new ForgejoClient({
-      server: config.forgejoServer,
-      token: config.token,
-      caBundle: config.caBundle,
-      proxy: config.proxy,
-      onCall: forgejoCallMetrics(deps.registry),
-    });
+    this.caBundle = config.caBundle;
+    this.onForgejoCall = forgejoCallMetrics(deps.registry);
+    this.forgejo = this.forgejoClient();
     this.api = deps.kc.makeApiClient(CustomObjectsApi);
     const { namespace, runnerDeployment } = config;
     this.runnerDeployments = new Informer(deps.kc, {
@@ -100,6 +100,36 @@ export class Listener {
     });
     this.actRunners.on("add", (runner) => this.recentlyCreated.delete(runner.metadata?.name ?? ""));
     this.metrics = createListenerMetrics(deps.registry);
+  }
+
+  private forgejoClient(): ForgejoClient {
+    return new ForgejoClient({
+      server: this.config.forgejoServer,
+      token: this.config.token,
+      caBundle: this.caBundle,
+      proxy: this.config.proxy,
+      onCall: this.onForgejoCall,
+    });
+  }
+
+  /**
+   * A mounted ConfigMap changes in place (the kubelet swaps a symlink): when --ca-file holds another
+   * bundle than the client trusts, the client is made anew with it. A file briefly missing or empty
+   * during the swap keeps the current one.
+   */
+  private reloadCaBundle(): void {
+    if (!this.config.caFile) return;
+    let text: string;
+    try {
+      text = readFileSync(this.config.caFile, "utf8");
+    } catch {
+      return;
+    }
+    if (!text.trim() || text === this.caBundle) return;
+    this.caBundle = text;
+    this.forgejo.close();
+    this.forgejo = this.forgejoClient();
+    this.log.info({ caFile: this.config.caFile }, "The CA bundle changed; Forgejo is reached with the new one");
   }
 
   get log(): Logger {
@@ -166,6 +196,7 @@ export class Listener {
     try {
       const rd = this.runnerDeployments.get(this.config.runnerDeployment, this.config.namespace);
       if (!rd) throw new PollFailure("not_found", `RunnerDeployment ${this.config.namespace}/${this.config.runnerDeployment} not found`);
+      this.reloadCaBundle();
       await this.checkVersion();
       const jobs = await this.forgejo.jobs(
         this.config.scope,
