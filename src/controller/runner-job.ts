@@ -132,6 +132,26 @@ export function usesDocker(ar: ActRunner): boolean {
   return parseLabels(ar.spec.labels).labels.some((label) => label.scheme === "docker");
 }
 
+/**
+ * A native sidecar (init container that keeps running) so the Job completes when the runner exits.
+ * It is privileged: Docker-in-Docker needs it. Only docker labels get it.
+ */
+function dockerSidecar(image: string, registryCa: V1VolumeMount | undefined): V1Container {
+  return {
+    name: DOCKER_CONTAINER,
+    image,
+    restartPolicy: "Always",
+    env: [{ name: "DOCKER_TLS_CERTDIR", value: "/certs" }],
+    securityContext: { privileged: true, runAsUser: 0, runAsNonRoot: false },
+    startupProbe: { exec: { command: ["docker", "info"] }, periodSeconds: 1, failureThreshold: 120 },
+    volumeMounts: [
+      { name: "docker-certs", mountPath: "/certs" },
+      { name: "docker-data", mountPath: "/var/lib/docker" },
+      ...(registryCa ? [registryCa] : []),
+    ],
+  };
+}
+
 export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions): V1Job {
   const docker = usesDocker(ar);
   const labels = runnerLabels(ar);
@@ -166,23 +186,14 @@ export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions
     );
     mounts.push({ name: "docker-certs", mountPath: "/certs", readOnly: true });
     volumes.push({ name: "docker-certs", emptyDir: {} }, { name: "docker-data", emptyDir: {} });
-    // A native sidecar (init container that keeps running) so the Job completes when the runner exits.
-    // It is privileged: Docker-in-Docker needs it. Only docker labels get it.
-    initContainers.push({
-      name: DOCKER_CONTAINER,
-      image: options.dockerImage,
-      restartPolicy: "Always",
-      env: [{ name: "DOCKER_TLS_CERTDIR", value: "/certs" }],
-      securityContext: { privileged: true, runAsUser: 0, runAsNonRoot: false },
-      startupProbe: { exec: { command: ["docker", "info"] }, periodSeconds: 1, failureThreshold: 120 },
-      volumeMounts: [
-        { name: "docker-certs", mountPath: "/certs" },
-        { name: "docker-data", mountPath: "/var/lib/docker" },
-        // dockerd trusts the *.crt files of /etc/docker/certs.d/<registry host> for that registry:
-        // images from Forgejo's own container registry are pulled with its CA.
-        ...(ca ? [{ name: "forgejo-ca", mountPath: `/etc/docker/certs.d/${new URL(ar.spec.forgejoServer).host}`, readOnly: true }] : []),
-      ],
-    });
+    // dockerd trusts the *.crt files of /etc/docker/certs.d/<registry host> for that registry:
+    // images from Forgejo's own container registry are pulled with its CA.
+    const registryCa = ca && {
+      name: "forgejo-ca",
+      mountPath: `/etc/docker/certs.d/${new URL(ar.spec.forgejoServer).host}`,
+      readOnly: true,
+    };
+    initContainers.push(dockerSidecar(options.dockerImage, registryCa));
   }
   const base: V1PodTemplateSpec = {
     metadata: { labels },
