@@ -1,4 +1,4 @@
-// RunnerDeployment reconciler: checks the token Secret, applies the listener's ServiceAccount,
+// RunnerDeployment reconciler: checks the token Secret and the CA bundle ConfigMap, applies the listener's ServiceAccount,
 // Role, RoleBinding and Deployment (owned by the RunnerDeployment, so deletion cascades), and
 // writes status and conditions when they changed, with an Event per condition transition.
 import {
@@ -10,8 +10,9 @@ import {
   type V1Deployment,
   type V1Pod,
 } from "@kubernetes/client-node";
+import { X509Certificate } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import { DEFAULT_TOKEN_KEY } from "../api/defaults.ts";
+import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_TOKEN_KEY } from "../api/defaults.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import type { Condition, RunnerDeploymentStatus } from "../generated/api.ts";
 import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
@@ -22,9 +23,12 @@ import { setCondition, transitions, type ConditionInput } from "./conditions.ts"
 import { CONFIG_HASH_ANNOTATION, listenerName, listenerResources, type ListenerOptions } from "./listener-resources.ts";
 import { isFinished } from "../listener/plan.ts";
 
-const TOKEN_CHECK_TTL_MS = 30_000;
+const REFERENCE_CHECK_TTL_MS = 30_000;
 
 export type TokenCheck = { ok: true } | { ok: false; reason: "SecretNotFound" | "KeyNotFound"; message: string };
+/** spec.caBundleConfigMapRef's ConfigMap, read by the controller, mounted by listener and runner pods. */
+export type CaBundleCheck =
+  { ok: true; message: string } | { ok: false; reason: "CABundleNotFound" | "CABundleKeyNotFound" | "CABundleInvalid"; message: string };
 
 const ERROR_REASONS: Record<string, string> = {
   unreachable: "Unreachable",
@@ -39,12 +43,16 @@ const ERROR_REASONS: Record<string, string> = {
   internal: "InternalError",
 };
 
-/** The four conditions from what is known: the Secret, the listener's last poll, the Deployment. */
+/**
+ * The conditions from what is known: the Secret, the listener's last poll, the Deployment, and with
+ * spec.caBundleConfigMapRef (`caBundle` given) the ConfigMap.
+ */
 export function runnerDeploymentConditions(
   rd: RD,
   token: TokenCheck,
   deployment: V1Deployment | undefined,
   listenerPod: V1Pod | undefined,
+  caBundle?: CaBundleCheck,
 ): ConditionInput[] {
   const error = rd.status?.lastPollError;
   const tokenValid: ConditionInput = !token.ok
@@ -93,11 +101,18 @@ export function runnerDeploymentConditions(
               ? "The listener pod is not ready yet"
               : "The listener Deployment does not exist yet",
         };
-  const failing = [tokenValid, reachable, available].find((c) => c.status !== "True");
+  const caBundleValid: ConditionInput[] = caBundle
+    ? [
+        caBundle.ok
+          ? { type: "CABundleValid", status: "True", reason: "Found", message: caBundle.message }
+          : { type: "CABundleValid", status: "False", reason: caBundle.reason, message: caBundle.message },
+      ]
+    : [];
+  const failing = [tokenValid, ...caBundleValid, reachable, available].find((c) => c.status !== "True");
   const ready: ConditionInput = failing
     ? { type: "Ready", status: "False", reason: failing.reason, message: `${failing.type}: ${failing.message}` }
     : { type: "Ready", status: "True", reason: "Ready", message: "The listener runs and Forgejo answers its polls" };
-  return [ready, tokenValid, reachable, available];
+  return [ready, tokenValid, ...caBundleValid, reachable, available];
 }
 
 export interface RunnerDeploymentReconcilerDeps {
@@ -113,8 +128,11 @@ export class RunnerDeploymentReconciler {
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
   private readonly deps: RunnerDeploymentReconcilerDeps;
-  /** The token Secret check per RunnerDeployment, kept briefly: status-only reconciles are frequent. */
-  private readonly tokenChecks = new Map<string, { generation: number | undefined; result: TokenCheck; expires: number }>();
+  /** The token Secret and CA bundle checks per RunnerDeployment, kept briefly: status-only reconciles are frequent. */
+  private readonly referenceChecks = new Map<
+    string,
+    { generation: number | undefined; token: TokenCheck; caBundle?: CaBundleCheck; expires: number }
+  >();
 
   constructor(deps: RunnerDeploymentReconcilerDeps) {
     this.deps = deps;
@@ -126,7 +144,7 @@ export class RunnerDeploymentReconciler {
     const rd = this.deps.cache.runnerDeployments.get(name, namespace);
     if (!rd || rd.metadata?.deletionTimestamp) return; // owner references cascade the rest
     const log = this.deps.logger.child({ rd: `${namespace}/${name}` });
-    const token = await this.checkToken(rd);
+    const { token, caBundle } = await this.checkReferences(rd);
     const desired = listenerResources(rd, this.deps.listener);
     const deployment = this.deps.cache.deployments.get(listenerName(rd), namespace);
     const wantedHash = desired.deployment.metadata!.annotations![CONFIG_HASH_ANNOTATION];
@@ -143,8 +161,9 @@ export class RunnerDeploymentReconciler {
     const listenerPod = this.listenerPod(rd, deployment);
     const now = new Date();
     let conditions: Condition[] = rd.status?.conditions ?? [];
-    for (const input of runnerDeploymentConditions(rd, token, deployment, listenerPod))
+    for (const input of runnerDeploymentConditions(rd, token, deployment, listenerPod, caBundle))
       conditions = setCondition(conditions, input, rd.metadata?.generation, now);
+    if (!caBundle) conditions = conditions.filter((c) => c.type !== "CABundleValid");
     const status: Partial<RunnerDeploymentStatus> = {
       observedGeneration: rd.metadata?.generation,
       listenerPodName: listenerPod?.metadata?.name,
@@ -185,13 +204,43 @@ export class RunnerDeploymentReconciler {
     return pods.sort((a, b) => String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)))[0];
   }
 
-  private async checkToken(rd: RD): Promise<TokenCheck> {
+  private async checkReferences(rd: RD): Promise<{ token: TokenCheck; caBundle?: CaBundleCheck }> {
     const key = `${rd.metadata!.namespace}/${rd.metadata!.name}`;
-    const cached = this.tokenChecks.get(key);
-    if (cached && cached.generation === rd.metadata?.generation && cached.expires > Date.now()) return cached.result;
-    const result = await this.readTokenSecret(rd);
-    this.tokenChecks.set(key, { generation: rd.metadata?.generation, result, expires: Date.now() + TOKEN_CHECK_TTL_MS });
-    return result;
+    const cached = this.referenceChecks.get(key);
+    if (cached && cached.generation === rd.metadata?.generation && cached.expires > Date.now()) return cached;
+    const checks = {
+      token: await this.readTokenSecret(rd),
+      caBundle: rd.spec.caBundleConfigMapRef ? await this.readCaBundle(rd) : undefined,
+    };
+    this.referenceChecks.set(key, { generation: rd.metadata?.generation, ...checks, expires: Date.now() + REFERENCE_CHECK_TTL_MS });
+    return checks;
+  }
+
+  private async readCaBundle(rd: RD): Promise<CaBundleCheck> {
+    const ref = rd.spec.caBundleConfigMapRef!;
+    const namespace = rd.metadata!.namespace!;
+    const key = ref.key ?? DEFAULT_CA_BUNDLE_KEY;
+    const where = `ConfigMap ${namespace}/${ref.name}`;
+    try {
+      const pem = (await this.core.readNamespacedConfigMap({ name: ref.name, namespace })).data?.[key];
+      if (pem === undefined) {
+        return {
+          ok: false,
+          reason: "CABundleKeyNotFound",
+          message: `${where} has no key "${key}"; put the PEM CA certificates under that key or set spec.caBundleConfigMapRef.key`,
+        };
+      }
+      return caBundleProblem(pem, `${where} key "${key}"`) ?? { ok: true, message: `${where} holds a CA bundle under key "${key}"` };
+    } catch (error) {
+      if (apiErrorCode(error) === 404) {
+        return {
+          ok: false,
+          reason: "CABundleNotFound",
+          message: `${where} not found; the listener and runner pods cannot start without it: create it with the PEM CA certificates under key "${key}"`,
+        };
+      }
+      throw new Error(`reading ${where}: ${apiErrorMessage(error)}`, { cause: error });
+    }
   }
 
   private async readTokenSecret(rd: RD): Promise<TokenCheck> {
@@ -219,4 +268,24 @@ export class RunnerDeploymentReconciler {
       throw new Error(`reading Secret ${namespace}/${ref.name}: ${apiErrorMessage(error)}`, { cause: error });
     }
   }
+}
+
+/** Why a ConfigMap value is no PEM CA bundle, or undefined when its first certificate parses. */
+export function caBundleProblem(pem: string, where: string): CaBundleCheck | undefined {
+  const first = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+  let problem = first ? "" : "holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+  if (first) {
+    try {
+      new X509Certificate(first);
+    } catch (error) {
+      problem = `holds a certificate that does not parse (${(error as Error).message})`;
+    }
+  }
+  return problem
+    ? {
+        ok: false,
+        reason: "CABundleInvalid",
+        message: `${where} ${problem}; put the PEM CA certificates of Forgejo's TLS certificate there`,
+      }
+    : undefined;
 }

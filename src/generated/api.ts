@@ -209,7 +209,7 @@ export interface RunnerDeploymentStatus {
    */
   startedActRunners?: string[];
   /**
-   * Ready, ListenerAvailable, ForgejoReachable and TokenValid.
+   * Ready, ListenerAvailable, ForgejoReachable, TokenValid and, with spec.caBundleConfigMapRef, CABundleValid.
    */
   conditions?: Conditions;
 }

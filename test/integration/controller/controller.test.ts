@@ -371,7 +371,7 @@ describe("controller", () => {
     }
   }, 120_000);
 
-  it("gives a runner pod and its Docker sidecar the CA bundle of a private Forgejo from the RunnerDeployment's ConfigMap", async () => {
+  it("gives a runner pod and its Docker sidecar the CA bundle of a private Forgejo from the RunnerDeployment's ConfigMap, and reports a missing one", async () => {
     const dir = mkdtempSync(join(tmpdir(), "forgejo-arc-ca-"));
     try {
       const { cert } = selfSignedCertificate(dir, "forgejo");
@@ -400,6 +400,21 @@ describe("controller", () => {
       readOnly: true,
     });
     await actRunnerWhen(name, "Succeeded", (r) => r.status?.phase === "Succeeded");
+    await eventually("CABundleValid", async () =>
+      (await rdCondition("private-ca", "CABundleValid"))?.status === "True" ? true : undefined,
+    );
+
+    // A reference to a ConfigMap that does not exist says so, instead of a listener stuck in ContainerCreating.
+    await createRunnerDeployment("missing-ca", { caBundleConfigMapRef: { name: "absent-ca" } });
+    const missing = await eventually("CABundleNotFound", async () => {
+      const c = await rdCondition("missing-ca", "CABundleValid");
+      return c?.reason === "CABundleNotFound" ? c : undefined;
+    });
+    expect(missing).toMatchObject({ status: "False", message: expect.stringContaining(`ConfigMap ${ns}/absent-ca not found`) });
+    expect(await rdCondition("missing-ca", "Ready")).toMatchObject({ status: "False", reason: "CABundleNotFound" });
+    await eventually("a CABundleNotFound Event", async () =>
+      (await events("missing-ca")).some((e) => e.reason === "CABundleNotFound" && e.type === "Warning") ? true : undefined,
+    );
   }, 90_000);
 
   it("serves the whole instance with a site administrator's token: a job of a user's repository runs on an instance runner", async () => {

@@ -1,5 +1,9 @@
 import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
-import { runnerDeploymentConditions } from "../../../src/controller/runnerdeployment.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { caBundleProblem, runnerDeploymentConditions } from "../../../src/controller/runnerdeployment.ts";
+import { selfSignedCertificate } from "../../fixtures/tls.ts";
 import { rd } from "../../fixtures/resources.ts";
 
 const available = { status: { availableReplicas: 1 } } as V1Deployment;
@@ -79,5 +83,40 @@ describe("RunnerDeployment conditions", () => {
       reason: "CreateContainerConfigError",
       message: 'Listener pod l-1: CreateContainerConfigError: secret "t" not found',
     });
+  });
+
+  it("adds CABundleValid only with a CA bundle reference, and is not Ready while the ConfigMap is missing", () => {
+    const ready = rd({ status: { lastPollTime: "t" } });
+    const missing = { ok: false as const, reason: "CABundleNotFound" as const, message: "ConfigMap ci/forgejo-ca not found" };
+    const without = byType(runnerDeploymentConditions(ready, { ok: true }, available, undefined));
+    expect(without.CABundleValid).toBeUndefined();
+    const found = byType(runnerDeploymentConditions(ready, { ok: true }, available, undefined, { ok: true, message: "found" }));
+    expect(found.CABundleValid).toMatchObject({ status: "True", reason: "Found" });
+    expect(found.Ready).toMatchObject({ status: "True" });
+    const absent = byType(runnerDeploymentConditions(ready, { ok: true }, available, undefined, missing));
+    expect(absent.CABundleValid).toMatchObject({ status: "False", reason: "CABundleNotFound" });
+    expect(absent.Ready).toMatchObject({
+      status: "False",
+      reason: "CABundleNotFound",
+      message: "CABundleValid: ConfigMap ci/forgejo-ca not found",
+    });
+  });
+
+  it("accepts a PEM certificate as a CA bundle and names what is wrong with anything else", () => {
+    const dir = mkdtempSync(join(tmpdir(), "forgejo-arc-ca-"));
+    try {
+      const { cert } = selfSignedCertificate(dir, "ca");
+      expect(caBundleProblem(`# our CA\n${cert}`, 'ConfigMap ci/ca key "ca.crt"')).toBeUndefined();
+      expect(caBundleProblem("not a certificate", 'ConfigMap ci/ca key "ca.crt"')).toEqual({
+        ok: false,
+        reason: "CABundleInvalid",
+        message:
+          'ConfigMap ci/ca key "ca.crt" holds no PEM certificate (-----BEGIN CERTIFICATE-----); put the PEM CA certificates of Forgejo\'s TLS certificate there',
+      });
+      const broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+      expect(caBundleProblem(broken, "x")?.message).toMatch(/^x holds a certificate that does not parse/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
