@@ -1,6 +1,7 @@
-// RunnerDeployment reconciler: checks the token Secret and the CA bundle ConfigMap, applies the listener's ServiceAccount,
-// Role, RoleBinding and Deployment (owned by the RunnerDeployment, so deletion cascades), and
-// writes status and conditions when they changed, with an Event per condition transition.
+// RunnerDeployment reconciler: checks the token Secret and the CA bundle ConfigMap, applies the
+// listener's ServiceAccount, Role, RoleBinding and Deployment (owned by the RunnerDeployment, so
+// deletion cascades), and writes status and conditions when they changed, with an Event per
+// condition transition.
 import {
   CoreV1Api,
   CustomObjectsApi,
