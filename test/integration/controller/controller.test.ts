@@ -1,6 +1,8 @@
 // The controller as a real process on the real cluster with the fake Forgejo: the whole chain from
 // a queued job to a finished, cleaned-up ActRunner, and what happens when things go wrong.
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppsV1Api, BatchV1Api, CoreV1Api, type CoreV1Event, type V1Job } from "@kubernetes/client-node";
@@ -663,6 +665,43 @@ describe("controller", () => {
     );
     expect(forgejoRunnersOf("gone")).toEqual([]);
   }, 240_000);
+
+  it("deletes the Forgejo runners of a private-CA Forgejo when their RunnerDeployment is deleted (the ActRunners carry the CA reference)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "forgejo-arc-ca-"));
+    const tls = selfSignedCertificate(dir, "forgejo");
+    const server = createHttpsServer({ cert: tls.cert, key: tls.key }, fake.app());
+    try {
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      const httpsUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "https-ca" }, data: { "ca.crt": tls.cert } } });
+      await createRunnerDeployment("tls", {
+        forgejoServer: httpsUrl,
+        caBundleConfigMapRef: { name: "https-ca" },
+        runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } },
+      });
+      listeners.push(
+        await startListenerProcess({
+          namespace: ns,
+          rdName: "tls",
+          forgejoUrl: httpsUrl,
+          token: TOKENS.owner,
+          extraArgs: ["--ca-file", tls.certFile],
+        }),
+      );
+      fake.enqueueJob({ repository: "acme/app", runs_on: ["tls"] });
+      await eventually("a runner registered over https", async () => (forgejoRunnersOf("tls").length === 1 ? true : undefined), 30_000);
+      const [runner] = await actRunners("tls");
+      await actRunnerWhen(runner!.metadata!.name!, "its Job", (r) => r.status?.kubernetesJobName !== undefined);
+      await objects.delete("runnerdeployments", ns, "tls");
+      await eventually("ActRunner gone", async () => ((await actRunners("tls")).length === 0 ? true : undefined), GC_TIMEOUT_MS);
+      expect(forgejoRunnersOf("tls")).toEqual([]);
+      expect((await events(runner!.metadata!.name!)).map((e) => e.reason)).not.toContain("RunnerCleanupAbandoned");
+    } finally {
+      server.closeAllConnections();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it("gives up deleting a Forgejo runner after the cleanup timeout when Forgejo stays down, with an Event; the orphan sweep deletes it once Forgejo answers", async () => {
     await createRunnerDeployment("down", {
