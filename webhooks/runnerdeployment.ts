@@ -152,6 +152,9 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   const spec = rd.spec as RunnerDeploymentSpec | undefined;
   if (typeof spec !== "object" || spec === null) return verdict;
   if (typeof spec.forgejoServer === "string") checkServer(spec.forgejoServer, verdict);
+  if (spec.caBundleConfigMapRef && typeof spec.forgejoServer === "string" && spec.forgejoServer.startsWith("http://")) {
+    verdict.warnings.push("spec.caBundleConfigMapRef: has no effect with an http forgejoServer; no certificate is checked over http");
+  }
   verdict.denials.push(...scopeProblems(spec));
   if (typeof spec.labels === "string") {
     const labels = parseLabels(spec.labels);

@@ -202,6 +202,18 @@ describe("validating webhook for RunnerDeployment", () => {
     expect(response.warnings).toEqual([expect.stringContaining(warning)]);
   });
 
+  it("warns that a CA bundle does nothing for an http Forgejo, and not for an https one", async () => {
+    const http = await validate(
+      rd({ spec: { labels: "x:host", forgejoServer: "http://forgejo.local:3000", caBundleConfigMapRef: { name: "ca" } } }),
+    );
+    expect(http.warnings).toContainEqual(expect.stringContaining("spec.caBundleConfigMapRef: has no effect with an http forgejoServer"));
+    const https = await validate(
+      rd({ spec: { labels: "x:host", forgejoServer: "https://code.example.com", caBundleConfigMapRef: { name: "ca" } } }),
+    );
+    expect(https).toMatchObject({ allowed: true });
+    expect(https.warnings ?? []).toEqual([]);
+  });
+
   it("warns about RunnerDeployments that list the same jobs through shared label names, not about itself or apart ones", async () => {
     const other = (namespace: string, name: string, spec: NonNullable<Parameters<typeof rd>[0]>["spec"]) =>
       rd({ metadata: { namespace, name }, spec });
