@@ -1,8 +1,6 @@
 // The controller as a real process on the real cluster with the fake Forgejo: the whole chain from
 // a queued job to a finished, cleaned-up ActRunner, and what happens when things go wrong.
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppsV1Api, BatchV1Api, CoreV1Api, type CoreV1Event, type V1Job } from "@kubernetes/client-node";
@@ -10,7 +8,7 @@ import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts"
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { TestProxy } from "../../fixtures/http-proxy.ts";
-import { selfSignedCertificate } from "../../fixtures/tls.ts";
+import { httpsServer, selfSignedCertificate } from "../../fixtures/tls.ts";
 import { rd } from "../../fixtures/resources.ts";
 import { createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, metricSum, GC_TIMEOUT_MS } from "../helpers.ts";
 import { startRole, type RoleProcess } from "../support/process.ts";
@@ -667,13 +665,10 @@ describe("controller", () => {
   }, 240_000);
 
   it("deletes the Forgejo runners of a private-CA Forgejo when their RunnerDeployment is deleted (the ActRunners carry the CA reference)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "forgejo-arc-ca-"));
-    const tls = selfSignedCertificate(dir, "forgejo");
-    const server = createHttpsServer({ cert: tls.cert, key: tls.key }, fake.app());
+    const server = await httpsServer(fake.app());
     try {
-      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-      const httpsUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "https-ca" }, data: { "ca.crt": tls.cert } } });
+      const httpsUrl = server.url;
+      await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "https-ca" }, data: { "ca.crt": server.cert } } });
       await createRunnerDeployment("tls", {
         forgejoServer: httpsUrl,
         caBundleConfigMapRef: { name: "https-ca" },
@@ -685,7 +680,7 @@ describe("controller", () => {
           rdName: "tls",
           forgejoUrl: httpsUrl,
           token: TOKENS.owner,
-          extraArgs: ["--ca-file", tls.certFile],
+          extraArgs: ["--ca-file", server.certFile],
         }),
       );
       fake.enqueueJob({ repository: "acme/app", runs_on: ["tls"] });
@@ -697,9 +692,7 @@ describe("controller", () => {
       expect(forgejoRunnersOf("tls")).toEqual([]);
       expect((await events(runner!.metadata!.name!)).map((e) => e.reason)).not.toContain("RunnerCleanupAbandoned");
     } finally {
-      server.closeAllConnections();
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
+      await server.close();
     }
   }, 120_000);
 

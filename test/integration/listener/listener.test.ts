@@ -1,9 +1,6 @@
 // The listener as a real process against the real API server and the fake Forgejo, running with a
 // ServiceAccount token bound to exactly the Role the controller gives listeners.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FlowcontrolApiserverV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { httpsGet } from "../../../scripts/cluster/cluster.ts";
@@ -12,7 +9,7 @@ import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts"
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { rd } from "../../fixtures/resources.ts";
-import { selfSignedCertificate } from "../../fixtures/tls.ts";
+import { httpsServer, selfSignedCertificate } from "../../fixtures/tls.ts";
 import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, metricSum } from "../helpers.ts";
 import type { RoleProcess } from "../support/process.ts";
 import { startListenerProcess } from "../support/listener-process.ts";
@@ -234,15 +231,11 @@ describe("listener", () => {
   }, 90_000);
 
   it("trusts a rotated CA bundle in its --ca-file without a restart (a mounted ConfigMap changes in place)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "forgejo-arc-ca-"));
-    const forgejoTls = selfSignedCertificate(dir, "forgejo");
-    const otherCa = selfSignedCertificate(dir, "other");
-    const server = createHttpsServer({ cert: forgejoTls.cert, key: forgejoTls.key }, fake.app());
+    const server = await httpsServer(fake.app());
     try {
-      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-      const httpsUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const caFile = join(dir, "ca.crt");
-      writeFileSync(caFile, otherCa.cert);
+      const httpsUrl = server.url;
+      const caFile = join(server.dir, "ca.crt");
+      writeFileSync(caFile, selfSignedCertificate(server.dir, "other").cert);
       await runnerDeployment("rotated", { forgejoServer: httpsUrl });
       const listener = await startListenerProcess({
         namespace: ns,
@@ -254,7 +247,7 @@ describe("listener", () => {
       started.push(listener);
       const error = await eventually("a poll refused for the certificate", async () => (await rdStatus("rotated")).lastPollError);
       expect(error.message).toContain("certificate");
-      writeFileSync(caFile, forgejoTls.cert);
+      writeFileSync(caFile, server.cert);
       const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["rotated"] });
       await eventually("the ActRunner once the bundle changed", async () =>
         (await actRunnersOf("rotated")).some((r) => r.spec.forgejoJobID === job.id) ? true : undefined,
@@ -262,9 +255,7 @@ describe("listener", () => {
       await listener.waitForOutput("The CA bundle changed");
       await eventually("lastPollError cleared", async () => ((await rdStatus("rotated")).lastPollError ? undefined : true));
     } finally {
-      server.closeAllConnections();
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
+      await server.close();
     }
   }, 60_000);
 

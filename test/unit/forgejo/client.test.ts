@@ -1,14 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer as createHttpsServer } from "node:https";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { ForgejoClient, parseRetryAfter, type ForgejoCall } from "../../../src/forgejo/client.ts";
 import type { ForgejoScope } from "../../../src/forgejo/scope.ts";
 import { USER_AGENT } from "../../../src/version.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, forgejoFailure as failure, seededFake } from "../../fixtures/forgejo.ts";
-import { selfSignedCertificate } from "../../fixtures/tls.ts";
+import { httpsServer } from "../../fixtures/tls.ts";
 
 const acme: ForgejoScope = { kind: "organization", organization: "acme" };
 
@@ -249,19 +245,13 @@ describe("Forgejo client against the fake Forgejo", () => {
   });
 
   it("trusts a private CA bundle for an https Forgejo", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "forgejo-arc-ca-"));
+    const server = await httpsServer(fake.app());
     try {
-      const { cert, key } = selfSignedCertificate(dir, "forgejo");
-      const server = createHttpsServer({ cert, key }, fake.app());
-      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-      const httpsUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const untrusted = await failure(client({ server: httpsUrl, attempts: 1 }).version());
+      const untrusted = await failure(client({ server: server.url, attempts: 1 }).version());
       expect(untrusted.kind).toBe("unreachable");
-      expect(await client({ server: httpsUrl, caBundle: cert }).version()).toBe("15.0.1+gitea-1.22.0");
-      server.closeAllConnections();
-      server.close();
+      expect(await client({ server: server.url, caBundle: server.cert }).version()).toBe("15.0.1+gitea-1.22.0");
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      await server.close();
     }
   });
 });

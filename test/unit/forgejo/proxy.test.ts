@@ -1,14 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer as createHttpsServer, type Server } from "node:https";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { ForgejoClient } from "../../../src/forgejo/client.ts";
 import { describeProxySettings, proxyFor, proxySettingsFromEnv, type ProxySettings } from "../../../src/forgejo/proxy.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, forgejoFailure as failure, seededFake } from "../../fixtures/forgejo.ts";
 import { TestProxy } from "../../fixtures/http-proxy.ts";
-import { selfSignedCertificate } from "../../fixtures/tls.ts";
+import { httpsServer } from "../../fixtures/tls.ts";
 
 const PROXY = new URL("http://proxy.example:3128");
 
@@ -125,13 +121,9 @@ describe("Forgejo client through a proxy", () => {
   });
 
   it("tunnels https through HTTPS_PROXY with its credentials, trusting the private CA through the tunnel", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "forgejo-arc-proxy-"));
-    closing.push(() => rmSync(dir, { recursive: true, force: true }));
-    const { cert, key } = selfSignedCertificate(dir, "forgejo");
-    const server: Server = createHttpsServer({ cert, key }, fake.app());
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    closing.push(() => (server.closeAllConnections(), new Promise((r) => server.close(r))));
-    const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const server = await httpsServer(fake.app());
+    closing.push(() => server.close());
+    const { url: origin, cert } = server;
     await proxy.close();
     proxy = new TestProxy("robot:s3cret");
     const https = new URL((await proxy.listen()).replace("//", "//robot:s3cret@"));
