@@ -20,3 +20,5 @@ export const RETENTION_WARN_BELOW_MS = 30_000;
 /** Container names the operator's pods are built around; templates override them by name. */
 export const RUNNER_CONTAINER = "runner";
 export const LISTENER_CONTAINER = "listener";
+/** The Docker-in-Docker sidecar of runner pods with docker labels. */
+export const DOCKER_CONTAINER = "docker";

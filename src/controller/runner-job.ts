@@ -12,7 +12,7 @@ import type {
   V1VolumeMount,
 } from "@kubernetes/client-node";
 import { parseDuration } from "../api/duration.ts";
-import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_PICKUP_TIMEOUT, FORGEJO_CA_DIR, RUNNER_CONTAINER } from "../api/defaults.ts";
+import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_PICKUP_TIMEOUT, DOCKER_CONTAINER, FORGEJO_CA_DIR, RUNNER_CONTAINER } from "../api/defaults.ts";
 import { parseLabels } from "../api/labels.ts";
 import { fitName } from "../api/naming.ts";
 import { mergePodTemplate } from "../api/pod-template.ts";
@@ -22,7 +22,6 @@ import type { ActRunner } from "../generated/api.ts";
 
 export const CREDENTIALS_DIR = "/var/run/forgejo-arc/runner";
 export const TOKEN_FILE = `${CREDENTIALS_DIR}/token`;
-export const DOCKER_CONTAINER = "docker";
 
 export interface RunnerJobOptions {
   /** Default runner image (forgejo-runner >= 12.8) when the ActRunner names none. */
@@ -142,6 +141,7 @@ function dockerSidecar(image: string, registryCa: V1VolumeMount | undefined): V1
     image,
     restartPolicy: "Always",
     env: [{ name: "DOCKER_TLS_CERTDIR", value: "/certs" }],
+    terminationMessagePolicy: "FallbackToLogsOnError",
     securityContext: { privileged: true, runAsUser: 0, runAsNonRoot: false },
     startupProbe: { exec: { command: ["docker", "info"] }, periodSeconds: 1, failureThreshold: 120 },
     volumeMounts: [
@@ -212,6 +212,9 @@ export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions
           args: runnerArgs(ar, uuid),
           env,
           volumeMounts: mounts,
+          // A failed runner's last log lines become its termination message, which the ActRunner's
+          // status and Warning Event quote (job-status.ts).
+          terminationMessagePolicy: "FallbackToLogsOnError",
           resources: { requests: { cpu: "100m", memory: "256Mi" } },
           securityContext: {
             runAsNonRoot: true,

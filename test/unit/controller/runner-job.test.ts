@@ -75,6 +75,12 @@ describe("runner Job", () => {
     expect(JSON.stringify(hostOnly)).not.toContain("privileged");
   });
 
+  it("keeps the end of a failed runner's or Docker sidecar's log as its termination message, for the ActRunner to quote", () => {
+    const spec = runnerJob(runner, "u", options).spec!.template.spec!;
+    expect(spec.containers.find((c) => c.name === "runner")!.terminationMessagePolicy).toBe("FallbackToLogsOnError");
+    expect(spec.initContainers!.find((c) => c.name === "docker")!.terminationMessagePolicy).toBe("FallbackToLogsOnError");
+  });
+
   it("lets the runner trust a private Forgejo's CA from the ConfigMap the ActRunner names, and nothing extra without one", () => {
     const withCa = ar({ ...runner, spec: { ...runner.spec, caBundleConfigMapRef: { name: "forgejo-ca", key: "bundle.pem" } } });
     const spec = runnerJob(withCa, "uuid-1", options).spec!.template.spec!;
