@@ -11,6 +11,16 @@ export interface EventRecorder {
   event(object: KubernetesObject, type: EventType, reason: string, message: string): void;
 }
 
+/** Event messages are kept to this length: events.k8s.io/v1 takes a note of at most 1 kB. */
+export const EVENT_MESSAGE_MAX_CHARS = 1024;
+
+/** A message cut to EVENT_MESSAGE_MAX_CHARS in the middle: its start says what happened, its end often why (a quoted log's last line). */
+export function eventMessage(message: string): string {
+  if (message.length <= EVENT_MESSAGE_MAX_CHARS) return message;
+  const half = (EVENT_MESSAGE_MAX_CHARS - 1) / 2;
+  return `${message.slice(0, Math.floor(half))}…${message.slice(-Math.ceil(half))}`;
+}
+
 export function makeEventRecorder(
   rest: RestClient,
   component: string,
@@ -33,7 +43,7 @@ export function makeEventRecorder(
         },
         type,
         reason,
-        message: message.slice(0, 1024),
+        message: eventMessage(message),
         firstTimestamp: now,
         lastTimestamp: now,
         count: 1,
