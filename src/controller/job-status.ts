@@ -1,7 +1,7 @@
 // What an ActRunner's phase is, read from its batch/v1 Job and, when they were fetched, the Job's
 // pods; and when the controller, which does not watch runner pods, should fetch them. Pure.
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
-import { RUNNER_CONTAINER } from "../api/defaults.ts";
+import { DOCKER_CONTAINER, RUNNER_CONTAINER } from "../api/defaults.ts";
 
 export interface ObservedRunner {
   phase: "Pending" | "Running" | "Succeeded" | "Failed";
@@ -92,14 +92,10 @@ export function observeJob(job: V1Job, pods: V1Pod[], podCreationError?: string)
   }
   const failed = conditions.find((c) => c.type === "Failed" && c.status === "True");
   if (failed) {
-    const terminated = runner?.state?.terminated;
-    const detail = terminated
-      ? `runner container ${terminated.reason ?? "terminated"} with exit code ${terminated.exitCode}${terminated.message ? `: ${terminated.message.trim()}` : ""}`
-      : (failed.message ?? "the Job failed");
     return {
       phase: "Failed",
       reason: failed.reason ?? "JobFailed",
-      message: `The runner pod failed: ${detail}`,
+      message: `The runner pod failed: ${failureDetail(pod, failed.message)}`,
       startedAt,
       completedAt: iso(failed.lastTransitionTime) ?? new Date().toISOString(),
     };
@@ -135,6 +131,58 @@ export function observeJob(job: V1Job, pods: V1Pod[], podCreationError?: string)
         ? "The runner pod is starting"
         : "Waiting for the Job to create the runner pod",
   };
+}
+
+/** The last lines of a failed container's log the kubelet keeps (FallbackToLogsOnError) are quoted up to this length. */
+export const LOG_TAIL_MAX_CHARS = 600;
+const LOG_TAIL_MAX_LINES = 8;
+
+/**
+ * Why a failed runner pod failed, most telling first: the pod's own reason (Evicted, …) or
+ * disruption (preempted, drained), then the runner container's exit with the end of its log, then a
+ * Docker sidecar that died; for an OOM kill, which memory limit to raise. Without the pod, the Job's message.
+ */
+function failureDetail(pod: V1Pod | undefined, jobMessage: string | undefined): string {
+  const parts: string[] = [];
+  if (pod?.status?.reason) parts.push(`pod ${pod.status.reason}${pod.status.message ? `: ${pod.status.message.trim()}` : ""}`);
+  const disruption = pod?.status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
+  if (disruption)
+    parts.push(`pod disrupted (${disruption.reason ?? "DisruptionTarget"})${disruption.message ? `: ${disruption.message.trim()}` : ""}`);
+  const runner = pod?.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
+  const runnerExit = runner?.state?.terminated;
+  const docker = pod?.status?.initContainerStatuses?.find((c) => c.name === DOCKER_CONTAINER);
+  const dockerExit = [docker?.state?.terminated, docker?.lastState?.terminated].find(
+    (exit) => exit && (exit.exitCode !== 0 || exit.reason === "OOMKilled"),
+  );
+  if (dockerExit) {
+    const restarts = docker?.restartCount ? ` (restarted ${docker.restartCount} times)` : "";
+    parts.push(
+      `${DOCKER_CONTAINER} sidecar ${dockerExit.reason ?? "terminated"} with exit code ${dockerExit.exitCode}${restarts}${oomHint(dockerExit, DOCKER_CONTAINER)}`,
+    );
+  }
+  if (runnerExit) {
+    const log = logTail(runnerExit.message);
+    parts.push(
+      `${RUNNER_CONTAINER} container ${runnerExit.reason ?? "terminated"} with exit code ${runnerExit.exitCode}${oomHint(runnerExit, RUNNER_CONTAINER)}${log ? `: ${log}` : ""}`,
+    );
+  }
+  return parts.length > 0 ? parts.join("; ") : (jobMessage ?? "the Job failed");
+}
+
+function oomHint(exit: { reason?: string }, container: string): string {
+  return exit.reason === "OOMKilled"
+    ? ` (out of memory: raise resources.limits.memory of container ${container} in the RunnerDeployment's spec.runnerTemplate)`
+    : "";
+}
+
+/** The end of a termination message (with FallbackToLogsOnError, the log's last lines): its last lines, at most LOG_TAIL_MAX_CHARS. */
+function logTail(message: string | undefined): string {
+  const lines = (message ?? "")
+    .split("\n")
+    .map((line) => line.trimEnd())
+    .filter((line) => line.trim() !== "");
+  const tail = lines.slice(-LOG_TAIL_MAX_LINES).join("\n");
+  return tail.length > LOG_TAIL_MAX_CHARS ? `…${tail.slice(-(LOG_TAIL_MAX_CHARS - 1))}` : tail;
 }
 
 /** Seconds from the runner pod starting to the ActRunner finishing; undefined when it never started (or the times are not in order). */

@@ -441,12 +441,29 @@ describe("controller", () => {
     // listener counts the tries (with a short retention it would try again at each poll).
     const job = await queueOneJob("fails", {
       retentionAfterFinish: "5m",
-      runnerTemplate: { metadata: { annotations: { "forgejo-arc.test/result": "failed", [NO_PICKUP_ANNOTATION]: "true" } } },
+      runnerTemplate: {
+        metadata: {
+          annotations: {
+            "forgejo-arc.test/result": "failed",
+            "forgejo-arc.test/exit-code": "137",
+            "forgejo-arc.test/exit-reason": "OOMKilled",
+            [NO_PICKUP_ANNOTATION]: "true",
+          },
+        },
+      },
     });
     const failed = await actRunnerWhen(`fails-${job.id}-1`, "Failed", (r) => r.status?.phase === "Failed");
     expect(failed.status?.reason).toBe("BackoffLimitExceeded");
-    expect(failed.status?.message).toContain("runner container Error with exit code 1");
-    expect((await events(`fails-${job.id}-1`)).some((e) => e.type === "Warning" && e.reason === "BackoffLimitExceeded")).toBe(true);
+    // Why, with what to change, and the end of the runner's log (the kubelet's termination message).
+    const why =
+      "runner container OOMKilled with exit code 137 (out of memory: raise resources.limits.memory of container runner in the " +
+      "RunnerDeployment's spec.runnerTemplate): failed as asked by the forgejo-arc.test/result annotation";
+    expect(failed.status?.message).toBe(`The runner pod failed: ${why}`);
+    expect(
+      (await events(`fails-${job.id}-1`)).some(
+        (e) => e.type === "Warning" && e.reason === "BackoffLimitExceeded" && e.message?.includes(why),
+      ),
+    ).toBe(true);
 
     // The job still waits: a second runner 10 s after the failure, a third 20 s after that one's, then none.
     const third = await actRunnerWhen(`fails-${job.id}-1-try3`, "the third try Failed", (r) => r.status?.phase === "Failed", 75_000);

@@ -1,5 +1,6 @@
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import {
+  LOG_TAIL_MAX_CHARS,
   nextPodLookInMs,
   observeJob,
   planPodLook,
@@ -35,6 +36,87 @@ describe("observing a runner Job", () => {
       phase: "Failed",
       reason: "BackoffLimitExceeded",
       message: "The runner pod failed: runner container Error with exit code 2: cannot reach forgejo",
+    });
+  });
+
+  describe("says why the runner pod failed", () => {
+    const failedJob = job([
+      { type: "Failed", status: "True", reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit" },
+    ]);
+    const failedPod = (status: object): V1Pod => ({ metadata: { name: "p" }, status: { phase: "Failed", ...status } }) as V1Pod;
+    const message = (status: object) => observeJob(failedJob, [failedPod(status)]).message;
+
+    it("names the memory limit to raise when the runner was OOM-killed", () => {
+      expect(message({ containerStatuses: [{ name: "runner", state: { terminated: { exitCode: 137, reason: "OOMKilled" } } }] })).toBe(
+        "The runner pod failed: runner container OOMKilled with exit code 137 (out of memory: raise resources.limits.memory of container runner in the RunnerDeployment's spec.runnerTemplate)",
+      );
+    });
+
+    it("puts an eviction or a disruption before the runner's exit", () => {
+      expect(
+        message({
+          reason: "Evicted",
+          message: "The node was low on resource: ephemeral-storage. ",
+          containerStatuses: [{ name: "runner", state: { terminated: { exitCode: 137, reason: "Error" } } }],
+        }),
+      ).toBe(
+        "The runner pod failed: pod Evicted: The node was low on resource: ephemeral-storage.; runner container Error with exit code 137",
+      );
+      expect(
+        message({
+          conditions: [
+            {
+              type: "DisruptionTarget",
+              status: "True",
+              reason: "PreemptionByScheduler",
+              message: "default-scheduler: preempting to accommodate a higher priority pod",
+            },
+          ],
+        }),
+      ).toBe(
+        "The runner pod failed: pod disrupted (PreemptionByScheduler): default-scheduler: preempting to accommodate a higher priority pod",
+      );
+    });
+
+    it("names a Docker sidecar that died, even after a restart", () => {
+      expect(
+        message({
+          initContainerStatuses: [
+            { name: "docker", restartCount: 2, state: { running: {} }, lastState: { terminated: { exitCode: 137, reason: "OOMKilled" } } },
+          ],
+          containerStatuses: [
+            { name: "runner", state: { terminated: { exitCode: 1, reason: "Error", message: "Cannot connect to the Docker daemon" } } },
+          ],
+        }),
+      ).toBe(
+        "The runner pod failed: docker sidecar OOMKilled with exit code 137 (restarted 2 times) (out of memory: raise resources.limits.memory of container docker in the RunnerDeployment's spec.runnerTemplate); runner container Error with exit code 1: Cannot connect to the Docker daemon",
+      );
+      // A sidecar stopped cleanly with its pod says nothing.
+      expect(
+        message({
+          initContainerStatuses: [{ name: "docker", state: { terminated: { exitCode: 0, reason: "Completed" } } }],
+          containerStatuses: [{ name: "runner", state: { terminated: { exitCode: 1, reason: "Error" } } }],
+        }),
+      ).toBe("The runner pod failed: runner container Error with exit code 1");
+    });
+
+    it("quotes the last lines of the runner's log, at most LOG_TAIL_MAX_CHARS", () => {
+      const log = Array.from({ length: 20 }, (_, i) => `line ${i + 1}`).join("\n") + "\n\n";
+      expect(
+        message({ containerStatuses: [{ name: "runner", state: { terminated: { exitCode: 1, reason: "Error", message: log } } }] }),
+      ).toBe(
+        `The runner pod failed: runner container Error with exit code 1: ${Array.from({ length: 8 }, (_, i) => `line ${i + 13}`).join("\n")}`,
+      );
+      const long = `${"x".repeat(2000)}\nlevel=error msg="cannot fetch task: unauthenticated"`;
+      const quoted = message({
+        containerStatuses: [{ name: "runner", state: { terminated: { exitCode: 1, reason: "Error", message: long } } }],
+      });
+      expect(quoted.endsWith('level=error msg="cannot fetch task: unauthenticated"')).toBe(true);
+      expect(quoted.slice(quoted.indexOf("…"))).toHaveLength(LOG_TAIL_MAX_CHARS);
+    });
+
+    it("falls back to the Job's message without the pod", () => {
+      expect(observeJob(failedJob, []).message).toBe("The runner pod failed: Job has reached the specified backoff limit");
     });
   });
 
