@@ -1,6 +1,6 @@
 // What an ActRunner's phase is, read from its batch/v1 Job and, when they were fetched, the Job's
 // pods; and when the controller, which does not watch runner pods, should fetch them. Pure.
-import type { V1Job, V1Pod } from "@kubernetes/client-node";
+import type { V1ContainerStateTerminated, V1Job, V1Pod } from "@kubernetes/client-node";
 import { DOCKER_CONTAINER, RUNNER_CONTAINER } from "../api/defaults.ts";
 
 export interface ObservedRunner {
@@ -151,9 +151,16 @@ function failureDetail(pod: V1Pod | undefined, jobMessage: string | undefined): 
   const runner = pod?.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
   const runnerExit = runner?.state?.terminated;
   const docker = pod?.status?.initContainerStatuses?.find((c) => c.name === DOCKER_CONTAINER);
-  const dockerExit = [docker?.state?.terminated, docker?.lastState?.terminated].find(
-    (exit) => exit && (exit.exitCode !== 0 || exit.reason === "OOMKilled"),
-  );
+  // The kubelet stops the sidecar once the runner has ended: an exit after the runner's is no cause.
+  const runnerEnd = runnerExit?.finishedAt ? new Date(runnerExit.finishedAt).getTime() : Infinity;
+  const diedFirst = (exit: V1ContainerStateTerminated | undefined) =>
+    exit && (exit.reason === "OOMKilled" || (exit.exitCode !== 0 && new Date(exit.finishedAt ?? 0).getTime() <= runnerEnd));
+  const crashed = (exit: V1ContainerStateTerminated | undefined) => exit && (exit.reason === "OOMKilled" || exit.exitCode !== 0);
+  const dockerExit = diedFirst(docker?.state?.terminated)
+    ? docker?.state?.terminated
+    : crashed(docker?.lastState?.terminated)
+      ? docker?.lastState?.terminated
+      : undefined;
   if (dockerExit) {
     const restarts = docker?.restartCount ? ` (restarted ${docker.restartCount} times)` : "";
     parts.push(

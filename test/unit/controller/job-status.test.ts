@@ -91,13 +91,19 @@ describe("observing a runner Job", () => {
       ).toBe(
         "The runner pod failed: docker sidecar OOMKilled with exit code 137 (restarted 2 times) (out of memory: raise resources.limits.memory of container docker in the RunnerDeployment's spec.runnerTemplate); runner container Error with exit code 1: Cannot connect to the Docker daemon",
       );
-      // A sidecar stopped cleanly with its pod says nothing.
-      expect(
-        message({
-          initContainerStatuses: [{ name: "docker", state: { terminated: { exitCode: 0, reason: "Completed" } } }],
-          containerStatuses: [{ name: "runner", state: { terminated: { exitCode: 1, reason: "Error" } } }],
-        }),
-      ).toBe("The runner pod failed: runner container Error with exit code 1");
+      // A sidecar that died before the runner ended is named; one the kubelet stopped after it is not, whatever its exit.
+      const ended = (docker: number, runner: number) => ({
+        initContainerStatuses: [
+          { name: "docker", state: { terminated: { exitCode: 143, reason: "Error", finishedAt: new Date(docker * 1000) } } },
+        ],
+        containerStatuses: [
+          { name: "runner", state: { terminated: { exitCode: 1, reason: "Error", finishedAt: new Date(runner * 1000) } } },
+        ],
+      });
+      expect(message(ended(10, 11))).toBe(
+        "The runner pod failed: docker sidecar Error with exit code 143; runner container Error with exit code 1",
+      );
+      expect(message(ended(12, 11))).toBe("The runner pod failed: runner container Error with exit code 1");
     });
 
     it("quotes the last lines of the runner's log, at most LOG_TAIL_MAX_CHARS", () => {
