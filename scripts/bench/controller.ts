@@ -24,7 +24,7 @@ import {
   type KubernetesObject,
   type V1PolicyRule,
 } from "@kubernetes/client-node";
-import { PROJECT_ROOT, clusterDown, clusterUp, httpsGet, installCrds, type ClusterState } from "../cluster/cluster.ts";
+import { PROJECT_ROOT, clusterDown, clusterUp, freePort, httpsGet, installCrds, type ClusterState } from "../cluster/cluster.ts";
 import { benchForgejo, benchJobData } from "./shared.ts";
 import { BUNDLE, buildBundle } from "../build.ts";
 import { controllerClusterRoleRules } from "../../src/controller/rbac.ts";
@@ -334,7 +334,7 @@ try {
 
   // The controller, under its ClusterRole, with its own ServiceAccount; timed from its start.
   const controllerKubeconfig = await serviceAccountKubeconfig("controller", true, controllerClusterRoleRules());
-  const metricsPort = 18000 + Math.floor(Math.random() * 2000);
+  const metricsPort = await freePort();
   const startController = () =>
     run("controller", ["--webhook-port", "0", "--port", String(metricsPort), "--host", "127.0.0.1", "--workers", String(WORKERS)], {
       KUBECONFIG: controllerKubeconfig,

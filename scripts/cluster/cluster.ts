@@ -46,15 +46,42 @@ function log(message: string): void {
 }
 
 /** A TCP port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+/** The lowest port the kernel hands out for outgoing connections (and for listen on port 0). */
+function ephemeralPortsFrom(): number {
+  try {
+    return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+const FREE_PORTS_FROM = 20000;
+/** Ports this process handed out: a port released after its check could otherwise be handed out twice. */
+const handedOutPorts = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolveListen) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === "object" && address ? address.port : 0));
-    });
+    server.once("error", () => resolveListen(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolveListen(true)));
   });
+}
+
+/**
+ * A port on 127.0.0.1 that is free now, for a process started later to listen on. It is taken below
+ * the kernel's ephemeral range, so that no outgoing connection (a watch, a keep-alive) takes it in
+ * between and keeps it, and never twice by one process.
+ */
+export async function freePort(): Promise<number> {
+  const below = Math.max(ephemeralPortsFrom(), FREE_PORTS_FROM + 1000);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = FREE_PORTS_FROM + Math.floor(Math.random() * (below - FREE_PORTS_FROM));
+    if (handedOutPorts.has(port)) continue;
+    handedOutPorts.add(port); // before the check: calls at once must not both take it
+    if (await canListen(port)) return port;
+    handedOutPorts.delete(port);
+  }
+  throw new Error(`no free port on 127.0.0.1 between ${FREE_PORTS_FROM} and ${below - 1} after 200 tries`);
 }
 
 function sleep(ms: number): Promise<void> {
