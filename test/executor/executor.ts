@@ -22,6 +22,7 @@ import {
   type KubernetesListObject,
   type KubernetesObject,
   type V1Container,
+  type V1ContainerStateTerminated,
   type V1Pod,
 } from "@kubernetes/client-node";
 import { Informer } from "../../src/k8s/informer.ts";
@@ -53,6 +54,8 @@ interface Running {
   folder?: string;
   /** Set once a run-to-completion pod's process has exited. */
   exitCode?: number;
+  /** How the previous process of a restarted pod ended (the kubelet's lastState). */
+  lastTermination?: V1ContainerStateTerminated;
 }
 
 export interface ExecutorOptions {
@@ -238,6 +241,7 @@ export class Executor {
         return;
       }
       entry.restarts++;
+      entry.lastTermination = termination(entry, pod.spec!.containers[0]!, code ?? 137);
       entry.output.push(`executor: process exited with ${code}; restarting`);
       void this.reportStatus(entry).then(() => setTimeout(() => void this.launch(entry).catch(() => undefined), 1_000));
     });
@@ -364,17 +368,7 @@ export class Executor {
             ready: false,
             started: false,
             restartCount: entry.restarts,
-            state: {
-              terminated: {
-                exitCode: entry.exitCode,
-                reason: entry.exitCode === 0 ? "Completed" : "Error",
-                startedAt: entry.startedAt,
-                finishedAt: now,
-                ...(entry.exitCode !== 0 && container.terminationMessagePolicy === "FallbackToLogsOnError"
-                  ? { message: logTail(entry.output) }
-                  : {}),
-              },
-            },
+            state: { terminated: termination(entry, container, entry.exitCode) },
           },
         ],
       });
@@ -401,6 +395,7 @@ export class Executor {
           started: alive,
           restartCount: entry.restarts,
           state: alive ? { running: { startedAt: now } } : { waiting: { reason: "CrashLoopBackOff", message: "restarting" } },
+          ...(entry.lastTermination ? { lastState: { terminated: entry.lastTermination } } : {}),
         },
       ],
     });
@@ -461,6 +456,17 @@ function mapPaths(values: Record<string, string>, mounts: Map<string, string>): 
     });
   }
   return mapped;
+}
+
+/** How a pod's process ended, as the kubelet reports a container's: with FallbackToLogsOnError, a failure's log tail as its message. */
+function termination(entry: Running, container: V1Container, exitCode: number): V1ContainerStateTerminated {
+  return {
+    exitCode,
+    reason: exitCode === 0 ? "Completed" : "Error",
+    startedAt: new Date(entry.startedAt),
+    finishedAt: new Date(),
+    ...(exitCode !== 0 && container.terminationMessagePolicy === "FallbackToLogsOnError" ? { message: logTail(entry.output) } : {}),
+  };
 }
 
 /** As the kubelet's FallbackToLogsOnError: the log's last 80 lines, at most 2048 bytes of them. */
