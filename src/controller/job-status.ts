@@ -1,6 +1,6 @@
 // What an ActRunner's phase is, read from its batch/v1 Job and, when they were fetched, the Job's
 // pods; and when the controller, which does not watch runner pods, should fetch them. Pure.
-import type { V1ContainerStateTerminated, V1Job, V1Pod } from "@kubernetes/client-node";
+import type { V1ContainerStateTerminated, V1ContainerStatus, V1Job, V1Pod } from "@kubernetes/client-node";
 import { DOCKER_CONTAINER, RUNNER_CONTAINER } from "../api/defaults.ts";
 
 export interface ObservedRunner {
@@ -139,8 +139,8 @@ const LOG_TAIL_MAX_LINES = 8;
 
 /**
  * Why a failed runner pod failed, most telling first: the pod's own reason (Evicted, …) or
- * disruption (preempted, drained), then the runner container's exit with the end of its log, then a
- * Docker sidecar that died; for an OOM kill, which memory limit to raise. Without the pod, the Job's message.
+ * disruption (preempted, drained), then a Docker sidecar that died, then the runner container's exit
+ * with the end of its log; for an OOM kill, which memory limit to raise. Without the pod, the Job's message.
  */
 function failureDetail(pod: V1Pod | undefined, jobMessage: string | undefined): string {
   const parts: string[] = [];
@@ -148,19 +148,9 @@ function failureDetail(pod: V1Pod | undefined, jobMessage: string | undefined): 
   const disruption = pod?.status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
   if (disruption)
     parts.push(`pod disrupted (${disruption.reason ?? "DisruptionTarget"})${disruption.message ? `: ${disruption.message.trim()}` : ""}`);
-  const runner = pod?.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
-  const runnerExit = runner?.state?.terminated;
+  const runnerExit = pod?.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER)?.state?.terminated;
   const docker = pod?.status?.initContainerStatuses?.find((c) => c.name === DOCKER_CONTAINER);
-  // The kubelet stops the sidecar once the runner has ended: an exit after the runner's is no cause.
-  const runnerEnd = runnerExit?.finishedAt ? new Date(runnerExit.finishedAt).getTime() : Infinity;
-  const diedFirst = (exit: V1ContainerStateTerminated | undefined) =>
-    exit && (exit.reason === "OOMKilled" || (exit.exitCode !== 0 && new Date(exit.finishedAt ?? 0).getTime() <= runnerEnd));
-  const crashed = (exit: V1ContainerStateTerminated | undefined) => exit && (exit.reason === "OOMKilled" || exit.exitCode !== 0);
-  const dockerExit = diedFirst(docker?.state?.terminated)
-    ? docker?.state?.terminated
-    : crashed(docker?.lastState?.terminated)
-      ? docker?.lastState?.terminated
-      : undefined;
+  const dockerExit = sidecarDeath(docker, runnerExit);
   if (dockerExit) {
     const restarts = docker?.restartCount ? ` (restarted ${docker.restartCount} times)` : "";
     parts.push(
@@ -174,6 +164,24 @@ function failureDetail(pod: V1Pod | undefined, jobMessage: string | undefined): 
     );
   }
   return parts.length > 0 ? parts.join("; ") : (jobMessage ?? "the Job failed");
+}
+
+/**
+ * The sidecar's failed end, if one may have caused the runner's: its current end when OOM-killed or
+ * failed no later than the runner ended (the kubelet stops it after the runner, and that exit is no
+ * cause), else a crash it restarted from.
+ */
+function sidecarDeath(
+  sidecar: V1ContainerStatus | undefined,
+  runnerExit: V1ContainerStateTerminated | undefined,
+): V1ContainerStateTerminated | undefined {
+  const failed = (exit: V1ContainerStateTerminated | undefined): exit is V1ContainerStateTerminated =>
+    exit !== undefined && (exit.reason === "OOMKilled" || exit.exitCode !== 0);
+  const runnerEnd = runnerExit?.finishedAt ? new Date(runnerExit.finishedAt).getTime() : Infinity;
+  const current = sidecar?.state?.terminated;
+  if (failed(current) && (current.reason === "OOMKilled" || new Date(current.finishedAt ?? 0).getTime() <= runnerEnd)) return current;
+  const previous = sidecar?.lastState?.terminated;
+  return failed(previous) ? previous : undefined;
 }
 
 function oomHint(exit: { reason?: string }, container: string): string {
