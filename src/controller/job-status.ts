@@ -144,26 +144,33 @@ const LOG_TAIL_MAX_LINES = 8;
  */
 function failureDetail(pod: V1Pod | undefined, jobMessage: string | undefined): string {
   const parts: string[] = [];
-  if (pod?.status?.reason) parts.push(`pod ${pod.status.reason}${pod.status.message ? `: ${pod.status.message.trim()}` : ""}`);
+  if (pod?.status?.reason) parts.push(withMessage(`pod ${pod.status.reason}`, pod.status.message));
   const disruption = pod?.status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
-  if (disruption)
-    parts.push(`pod disrupted (${disruption.reason ?? "DisruptionTarget"})${disruption.message ? `: ${disruption.message.trim()}` : ""}`);
+  if (disruption) parts.push(withMessage(`pod disrupted (${disruption.reason ?? "DisruptionTarget"})`, disruption.message));
   const runnerExit = pod?.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER)?.state?.terminated;
   const docker = pod?.status?.initContainerStatuses?.find((c) => c.name === DOCKER_CONTAINER);
   const dockerExit = sidecarDeath(docker, runnerExit);
   if (dockerExit) {
     const restarts = docker?.restartCount ? ` (restarted ${docker.restartCount} times)` : "";
-    parts.push(
-      `${DOCKER_CONTAINER} sidecar ${dockerExit.reason ?? "terminated"} with exit code ${dockerExit.exitCode}${restarts}${oomHint(dockerExit, DOCKER_CONTAINER)}`,
-    );
+    parts.push(describeExit(`${DOCKER_CONTAINER} sidecar`, DOCKER_CONTAINER, dockerExit, restarts));
   }
-  if (runnerExit) {
-    const log = logTail(runnerExit.message);
-    parts.push(
-      `${RUNNER_CONTAINER} container ${runnerExit.reason ?? "terminated"} with exit code ${runnerExit.exitCode}${oomHint(runnerExit, RUNNER_CONTAINER)}${log ? `: ${log}` : ""}`,
-    );
-  }
+  if (runnerExit)
+    parts.push(withMessage(describeExit(`${RUNNER_CONTAINER} container`, RUNNER_CONTAINER, runnerExit), logTail(runnerExit.message)));
   return parts.length > 0 ? parts.join("; ") : (jobMessage ?? "the Job failed");
+}
+
+/** "<text>: <message>", or the text alone without a message. */
+function withMessage(text: string, message: string | undefined): string {
+  return message?.trim() ? `${text}: ${message.trim()}` : text;
+}
+
+/** "runner container OOMKilled with exit code 137 (out of memory: raise …)"; `detail` goes before the hint. */
+function describeExit(label: string, container: string, exit: V1ContainerStateTerminated, detail = ""): string {
+  const oomHint =
+    exit.reason === "OOMKilled"
+      ? ` (out of memory: raise resources.limits.memory of container ${container} in the RunnerDeployment's spec.runnerTemplate)`
+      : "";
+  return `${label} ${exit.reason ?? "terminated"} with exit code ${exit.exitCode}${detail}${oomHint}`;
 }
 
 /**
@@ -182,12 +189,6 @@ function sidecarDeath(
   if (failed(current) && (current.reason === "OOMKilled" || new Date(current.finishedAt ?? 0).getTime() <= runnerEnd)) return current;
   const previous = sidecar?.lastState?.terminated;
   return failed(previous) ? previous : undefined;
-}
-
-function oomHint(exit: { reason?: string }, container: string): string {
-  return exit.reason === "OOMKilled"
-    ? ` (out of memory: raise resources.limits.memory of container ${container} in the RunnerDeployment's spec.runnerTemplate)`
-    : "";
 }
 
 /** The end of a termination message (with FallbackToLogsOnError, the log's last lines): its last lines, at most LOG_TAIL_MAX_CHARS. */
