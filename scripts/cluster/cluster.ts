@@ -190,9 +190,10 @@ export function issueCertificate(
   return { certFile, keyFile };
 }
 
-function createPki(
-  stateDir: string,
-): Pick<ClusterState, "caFile" | "caKeyFile" | "clientCertFile" | "clientKeyFile"> & { serving: { certFile: string; keyFile: string } } {
+function createPki(stateDir: string): Pick<ClusterState, "caFile" | "caKeyFile" | "clientCertFile" | "clientKeyFile"> & {
+  serving: { certFile: string; keyFile: string };
+  kwokServing: { certFile: string; keyFile: string };
+} {
   const pki = join(stateDir, "pki");
   mkdirSync(pki, { recursive: true });
   const caFile = join(pki, "ca.crt");
@@ -223,13 +224,19 @@ function createPki(
     "extendedKeyUsage=serverAuth",
     "keyUsage=digitalSignature,keyEncipherment",
   ]);
+  // kwok's server plays the kubelet's API (container logs) for the API server, which checks it against the CA.
+  const kwokServing = issueCertificate(ca, "kwok", "/CN=kwok", [
+    "subjectAltName=IP:127.0.0.1",
+    "extendedKeyUsage=serverAuth",
+    "keyUsage=digitalSignature,keyEncipherment",
+  ]);
   const admin = issueCertificate(ca, "admin", "/O=system:masters/CN=forgejo-arc-admin", [
     "extendedKeyUsage=clientAuth",
     "keyUsage=digitalSignature,keyEncipherment",
   ]);
   openssl(["genrsa", "-out", "sa.key", "2048"], pki);
   openssl(["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], pki);
-  return { caFile, caKeyFile, clientCertFile: admin.certFile, clientKeyFile: admin.keyFile, serving };
+  return { caFile, caKeyFile, clientCertFile: admin.certFile, clientKeyFile: admin.keyFile, serving, kwokServing };
 }
 
 function kubeconfigYaml(server: string, caFile: string, certFile: string, keyFile: string): string {
@@ -312,6 +319,30 @@ export function installCrds(state: Pick<ClusterState, "kubeconfig">): void {
   ]);
 }
 
+/** What `kubectl logs` (and the API server's pods/log) shows for every container of a kwok pod. */
+export const KWOK_CONTAINER_LOG_LINES = [
+  "kwok test cluster: every container of a kwok pod has this log (scripts/cluster/cluster.ts)",
+  "kwok test cluster: no runner ran here, so nothing asked Forgejo for a job",
+];
+
+/** Writes the log kwok serves for every container (CRI log format) and the kwok config that says so; returns the config's path. */
+function writeKwokLogs(stateDir: string): string {
+  const logsFile = join(stateDir, "kwok-container.log");
+  const time = new Date().toISOString().replace("Z", "000000Z");
+  writeFileSync(logsFile, KWOK_CONTAINER_LOG_LINES.map((line) => `${time} stdout F ${line}\n`).join(""));
+  const config = join(stateDir, "kwok-logs.yaml");
+  writeFileSync(
+    config,
+    JSON.stringify({
+      apiVersion: "kwok.x-k8s.io/v1alpha1",
+      kind: "ClusterLogs",
+      metadata: { name: "every-container" },
+      spec: { selector: {}, logs: [{ logsFile }] },
+    }),
+  );
+  return config;
+}
+
 function nodeManifest(name: string): string {
   return JSON.stringify({
     apiVersion: "v1",
@@ -391,6 +422,9 @@ export async function clusterUp(stateDir = DEFAULT_STATE_DIR): Promise<{ state: 
       "--authorization-mode=RBAC",
       "--allow-privileged=true",
       "--service-cluster-ip-range=10.96.0.0/16",
+      // Container logs come from kwok's server at the node's InternalIP (127.0.0.1), over TLS it checks.
+      "--kubelet-preferred-address-types=InternalIP",
+      `--kubelet-certificate-authority=${pki.caFile}`,
       process.env.CLUSTER_APISERVER_PROFILING ? "--profiling=true" : "--profiling=false",
       "--v=1",
     ]);
@@ -435,7 +469,11 @@ export async function clusterUp(stateDir = DEFAULT_STATE_DIR): Promise<{ state: 
       `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
       "--node-ip=127.0.0.1",
       `--server-address=127.0.0.1:${kwokPort}`,
+      `--node-port=${kwokPort}`,
+      `--tls-cert-file=${pki.kwokServing.certFile}`,
+      `--tls-private-key-file=${pki.kwokServing.keyFile}`,
       `--config=${join(here, "kwok-stages.yaml")}`,
+      `--config=${writeKwokLogs(stateDir)}`,
     ]);
 
     kubectl(
