@@ -17,7 +17,7 @@ import {
   type V1Secret,
 } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
-import { DEFAULT_PICKUP_TIMEOUT, DEFAULT_RETENTION_AFTER_FINISH } from "../api/defaults.ts";
+import { DEFAULT_PICKUP_TIMEOUT, DEFAULT_RETENTION_AFTER_FINISH, RUNNER_CONTAINER } from "../api/defaults.ts";
 import { parseDuration } from "../api/duration.ts";
 import { forgejoServerKey } from "../api/overlap.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
@@ -32,7 +32,7 @@ import { findCondition, setCondition, type ConditionInput } from "./conditions.t
 import type { ForgejoClient } from "../forgejo/client.ts";
 import { scopePrefix, type ForgejoScope } from "../forgejo/scope.ts";
 import type { ForgejoClients } from "./forgejo-clients.ts";
-import { observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
+import { LOG_TAIL_MAX_LINES, logTail, observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef, type Claim } from "./job-attempts.ts";
 import { Registrations, type RunnerCredentials, type Unrecorded } from "./registrations.ts";
 import {
@@ -377,10 +377,12 @@ export class ActRunnerReconciler {
         }
         if (now >= deadline) {
           const timeout = ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT;
-          const message =
-            observed.phase === "Pending"
-              ? `The runner pod did not start within ${timeout} (spec.pickupTimeout), so it never asked for Forgejo job ${ar.spec.forgejoJobID}: ${observed.message}`
-              : `The runner did not pick up Forgejo job ${ar.spec.forgejoJobID} within ${timeout} (spec.pickupTimeout); the job may wait behind a concurrency group or have been cancelled`;
+          if (observed.phase === "Pending") {
+            const message = `The runner pod did not start within ${timeout} (spec.pickupTimeout), so it never asked for Forgejo job ${ar.spec.forgejoJobID}: ${observed.message}`;
+            return this.stop(ar, "PickupTimeout", message);
+          }
+          const log = await this.runnerLogTail(ar, job);
+          const message = `The runner did not pick up Forgejo job ${ar.spec.forgejoJobID} within ${timeout} (spec.pickupTimeout); the job may wait behind a concurrency group or have been cancelled${log ? `. The runner's last log lines: ${log}` : ""}`;
           return this.stop(ar, "PickupTimeout", message);
         }
         await this.updateFromObserved(ar, observed, []);
@@ -413,6 +415,34 @@ export class ActRunnerReconciler {
       `/api/v1/namespaces/${encodeURIComponent(job.metadata!.namespace!)}/pods?labelSelector=${selector}`,
     );
     return list.items;
+  }
+
+  /**
+   * The last lines of the running runner container's log — why a runner that is stopped for not
+   * taking its job never took it (Forgejo unreachable, a certificate refused) — read before its pod
+   * goes with the Job. Undefined when there is none or it cannot be read (the reason is logged).
+   */
+  private async runnerLogTail(ar: AR, job: V1Job): Promise<string | undefined> {
+    try {
+      const running = (await this.runnerPods(job)).find((pod) =>
+        pod.status?.containerStatuses?.some((c) => c.name === RUNNER_CONTAINER && c.state?.running),
+      );
+      if (!running) return undefined;
+      const log = await this.core.readNamespacedPodLog({
+        name: running.metadata!.name!,
+        namespace: running.metadata!.namespace!,
+        container: RUNNER_CONTAINER,
+        tailLines: LOG_TAIL_MAX_LINES,
+        limitBytes: 16_384,
+      });
+      return logTail(log) || undefined;
+    } catch (error) {
+      this.deps.logger.info(
+        { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, err: apiErrorMessage(error) },
+        "Could not read the runner's log to quote it in the PickupTimeout message",
+      );
+      return undefined;
+    }
   }
 
   /** The message of the Job's latest FailedCreate Event (a pod refused by a quota or Pod Security admission), if any. */

@@ -135,7 +135,7 @@ export function observeJob(job: V1Job, pods: V1Pod[], podCreationError?: string)
 
 /** The last lines of a failed container's log the kubelet keeps (FallbackToLogsOnError) are quoted up to this length. */
 export const LOG_TAIL_MAX_CHARS = 600;
-const LOG_TAIL_MAX_LINES = 8;
+export const LOG_TAIL_MAX_LINES = 8;
 
 /**
  * Why a failed runner pod failed, most telling first: the pod's own reason (Evicted, …) or
@@ -191,8 +191,8 @@ function sidecarDeath(
   return failed(previous) ? previous : undefined;
 }
 
-/** The end of a termination message (with FallbackToLogsOnError, the log's last lines): its last lines, at most LOG_TAIL_MAX_CHARS. */
-function logTail(message: string | undefined): string {
+/** The end of a log (or of a termination message, which with FallbackToLogsOnError is the log's end): its last lines, at most LOG_TAIL_MAX_CHARS. */
+export function logTail(message: string | undefined): string {
   const lines = (message ?? "")
     .split("\n")
     .map((line) => line.trimEnd())

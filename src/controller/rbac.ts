@@ -20,6 +20,8 @@ export function controllerClusterRoleRules(): V1PolicyRule[] {
     { apiGroups: ["batch"], resources: ["jobs"], verbs: ["get", "list", "watch", "create", "delete"] },
     // create: the webhook's server-side dry-run of pod templates (nothing is stored).
     { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "create"] },
+    // A runner stopped at its pickup timeout quotes its log's last lines.
+    { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
     // list: a runner Job without a pod has its FailedCreate Events read, to say why.
     { apiGroups: [""], resources: ["events"], verbs: ["create", "patch", "list"] },
     // The cluster's identity (kube-system's uid) marks the Forgejo runners this cluster registers.

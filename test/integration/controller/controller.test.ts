@@ -18,6 +18,7 @@ import { EXECUTOR_NODE, EXECUTOR_POD_TEMPLATE, type Executor } from "../../execu
 import { startTestExecutor, stopTestExecutor } from "../support/executor.ts";
 import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount } from "../support/service-account.ts";
 import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../../src/controller/rbac.ts";
+import { KWOK_CONTAINER_LOG_LINES } from "../../../scripts/cluster/cluster.ts";
 
 const kc = kubeConfig();
 const objects = customObjects(kc);
@@ -637,8 +638,13 @@ describe("controller", () => {
       runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } },
     });
     const stopped = await actRunnerWhen(`pickup-${job.id}-1`, "PickupTimeout", (r) => r.status?.reason === "PickupTimeout");
-    expect(stopped.status?.message).toContain("did not pick up Forgejo job");
-    expect(stopped.status?.message).toContain("spec.pickupTimeout");
+    // The runner's log (kwok serves the same lines for every container) is read before its pod goes.
+    const message = `The runner did not pick up Forgejo job ${job.id} within 4s (spec.pickupTimeout); the job may wait behind a concurrency group or have been cancelled. The runner's last log lines: ${KWOK_CONTAINER_LOG_LINES.join("\n")}`;
+    expect(stopped.status?.message).toBe(message);
+    const warning = await eventually("the PickupTimeout Event", async () =>
+      (await events(stopped.metadata!.name!)).find((e) => e.reason === "PickupTimeout"),
+    );
+    expect(warning).toMatchObject({ type: "Warning", message });
     expect(
       await controllerMetric("forgejo_arc_actrunners_finished_total", {
         runner_deployment_namespace: ns,
