@@ -110,7 +110,7 @@ export function observeJob(job: V1Job, pods: V1Pod[], podCreationError?: string)
     return {
       phase: "Pending",
       reason: waiting.reason,
-      message: `Runner pod ${pod?.metadata?.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`,
+      message: withMessage(`Runner pod ${pod?.metadata?.name}: ${waiting.reason}`, waiting.message),
     };
   }
   if (!pod && (job.status?.active ?? 0) === 0 && podCreationError)
