@@ -375,16 +375,7 @@ export class ActRunnerReconciler {
           await this.updateFromObserved(ar, observed, [PICKED_UP]);
           return undefined;
         }
-        if (now >= deadline) {
-          const timeout = ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT;
-          if (observed.phase === "Pending") {
-            const message = `The runner pod did not start within ${timeout} (spec.pickupTimeout), so it never asked for Forgejo job ${ar.spec.forgejoJobID}: ${observed.message}`;
-            return this.stop(ar, "PickupTimeout", message);
-          }
-          const log = await this.runnerLogTail(ar, job);
-          const message = `The runner did not pick up Forgejo job ${ar.spec.forgejoJobID} within ${timeout} (spec.pickupTimeout); the job may wait behind a concurrency group or have been cancelled${log ? `. The runner's last log lines: ${log}` : ""}`;
-          return this.stop(ar, "PickupTimeout", message);
-        }
+        if (now >= deadline) return this.stop(ar, "PickupTimeout", await this.pickupTimeoutMessage(ar, job, observed));
         await this.updateFromObserved(ar, observed, []);
         const untilDeadline = Math.max(deadline - now, 0) + 100;
         return Math.min(untilDeadline, started ? this.deps.pickupCheckIntervalMs : Infinity, nextLookInMs ?? Infinity);
@@ -392,6 +383,16 @@ export class ActRunnerReconciler {
     }
     await this.updateFromObserved(ar, observed, []);
     return observed.phase === "Succeeded" || observed.phase === "Failed" ? 0 : nextLookInMs;
+  }
+
+  /** Why a runner is stopped at its pickup timeout: the last reason its pod waited for, or the end of the log of a runner that ran. */
+  private async pickupTimeoutMessage(ar: AR, job: V1Job, observed: ObservedRunner): Promise<string> {
+    const timeout = ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT;
+    if (observed.phase === "Pending")
+      return `The runner pod did not start within ${timeout} (spec.pickupTimeout), so it never asked for Forgejo job ${ar.spec.forgejoJobID}: ${observed.message}`;
+    const text = `The runner did not pick up Forgejo job ${ar.spec.forgejoJobID} within ${timeout} (spec.pickupTimeout); the job may wait behind a concurrency group or have been cancelled`;
+    const log = await this.runnerLogTail(ar, job);
+    return log ? `${text}. The runner's last log lines: ${log}` : text;
   }
 
   /** The Job's view, made precise from its pods when planPodLook says; nextLookInMs: when to read them again. */
