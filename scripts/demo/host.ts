@@ -26,8 +26,7 @@ const forgejoUrl = await fake.listen(Number(process.env.DEMO_FORGEJO_PORT ?? 0))
 
 const executor = new Executor({
   kc,
-  server: cluster.server,
-  caFile: cluster.caFile,
+  cluster,
   logger,
   onOutput: (pod, line) => process.stdout.write(`${pod}: ${line}\n`),
 });

@@ -7,8 +7,9 @@
 // written to a folder per pod process, and the mount paths in args and env are rewritten to it (a
 // poor man's mount namespace). Status is reported like a kubelet:
 // Running, Ready from the container's readiness probe, restarts — or, for restartPolicy Never,
-// Succeeded/Failed with the exit code — and on deletion SIGTERM then removal. Everything listens
-// on 127.0.0.1 only.
+// Succeeded/Failed with the exit code — and on deletion SIGTERM then removal. The node's kubelet
+// port serves the processes' output as container logs (container-logs.ts), so `kubectl logs` works.
+// Everything listens on 127.0.0.1 only.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +28,8 @@ import {
 } from "@kubernetes/client-node";
 import { Informer } from "../../src/k8s/informer.ts";
 import { BUNDLE } from "../../scripts/build.ts";
-import { freePort } from "../../scripts/cluster/cluster.ts";
+import { freePort, issueCertificate, type ClusterState } from "../../scripts/cluster/cluster.ts";
+import { serveContainerLogs, type ContainerLog, type ContainerLogServer } from "./container-logs.ts";
 import { eventually } from "../integration/helpers.ts";
 import type { Logger } from "../../src/observability/log.ts";
 
@@ -49,7 +51,14 @@ interface Running {
   ready: boolean;
   stopping: boolean;
   startedAt: string;
+  /** Every output line of the pod's processes, restarts included (outputOf). */
   output: string[];
+  /** Where the current process's lines begin in `output`. */
+  runStart: number;
+  /** The previous process's lines, once it restarted (`kubectl logs --previous`). */
+  previousRun?: string[];
+  /** `kubectl logs -f` readers of the current process's output. */
+  followers: Set<{ onLine: (line: string) => void; onEnd: () => void }>;
   /** The current process's volumes and kubeconfig (a token): removed when it is replaced or stopped. */
   folder?: string;
   /** Set once a run-to-completion pod's process has exited. */
@@ -60,9 +69,9 @@ interface Running {
 
 export interface ExecutorOptions {
   kc: KubeConfig;
-  /** API server URL and CA file, for the kubeconfig handed to each process. */
-  server: string;
-  caFile: string;
+  /** The local cluster: its API server URL and CA file go into the kubeconfig handed to each process,
+   *  its CA signs the certificate of the node's log endpoint. */
+  cluster: Pick<ClusterState, "server" | "stateDir" | "caFile" | "caKeyFile">;
   logger: Logger;
   /** Called with every output line of every process (the demo writes them to its log). */
   onOutput?: (podName: string, line: string) => void;
@@ -75,6 +84,7 @@ export class Executor {
   private informer?: Informer<V1Pod & KubernetesObject>;
   private heartbeat?: NodeJS.Timeout;
   private probes?: NodeJS.Timeout;
+  private logServer?: ContainerLogServer;
 
   constructor(options: ExecutorOptions) {
     this.options = options;
@@ -88,6 +98,12 @@ export class Executor {
 
   async start(): Promise<void> {
     if (!existsSync(BUNDLE)) throw new Error(`executor: ${BUNDLE} is missing; run \`npm run build\` first`);
+    const serving = issueCertificate(this.options.cluster, "executor", `/CN=${EXECUTOR_NODE}`, [
+      "subjectAltName=IP:127.0.0.1",
+      "extendedKeyUsage=serverAuth",
+      "keyUsage=digitalSignature,keyEncipherment",
+    ]);
+    this.logServer = await serveContainerLogs(serving, (namespace, name, container) => this.containerLog(namespace, name, container));
     await this.core
       .createNode({
         body: {
@@ -143,6 +159,30 @@ export class Executor {
     await this.informer?.stop();
     await Promise.all([...this.running.values()].map((r) => this.terminate(r)));
     await this.core.deleteNode({ name: EXECUTOR_NODE }).catch(() => undefined);
+    await this.logServer?.close();
+  }
+
+  /** The output of a pod's (only) container, for the log endpoint. */
+  private containerLog(namespace: string, name: string, container: string): ContainerLog | undefined {
+    const entry = [...this.running.values()].find(
+      (r) => r.pod.metadata?.namespace === namespace && r.pod.metadata?.name === name && r.pod.spec?.containers[0]?.name === container,
+    );
+    if (!entry) return undefined;
+    return {
+      lines: (previous) => (previous ? entry.previousRun : entry.output.slice(entry.runStart)),
+      follow: (onLine, onEnd) => {
+        const follower = { onLine, onEnd };
+        if (entry.child?.exitCode === null && !entry.stopping) entry.followers.add(follower);
+        else setImmediate(onEnd);
+        return () => entry.followers.delete(follower);
+      },
+    };
+  }
+
+  /** The current process ended: its followers' streams end too. */
+  private endRun(entry: Running): void {
+    for (const follower of entry.followers) follower.onEnd();
+    entry.followers.clear();
   }
 
   private async reportNode(): Promise<void> {
@@ -163,6 +203,7 @@ export class Executor {
               },
             ],
             addresses: [{ type: "InternalIP", address: "127.0.0.1" }],
+            daemonEndpoints: { kubeletEndpoint: { Port: this.logServer!.port } },
             allocatable: { cpu: "64", memory: "64Gi", pods: "100" },
             capacity: { cpu: "64", memory: "64Gi", pods: "100" },
           },
@@ -198,6 +239,8 @@ export class Executor {
       stopping: false,
       startedAt: new Date().toISOString(),
       output: [],
+      runStart: 0,
+      followers: new Set(),
     };
     this.running.set(key, entry);
     try {
@@ -226,6 +269,7 @@ export class Executor {
     const collect = (line: string) => {
       if (!line) return;
       entry.output.push(line);
+      for (const follower of entry.followers) follower.onLine(line);
       this.options.onOutput?.(pod.metadata!.name!, line);
     };
     // Whole lines: a pipe read can end in the middle of one.
@@ -233,6 +277,7 @@ export class Executor {
     createInterface({ input: child.stderr!, crlfDelay: Infinity }).on("line", collect);
     // "close", not "exit": by then the last output lines are read too.
     child.once("close", (code) => {
+      this.endRun(entry);
       if (entry.stopping) return;
       entry.ready = false;
       if (pod.spec?.restartPolicy === "Never") {
@@ -242,7 +287,9 @@ export class Executor {
       }
       entry.restarts++;
       entry.lastTermination = termination(entry, pod.spec!.containers[0]!, code ?? 137);
+      entry.previousRun = entry.output.slice(entry.runStart);
       entry.output.push(`executor: process exited with ${code}; restarting`);
+      entry.runStart = entry.output.length;
       void this.reportStatus(entry).then(() => setTimeout(() => void this.launch(entry).catch(() => undefined), 1_000));
     });
     await this.reportStatus(entry);
@@ -330,7 +377,7 @@ export class Executor {
       JSON.stringify({
         apiVersion: "v1",
         kind: "Config",
-        clusters: [{ name: "c", cluster: { server: this.options.server, "certificate-authority": this.options.caFile } }],
+        clusters: [{ name: "c", cluster: { server: this.options.cluster.server, "certificate-authority": this.options.cluster.caFile } }],
         users: [{ name: serviceAccount, user: { token: token.status!.token } }],
         contexts: [{ name: "c", context: { cluster: "c", user: serviceAccount, namespace: pod.metadata!.namespace } }],
         "current-context": "c",
@@ -465,7 +512,9 @@ function termination(entry: Running, container: V1Container, exitCode: number): 
     reason: exitCode === 0 ? "Completed" : "Error",
     startedAt: new Date(entry.startedAt),
     finishedAt: new Date(),
-    ...(exitCode !== 0 && container.terminationMessagePolicy === "FallbackToLogsOnError" ? { message: logTail(entry.output) } : {}),
+    ...(exitCode !== 0 && container.terminationMessagePolicy === "FallbackToLogsOnError"
+      ? { message: logTail(entry.output.slice(entry.runStart)) }
+      : {}),
   };
 }
 

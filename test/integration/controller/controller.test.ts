@@ -283,6 +283,11 @@ describe("controller", () => {
     );
     expect(ready.status?.listenerPodName).toBe(pod.metadata?.name);
     expect(ready.status?.conditions?.find((c) => c.type === "ListenerAvailable")).toMatchObject({ status: "True" });
+    // Its output through the API server's pods/log, which the executor node serves as a kubelet does.
+    const logOf = (tailLines?: number) =>
+      core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: ns, container: "listener", tailLines });
+    expect(await logOf()).toContain('"msg":"Serving listener health and metrics"');
+    expect((await logOf(1)).split("\n")).toEqual([expect.stringContaining('"level"'), ""]);
 
     // A spec change rolls the listener: a new pod runs with the new poll interval.
     await objects.api.patchNamespacedCustomObject(

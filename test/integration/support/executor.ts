@@ -5,7 +5,7 @@ import { silentLogger } from "../../../src/observability/log.ts";
 import { clusterState } from "../helpers.ts";
 
 export async function startTestExecutor(kc: KubeConfig): Promise<Executor> {
-  const executor = new Executor({ kc, server: clusterState().server, caFile: clusterState().caFile, logger: silentLogger() });
+  const executor = new Executor({ kc, cluster: clusterState(), logger: silentLogger() });
   await executor.start();
   return executor;
 }
