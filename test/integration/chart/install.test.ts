@@ -55,7 +55,6 @@ test("ct install: installs with the ci values, the helm test passes, and it unin
   try {
     stdout = await runToolAsync("ct", ["install", "--config", CT_CONFIG, "--helm-extra-set-args", `--set=webhooks.url.port=${port}`], {
       kubeconfig: clusterState().kubeconfig,
-      env: { CT_PRINT_LOGS: "false" },
       timeoutMs: 360_000,
     });
   } finally {
@@ -65,6 +64,8 @@ test("ct install: installs with the ci values, the helm test passes, and it unin
   expect(leftReleases).toEqual([]);
   expect(stdout).toMatch(/TEST SUITE:\s+forgejo-arc-\S+-test-webhooks[\s\S]*Phase:\s+Succeeded/);
   expect(stdout).toContain("All charts installed successfully");
+  // ct ends with the release pods' logs (print-logs), which the executor node serves as a kubelet would.
+  expect(stdout).toMatch(/==> Logs of container forgejo-arc-\S+[\s\S]*"msg":"Starting controller"/);
   const admission = kc.makeApiClient(AdmissionregistrationV1Api);
   const leftovers = (await admission.listValidatingWebhookConfiguration()).items.filter((c) =>
     c.webhooks?.some((w) => w.clientConfig.url?.includes(`:${port}/`)),
