@@ -211,7 +211,8 @@ async function up(): Promise<void> {
       `  kubectl describe rd ${DEMO.runnerDeployment} -n ${DEMO.namespace}`,
       `  curl -s -X POST ${host.forgejoUrl}/_fake/jobs -H 'content-type: application/json' -d '{"repository":"${DEMO.organization}/app","runs_on":["${DEMO.label}"]}'`,
       `  helm status ${RELEASE} -n ${RELEASE_NAMESPACE}; helm test ${RELEASE} -n ${RELEASE_NAMESPACE}`,
-      `Logs of the controller and listener pods: ${join(DEMO_STATE_DIR, "host.log")}; cluster: .state/cluster/logs/.`,
+      `  kubectl logs deploy/${RELEASE} -n ${RELEASE_NAMESPACE}; kubectl logs deploy/${DEMO.runnerDeployment}-listener -n ${DEMO.namespace}`,
+      `The demo host's whole output (controller and listener pods): ${join(DEMO_STATE_DIR, "host.log")}; cluster: .state/cluster/logs/.`,
       "Stop it all with: npm run demo:down",
     ].join("\n"),
   );
