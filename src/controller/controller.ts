@@ -279,7 +279,8 @@ export class Controller {
 
   private async serveWebhooks(): Promise<void> {
     const app = createApp({
-      logger: this.deps.logger.child({ component: "webhooks" }),
+      // Its lines keep component "controller" (the process) and add which server wrote them.
+      logger: this.deps.logger.child({ server: "webhooks" }),
       registry: this.deps.registry,
       podDryRun: podDryRun(this.deps.kc),
       images: { runner: this.config.runnerImage, listener: this.config.listenerImage },

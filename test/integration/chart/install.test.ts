@@ -66,6 +66,9 @@ test("ct install: installs with the ci values, the helm test passes, and it unin
   expect(stdout).toContain("All charts installed successfully");
   // ct ends with the release pods' logs (print-logs), which the executor node serves as a kubelet would.
   expect(stdout).toMatch(/==> Logs of container forgejo-arc-\S+[\s\S]*"msg":"Starting controller"/);
+  // The webhook server's lines (helm test sends it requests) name it without repeating a key.
+  expect(stdout).toMatch(/"component":"controller",[^\n]*"server":"webhooks"/);
+  expect(stdout).not.toMatch(/"component":[^\n]*"component":/);
   const admission = kc.makeApiClient(AdmissionregistrationV1Api);
   const leftovers = (await admission.listValidatingWebhookConfiguration()).items.filter((c) =>
     c.webhooks?.some((w) => w.clientConfig.url?.includes(`:${port}/`)),
