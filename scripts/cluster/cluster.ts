@@ -138,6 +138,9 @@ function openssl(args: string[], cwd: string): void {
 }
 
 /** Issues a certificate signed by the cluster CA; returns the cert and key paths. */
+/** Extensions of a serving certificate for 127.0.0.1 (a kubelet endpoint the API server dials). */
+export const LOOPBACK_SERVING = ["subjectAltName=IP:127.0.0.1", "extendedKeyUsage=serverAuth", "keyUsage=digitalSignature,keyEncipherment"];
+
 export function issueCertificate(
   state: Pick<ClusterState, "stateDir" | "caFile" | "caKeyFile">,
   name: string,
@@ -225,11 +228,7 @@ function createPki(stateDir: string): Pick<ClusterState, "caFile" | "caKeyFile" 
     "keyUsage=digitalSignature,keyEncipherment",
   ]);
   // kwok's server plays the kubelet's API (container logs) for the API server, which checks it against the CA.
-  const kwokServing = issueCertificate(ca, "kwok", "/CN=kwok", [
-    "subjectAltName=IP:127.0.0.1",
-    "extendedKeyUsage=serverAuth",
-    "keyUsage=digitalSignature,keyEncipherment",
-  ]);
+  const kwokServing = issueCertificate(ca, "kwok", "/CN=kwok", LOOPBACK_SERVING);
   const admin = issueCertificate(ca, "admin", "/O=system:masters/CN=forgejo-arc-admin", [
     "extendedKeyUsage=clientAuth",
     "keyUsage=digitalSignature,keyEncipherment",

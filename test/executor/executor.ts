@@ -28,7 +28,7 @@ import {
 } from "@kubernetes/client-node";
 import { Informer } from "../../src/k8s/informer.ts";
 import { BUNDLE } from "../../scripts/build.ts";
-import { freePort, issueCertificate, type ClusterState } from "../../scripts/cluster/cluster.ts";
+import { LOOPBACK_SERVING, freePort, issueCertificate, type ClusterState } from "../../scripts/cluster/cluster.ts";
 import { serveContainerLogs, type ContainerLog, type ContainerLogServer } from "./container-logs.ts";
 import { eventually } from "../integration/helpers.ts";
 import type { Logger } from "../../src/observability/log.ts";
@@ -98,11 +98,7 @@ export class Executor {
 
   async start(): Promise<void> {
     if (!existsSync(BUNDLE)) throw new Error(`executor: ${BUNDLE} is missing; run \`npm run build\` first`);
-    const serving = issueCertificate(this.options.cluster, "executor", `/CN=${EXECUTOR_NODE}`, [
-      "subjectAltName=IP:127.0.0.1",
-      "extendedKeyUsage=serverAuth",
-      "keyUsage=digitalSignature,keyEncipherment",
-    ]);
+    const serving = issueCertificate(this.options.cluster, "executor", `/CN=${EXECUTOR_NODE}`, LOOPBACK_SERVING);
     this.logServer = await serveContainerLogs(serving, (namespace, name, container) => this.containerLog(namespace, name, container));
     await this.core
       .createNode({
