@@ -17,7 +17,6 @@ export interface ListenerOptions {
   /** The operator's own image; its entrypoint is `forgejo-arc`. */
   image: string;
   imagePullPolicy?: string;
-  logLevel?: string;
 }
 
 export interface ListenerResources {
@@ -86,7 +85,8 @@ function defaultPodTemplate(rd: RunnerDeployment, options: ListenerOptions, name
               name: "FORGEJO_TOKEN",
               valueFrom: { secretKeyRef: { name: spec.tokenSecretRef.name, key: spec.tokenSecretRef.key ?? DEFAULT_TOKEN_KEY } },
             },
-            { name: "LOG_LEVEL", value: options.logLevel ?? "info" },
+            // A RunnerDeployment's listenerTemplate may set another (env merges by name).
+            { name: "LOG_LEVEL", value: "info" },
           ],
           ports: [{ name: "http", containerPort: LISTENER_PORT }],
           livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },

@@ -89,4 +89,15 @@ describe("listener resources", () => {
     expect(pod.containers[0]!.resources).toEqual({ limits: { memory: "128Mi" } });
     expect(pod.containers[0]!.args?.[0]).toBe("listener");
   });
+
+  it("logs at info unless the listenerTemplate sets LOG_LEVEL (docs/install.md#troubleshooting)", () => {
+    const env = (listenerTemplate?: object) =>
+      listenerResources(rd({ metadata: { uid: "u" }, spec: { listenerTemplate } }), {
+        image: "i",
+      }).deployment.spec!.template.spec!.containers[0]!.env!.filter((e) => e.name === "LOG_LEVEL");
+    expect(env()).toEqual([{ name: "LOG_LEVEL", value: "info" }]);
+    expect(env({ spec: { containers: [{ name: "listener", env: [{ name: "LOG_LEVEL", value: "debug" }] }] } })).toEqual([
+      { name: "LOG_LEVEL", value: "debug" },
+    ]);
+  });
 });
