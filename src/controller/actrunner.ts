@@ -23,7 +23,7 @@ import { forgejoServerKey } from "../api/overlap.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { FINALIZER } from "../api/well-known.ts";
 import type { ActRunnerStatus, Condition } from "../generated/api.ts";
-import { apiErrorCode, apiErrorMessage, ignoreNotFound } from "../k8s/client.ts";
+import { answerWithin, apiErrorCode, apiErrorMessage, ignoreNotFound } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
 import type { RestClient } from "../k8s/rest.ts";
 import type { Logger } from "../observability/log.ts";
@@ -70,6 +70,8 @@ export interface ActRunnerReconcilerDeps {
 export type Requeue = number | undefined;
 
 const RESOURCE = { group: API_GROUP, version: API_VERSION, plural: "actrunners" };
+/** How long a runner's log is waited for before a PickupTimeout message goes without it. */
+const LOG_READ_TIMEOUT_MS = 5_000;
 
 export class ActRunnerReconciler {
   private readonly deps: ActRunnerReconcilerDeps;
@@ -429,13 +431,18 @@ export class ActRunnerReconciler {
         pod.status?.containerStatuses?.some((c) => c.name === RUNNER_CONTAINER && c.state?.running),
       );
       if (!running) return undefined;
-      const log = await this.core.readNamespacedPodLog({
-        name: running.metadata!.name!,
-        namespace: running.metadata!.namespace!,
-        container: RUNNER_CONTAINER,
-        tailLines: LOG_TAIL_MAX_LINES,
-        limitBytes: 16_384,
-      });
+      // An API server that cannot reach the kubelet may take long to say so; the worker does not wait for it.
+      const log = await answerWithin(
+        this.core.readNamespacedPodLog({
+          name: running.metadata!.name!,
+          namespace: running.metadata!.namespace!,
+          container: RUNNER_CONTAINER,
+          tailLines: LOG_TAIL_MAX_LINES,
+          limitBytes: 16_384,
+        }),
+        LOG_READ_TIMEOUT_MS,
+        `the log of pod ${running.metadata!.name}`,
+      );
       return logTail(log) || undefined;
     } catch (error) {
       this.deps.logger.info(

@@ -59,3 +59,16 @@ function safeJson(text: string): unknown {
     return text;
   }
 }
+
+/** `request`'s answer, or an error naming `what` once `ms` passed without one (the request itself is left to end on its own). */
+export async function answerWithin<T>(request: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([request, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
-import { reuseConnections } from "../../../src/k8s/client.ts";
+import { answerWithin, reuseConnections } from "../../../src/k8s/client.ts";
 import { selfSignedCertificate } from "../../fixtures/tls.ts";
 
 function kubeConfig(ca: string): KubeConfig {
@@ -44,5 +44,18 @@ describe("Kubernetes client connections", () => {
     const context = new RequestContext("https://127.0.0.1:6443/api", HttpMethod.GET);
     await kc.applySecurityAuthentication(context);
     expect(context.getHeaders().Authorization).toBe("Bearer t");
+  });
+});
+
+describe("answerWithin", () => {
+  it("gives the answer that comes in time, and its error", async () => {
+    await expect(answerWithin(Promise.resolve("log"), 1_000, "the log")).resolves.toBe("log");
+    await expect(answerWithin(Promise.reject(new Error("forbidden")), 1_000, "the log")).rejects.toThrow("forbidden");
+  });
+
+  it("gives up on an answer that does not come, naming what it waited for", async () => {
+    await expect(answerWithin(new Promise(() => undefined), 20, "the log of pod p")).rejects.toThrow(
+      "the log of pod p: no answer within 20 ms",
+    );
   });
 });
