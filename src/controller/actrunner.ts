@@ -609,6 +609,21 @@ export class ActRunnerReconciler {
     this.superseded.set(`${ar.metadata!.namespace}/${ar.metadata!.name}`, ar.metadata!.resourceVersion!);
     if (fields.phase && fields.phase !== current.phase) {
       this.deps.onPhase?.(updated, fields.phase, current.phase);
+      // Events expire (an hour by default); the log keeps every runner's course for later searches.
+      const failure = fields.phase === "Failed" && fields.reason !== "JobVanished";
+      this.deps.logger[failure ? "warn" : "info"](
+        {
+          ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`,
+          jobId: ar.spec.forgejoJobID,
+          phase: fields.phase,
+          previousPhase: current.phase,
+          reason: fields.reason,
+          message: fields.message,
+          job: updated.status?.kubernetesJobName,
+          runner: updated.status?.runnerName,
+        },
+        `ActRunner ${fields.phase}`,
+      );
       if (fields.phase === "Running" || fields.phase === "Succeeded") {
         this.deps.events.event(ar, "Normal", fields.phase, fields.message ?? `ActRunner is ${fields.phase}`);
       } else if (fields.phase === "Failed" && fields.reason !== "PickupTimeout" && fields.reason !== "JobVanished") {

@@ -128,6 +128,13 @@ async function queueOneJob(rdName: string, spec: Record<string, unknown>) {
   return fake.enqueueJob({ repository: "acme/app", runs_on: [rdName] });
 }
 
+/** The controller's log lines about an ActRunner's phase changes, parsed, oldest first. */
+function courseInLog(name: string): Record<string, unknown>[] {
+  return controller.output
+    .filter((line) => line.includes(`"ar":"${ns}/${name}"`) && line.includes('"msg":"ActRunner '))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 async function events(objectName: string): Promise<CoreV1Event[]> {
   return (await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${objectName}` })).items;
 }
@@ -215,6 +222,16 @@ describe("controller", () => {
     expect(bridge.errors).toEqual([]);
     expect(jobs.map((j) => fake.jobs.get(j.id)!.status)).toEqual(["success", "success"]);
     expect((await events(names[0]!)).map((e) => e.reason)).toEqual(expect.arrayContaining(["JobCreated", "Succeeded"]));
+    // The controller's log keeps each runner's course (Events expire).
+    const course = courseInLog(names[0]!);
+    expect(course[0]).toMatchObject({
+      level: "info",
+      phase: "Pending",
+      jobId: jobs[0]!.id,
+      job: names[0],
+      runner: `k8s-${ns}-${names[0]}`,
+    });
+    expect(course.at(-1)).toMatchObject({ level: "info", phase: "Succeeded", reason: "Completed" });
     expect(
       await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Succeeded", reason: "Completed" }),
     ).toBeGreaterThanOrEqual(2);
@@ -465,6 +482,12 @@ describe("controller", () => {
       "runner container OOMKilled with exit code 137 (out of memory: raise resources.limits.memory of container runner in the " +
       "RunnerDeployment's spec.runnerTemplate): failed as asked by the forgejo-arc.test/result annotation";
     expect(failed.status?.message).toBe(`The runner pod failed: ${why}`);
+    expect(courseInLog(`fails-${job.id}-1`).at(-1)).toMatchObject({
+      level: "warn",
+      phase: "Failed",
+      reason: "BackoffLimitExceeded",
+      message: `The runner pod failed: ${why}`,
+    });
     expect(
       (await events(`fails-${job.id}-1`)).some(
         (e) => e.type === "Warning" && e.reason === "BackoffLimitExceeded" && e.message?.includes(why),
