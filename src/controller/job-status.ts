@@ -133,7 +133,7 @@ export function observeJob(job: V1Job, pods: V1Pod[], podCreationError?: string)
   };
 }
 
-/** The last lines of a failed container's log the kubelet keeps (FallbackToLogsOnError) are quoted up to this length. */
+/** Quoted log lines (a failed container's, kept by the kubelet with FallbackToLogsOnError, or a runner's stopped at its pickup timeout) are cut to this length and count. */
 export const LOG_TAIL_MAX_CHARS = 600;
 export const LOG_TAIL_MAX_LINES = 8;
 
