@@ -5,25 +5,15 @@
 // interrupted anywhere is finished by the next from what it left (see startRunner and
 // registrations.ts). The finalizer deletes the Forgejo runner, giving up after a bounded time if
 // Forgejo stays unreachable.
-import {
-  BatchV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type CoreV1Event,
-  type CoreV1EventList,
-  type V1Job,
-  type V1PodList,
-  type V1Secret,
-} from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Job, type V1Secret } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
-import { DEFAULT_PICKUP_TIMEOUT, DEFAULT_RETENTION_AFTER_FINISH, RUNNER_CONTAINER } from "../api/defaults.ts";
+import { DEFAULT_PICKUP_TIMEOUT, DEFAULT_RETENTION_AFTER_FINISH } from "../api/defaults.ts";
 import { parseDuration } from "../api/duration.ts";
 import { forgejoServerKey } from "../api/overlap.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { FINALIZER } from "../api/well-known.ts";
 import type { ActRunnerStatus, Condition } from "../generated/api.ts";
-import { answerWithin, apiErrorCode, apiErrorMessage, ignoreNotFound } from "../k8s/client.ts";
+import { apiErrorCode, apiErrorMessage, ignoreNotFound } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
 import type { RestClient } from "../k8s/rest.ts";
 import type { Logger } from "../observability/log.ts";
@@ -32,7 +22,8 @@ import { findCondition, setCondition, type ConditionInput } from "./conditions.t
 import type { ForgejoClient } from "../forgejo/client.ts";
 import { scopePrefix, type ForgejoScope } from "../forgejo/scope.ts";
 import type { ForgejoClients } from "./forgejo-clients.ts";
-import { LOG_TAIL_MAX_LINES, logTail, observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
+import { observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
+import { podCreationError, runnerLogTail, runnerPods } from "./runner-pods.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef, type Claim } from "./job-attempts.ts";
 import { Registrations, type RunnerCredentials, type Unrecorded } from "./registrations.ts";
 import {
@@ -70,8 +61,6 @@ export interface ActRunnerReconcilerDeps {
 export type Requeue = number | undefined;
 
 const RESOURCE = { group: API_GROUP, version: API_VERSION, plural: "actrunners" };
-/** How long a runner's log is waited for before a PickupTimeout message goes without it. */
-const LOG_READ_TIMEOUT_MS = 5_000;
 
 export class ActRunnerReconciler {
   private readonly deps: ActRunnerReconcilerDeps;
@@ -406,44 +395,19 @@ export class ActRunnerReconciler {
     const look = planPodLook(job, fromJob, ar.status?.phase, this.lastPodLook.get(uid), now);
     if (!look.now) return { observed: sinceLastLook(fromJob, ar.status), nextLookInMs: look.nextInMs };
     if (fromJob.phase === "Pending") this.lastPodLook.set(uid, now);
-    const pods = await this.runnerPods(job);
-    const observed = observeJob(job, pods, pods.length === 0 ? await this.podCreationError(job) : undefined);
+    const pods = await runnerPods(this.deps.rest, job);
+    const observed = observeJob(job, pods, pods.length === 0 ? await podCreationError(this.deps.rest, job) : undefined);
     return { observed, nextLookInMs: look.nextInMs === undefined ? undefined : look.nextInMs + 100 };
   }
 
-  private async runnerPods(job: V1Job): Promise<V1PodList["items"]> {
-    const selector = encodeURIComponent(`batch.kubernetes.io/controller-uid=${job.metadata!.uid}`);
-    const list = await this.deps.rest.request<V1PodList>(
-      "GET",
-      `/api/v1/namespaces/${encodeURIComponent(job.metadata!.namespace!)}/pods?labelSelector=${selector}`,
-    );
-    return list.items;
-  }
-
   /**
-   * The last lines of the running runner container's log — why a runner that is stopped for not
-   * taking its job never took it (Forgejo unreachable, a certificate refused) — read before its pod
-   * goes with the Job. Undefined when there is none or it cannot be read (the reason is logged).
+   * The runner's last log lines — why a runner stopped for not taking its job never took it
+   * (Forgejo unreachable, a certificate refused) — read before its pod goes with the Job; undefined
+   * when there are none or they cannot be read (the reason is logged).
    */
   private async runnerLogTail(ar: AR, job: V1Job): Promise<string | undefined> {
     try {
-      const running = (await this.runnerPods(job)).find((pod) =>
-        pod.status?.containerStatuses?.some((c) => c.name === RUNNER_CONTAINER && c.state?.running),
-      );
-      if (!running) return undefined;
-      // An API server that cannot reach the kubelet may take long to say so; the worker does not wait for it.
-      const log = await answerWithin(
-        this.core.readNamespacedPodLog({
-          name: running.metadata!.name!,
-          namespace: running.metadata!.namespace!,
-          container: RUNNER_CONTAINER,
-          tailLines: LOG_TAIL_MAX_LINES,
-          limitBytes: 16_384,
-        }),
-        LOG_READ_TIMEOUT_MS,
-        `the log of pod ${running.metadata!.name}`,
-      );
-      return logTail(log) || undefined;
+      return await runnerLogTail(this.deps.rest, this.core, job);
     } catch (error) {
       this.deps.logger.info(
         { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, err: apiErrorMessage(error) },
@@ -451,17 +415,6 @@ export class ActRunnerReconciler {
       );
       return undefined;
     }
-  }
-
-  /** The message of the Job's latest FailedCreate Event (a pod refused by a quota or Pod Security admission), if any. */
-  private async podCreationError(job: V1Job): Promise<string | undefined> {
-    const selector = encodeURIComponent(`involvedObject.uid=${job.metadata!.uid},reason=FailedCreate`);
-    const list = await this.deps.rest.request<CoreV1EventList>(
-      "GET",
-      `/api/v1/namespaces/${encodeURIComponent(job.metadata!.namespace!)}/events?fieldSelector=${selector}`,
-    );
-    const time = (e: CoreV1Event) => new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp ?? 0).getTime();
-    return list.items.sort((a, b) => time(b) - time(a))[0]?.message;
   }
 
   /**

@@ -1,6 +1,6 @@
 // The controller's view of the cluster: one informer per kind it reads, all cluster-wide and
 // filtered to what forgejo-arc owns. Reconcilers read only from here, never LIST — except a runner
-// Job's pods, which are fetched when wanted (actrunner.ts): watching every runner pod cost the
+// Job's pods, which are fetched when wanted (runner-pods.ts): watching every runner pod cost the
 // controller about 40% of its CPU and the API server a watch event per pod change.
 import {
   AppsV1Api,
