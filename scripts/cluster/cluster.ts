@@ -45,7 +45,6 @@ function log(message: string): void {
   console.log(`cluster: ${message}`);
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
 /** The lowest port the kernel hands out for outgoing connections (and for listen on port 0). */
 function ephemeralPortsFrom(): number {
   try {
@@ -137,10 +136,10 @@ function openssl(args: string[], cwd: string): void {
   execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-/** Issues a certificate signed by the cluster CA; returns the cert and key paths. */
 /** Extensions of a serving certificate for 127.0.0.1 (a kubelet endpoint the API server dials). */
 export const LOOPBACK_SERVING = ["subjectAltName=IP:127.0.0.1", "extendedKeyUsage=serverAuth", "keyUsage=digitalSignature,keyEncipherment"];
 
+/** Issues a certificate signed by the cluster CA; returns the cert and key paths. */
 export function issueCertificate(
   state: Pick<ClusterState, "stateDir" | "caFile" | "caKeyFile">,
   name: string,
