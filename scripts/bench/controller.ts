@@ -53,6 +53,8 @@ const DOCKERFILE = readFileSync(join(PROJECT_ROOT, "Dockerfile"), "utf8");
 const CONTROLLER_NODE_OPTIONS = /NODE_OPTIONS="([^"]+)"/.exec(DOCKERFILE)![1]!;
 const CONTROLLER_MALLOC_ARENA_MAX = /MALLOC_ARENA_MAX="([^"]+)"/.exec(DOCKERFILE)![1]!;
 await buildBundle();
+// A cluster the bench starts itself serves the API server's profiles when they are asked for.
+if (process.env.BENCH_APISERVER_PROF) process.env.CLUSTER_APISERVER_PROFILING ??= "1";
 const { state, started } = await clusterUp();
 const kc = loadKubeConfig(state.kubeconfig);
 const core = kc.makeApiClient(CoreV1Api);
@@ -311,6 +313,10 @@ function actRunner(i: number, rdUid: string) {
 
 let fakeUrl = "";
 try {
+  if (process.env.BENCH_APISERVER_PROF && (await httpsGet(`${state.server}/debug/pprof/`, state, 10_000)).status !== 200)
+    throw new Error(
+      "BENCH_APISERVER_PROF: the running cluster's API server has profiling off; stop it (npm run cluster:down) and let the bench start its own, or start it with CLUSTER_APISERVER_PROFILING=1 npm run cluster:up",
+    );
   installCrds(state);
   await core.createNamespace({ body: { metadata: { name: ns } } });
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "token" }, stringData: { token: "t" } } });
@@ -347,6 +353,7 @@ try {
   begin = performance.now();
   let controller = startController();
   const controllerProfile = profileApiserver("controller", 15);
+  controllerProfile.catch(() => undefined); // awaited below
   const isRaw = (object: KubernetesObject) => (object.metadata?.labels?.["batch.kubernetes.io/job-name"] ?? "").startsWith("raw-");
   const controllerPods = created(`/api/v1/namespaces/${ns}/pods`, BENCH_SELECTOR, COUNT, (pod) => !isRaw(pod)).then(
     () => (performance.now() - begin) / 1000,
@@ -425,6 +432,7 @@ try {
   );
   rawPods.catch(() => undefined); // awaited below
   const rawProfile = profileApiserver("raw", 6);
+  rawProfile.catch(() => undefined); // awaited below
   await Promise.all(
     Array.from({ length: WORKERS }, async () => {
       while (next < rawJobs.length) {
