@@ -1,41 +1,30 @@
 // ActRunner reconciler, step by step: finalizer (set by the listener at creation, else one metadata
-// write) → register an ephemeral Forgejo runner → runner Secret → batch/v1 Job → one status write →
-// mirror the Job into phase and conditions → stop a runner whose job vanished or was not picked up
-// in time → delete the Forgejo runner when done → delete the ActRunner after its retention. A pass
-// interrupted anywhere is finished by the next from what it left (see startRunner and
-// registrations.ts). The finalizer deletes the Forgejo runner, giving up after a bounded time if
-// Forgejo stays unreachable.
-import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Job, type V1Secret } from "@kubernetes/client-node";
+// write) → start the runner (runner-start.ts: register an ephemeral Forgejo runner, runner Secret,
+// batch/v1 Job) → one status write → mirror the Job into phase and conditions → stop a runner whose
+// job vanished or was not picked up in time → delete the Forgejo runner when done → delete the
+// ActRunner after its retention. A pass interrupted anywhere is finished by the next from what it
+// left (see runner-start.ts and registrations.ts). The finalizer deletes the Forgejo runner, giving
+// up after a bounded time if Forgejo stays unreachable.
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Job } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { DEFAULT_PICKUP_TIMEOUT, DEFAULT_RETENTION_AFTER_FINISH } from "../api/defaults.ts";
 import { parseDuration } from "../api/duration.ts";
-import { forgejoServerKey } from "../api/overlap.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { FINALIZER } from "../api/well-known.ts";
 import type { ActRunnerStatus, Condition } from "../generated/api.ts";
-import { apiErrorCode, apiErrorMessage, ignoreNotFound } from "../k8s/client.ts";
+import { apiErrorMessage, ignoreNotFound } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
 import type { RestClient } from "../k8s/rest.ts";
 import type { Logger } from "../observability/log.ts";
 import type { AR, ClusterCache } from "./cache.ts";
 import { findCondition, setCondition, type ConditionInput } from "./conditions.ts";
-import type { ForgejoClient } from "../forgejo/client.ts";
-import { scopePrefix, type ForgejoScope } from "../forgejo/scope.ts";
 import type { ForgejoClients } from "./forgejo-clients.ts";
 import { observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
 import { podCreationError, runnerLogTail, runnerPods } from "./runner-pods.ts";
-import { JobAttempts, isUnfinished, type ActRunnerRef, type Claim } from "./job-attempts.ts";
-import { Registrations, type RunnerCredentials, type Unrecorded } from "./registrations.ts";
-import {
-  forgejoRunnerDescription,
-  forgejoRunnerName,
-  runnerJob,
-  runnerObjectName,
-  runnerSecret,
-  runnerSecretName,
-  runnerUUIDOf,
-  type RunnerJobOptions,
-} from "./runner-job.ts";
+import { JobAttempts, isUnfinished, type ActRunnerRef } from "./job-attempts.ts";
+import { listingKey, Registrations } from "./registrations.ts";
+import { forgejoRunnerName, runnerObjectName, type RunnerJobOptions } from "./runner-job.ts";
+import { deleteRunnerJob, RunnerStarter } from "./runner-start.ts";
 
 export interface ActRunnerReconcilerDeps {
   kc: KubeConfig;
@@ -71,6 +60,7 @@ export class ActRunnerReconciler {
   private readonly superseded = new Map<string, string>();
   private readonly registrations = new Registrations();
   private readonly jobAttempts: JobAttempts;
+  private readonly starter: RunnerStarter;
   /** uid → when Forgejo was last asked whether the runner took its job. */
   private readonly lastPickupCheck = new Map<string, number>();
   /** ActRunner uid → when its waiting runner pod was last read (see nextPodLookInMs). */
@@ -85,6 +75,7 @@ export class ActRunnerReconciler {
       const cached = deps.cache.actRunners.get(ref.name, ref.namespace);
       return cached?.metadata?.uid === ref.uid && isUnfinished(cached);
     });
+    this.starter = new RunnerStarter({ ...deps, registrations: this.registrations, jobAttempts: this.jobAttempts });
   }
 
   /**
@@ -150,27 +141,16 @@ export class ActRunnerReconciler {
   }
 
   /**
-   * Registers the ephemeral runner, stores its credentials in the runner Secret, creates the Job and
-   * records all of it in one status write. Until that write, the credentials are kept in memory, so
-   * a retried pass reuses the runner instead of registering another. A suspect ActRunner (see
-   * registrations.ts) first has its runners looked for: one whose credentials reached the Secret
-   * is adopted, every other runner of its name is deleted, and a Job made for a runner that was
-   * lost is deleted before a new one is created. An ActRunner whose job attempt another one serves
-   * registers nothing and yields (job-attempts.ts).
+   * Starts the runner (runner-start.ts: register, Secret, Job) and records all of it in one status
+   * write; until that write, the credentials are kept in memory. An ActRunner whose job attempt
+   * another one serves yields.
    */
   private async startRunner(ar: AR): Promise<Requeue> {
-    const uid = ar.metadata!.uid!;
+    const started = await this.starter.start(ar);
+    if (started.kind === "wait") return 1_000;
+    if (started.kind === "served") return this.yieldTo(ar, started.by);
+    const { credentials, job } = started;
     const runnerName = forgejoRunnerName(ar);
-    const { client, scope } = await this.deps.forgejo.for(ar);
-    const unrecorded = this.registrations.unrecordedFor(uid) ?? (await this.adoptOrRegister(ar, runnerName, client, scope));
-    if ("kind" in unrecorded) return unrecorded.kind === "wait" ? 1_000 : this.yieldTo(ar, unrecorded.by);
-    const credentials = unrecorded.credentials;
-    if (!unrecorded.stored) {
-      await this.writeRunnerSecret(ar, credentials);
-      this.registrations.registered(uid, credentials, true);
-    }
-    const job = await this.ensureJob(ar, credentials.uuid);
-    if (!job) return 1_000;
     const observed = observeJob(job, []);
     await this.patchStatus(
       ar,
@@ -193,7 +173,7 @@ export class ActRunnerReconciler {
         { type: "JobCreated", status: "True", reason: "JobCreated", message: `Created Job ${job.metadata!.name}` },
       ],
     );
-    this.registrations.forget(uid);
+    this.registrations.forget(ar.metadata!.uid!);
     this.deps.events.event(
       ar,
       "Normal",
@@ -205,52 +185,12 @@ export class ActRunnerReconciler {
   }
 
   /**
-   * A suspect's runner whose credentials reached the Secret, or else a newly registered runner (kept
-   * in memory until the status names it), or else — the attempt being another ActRunner's — its claim.
-   */
-  private async adoptOrRegister(
-    ar: AR,
-    runnerName: string,
-    client: ForgejoClient,
-    scope: ForgejoScope,
-  ): Promise<Unrecorded | Exclude<Claim, { kind: "claimed" }>> {
-    const uid = ar.metadata!.uid!;
-    if (this.registrations.isSuspect(uid)) {
-      const adopted = await this.recoverRunner(ar, runnerName, client, scope);
-      if (adopted) {
-        this.registrations.registered(uid, adopted, true);
-        this.jobAttempts.registered(ar);
-        return { credentials: adopted, stored: true };
-      }
-      this.jobAttempts.release(uid);
-    }
-    const claim = this.jobAttempts.claim(ar);
-    if (claim.kind !== "claimed") return claim;
-    let registered: RunnerCredentials;
-    try {
-      registered = await client.registerRunner(scope, {
-        name: runnerName,
-        description: forgejoRunnerDescription(ar, this.deps.clusterId()),
-        ephemeral: true,
-      });
-    } catch (error) {
-      this.registrations.registrationFailed(uid, error);
-      // A refusal made no runner and gives the claim up; after an unclear failure (a suspect now) the claim stands.
-      if (!this.registrations.isSuspect(uid)) this.jobAttempts.release(uid);
-      throw error;
-    }
-    this.registrations.registered(uid, registered);
-    this.jobAttempts.registered(ar);
-    return { credentials: registered, stored: false };
-  }
-
-  /**
    * Another ActRunner serves this one's job attempt: this one ends without a runner. A suspect's Job
    * (made by an interrupted pass for a runner that is gone) goes too.
    */
   private async yieldTo(ar: AR, servedBy: ActRunnerRef): Promise<Requeue> {
     if (this.deps.cache.jobs.get(runnerObjectName(ar), ar.metadata!.namespace))
-      await this.deleteJob(runnerObjectName(ar), ar.metadata!.namespace!);
+      await deleteRunnerJob(this.batch, runnerObjectName(ar), ar.metadata!.namespace!);
     const message =
       `Forgejo job ${ar.spec.forgejoJobID} (attempt ${ar.spec.jobData.attempt ?? 0}) is served by ActRunner ` +
       `${servedBy.namespace}/${servedBy.name}; no runner was started for this one. Another RunnerDeployment on the same ` +
@@ -259,87 +199,9 @@ export class ActRunnerReconciler {
     return 0;
   }
 
-  /** A plain create costs the API server far less than server-side apply; a Secret left by a lost registration is overwritten. */
-  private async writeRunnerSecret(ar: AR, credentials: { id: number; uuid: string; token: string }): Promise<void> {
-    const secret = runnerSecret(ar, credentials);
-    const secrets = `/api/v1/namespaces/${encodeURIComponent(ar.metadata!.namespace!)}/secrets`;
-    try {
-      await this.deps.rest.request("POST", secrets, secret);
-    } catch (error) {
-      if (apiErrorCode(error) !== 409) throw error;
-      // Already there: written by an interrupted pass (same credentials), or holding a lost
-      // runner's. Runner Secrets are immutable, so the latter is replaced.
-      const path = `${secrets}/${encodeURIComponent(secret.metadata!.name!)}`;
-      const existing = await this.deps.rest.request<V1Secret>("GET", path);
-      if (Buffer.from(existing.data?.token ?? "", "base64").toString() === credentials.token) return;
-      await ignoreNotFound(this.deps.rest.request("DELETE", path, { preconditions: { uid: existing.metadata!.uid } }));
-      await this.deps.rest.request("POST", secrets, secret);
-    }
-  }
-
-  /** For a suspect: the runner whose credentials reached the Secret, if Forgejo has it; every other runner of the name is deleted. */
-  private async recoverRunner(
-    ar: AR,
-    runnerName: string,
-    client: ForgejoClient,
-    scope: ForgejoScope,
-  ): Promise<RunnerCredentials | undefined> {
-    const uid = ar.metadata!.uid!;
-    const named = (await this.registrations.runnersFor(uid, scopeKey(ar, scope), () => client.listRunners(scope))).filter(
-      (runner) => runner.name === runnerName,
-    );
-    let adopted: RunnerCredentials | undefined;
-    if (named.length > 0) {
-      const secret = await this.core
-        .readNamespacedSecret({ name: runnerSecretName(ar), namespace: ar.metadata!.namespace! })
-        .catch((error: unknown) => {
-          if (apiErrorCode(error) === 404) return undefined;
-          throw error;
-        });
-      const field = (key: string) => (secret?.data?.[key] ? Buffer.from(secret.data[key], "base64").toString("utf8") : undefined);
-      const stored = secret ? { id: Number(field("id")), uuid: field("uuid") ?? "", token: field("token") ?? "" } : undefined;
-      for (const runner of named) {
-        if (stored && runner.id === stored.id && stored.uuid && stored.token) {
-          adopted = stored;
-          continue;
-        }
-        await client.deleteRunner(scope, runner.id);
-        this.deps.logger.info(
-          { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, runnerId: runner.id },
-          "Deleted a runner left by an interrupted registration",
-        );
-      }
-    }
-    this.registrations.cleared(uid);
-    return adopted;
-  }
-
-  /** The runner Job for this uuid: created, or found. A Job made for another runner is deleted and undefined returned (retry once it is gone). */
-  private async ensureJob(ar: AR, uuid: string): Promise<V1Job | undefined> {
-    const namespace = ar.metadata!.namespace!;
-    const wanted = runnerJob(ar, uuid, this.deps.job);
-    let job = this.deps.cache.jobs.get(wanted.metadata!.name!, namespace);
-    if (!job) {
-      try {
-        job = await this.deps.rest.request<V1Job>("POST", `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`, wanted);
-      } catch (error) {
-        if (apiErrorCode(error) !== 409)
-          throw new Error(`creating Job ${namespace}/${wanted.metadata!.name}: ${apiErrorMessage(error)}`, { cause: error });
-        job = await this.batch.readNamespacedJob({ name: wanted.metadata!.name!, namespace });
-      }
-    }
-    if (runnerUUIDOf(job) === uuid) return job;
-    await this.deleteJob(wanted.metadata!.name!, namespace);
-    this.deps.logger.info(
-      { ar: `${namespace}/${ar.metadata!.name}`, job: wanted.metadata!.name },
-      "Deleted a Job made for a runner an interrupted registration lost",
-    );
-    return undefined;
-  }
-
   /** The runner is registered but its Job is not in the cache: created, or found when the cache lags. */
   private async createJob(ar: AR): Promise<Requeue> {
-    const job = await this.ensureJob(ar, ar.status!.runnerUUID!);
+    const job = await this.starter.ensureJob(ar, ar.status!.runnerUUID!);
     if (!job) return 1_000;
     if (ar.status?.kubernetesJobName === job.metadata!.name) return undefined;
     await this.patchStatus(ar, { kubernetesJobName: job.metadata!.name }, [
@@ -450,15 +312,10 @@ export class ActRunnerReconciler {
     await this.patchStatus(ar, status, extra);
   }
 
-  /** Deletes a runner Job (its pods in the background); one already gone is fine. */
-  private async deleteJob(name: string, namespace: string): Promise<void> {
-    await ignoreNotFound(this.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background" }));
-  }
-
   /** Stops a runner that must not run: deletes its Job; the Forgejo runner goes in afterFinish. */
   private async stop(ar: AR, reason: string, message: string): Promise<Requeue> {
     const jobName = runnerObjectName(ar);
-    await this.deleteJob(jobName, ar.metadata!.namespace!);
+    await deleteRunnerJob(this.batch, jobName, ar.metadata!.namespace!);
     await this.patchStatus(ar, { phase: "Failed", reason, message, completedAt: new Date().toISOString() }, []);
     this.deps.events.event(ar, "Warning", reason, message);
     return 0;
@@ -516,7 +373,9 @@ export class ActRunnerReconciler {
         // An earlier leader or process may have registered a runner it did not live to record.
         if (suspect) {
           const runnerName = forgejoRunnerName(ar);
-          for (const runner of await this.registrations.runnersFor(uid, scopeKey(ar, scope), () => client.listRunners(scope)))
+          for (const runner of await this.registrations.runnersFor(uid, listingKey(ar.spec.forgejoServer, scope), () =>
+            client.listRunners(scope),
+          ))
             if (runner.name === runnerName) await client.deleteRunner(scope, runner.id);
         }
       }
@@ -593,9 +452,4 @@ const PICKED_UP: ConditionInput = { type: "PickedUp", status: "True", reason: "P
 
 function actRunnerPath(ar: AR): string {
   return `/apis/${API_GROUP}/${API_VERSION}/namespaces/${encodeURIComponent(ar.metadata!.namespace!)}/actrunners/${encodeURIComponent(ar.metadata!.name!)}`;
-}
-
-/** Forgejo's runners of one scope on one server share a listing. */
-function scopeKey(ar: AR, scope: ForgejoScope): string {
-  return `${forgejoServerKey(ar.spec.forgejoServer)}|${scopePrefix(scope)}`;
 }

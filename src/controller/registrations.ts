@@ -9,7 +9,9 @@
 //   whose registration call failed without a clear answer (Forgejo may have made the runner).
 // A suspect's runners are looked for in a listing of its scope taken after it became suspect, so
 // the suspects of a new term share one listing per scope instead of one each.
+import { forgejoServerKey } from "../api/overlap.ts";
 import { isForgejoError, type ForgejoError, type ForgejoErrorKind } from "../forgejo/errors.ts";
+import { scopePrefix, type ForgejoScope } from "../forgejo/scope.ts";
 import type { ForgejoRunner } from "../forgejo/types.ts";
 
 export interface RunnerCredentials {
@@ -91,6 +93,11 @@ export class Registrations {
     this.unrecorded.delete(uid);
     this.suspects.delete(uid);
   }
+}
+
+/** The key of a listing for runnersFor: Forgejo's runners of one scope on one server share one. */
+export function listingKey(forgejoServer: string, scope: ForgejoScope): string {
+  return `${forgejoServerKey(forgejoServer)}|${scopePrefix(scope)}`;
 }
 
 /** The answers (4xx) with which Forgejo refused a call and so made no runner. */
