@@ -12,14 +12,14 @@ import { parseDuration } from "../api/duration.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { FINALIZER } from "../api/well-known.ts";
 import type { ActRunnerStatus, Condition } from "../generated/api.ts";
-import { apiErrorMessage, ignoreNotFound } from "../k8s/client.ts";
+import { apiErrorCode, apiErrorMessage, ignoreNotFound } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
 import type { RestClient } from "../k8s/rest.ts";
 import type { Logger } from "../observability/log.ts";
 import type { AR, ClusterCache } from "./cache.ts";
 import { findCondition, setCondition, type ConditionInput } from "./conditions.ts";
 import type { ForgejoClients } from "./forgejo-clients.ts";
-import { observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
+import { jobGoneOutcome, observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
 import { podCreationError, runnerLogTail, runnerPods } from "./runner-pods.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef } from "./job-attempts.ts";
 import { listingKey, Registrations } from "./registrations.ts";
@@ -121,7 +121,7 @@ export class ActRunnerReconciler {
     }
     if (ar.status?.runnerId === undefined) return this.startRunner(ar);
     const job = this.deps.cache.jobs.get(runnerObjectName(ar), namespace);
-    if (!job) return this.createJob(ar);
+    if (!job) return ar.status?.kubernetesJobName ? this.jobGone(ar) : this.createJob(ar);
     return this.mirror(ar);
   }
 
@@ -195,11 +195,30 @@ export class ActRunnerReconciler {
       `Forgejo job ${ar.spec.forgejoJobID} (attempt ${ar.spec.jobData.attempt ?? 0}) is served by ActRunner ` +
       `${servedBy.namespace}/${servedBy.name}; no runner was started for this one. Another RunnerDeployment on the same ` +
       `Forgejo server lists the same jobs: give each RunnerDeployment label names of its own, so that each job goes to one of them`;
-    await this.patchStatus(ar, { phase: "Failed", reason: "DuplicateJob", message, completedAt: new Date().toISOString() }, []);
-    return 0;
+    return this.fail(ar, "DuplicateJob", message);
   }
 
-  /** The runner is registered but its Job is not in the cache: created, or found when the cache lags. */
+  /**
+   * The Job the status names is not in the cache: the cache lags, or the Job was deleted from
+   * outside (kubectl, a cleanup policy) — it is never made again, as its runner may have taken and
+   * lost its job with it (jobGoneOutcome says how the ActRunner ends).
+   */
+  private async jobGone(ar: AR): Promise<Requeue> {
+    const name = ar.status!.kubernetesJobName!;
+    const namespace = ar.metadata!.namespace!;
+    const found = await this.batch.readNamespacedJob({ name, namespace }).then(
+      () => true,
+      (error: unknown) => {
+        if (apiErrorCode(error) === 404) return false;
+        throw error;
+      },
+    );
+    if (found) return undefined; // the cache shows it soon, and its event brings the ActRunner back
+    const { reason, message } = jobGoneOutcome(ar, Date.now());
+    return reason === "PickupTimeout" ? this.stop(ar, reason, message) : this.fail(ar, reason, message);
+  }
+
+  /** The runner is registered but no Job is recorded in the status: created, or found when the cache lags. */
   private async createJob(ar: AR): Promise<Requeue> {
     const job = await this.starter.ensureJob(ar, ar.status!.runnerUUID!);
     if (!job) return 1_000;
@@ -316,8 +335,14 @@ export class ActRunnerReconciler {
   private async stop(ar: AR, reason: string, message: string): Promise<Requeue> {
     const jobName = runnerObjectName(ar);
     await deleteRunnerJob(this.batch, jobName, ar.metadata!.namespace!);
-    await this.patchStatus(ar, { phase: "Failed", reason, message, completedAt: new Date().toISOString() }, []);
+    await this.fail(ar, reason, message);
     this.deps.events.event(ar, "Warning", reason, message);
+    return 0;
+  }
+
+  /** Ends the ActRunner as Failed (the Forgejo runner goes in afterFinish, which the returned 0 brings on). */
+  private async fail(ar: AR, reason: string, message: string): Promise<Requeue> {
+    await this.patchStatus(ar, { phase: "Failed", reason, message, completedAt: new Date().toISOString() }, []);
     return 0;
   }
 

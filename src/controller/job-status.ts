@@ -1,7 +1,10 @@
 // What an ActRunner's phase is, read from its batch/v1 Job and, when they were fetched, the Job's
-// pods; and when the controller, which does not watch runner pods, should fetch them. Pure.
+// pods; when the controller, which does not watch runner pods, should fetch them; and how an
+// ActRunner whose Job is gone ends. Pure.
 import type { V1ContainerStateTerminated, V1ContainerStatus, V1Job, V1Pod } from "@kubernetes/client-node";
-import { DOCKER_CONTAINER, RUNNER_CONTAINER } from "../api/defaults.ts";
+import { DEFAULT_PICKUP_TIMEOUT, DOCKER_CONTAINER, RUNNER_CONTAINER } from "../api/defaults.ts";
+import { parseDuration } from "../api/duration.ts";
+import type { ActRunner } from "../generated/api.ts";
 
 export interface ObservedRunner {
   phase: "Pending" | "Running" | "Succeeded" | "Failed";
@@ -206,4 +209,28 @@ export function runDurationSeconds(status: { startedAt?: string; completedAt?: s
   if (!status?.startedAt || !status.completedAt) return undefined;
   const seconds = (new Date(status.completedAt).getTime() - new Date(status.startedAt).getTime()) / 1000;
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
+}
+
+/**
+ * How an unfinished ActRunner ends whose Job, named in its status, is gone: `JobDeleted` (deleted
+ * from outside; before the runner took its job the listener starts another try), or `PickupTimeout`
+ * when its pickup deadline has passed — the controller's own stop, cut off before its status write.
+ */
+export function jobGoneOutcome(ar: ActRunner, now: number): { reason: "JobDeleted" | "PickupTimeout"; message: string } {
+  const job = ar.status?.kubernetesJobName;
+  const forgejoJob = `Forgejo job ${ar.spec.forgejoJobID}`;
+  const conditions = ar.status?.conditions ?? [];
+  if (conditions.some((c) => c.type === "PickedUp" && c.status === "True"))
+    return {
+      reason: "JobDeleted",
+      message: `Job ${job} was deleted while its runner ran ${forgejoJob}; the runner stopped with its pod, and Forgejo shows how the job ended`,
+    };
+  const jobCreated = conditions.find((c) => c.type === "JobCreated" && c.status === "True")?.lastTransitionTime;
+  const timeout = ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT;
+  if (jobCreated && now >= new Date(jobCreated).getTime() + (parseDuration(timeout) ?? 600_000))
+    return { reason: "PickupTimeout", message: `The runner did not pick up ${forgejoJob} within ${timeout} (spec.pickupTimeout)` };
+  return {
+    reason: "JobDeleted",
+    message: `Job ${job} was deleted before its runner took ${forgejoJob}; while the job waits, the listener starts another runner for it`,
+  };
 }

@@ -618,6 +618,53 @@ describe("controller", () => {
     await eventually("the Forgejo runner deleted", async () => (forgejoRunnersOf("cancel").length === 0 ? true : undefined));
   }, 90_000);
 
+  it("fails an ActRunner whose Job is deleted from outside instead of making the Job again; before pickup the job gets another try", async () => {
+    const runFor = { "forgejo-arc.test/run-for": "5m" };
+    // Kept after they finish, so that the listener counts the tries.
+    await createRunnerDeployment("gone-ran", { retentionAfterFinish: "5m", runnerTemplate: { metadata: { annotations: runFor } } });
+    await createRunnerDeployment("gone-wait", {
+      retentionAfterFinish: "5m",
+      runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", ...runFor } } },
+    });
+    await startListener("gone-ran");
+    await startListener("gone-wait");
+    const taken = fake.enqueueJob({ repository: "acme/app", runs_on: ["gone-ran"] });
+    const waiting = fake.enqueueJob({ repository: "acme/app", runs_on: ["gone-wait"] });
+    const ran = `gone-ran-${taken.id}-1`;
+    const waited = `gone-wait-${waiting.id}-1`;
+    const pickedUp = await actRunnerWhen(
+      ran,
+      "PickedUp",
+      (r) => !!r.status?.conditions?.some((c) => c.type === "PickedUp" && c.status === "True"),
+    );
+    await actRunnerWhen(waited, "Running", (r) => r.status?.phase === "Running", 30_000);
+
+    // As `kubectl delete job` does (background propagation).
+    for (const name of [ran, waited]) await batch.deleteNamespacedJob({ name, namespace: ns, propagationPolicy: "Background" });
+    const failedRan = await actRunnerWhen(ran, "Failed", (r) => r.status?.phase === "Failed");
+    expect(failedRan.status?.reason).toBe("JobDeleted");
+    expect(failedRan.status?.message).toBe(
+      `Job ${ran} was deleted while its runner ran Forgejo job ${taken.id}; the runner stopped with its pod, and Forgejo shows how the job ended`,
+    );
+    const failedWaited = await actRunnerWhen(waited, "Failed", (r) => r.status?.phase === "Failed");
+    expect(failedWaited.status?.reason).toBe("JobDeleted");
+    expect(failedWaited.status?.message).toBe(
+      `Job ${waited} was deleted before its runner took Forgejo job ${waiting.id}; while the job waits, the listener starts another runner for it`,
+    );
+    expect((await events(ran)).some((e) => e.type === "Warning" && e.reason === "JobDeleted")).toBe(true);
+    // Neither Job is made again.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    for (const name of [ran, waited])
+      expect((await batch.listNamespacedJob({ namespace: ns, fieldSelector: `metadata.name=${name}` })).items).toEqual([]);
+    await eventually("the picked-up runner deleted from Forgejo", async () =>
+      fake.runners.has(pickedUp.status!.runnerId!) ? undefined : true,
+    );
+    // The job that still waits gets a second runner 10 s after the failure.
+    await actRunnerWhen(`${waited}-try2`, "the second try Running", (r) => r.status?.phase === "Running", 45_000);
+    await objects.delete("runnerdeployments", ns, "gone-ran");
+    await objects.delete("runnerdeployments", ns, "gone-wait");
+  }, 120_000);
+
   it("starts one runner for a job that two RunnerDeployments with overlapping labels both list; the other ActRunner yields", async () => {
     // The runners do not take the job, so that it waits until both listeners have seen it.
     const runnerTemplate = { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } };

@@ -1,5 +1,7 @@
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
+import { ar } from "../../fixtures/resources.ts";
 import {
+  jobGoneOutcome,
   LOG_TAIL_MAX_CHARS,
   nextPodLookInMs,
   observeJob,
@@ -265,5 +267,42 @@ describe("how long a runner ran", () => {
     expect(runDurationSeconds({ startedAt: "2026-11-28T10:00:00Z" })).toBeUndefined();
     expect(runDurationSeconds({ startedAt: "2026-11-28T10:05:00Z", completedAt: "2026-11-28T10:03:30Z" })).toBeUndefined();
     expect(runDurationSeconds({ startedAt: "not a time", completedAt: "2026-11-28T10:03:30Z" })).toBeUndefined();
+  });
+});
+
+describe("an ActRunner whose Job is gone", () => {
+  const created = new Date("2026-01-01T00:00:00Z");
+  const condition = (type: string) => ({
+    type,
+    status: "True" as const,
+    reason: type,
+    message: "",
+    lastTransitionTime: created.toISOString(),
+  });
+  const gone = (conditions: ReturnType<typeof condition>[], pickupTimeout?: string) =>
+    ar({ spec: { pickupTimeout }, status: { phase: "Running", kubernetesJobName: "builders-42-1", conditions } });
+
+  it("fails JobDeleted after its runner took the job, whenever that was", () => {
+    expect(jobGoneOutcome(gone([condition("JobCreated"), condition("PickedUp")], "1m"), created.getTime() + 3_600_000)).toEqual({
+      reason: "JobDeleted",
+      message:
+        "Job builders-42-1 was deleted while its runner ran Forgejo job 42; the runner stopped with its pod, and Forgejo shows how the job ended",
+    });
+  });
+
+  it("fails JobDeleted before the pickup deadline, saying the listener tries again", () => {
+    expect(jobGoneOutcome(gone([condition("JobCreated")]), created.getTime() + 599_000)).toEqual({
+      reason: "JobDeleted",
+      message:
+        "Job builders-42-1 was deleted before its runner took Forgejo job 42; while the job waits, the listener starts another runner for it",
+    });
+  });
+
+  it("ends PickupTimeout once the pickup deadline passed: the controller's own stop, cut off before its status write", () => {
+    expect(jobGoneOutcome(gone([condition("JobCreated")], "2m"), created.getTime() + 120_000)).toEqual({
+      reason: "PickupTimeout",
+      message: "The runner did not pick up Forgejo job 42 within 2m (spec.pickupTimeout)",
+    });
+    expect(jobGoneOutcome(gone([condition("JobCreated")], "2m"), created.getTime() + 119_000).reason).toBe("JobDeleted");
   });
 });
