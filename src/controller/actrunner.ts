@@ -218,11 +218,13 @@ export class ActRunnerReconciler {
     return reason === "PickupTimeout" ? this.stop(ar, reason, message) : this.fail(ar, reason, message);
   }
 
-  /** The runner is registered but no Job is recorded in the status: created, or found when the cache lags. */
+  /**
+   * The status names a runner but no Job (startRunner records both at once; a status written by hand,
+   * as the resilience tests do, may not): the Job is created, or found when the cache lags.
+   */
   private async createJob(ar: AR): Promise<Requeue> {
     const job = await this.starter.ensureJob(ar, ar.status!.runnerUUID!);
     if (!job) return 1_000;
-    if (ar.status?.kubernetesJobName === job.metadata!.name) return undefined;
     await this.patchStatus(ar, { kubernetesJobName: job.metadata!.name }, [
       { type: "JobCreated", status: "True", reason: "JobCreated", message: `Created Job ${job.metadata!.name}` },
     ]);
