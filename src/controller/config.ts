@@ -65,7 +65,11 @@ export const CONTROLLER_FLAGS = {
     help: "Name of the leader election Lease.",
   },
   identity: { env: "POD_NAME", default: "", help: "This replica's name in the Lease (default: host name and PID)." },
-  "relist-interval": { env: "FORGEJO_ARC_RELIST_INTERVAL", default: "5m", help: "Full relist period of every informer." },
+  "relist-interval": {
+    env: "FORGEJO_ARC_RELIST_INTERVAL",
+    default: "5m",
+    help: "Full relist period of every informer; also how often each listener's ServiceAccount, Role, RoleBinding and Deployment are applied again, undoing edits and deletions from outside.",
+  },
 } as const;
 
 type Flag = keyof typeof CONTROLLER_FLAGS;

@@ -76,6 +76,7 @@ export class Controller {
       events: this.events,
       logger: deps.logger,
       listener: { image: config.listenerImage, imagePullPolicy: config.listenerImagePullPolicy },
+      reapplyIntervalMs: config.relistIntervalMs,
     });
     this.arReconciler = new ActRunnerReconciler({
       kc: deps.kc,

@@ -123,12 +123,16 @@ export interface RunnerDeploymentReconcilerDeps {
   events: EventRecorder;
   logger: Logger;
   listener: ListenerOptions;
+  /** The listener's objects are applied at least this often, so that edits and deletions from outside are undone. */
+  reapplyIntervalMs: number;
 }
 
 export class RunnerDeploymentReconciler {
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
   private readonly deps: RunnerDeploymentReconcilerDeps;
+  /** Per RunnerDeployment key, when its listener objects were last applied. */
+  private readonly lastApplied = new Map<string, number>();
   /** The token Secret and CA bundle checks per RunnerDeployment, kept briefly: status-only reconciles are frequent. */
   private readonly referenceChecks = new Map<
     string,
@@ -141,24 +145,49 @@ export class RunnerDeploymentReconciler {
     this.custom = deps.kc.makeApiClient(CustomObjectsApi);
   }
 
-  async reconcile(namespace: string, name: string): Promise<void> {
+  /**
+   * Applies the listener's objects when their config hash differs from the Deployment's (a spec change
+   * rolls the listener) and at least every reapplyIntervalMs (a Role deleted or a Deployment edited
+   * from outside is put back), then writes the status; returns when to come back for the next apply.
+   */
+  async reconcile(namespace: string, name: string): Promise<number | undefined> {
+    const key = `${namespace}/${name}`;
     const rd = this.deps.cache.runnerDeployments.get(name, namespace);
-    if (!rd || rd.metadata?.deletionTimestamp) return; // owner references cascade the rest
-    const log = this.deps.logger.child({ rd: `${namespace}/${name}` });
+    if (!rd || rd.metadata?.deletionTimestamp) {
+      this.lastApplied.delete(key);
+      return undefined; // owner references cascade the rest
+    }
+    const log = this.deps.logger.child({ rd: key });
     const { token, caBundle } = await this.checkReferences(rd);
     const desired = listenerResources(rd, this.deps.listener);
     const deployment = this.deps.cache.deployments.get(listenerName(rd), namespace);
     const wantedHash = desired.deployment.metadata!.annotations![CONFIG_HASH_ANNOTATION];
-    if (deployment?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== wantedHash) {
+    const changed = deployment?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== wantedHash;
+    if (changed || Date.now() - (this.lastApplied.get(key) ?? 0) >= this.deps.reapplyIntervalMs) {
       for (const object of [desired.serviceAccount, desired.role, desired.roleBinding, desired.deployment]) await this.deps.apply(object);
-      log.info({ deployment: listenerName(rd), configHash: wantedHash }, deployment ? "Updated listener" : "Created listener");
-      this.deps.events.event(
-        rd,
-        "Normal",
-        deployment ? "ListenerUpdated" : "ListenerCreated",
-        `${deployment ? "Updated" : "Created"} listener Deployment ${listenerName(rd)}`,
-      );
+      this.lastApplied.set(key, Date.now());
+      if (changed) {
+        log.info({ deployment: listenerName(rd), configHash: wantedHash }, deployment ? "Updated listener" : "Created listener");
+        this.deps.events.event(
+          rd,
+          "Normal",
+          deployment ? "ListenerUpdated" : "ListenerCreated",
+          `${deployment ? "Updated" : "Created"} listener Deployment ${listenerName(rd)}`,
+        );
+      } else log.debug({ deployment: listenerName(rd) }, "Applied the listener's objects again");
     }
+    await this.writeStatus(rd, token, caBundle, deployment);
+    return this.lastApplied.get(key)! + this.deps.reapplyIntervalMs - Date.now();
+  }
+
+  private async writeStatus(
+    rd: RD,
+    token: TokenCheck,
+    caBundle: CaBundleCheck | undefined,
+    deployment: V1Deployment | undefined,
+  ): Promise<void> {
+    const namespace = rd.metadata!.namespace!;
+    const name = rd.metadata!.name!;
     const listenerPod = this.listenerPod(rd, deployment);
     const now = new Date();
     let conditions: Condition[] = rd.status?.conditions ?? [];

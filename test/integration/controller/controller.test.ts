@@ -3,7 +3,16 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AppsV1Api, BatchV1Api, CoreV1Api, type CoreV1Event, type V1Job } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  RbacAuthorizationV1Api,
+  setHeaderOptions,
+  type CoreV1Event,
+  type V1Job,
+} from "@kubernetes/client-node";
 import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
@@ -25,6 +34,7 @@ const objects = customObjects(kc);
 const core = kc.makeApiClient(CoreV1Api);
 const batch = kc.makeApiClient(BatchV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
+const rbacApi = kc.makeApiClient(RbacAuthorizationV1Api);
 let fake: FakeForgejo;
 let forgejoUrl: string;
 let ns: string;
@@ -316,7 +326,7 @@ describe("controller", () => {
         name: "executed",
         body: { spec: { pollInterval: "3s" } },
       },
-      (await import("@kubernetes/client-node")).setHeaderOptions("Content-Type", "application/merge-patch+json"),
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
     );
     const rolled = await eventually(
       "a new listener pod",
@@ -345,6 +355,41 @@ describe("controller", () => {
       30_000,
     );
   }, 150_000);
+
+  it("puts back a listener's ServiceAccount, Role and RoleBinding deleted from outside, and its Deployment's replicas, within the relist interval", async () => {
+    await createRunnerDeployment("drift");
+    const name = "drift-listener";
+    const deployment = await eventually("the listener Deployment", () => apps.readNamespacedDeployment({ name, namespace: ns }), 30_000);
+    const listenerObjects = () =>
+      Promise.all([
+        core.readNamespacedServiceAccount({ name, namespace: ns }),
+        rbacApi.readNamespacedRole({ name, namespace: ns }),
+        rbacApi.readNamespacedRoleBinding({ name, namespace: ns }),
+      ]);
+    const [serviceAccount, role, roleBinding] = await listenerObjects();
+    await core.deleteNamespacedServiceAccount({ name, namespace: ns });
+    await rbacApi.deleteNamespacedRole({ name, namespace: ns });
+    await rbacApi.deleteNamespacedRoleBinding({ name, namespace: ns });
+    await apps.patchNamespacedDeployment(
+      { name, namespace: ns, body: { spec: { replicas: 0 } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    // The test's controller relists every minute; the objects were applied when the RunnerDeployment was made.
+    const [newServiceAccount, newRole, newRoleBinding] = await eventually("the listener's objects back", listenerObjects, 75_000, 1_000);
+    expect([newServiceAccount, newRole, newRoleBinding].map((o) => o.metadata?.uid)).not.toContain(serviceAccount.metadata?.uid);
+    expect([newRole.metadata?.uid, newRoleBinding.metadata?.uid]).not.toEqual([role.metadata?.uid, roleBinding.metadata?.uid]);
+    expect(newRole.rules).toEqual(role.rules);
+    const restored = await eventually(
+      "the Deployment's replicas back",
+      async () => {
+        const current = await apps.readNamespacedDeployment({ name, namespace: ns });
+        return current.spec?.replicas === 1 ? current : undefined;
+      },
+      10_000,
+    );
+    expect(restored.metadata?.uid).toBe(deployment.metadata?.uid);
+    await objects.delete("runnerdeployments", ns, "drift");
+  }, 120_000);
 
   it("runs a listener that reaches Forgejo through the proxy its listenerTemplate's env names, and the API server directly", async () => {
     const proxy = new TestProxy("robot:s3cret");
