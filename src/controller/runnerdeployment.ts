@@ -1,13 +1,14 @@
 // RunnerDeployment reconciler: checks the token Secret and the CA bundle ConfigMap, applies the
 // listener's ServiceAccount, Role, RoleBinding and Deployment (owned by the RunnerDeployment, so
-// deletion cascades), and writes status and conditions when they changed, with an Event per
-// condition transition.
+// deletion cascades; applied again periodically, so changes from outside are undone), and writes
+// status and conditions when they changed, with an Event per condition transition.
 import {
   CoreV1Api,
   CustomObjectsApi,
   PatchStrategy,
   setHeaderOptions,
   type KubeConfig,
+  type KubernetesObject,
   type V1Deployment,
   type V1Pod,
 } from "@kubernetes/client-node";
@@ -119,7 +120,7 @@ export function runnerDeploymentConditions(
 export interface RunnerDeploymentReconcilerDeps {
   kc: KubeConfig;
   cache: ClusterCache;
-  apply: (object: object) => Promise<unknown>;
+  apply: (object: object) => Promise<KubernetesObject>;
   events: EventRecorder;
   logger: Logger;
   listener: ListenerOptions;
@@ -131,8 +132,8 @@ export class RunnerDeploymentReconciler {
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
   private readonly deps: RunnerDeploymentReconcilerDeps;
-  /** Per RunnerDeployment key, when its listener objects were last applied. */
-  private readonly lastApplied = new Map<string, number>();
+  /** Per RunnerDeployment key, what the last apply of its listener objects left. */
+  private readonly applied = new Map<string, { at: number; marks: ListenerObjectMark[] }>();
   /** The token Secret and CA bundle checks per RunnerDeployment, kept briefly: status-only reconciles are frequent. */
   private readonly referenceChecks = new Map<
     string,
@@ -154,7 +155,7 @@ export class RunnerDeploymentReconciler {
     const key = `${namespace}/${name}`;
     const rd = this.deps.cache.runnerDeployments.get(name, namespace);
     if (!rd || rd.metadata?.deletionTimestamp) {
-      this.lastApplied.delete(key);
+      this.applied.delete(key);
       return undefined; // owner references cascade the rest
     }
     const log = this.deps.logger.child({ rd: key });
@@ -163,10 +164,18 @@ export class RunnerDeploymentReconciler {
     const deployment = this.deps.cache.deployments.get(listenerName(rd), namespace);
     const wantedHash = desired.deployment.metadata!.annotations![CONFIG_HASH_ANNOTATION];
     const changed = deployment?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== wantedHash;
-    if (changed || Date.now() - (this.lastApplied.get(key) ?? 0) >= this.deps.reapplyIntervalMs) {
-      for (const object of [desired.serviceAccount, desired.role, desired.roleBinding, desired.deployment]) await this.deps.apply(object);
-      this.lastApplied.set(key, Date.now());
-      if (changed) {
+    const previous = this.applied.get(key);
+    if (changed || Date.now() - (previous?.at ?? 0) >= this.deps.reapplyIntervalMs) {
+      const marks: ListenerObjectMark[] = [];
+      for (const object of [desired.serviceAccount, desired.role, desired.roleBinding, desired.deployment])
+        marks.push(listenerObjectMark(await this.deps.apply(object)));
+      this.applied.set(key, { at: Date.now(), marks });
+      const changedOutside = previous && !changed ? marks.filter((mark, i) => mark.id !== previous.marks[i]?.id) : [];
+      if (changedOutside.length > 0) {
+        const message = `The listener's objects were changed from outside and applied again: ${changedOutside.map((m) => m.what).join(", ")}. Change the listener through spec.listenerTemplate`;
+        log.warn({ deployment: listenerName(rd) }, message);
+        this.deps.events.event(rd, "Warning", "ListenerRestored", message);
+      } else if (changed) {
         log.info({ deployment: listenerName(rd), configHash: wantedHash }, deployment ? "Updated listener" : "Created listener");
         this.deps.events.event(
           rd,
@@ -177,7 +186,7 @@ export class RunnerDeploymentReconciler {
       } else log.debug({ deployment: listenerName(rd) }, "Applied the listener's objects again");
     }
     await this.writeStatus(rd, token, caBundle, deployment);
-    return this.lastApplied.get(key)! + this.deps.reapplyIntervalMs - Date.now();
+    return this.applied.get(key)!.at + this.deps.reapplyIntervalMs - Date.now();
   }
 
   private async writeStatus(
@@ -318,4 +327,17 @@ export function caBundleProblem(pem: string, where: string): CaBundleCheck | und
         message: `${where} ${problem}; put the PEM CA certificates of Forgejo's TLS certificate there`,
       }
     : undefined;
+}
+
+interface ListenerObjectMark {
+  /** Changes when the object is changed from outside: a ServiceAccount's, Role's or RoleBinding's uid (made again), a Deployment's generation (spec edited). */
+  id: string;
+  what: string;
+}
+
+function listenerObjectMark(object: KubernetesObject): ListenerObjectMark {
+  const name = `${object.kind} ${object.metadata?.name}`;
+  return object.kind === "Deployment"
+    ? { id: `generation ${object.metadata?.generation}`, what: `${name} (edited)` }
+    : { id: `uid ${object.metadata?.uid}`, what: `${name} (deleted)` };
 }

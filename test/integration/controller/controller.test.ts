@@ -356,7 +356,7 @@ describe("controller", () => {
     );
   }, 150_000);
 
-  it("puts back a listener's ServiceAccount, Role and RoleBinding deleted from outside, and its Deployment's replicas, within the relist interval", async () => {
+  it("puts back a listener's ServiceAccount, Role and RoleBinding deleted from outside, and its Deployment's replicas, within the relist interval, with an Event", async () => {
     await createRunnerDeployment("drift");
     const name = "drift-listener";
     const deployment = await eventually("the listener Deployment", () => apps.readNamespacedDeployment({ name, namespace: ns }), 30_000);
@@ -388,6 +388,13 @@ describe("controller", () => {
       10_000,
     );
     expect(restored.metadata?.uid).toBe(deployment.metadata?.uid);
+    const restoredEvent = await eventually("the ListenerRestored Event", async () =>
+      (await events("drift")).find((e) => e.type === "Warning" && e.reason === "ListenerRestored"),
+    );
+    expect(restoredEvent.message).toBe(
+      "The listener's objects were changed from outside and applied again: ServiceAccount drift-listener (deleted), Role drift-listener (deleted), " +
+        "RoleBinding drift-listener (deleted), Deployment drift-listener (edited). Change the listener through spec.listenerTemplate",
+    );
     await objects.delete("runnerdeployments", ns, "drift");
   }, 120_000);
 
