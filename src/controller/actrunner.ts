@@ -12,7 +12,7 @@ import { parseDuration } from "../api/duration.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { FINALIZER } from "../api/well-known.ts";
 import type { ActRunnerStatus, Condition } from "../generated/api.ts";
-import { apiErrorCode, apiErrorMessage, ignoreNotFound } from "../k8s/client.ts";
+import { apiErrorMessage, ignoreNotFound } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
 import type { RestClient } from "../k8s/rest.ts";
 import type { Logger } from "../observability/log.ts";
@@ -23,7 +23,7 @@ import { jobGoneOutcome, observeJob, planPodLook, sinceLastLook, type ObservedRu
 import { podCreationError, runnerLogTail, runnerPods } from "./runner-pods.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef } from "./job-attempts.ts";
 import { listingKey, Registrations } from "./registrations.ts";
-import { forgejoRunnerName, runnerObjectName, type RunnerJobOptions } from "./runner-job.ts";
+import { forgejoRunnerName, pickupTimeoutMs, runnerObjectName, type RunnerJobOptions } from "./runner-job.ts";
 import { deleteRunnerJob, RunnerStarter } from "./runner-start.ts";
 
 export interface ActRunnerReconcilerDeps {
@@ -206,14 +206,8 @@ export class ActRunnerReconciler {
   private async jobGone(ar: AR): Promise<Requeue> {
     const name = ar.status!.kubernetesJobName!;
     const namespace = ar.metadata!.namespace!;
-    const found = await this.batch.readNamespacedJob({ name, namespace }).then(
-      () => true,
-      (error: unknown) => {
-        if (apiErrorCode(error) === 404) return false;
-        throw error;
-      },
-    );
-    if (found) return undefined; // the cache shows it soon, and its event brings the ActRunner back
+    // Still there: the cache shows it soon, and its event brings the ActRunner back.
+    if (await ignoreNotFound(this.batch.readNamespacedJob({ name, namespace }))) return undefined;
     const { reason, message } = jobGoneOutcome(ar, Date.now());
     return reason === "PickupTimeout" ? this.stop(ar, reason, message) : this.fail(ar, reason, message);
   }
@@ -241,7 +235,7 @@ export class ActRunnerReconciler {
     const now = Date.now();
     if (observed.phase === "Pending" || observed.phase === "Running") {
       const jobCreated = new Date(job.metadata?.creationTimestamp ?? now).getTime();
-      const deadline = jobCreated + (parseDuration(ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT) ?? 600_000);
+      const deadline = jobCreated + pickupTimeoutMs(ar);
       if (!pickedUp) {
         const started = this.jobStarted(ar);
         const picked = observed.phase === "Running" && this.pickupCheckDue(ar, started, now >= deadline) && (await this.pickedUp(ar));

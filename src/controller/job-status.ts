@@ -3,8 +3,9 @@
 // ActRunner whose Job is gone ends. Pure.
 import type { V1ContainerStateTerminated, V1ContainerStatus, V1Job, V1Pod } from "@kubernetes/client-node";
 import { DEFAULT_PICKUP_TIMEOUT, DOCKER_CONTAINER, RUNNER_CONTAINER } from "../api/defaults.ts";
-import { parseDuration } from "../api/duration.ts";
 import type { ActRunner } from "../generated/api.ts";
+import { pickedUp } from "../listener/plan.ts";
+import { pickupTimeoutMs } from "./runner-job.ts";
 
 export interface ObservedRunner {
   phase: "Pending" | "Running" | "Succeeded" | "Failed";
@@ -219,16 +220,16 @@ export function runDurationSeconds(status: { startedAt?: string; completedAt?: s
 export function jobGoneOutcome(ar: ActRunner, now: number): { reason: "JobDeleted" | "PickupTimeout"; message: string } {
   const job = ar.status?.kubernetesJobName;
   const forgejoJob = `Forgejo job ${ar.spec.forgejoJobID}`;
-  const conditions = ar.status?.conditions ?? [];
-  if (conditions.some((c) => c.type === "PickedUp" && c.status === "True"))
+  if (pickedUp(ar))
     return {
       reason: "JobDeleted",
       message: `Job ${job} was deleted while its runner ran ${forgejoJob}; the runner stopped with its pod, and Forgejo shows how the job ended`,
     };
-  const jobCreated = conditions.find((c) => c.type === "JobCreated" && c.status === "True")?.lastTransitionTime;
-  const timeout = ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT;
-  if (jobCreated && now >= new Date(jobCreated).getTime() + (parseDuration(timeout) ?? 600_000))
+  const jobCreated = ar.status?.conditions?.find((c) => c.type === "JobCreated" && c.status === "True")?.lastTransitionTime;
+  if (jobCreated && now >= new Date(jobCreated).getTime() + pickupTimeoutMs(ar)) {
+    const timeout = ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT;
     return { reason: "PickupTimeout", message: `The runner did not pick up ${forgejoJob} within ${timeout} (spec.pickupTimeout)` };
+  }
   return {
     reason: "JobDeleted",
     message: `Job ${job} was deleted before its runner took ${forgejoJob}; while the job waits, the listener starts another runner for it`,

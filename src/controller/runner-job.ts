@@ -231,7 +231,7 @@ export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions
   };
   const template = mergePodTemplate(base, ar.spec.jobTemplate);
   template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, ...labels } };
-  const pickupSeconds = Math.ceil((parseDuration(ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT) ?? 600_000) / 1000);
+  const pickupSeconds = Math.ceil(pickupTimeoutMs(ar) / 1000);
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -243,4 +243,9 @@ export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions
       template,
     },
   };
+}
+
+/** How long the runner may wait for its job (spec.pickupTimeout, default 10m). */
+export function pickupTimeoutMs(ar: ActRunner): number {
+  return parseDuration(ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT) ?? 600_000;
 }

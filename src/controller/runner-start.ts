@@ -159,12 +159,9 @@ export class RunnerStarter {
     );
     let adopted: RunnerCredentials | undefined;
     if (named.length > 0) {
-      const secret = await this.core
-        .readNamespacedSecret({ name: runnerSecretName(ar), namespace: ar.metadata!.namespace! })
-        .catch((error: unknown) => {
-          if (apiErrorCode(error) === 404) return undefined;
-          throw error;
-        });
+      const secret = await ignoreNotFound(
+        this.core.readNamespacedSecret({ name: runnerSecretName(ar), namespace: ar.metadata!.namespace! }),
+      );
       const field = (key: string) => (secret?.data?.[key] ? Buffer.from(secret.data[key], "base64").toString("utf8") : undefined);
       const stored = secret ? { id: Number(field("id")), uuid: field("uuid") ?? "", token: field("token") ?? "" } : undefined;
       for (const runner of named) {

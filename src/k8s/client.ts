@@ -45,10 +45,11 @@ export function apiErrorCode(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
 }
 
-/** Awaits a delete for which an object already gone (404) is as good as deleted. */
-export async function ignoreNotFound(deletion: Promise<unknown>): Promise<void> {
-  await deletion.catch((error: unknown) => {
+/** Awaits a call for which an object that is not there (404) is an answer: undefined (a delete: as good as deleted). */
+export async function ignoreNotFound<T>(call: Promise<T>): Promise<T | undefined> {
+  return call.catch((error: unknown) => {
     if (apiErrorCode(error) !== 404) throw error;
+    return undefined;
   });
 }
 
