@@ -5,6 +5,8 @@
 //     phase. Prints API requests per ActRunner (the API server's flow-control count for the
 //     controller's ServiceAccount), the API server's requests by kind and every process's CPU in both
 //     phases, and the controller's peak RSS. Runner pods run BENCH_RUN_FOR (default 5m) in both phases.
+//     Then the design's ceiling here: the controller's four writes per ActRunner sent by the bench
+//     itself for 500 other ActRunners (idealWrites), against the same raw rate.
 //  2. Job queued in the fake Forgejo → Kubernetes Job created, p50/p95, with the default 10s poll.
 // Uses (or starts and then stops) the local cluster; the controller and listener run as processes of
 // the bundle the image ships (dist/forgejo-arc.mjs, built first), with the image's Node options.
@@ -12,6 +14,7 @@
 // creates' concurrency; BENCH_CPU_PROF=<dir> writes the controller's CPU profiles there (node --cpu-prof);
 // BENCH_APISERVER_PROF=<dir> kube-apiserver's over the start of each phase (see profileApiserver).
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +25,7 @@ import {
   RbacAuthorizationV1Api,
   Watch,
   type KubernetesObject,
+  type V1Job,
   type V1PolicyRule,
 } from "@kubernetes/client-node";
 import { PROJECT_ROOT, clusterDown, clusterUp, freePort, httpsGet, installCrds, type ClusterState } from "../cluster/cluster.ts";
@@ -30,11 +34,17 @@ import { BUNDLE, buildBundle } from "../build.ts";
 import { controllerClusterRoleRules } from "../../src/controller/rbac.ts";
 import { removeActRunnerFinalizers } from "../../test/integration/helpers.ts";
 import { listenerRoleRules } from "../../src/listener/rbac.ts";
-import { loadKubeConfig } from "../../src/k8s/client.ts";
-import { makeRestClient } from "../../src/k8s/rest.ts";
+import { ignoreNotFound, loadKubeConfig } from "../../src/k8s/client.ts";
+import { makeEventRecorder } from "../../src/k8s/events.ts";
+import { makeRestClient, type RestClient } from "../../src/k8s/rest.ts";
+import { API_GROUP, API_VERSION } from "../../src/api/schemas.ts";
+import type { AR } from "../../src/controller/cache.ts";
+import { setCondition, type ConditionInput } from "../../src/controller/conditions.ts";
 import { parseControllerConfig } from "../../src/controller/config.ts";
-import { runnerJob } from "../../src/controller/runner-job.ts";
-import type { ActRunner } from "../../src/generated/api.ts";
+import { observeJob } from "../../src/controller/job-status.ts";
+import { forgejoRunnerName, runnerJob, runnerSecret, type RunnerJobOptions } from "../../src/controller/runner-job.ts";
+import type { ActRunner, Condition } from "../../src/generated/api.ts";
+import { silentLogger } from "../../src/observability/log.ts";
 
 const COUNT = Number(process.env.BENCH_RUNNERS ?? 500);
 const LATENCY_JOBS = Number(process.env.BENCH_LATENCY_JOBS ?? 20);
@@ -311,6 +321,96 @@ function actRunner(i: number, rdUid: string) {
   };
 }
 
+/**
+ * The ceiling of the design here: for COUNT fresh ActRunners (in a namespace of their own, created
+ * beforehand and without finalizers), the writes the controller makes to start a runner — the runner
+ * Secret, the Job, the status write and the JobCreated Event, with the controller's own builders and
+ * HTTP client, at its concurrency — but sent by the bench, with no controller process and no Forgejo
+ * registration (fake credentials). Timed until every status write is answered; the namespace is then
+ * deleted, and waited for, so the latency phase starts on the same cluster as before.
+ */
+async function idealWrites(client: RestClient, jobOptions: RunnerJobOptions): Promise<{ seconds: number; cpu: string }> {
+  const idealNs = `${ns}-ideal`;
+  await core.createNamespace({ body: { metadata: { name: idealNs } } });
+  const ars: ActRunner[] = [];
+  for (let i = 1; i <= COUNT; i++) {
+    const body = actRunner(i, "");
+    body.metadata = { ...body.metadata, finalizers: [], ownerReferences: [] };
+    ars.push(
+      (await custom.createNamespacedCustomObject({
+        group: API_GROUP,
+        version: API_VERSION,
+        namespace: idealNs,
+        plural: "actrunners",
+        body,
+      })) as ActRunner,
+    );
+  }
+  await quietControlPlane();
+  const events = makeEventRecorder(client, "forgejo-arc", silentLogger());
+  const cpuBefore = cpuSeconds(state);
+  const begin = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: WORKERS }, async () => {
+      while (next < ars.length) {
+        const ar = ars[next++]! as AR;
+        const credentials = { id: 1_000_000 + ar.spec.forgejoJobID, uuid: randomUUID(), token: randomBytes(20).toString("hex") };
+        await client.request("POST", `/api/v1/namespaces/${idealNs}/secrets`, runnerSecret(ar, credentials));
+        const job = await client.request<V1Job>(
+          "POST",
+          `/apis/batch/v1/namespaces/${idealNs}/jobs`,
+          runnerJob(ar, credentials.uuid, jobOptions),
+        );
+        const observed = observeJob(job, []);
+        const runnerName = forgejoRunnerName(ar);
+        const now = new Date();
+        const conditions = (
+          [
+            {
+              type: "Registered",
+              status: "True",
+              reason: "Registered",
+              message: `Registered ephemeral runner ${runnerName} (id ${credentials.id})`,
+            },
+            { type: "JobCreated", status: "True", reason: "JobCreated", message: `Created Job ${job.metadata!.name}` },
+          ] satisfies ConditionInput[]
+        ).reduce<Condition[]>((list, condition) => setCondition(list, condition, ar.metadata!.generation, now), []);
+        const status = {
+          phase: observed.phase,
+          reason: observed.reason,
+          message: observed.message,
+          runnerName,
+          runnerId: credentials.id,
+          runnerUUID: credentials.uuid,
+          kubernetesJobName: job.metadata!.name,
+          observedGeneration: ar.metadata!.generation,
+          conditions,
+        };
+        await client.request(
+          "PATCH",
+          `/apis/${API_GROUP}/${API_VERSION}/namespaces/${idealNs}/actrunners/${ar.metadata!.name}/status`,
+          { metadata: { resourceVersion: ar.metadata!.resourceVersion }, status },
+          "application/merge-patch+json",
+        );
+        events.event(
+          ar,
+          "Normal",
+          "JobCreated",
+          `Registered ephemeral runner ${runnerName} (id ${credentials.id}) in Forgejo and created Job ${job.metadata!.name} for Forgejo job ${ar.spec.forgejoJobID}`,
+        );
+      }
+    }),
+  );
+  const seconds = (performance.now() - begin) / 1000;
+  const cpu = cpuSpent(cpuBefore, cpuSeconds(state));
+  await core.deleteNamespace({ name: idealNs });
+  const giveUpAt = Date.now() + 300_000;
+  while ((await ignoreNotFound(core.readNamespace({ name: idealNs }))) && Date.now() < giveUpAt) await sleep(1_000);
+  await quietControlPlane();
+  return { seconds, cpu };
+}
+
 let fakeUrl = "";
 try {
   if (process.env.BENCH_APISERVER_PROF && (await httpsGet(`${state.server}/debug/pprof/`, state, 10_000)).status !== 200)
@@ -448,6 +548,7 @@ try {
   const rawKinds = requestsSpent(rawKindsBefore, await requestsByKind());
   const rawPodsSeconds = await rawPods;
   await Promise.all([controllerProfile, rawProfile]);
+  const ideal = await idealWrites(rawClient, jobOptions);
 
   const rawRate = rawJobs.length / rawSeconds;
   const controllerRate = COUNT / controllerSeconds;
@@ -495,6 +596,11 @@ try {
   console.log(
     `  Forgejo requests by the controller: ${fake.calls.length} (${[...forgejoCalls].map(([kind, count]) => `${kind} ${count}`).join(", ")})`,
   );
+  const idealRate = COUNT / ideal.seconds;
+  console.log(
+    `  the controller's four writes per ActRunner (runner Secret, Job, status, Event) sent by the bench itself — no controller process, no Forgejo call — for ${COUNT} other ActRunners: ${idealRate.toFixed(1)}/s, ratio ${(idealRate / rawRate).toFixed(2)} to the raw creates (what this design reaches on this machine); the controller reached ${(controllerRate / idealRate).toFixed(2)} of it`,
+  );
+  console.log(`  CPU during those writes (${ideal.seconds.toFixed(1)} s): ${ideal.cpu}`);
 
   // Queued → Job latency with the listener at its default 10 s poll.
   controller = startController();
@@ -554,6 +660,7 @@ try {
   await fake.close();
   await removeActRunnerFinalizers(kc, ns);
   await core.deleteNamespace({ name: ns }).catch(() => undefined);
+  await core.deleteNamespace({ name: `${ns}-ideal` }).catch(() => undefined);
   for (const name of ["controller", "listener"]) {
     await rbac.deleteClusterRoleBinding({ name: `${ns}-${name}` }).catch(() => undefined);
     await rbac.deleteClusterRole({ name: `${ns}-${name}` }).catch(() => undefined);
