@@ -39,11 +39,11 @@ import { makeEventRecorder } from "../../src/k8s/events.ts";
 import { makeRestClient, type RestClient } from "../../src/k8s/rest.ts";
 import { API_GROUP, API_VERSION } from "../../src/api/schemas.ts";
 import type { AR } from "../../src/controller/cache.ts";
-import { setCondition, type ConditionInput } from "../../src/controller/conditions.ts";
+import { nextStatus } from "../../src/controller/actrunner.ts";
 import { parseControllerConfig } from "../../src/controller/config.ts";
-import { observeJob } from "../../src/controller/job-status.ts";
-import { forgejoRunnerName, runnerJob, runnerSecret, type RunnerJobOptions } from "../../src/controller/runner-job.ts";
-import type { ActRunner, Condition } from "../../src/generated/api.ts";
+import { runnerJob, runnerSecret, type RunnerJobOptions } from "../../src/controller/runner-job.ts";
+import { startedRecord } from "../../src/controller/runner-start.ts";
+import type { ActRunner } from "../../src/generated/api.ts";
 import { silentLogger } from "../../src/observability/log.ts";
 
 const COUNT = Number(process.env.BENCH_RUNNERS ?? 500);
@@ -362,43 +362,15 @@ async function idealWrites(client: RestClient, jobOptions: RunnerJobOptions): Pr
           `/apis/batch/v1/namespaces/${idealNs}/jobs`,
           runnerJob(ar, credentials.uuid, jobOptions),
         );
-        const observed = observeJob(job, []);
-        const runnerName = forgejoRunnerName(ar);
-        const now = new Date();
-        const conditions = (
-          [
-            {
-              type: "Registered",
-              status: "True",
-              reason: "Registered",
-              message: `Registered ephemeral runner ${runnerName} (id ${credentials.id})`,
-            },
-            { type: "JobCreated", status: "True", reason: "JobCreated", message: `Created Job ${job.metadata!.name}` },
-          ] satisfies ConditionInput[]
-        ).reduce<Condition[]>((list, condition) => setCondition(list, condition, ar.metadata!.generation, now), []);
-        const status = {
-          phase: observed.phase,
-          reason: observed.reason,
-          message: observed.message,
-          runnerName,
-          runnerId: credentials.id,
-          runnerUUID: credentials.uuid,
-          kubernetesJobName: job.metadata!.name,
-          observedGeneration: ar.metadata!.generation,
-          conditions,
-        };
+        const record = startedRecord(ar, credentials, job);
+        const status = nextStatus(ar, record.fields, record.conditions, new Date());
         await client.request(
           "PATCH",
           `/apis/${API_GROUP}/${API_VERSION}/namespaces/${idealNs}/actrunners/${ar.metadata!.name}/status`,
           { metadata: { resourceVersion: ar.metadata!.resourceVersion }, status },
           "application/merge-patch+json",
         );
-        events.event(
-          ar,
-          "Normal",
-          "JobCreated",
-          `Registered ephemeral runner ${runnerName} (id ${credentials.id}) in Forgejo and created Job ${job.metadata!.name} for Forgejo job ${ar.spec.forgejoJobID}`,
-        );
+        events.event(ar, "Normal", "JobCreated", record.eventMessage);
       }
     }),
   );

@@ -24,7 +24,7 @@ import { podCreationError, runnerLogTail, runnerPods } from "./runner-pods.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef } from "./job-attempts.ts";
 import { listingKey, Registrations } from "./registrations.ts";
 import { forgejoRunnerName, pickupTimeoutMs, runnerObjectName, type RunnerJobOptions } from "./runner-job.ts";
-import { deleteRunnerJob, RunnerStarter } from "./runner-start.ts";
+import { deleteRunnerJob, RunnerStarter, startedRecord } from "./runner-start.ts";
 
 export interface ActRunnerReconcilerDeps {
   kc: KubeConfig;
@@ -149,37 +149,10 @@ export class ActRunnerReconciler {
     const started = await this.starter.start(ar);
     if (started.kind === "wait") return 1_000;
     if (started.kind === "served") return this.yieldTo(ar, started.by);
-    const { credentials, job } = started;
-    const runnerName = forgejoRunnerName(ar);
-    const observed = observeJob(job, []);
-    await this.patchStatus(
-      ar,
-      {
-        phase: observed.phase,
-        reason: observed.reason,
-        message: observed.message,
-        runnerName,
-        runnerId: credentials.id,
-        runnerUUID: credentials.uuid,
-        kubernetesJobName: job.metadata!.name,
-      },
-      [
-        {
-          type: "Registered",
-          status: "True",
-          reason: "Registered",
-          message: `Registered ephemeral runner ${runnerName} (id ${credentials.id})`,
-        },
-        { type: "JobCreated", status: "True", reason: "JobCreated", message: `Created Job ${job.metadata!.name}` },
-      ],
-    );
+    const record = startedRecord(ar, started.credentials, started.job);
+    await this.patchStatus(ar, record.fields, record.conditions);
     this.registrations.forget(ar.metadata!.uid!);
-    this.deps.events.event(
-      ar,
-      "Normal",
-      "JobCreated",
-      `Registered ephemeral runner ${runnerName} (id ${credentials.id}) in Forgejo and created Job ${job.metadata!.name} for Forgejo job ${ar.spec.forgejoJobID}`,
-    );
+    this.deps.events.event(ar, "Normal", "JobCreated", record.eventMessage);
     this.deps.onJobCreated?.(ar);
     return undefined;
   }
@@ -426,12 +399,9 @@ export class ActRunnerReconciler {
 
   /** Writes status fields and conditions when they changed; an Event and a callback per phase change. */
   private async patchStatus(ar: AR, fields: Partial<ActRunnerStatus>, conditions: ConditionInput[]): Promise<AR> {
-    const now = new Date();
-    let nextConditions: Condition[] = ar.status?.conditions ?? [];
-    for (const input of conditions) nextConditions = setCondition(nextConditions, input, ar.metadata?.generation, now);
-    const status: Partial<ActRunnerStatus> = { ...fields, observedGeneration: ar.metadata?.generation, conditions: nextConditions };
+    const status = nextStatus(ar, fields, conditions, new Date());
+    if (!status) return ar;
     const current = (ar.status ?? {}) as Partial<ActRunnerStatus>;
-    if ((Object.keys(status) as (keyof ActRunnerStatus)[]).every((key) => isDeepStrictEqual(current[key], status[key]))) return ar;
     // The resourceVersion makes the write conditional: a decision made on stale data fails with 409.
     const updated = await this.deps.rest.request<AR>(
       "PATCH",
@@ -465,6 +435,25 @@ export class ActRunnerReconciler {
     }
     return updated;
   }
+}
+
+/**
+ * The status patch that writes `fields` and sets `conditions` (observedGeneration with them), or
+ * undefined when the ActRunner's status already says all of it.
+ */
+export function nextStatus(
+  ar: AR,
+  fields: Partial<ActRunnerStatus>,
+  conditions: ConditionInput[],
+  now: Date,
+): Partial<ActRunnerStatus> | undefined {
+  let nextConditions: Condition[] = ar.status?.conditions ?? [];
+  for (const input of conditions) nextConditions = setCondition(nextConditions, input, ar.metadata?.generation, now);
+  const status: Partial<ActRunnerStatus> = { ...fields, observedGeneration: ar.metadata?.generation, conditions: nextConditions };
+  const current = (ar.status ?? {}) as Partial<ActRunnerStatus>;
+  return (Object.keys(status) as (keyof ActRunnerStatus)[]).every((key) => isDeepStrictEqual(current[key], status[key]))
+    ? undefined
+    : status;
 }
 
 const MERGE_PATCH = "application/merge-patch+json";

@@ -9,12 +9,15 @@
 import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Job, type V1Secret } from "@kubernetes/client-node";
 import type { ForgejoClient } from "../forgejo/client.ts";
 import type { ForgejoScope } from "../forgejo/scope.ts";
+import type { ActRunnerStatus } from "../generated/api.ts";
 import { apiErrorCode, apiErrorMessage, ignoreNotFound } from "../k8s/client.ts";
 import type { RestClient } from "../k8s/rest.ts";
 import type { Logger } from "../observability/log.ts";
 import type { AR, ClusterCache } from "./cache.ts";
+import type { ConditionInput } from "./conditions.ts";
 import type { ForgejoClients } from "./forgejo-clients.ts";
 import type { ActRunnerRef, Claim, JobAttempts } from "./job-attempts.ts";
+import { observeJob } from "./job-status.ts";
 import { listingKey, type Registrations, type RunnerCredentials, type Unrecorded } from "./registrations.ts";
 import {
   forgejoRunnerDescription,
@@ -179,6 +182,33 @@ export class RunnerStarter {
     this.deps.registrations.cleared(uid);
     return adopted;
   }
+}
+
+/** What the status write and the JobCreated Event of a started runner say. */
+export function startedRecord(
+  ar: AR,
+  credentials: RunnerCredentials,
+  job: V1Job,
+): { fields: Partial<ActRunnerStatus>; conditions: ConditionInput[]; eventMessage: string } {
+  const runnerName = forgejoRunnerName(ar);
+  const observed = observeJob(job, []);
+  const registered = `Registered ephemeral runner ${runnerName} (id ${credentials.id})`;
+  return {
+    fields: {
+      phase: observed.phase,
+      reason: observed.reason,
+      message: observed.message,
+      runnerName,
+      runnerId: credentials.id,
+      runnerUUID: credentials.uuid,
+      kubernetesJobName: job.metadata!.name,
+    },
+    conditions: [
+      { type: "Registered", status: "True", reason: "Registered", message: registered },
+      { type: "JobCreated", status: "True", reason: "JobCreated", message: `Created Job ${job.metadata!.name}` },
+    ],
+    eventMessage: `${registered} in Forgejo and created Job ${job.metadata!.name} for Forgejo job ${ar.spec.forgejoJobID}`,
+  };
 }
 
 /** Deletes a runner Job (its pods in the background); one already gone is fine. */
