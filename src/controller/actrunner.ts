@@ -23,7 +23,7 @@ import { jobGoneOutcome, observeJob, planPodLook, sinceLastLook, type ObservedRu
 import { podCreationError, runnerLogTail, runnerPods } from "./runner-pods.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef } from "./job-attempts.ts";
 import { listingKey, Registrations } from "./registrations.ts";
-import { forgejoRunnerName, pickupTimeoutMs, runnerObjectName, type RunnerJobOptions } from "./runner-job.ts";
+import { forgejoRunnerName, pickupTimeoutMs, runnerObjectName, runnerSecretName, type RunnerJobOptions } from "./runner-job.ts";
 import { deleteRunnerJob, RunnerStarter, startedRecord } from "./runner-start.ts";
 
 export interface ActRunnerReconcilerDeps {
@@ -203,13 +203,19 @@ export class ActRunnerReconciler {
   /** Mirrors the Job into the status, and enforces the pickup timeout while the job waits. */
   private async mirror(ar: AR): Promise<Requeue> {
     const job = this.deps.cache.jobs.get(runnerObjectName(ar), ar.metadata!.namespace)!;
-    const { observed, nextLookInMs } = await this.observe(ar, job);
+    const { observed, nextLookInMs, secretGone } = await this.observe(ar, job);
     const pickedUp = findCondition(ar.status?.conditions, "PickedUp")?.status === "True";
     const now = Date.now();
     if (observed.phase === "Pending" || observed.phase === "Running") {
       const jobCreated = new Date(job.metadata?.creationTimestamp ?? now).getTime();
       const deadline = jobCreated + pickupTimeoutMs(ar);
       if (!pickedUp) {
+        if (secretGone) {
+          const message =
+            `Runner Secret ${runnerSecretName(ar)} was deleted before the runner pod started, so the runner could never read its ` +
+            `token; its Job was deleted and, while Forgejo job ${ar.spec.forgejoJobID} waits, the listener starts another runner for it`;
+          return this.stop(ar, "RunnerSecretDeleted", message);
+        }
         const started = this.jobStarted(ar);
         const picked = observed.phase === "Running" && this.pickupCheckDue(ar, started, now >= deadline) && (await this.pickedUp(ar));
         if (picked) {
@@ -236,8 +242,12 @@ export class ActRunnerReconciler {
     return log ? `${text}. The runner's last log lines: ${log}` : text;
   }
 
-  /** The Job's view, made precise from its pods when planPodLook says; nextLookInMs: when to read them again. */
-  private async observe(ar: AR, job: V1Job): Promise<{ observed: ObservedRunner; nextLookInMs?: number }> {
+  /**
+   * The Job's view, made precise from its pods when planPodLook says; nextLookInMs: when to read them
+   * again; secretGone: a look found the pod not started and the runner Secret it mounts deleted, so
+   * it can never start (the kubelet waits for the Secret).
+   */
+  private async observe(ar: AR, job: V1Job): Promise<{ observed: ObservedRunner; nextLookInMs?: number; secretGone?: boolean }> {
     const uid = ar.metadata!.uid!;
     const fromJob = observeJob(job, []);
     const now = Date.now();
@@ -247,7 +257,13 @@ export class ActRunnerReconciler {
     if (fromJob.phase === "Pending") this.lastPodLook.set(uid, now);
     const pods = await runnerPods(this.deps.rest, job);
     const observed = observeJob(job, pods, pods.length === 0 ? await podCreationError(this.deps.rest, job) : undefined);
-    return { observed, nextLookInMs: look.nextInMs === undefined ? undefined : look.nextInMs + 100 };
+    const secretGone = observed.phase === "Pending" && !(await this.runnerSecretExists(ar));
+    return { observed, nextLookInMs: look.nextInMs === undefined ? undefined : look.nextInMs + 100, secretGone };
+  }
+
+  private async runnerSecretExists(ar: AR): Promise<boolean> {
+    const path = `/api/v1/namespaces/${encodeURIComponent(ar.metadata!.namespace!)}/secrets/${encodeURIComponent(runnerSecretName(ar))}`;
+    return (await ignoreNotFound(this.deps.rest.request<object>("GET", path))) !== undefined;
   }
 
   /**

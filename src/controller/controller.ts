@@ -366,7 +366,7 @@ function createControllerMetrics(registry: Registry, cache: ClusterCache) {
     }),
     finished: new Counter({
       name: "forgejo_arc_actrunners_finished_total",
-      help: "ActRunners that reached Succeeded or Failed, by RunnerDeployment, phase and reason (e.g. Completed, BackoffLimitExceeded, PickupTimeout, JobVanished, JobDeleted, DuplicateJob).",
+      help: "ActRunners that reached Succeeded or Failed, by RunnerDeployment, phase and reason (e.g. Completed, BackoffLimitExceeded, PickupTimeout, JobVanished, JobDeleted, RunnerSecretDeleted, DuplicateJob).",
       labelNames: [...RD_LABELS, "phase", "reason"],
       registers: [registry],
     }),

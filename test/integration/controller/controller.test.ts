@@ -14,6 +14,7 @@ import {
   type V1Job,
 } from "@kubernetes/client-node";
 import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts";
+import { ignoreNotFound } from "../../../src/k8s/client.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { TestProxy } from "../../fixtures/http-proxy.ts";
@@ -578,6 +579,34 @@ describe("controller", () => {
       (await core.listNamespacedPod(podsOfJob)).items.length === 0 ? true : undefined,
     );
   }, 120_000);
+
+  it("stops a waiting runner whose Secret was deleted from outside (its pod could never mount it), and the job gets another try", async () => {
+    const job = await queueOneJob("nosecret", {
+      runnerTemplate: { spec: { nodeSelector: { "forgejo-arc.test/no-such-node": "true" } } },
+      retentionAfterFinish: "5m",
+    });
+    const name = `nosecret-${job.id}-1`;
+    // Unschedulable: the look at a pod that has not started, which also reads the runner Secret.
+    await actRunnerWhen(name, "Unschedulable", (r) => r.status?.reason === "Unschedulable");
+    expect(forgejoRunnersOf("nosecret")).toHaveLength(1);
+    await core.deleteNamespacedSecret({ name: `${name}-runner`, namespace: ns });
+
+    const stopped = await actRunnerWhen(name, "Failed", (r) => r.status?.phase === "Failed", 60_000);
+    expect(stopped.status).toMatchObject({
+      reason: "RunnerSecretDeleted",
+      message:
+        `Runner Secret ${name}-runner was deleted before the runner pod started, so the runner could never read its token; ` +
+        `its Job was deleted and, while Forgejo job ${job.id} waits, the listener starts another runner for it`,
+    });
+    expect((await events(name)).some((e) => e.type === "Warning" && e.reason === "RunnerSecretDeleted")).toBe(true);
+    await eventually("the Job deleted", async () =>
+      (await ignoreNotFound(batch.readNamespacedJob({ name, namespace: ns }))) ? undefined : true,
+    );
+    const retry = await actRunnerWhen(`${name}-try2`, "the second try registered", (r) => !!r.status?.runnerId, 60_000);
+    expect(forgejoRunnersOf("nosecret").map((r) => r.id)).toEqual([retry.status!.runnerId]);
+    expect(fake.jobs.get(job.id)!.status).toBe("waiting");
+    await objects.delete("runnerdeployments", ns, "nosecret");
+  }, 150_000);
 
   it("says why a runner Job gets no pod (Pod Security admission refuses the Docker sidecar), and why it stopped at the pickup timeout", async () => {
     const restricted = await createNamespace("controller-psa");
