@@ -15,6 +15,7 @@ import type { ActRunnerStatus, Condition } from "../generated/api.ts";
 import { apiErrorMessage, ignoreNotFound } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
 import type { RestClient } from "../k8s/rest.ts";
+import { pickedUp as markedPickedUp } from "../listener/plan.ts";
 import type { Logger } from "../observability/log.ts";
 import type { AR, ClusterCache } from "./cache.ts";
 import { findCondition, setCondition, type ConditionInput } from "./conditions.ts";
@@ -126,8 +127,7 @@ export class ActRunnerReconciler {
   }
 
   private jobVanished(ar: AR): boolean {
-    const pickedUp = findCondition(ar.status?.conditions, "PickedUp")?.status === "True";
-    return this.listedByListener(ar, "vanishedActRunners") && !pickedUp;
+    return this.listedByListener(ar, "vanishedActRunners") && !markedPickedUp(ar);
   }
 
   /** The listener saw the ActRunner's job running in Forgejo at its last poll: some runner took it. */
@@ -204,7 +204,7 @@ export class ActRunnerReconciler {
   private async mirror(ar: AR): Promise<Requeue> {
     const job = this.deps.cache.jobs.get(runnerObjectName(ar), ar.metadata!.namespace)!;
     const { observed, nextLookInMs, secretGone } = await this.observe(ar, job);
-    const pickedUp = findCondition(ar.status?.conditions, "PickedUp")?.status === "True";
+    const pickedUp = markedPickedUp(ar);
     const now = Date.now();
     if (observed.phase === "Pending" || observed.phase === "Running") {
       const jobCreated = new Date(job.metadata?.creationTimestamp ?? now).getTime();
@@ -262,8 +262,8 @@ export class ActRunnerReconciler {
   }
 
   private async runnerSecretExists(ar: AR): Promise<boolean> {
-    const path = `/api/v1/namespaces/${encodeURIComponent(ar.metadata!.namespace!)}/secrets/${encodeURIComponent(runnerSecretName(ar))}`;
-    return (await ignoreNotFound(this.deps.rest.request<object>("GET", path))) !== undefined;
+    const read = this.core.readNamespacedSecret({ name: runnerSecretName(ar), namespace: ar.metadata!.namespace! });
+    return (await ignoreNotFound(read)) !== undefined;
   }
 
   /**

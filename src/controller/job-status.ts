@@ -5,6 +5,7 @@ import type { V1ContainerStateTerminated, V1ContainerStatus, V1Job, V1Pod } from
 import { DEFAULT_PICKUP_TIMEOUT, DOCKER_CONTAINER, RUNNER_CONTAINER } from "../api/defaults.ts";
 import type { ActRunner } from "../generated/api.ts";
 import { pickedUp } from "../listener/plan.ts";
+import { findCondition } from "./conditions.ts";
 import { pickupTimeoutMs } from "./runner-job.ts";
 
 export interface ObservedRunner {
@@ -225,7 +226,8 @@ export function jobGoneOutcome(ar: ActRunner, now: number): { reason: "JobDelete
       reason: "JobDeleted",
       message: `Job ${job} was deleted while its runner ran ${forgejoJob}; the runner stopped with its pod, and Forgejo shows how the job ended`,
     };
-  const jobCreated = ar.status?.conditions?.find((c) => c.type === "JobCreated" && c.status === "True")?.lastTransitionTime;
+  const created = findCondition(ar.status?.conditions, "JobCreated");
+  const jobCreated = created?.status === "True" ? created.lastTransitionTime : undefined;
   if (jobCreated && now >= new Date(jobCreated).getTime() + pickupTimeoutMs(ar)) {
     const timeout = ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT;
     return { reason: "PickupTimeout", message: `The runner did not pick up ${forgejoJob} within ${timeout} (spec.pickupTimeout)` };
