@@ -37,7 +37,7 @@ import { listenerRoleRules } from "../../src/listener/rbac.ts";
 import { ignoreNotFound, loadKubeConfig } from "../../src/k8s/client.ts";
 import { makeEventRecorder } from "../../src/k8s/events.ts";
 import { makeRestClient, type RestClient } from "../../src/k8s/rest.ts";
-import { API_GROUP, API_VERSION } from "../../src/api/schemas.ts";
+import { API_GROUP, API_GROUP_VERSION, API_VERSION } from "../../src/api/schemas.ts";
 import type { AR } from "../../src/controller/cache.ts";
 import { nextStatus } from "../../src/controller/actrunner.ts";
 import { parseControllerConfig } from "../../src/controller/config.ts";
@@ -82,12 +82,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function createRunnerDeployment(name: string): Promise<object> {
   return custom.createNamespacedCustomObject({
-    group: "forgejo.actions.io",
-    version: "v1alpha1",
+    group: API_GROUP,
+    version: API_VERSION,
     namespace: ns,
     plural: "runnerdeployments",
     body: {
-      apiVersion: "forgejo.actions.io/v1alpha1",
+      apiVersion: API_GROUP_VERSION,
       kind: "RunnerDeployment",
       metadata: { name },
       spec: { forgejoServer: fakeUrl, organization: "acme", labels: `${name}:host`, tokenSecretRef: { name: "token" } },
@@ -310,15 +310,13 @@ function percentile(values: number[], p: number): number {
 function actRunner(i: number, rdUid: string) {
   const handle = `handle-${i}`;
   return {
-    apiVersion: "forgejo.actions.io/v1alpha1",
+    apiVersion: API_GROUP_VERSION,
     kind: "ActRunner",
     metadata: {
       name: `bench-${i}-1`,
       finalizers: ["forgejo.actions.io/runner-cleanup"],
       labels: { "forgejo.actions.io/runner-deployment": "bench" },
-      ownerReferences: [
-        { apiVersion: "forgejo.actions.io/v1alpha1", kind: "RunnerDeployment", name: "bench", uid: rdUid, controller: true },
-      ],
+      ownerReferences: [{ apiVersion: API_GROUP_VERSION, kind: "RunnerDeployment", name: "bench", uid: rdUid, controller: true }],
     },
     spec: {
       forgejoJobID: i,
@@ -334,6 +332,32 @@ function actRunner(i: number, rdUid: string) {
   };
 }
 
+/** Runs `work` for every item, WORKERS at a time (the controller's concurrency), in order of the list. */
+async function inWorkers<T>(items: T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: WORKERS }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+/** Creates the ActRunners one after another (as a listener does), returning them as the API server stored them. */
+async function createActRunners(namespace: string, bodies: ReturnType<typeof actRunner>[]): Promise<ActRunner[]> {
+  const stored: ActRunner[] = [];
+  for (const body of bodies)
+    stored.push(
+      (await custom.createNamespacedCustomObject({
+        group: API_GROUP,
+        version: API_VERSION,
+        namespace,
+        plural: "actrunners",
+        body,
+      })) as ActRunner,
+    );
+  return stored;
+}
+
 /**
  * The ceiling of the design here: for COUNT fresh ActRunners (in a namespace of their own, created
  * beforehand and without finalizers), the writes the controller makes to start a runner — the runner
@@ -345,48 +369,36 @@ function actRunner(i: number, rdUid: string) {
 async function idealWrites(client: RestClient, jobOptions: RunnerJobOptions): Promise<{ seconds: number; cpu: string }> {
   const idealNs = `${ns}-ideal`;
   await core.createNamespace({ body: { metadata: { name: idealNs } } });
-  const ars: ActRunner[] = [];
-  for (let i = 1; i <= COUNT; i++) {
-    const body = actRunner(i, "");
-    body.metadata = { ...body.metadata, finalizers: [], ownerReferences: [] };
-    ars.push(
-      (await custom.createNamespacedCustomObject({
-        group: API_GROUP,
-        version: API_VERSION,
-        namespace: idealNs,
-        plural: "actrunners",
-        body,
-      })) as ActRunner,
-    );
-  }
+  const ars = await createActRunners(
+    idealNs,
+    Array.from({ length: COUNT }, (_, i) => {
+      const body = actRunner(i + 1, "");
+      body.metadata = { ...body.metadata, finalizers: [], ownerReferences: [] };
+      return body;
+    }),
+  );
   await quietControlPlane();
   const events = makeEventRecorder(client, "forgejo-arc", silentLogger());
   const cpuBefore = cpuSeconds(state);
   const begin = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: WORKERS }, async () => {
-      while (next < ars.length) {
-        const ar = ars[next++]! as AR;
-        const credentials = { id: 1_000_000 + ar.spec.forgejoJobID, uuid: randomUUID(), token: randomBytes(20).toString("hex") };
-        await client.request("POST", `/api/v1/namespaces/${idealNs}/secrets`, runnerSecret(ar, credentials));
-        const job = await client.request<V1Job>(
-          "POST",
-          `/apis/batch/v1/namespaces/${idealNs}/jobs`,
-          runnerJob(ar, credentials.uuid, jobOptions),
-        );
-        const record = startedRecord(ar, credentials, job);
-        const status = nextStatus(ar, record.fields, record.conditions, new Date());
-        await client.request(
-          "PATCH",
-          `/apis/${API_GROUP}/${API_VERSION}/namespaces/${idealNs}/actrunners/${ar.metadata!.name}/status`,
-          { metadata: { resourceVersion: ar.metadata!.resourceVersion }, status },
-          "application/merge-patch+json",
-        );
-        events.event(ar, "Normal", "JobCreated", record.eventMessage);
-      }
-    }),
-  );
+  await inWorkers(ars as AR[], async (ar) => {
+    const credentials = { id: 1_000_000 + ar.spec.forgejoJobID, uuid: randomUUID(), token: randomBytes(20).toString("hex") };
+    await client.request("POST", `/api/v1/namespaces/${idealNs}/secrets`, runnerSecret(ar, credentials));
+    const job = await client.request<V1Job>(
+      "POST",
+      `/apis/batch/v1/namespaces/${idealNs}/jobs`,
+      runnerJob(ar, credentials.uuid, jobOptions),
+    );
+    const record = startedRecord(ar, credentials, job);
+    const status = nextStatus(ar, record.fields, record.conditions, new Date());
+    await client.request(
+      "PATCH",
+      `/apis/${API_GROUP}/${API_VERSION}/namespaces/${idealNs}/actrunners/${ar.metadata!.name}/status`,
+      { metadata: { resourceVersion: ar.metadata!.resourceVersion }, status },
+      "application/merge-patch+json",
+    );
+    events.event(ar, "Normal", "JobCreated", record.eventMessage);
+  });
   const seconds = (performance.now() - begin) / 1000;
   const cpu = cpuSpent(cpuBefore, cpuSeconds(state));
   await core.deleteNamespace({ name: idealNs });
@@ -411,15 +423,10 @@ try {
   // The ActRunners exist before the controller starts (as after a burst the listener already
   // turned into ActRunners), so the timing charges the controller only with its own work.
   let begin = performance.now();
-  for (let i = 1; i <= COUNT; i++) {
-    await custom.createNamespacedCustomObject({
-      group: "forgejo.actions.io",
-      version: "v1alpha1",
-      namespace: ns,
-      plural: "actrunners",
-      body: actRunner(i, rd.metadata.uid),
-    });
-  }
+  await createActRunners(
+    ns,
+    Array.from({ length: COUNT }, (_, i) => actRunner(i + 1, rd.metadata.uid)),
+  );
   const createdSeconds = (performance.now() - begin) / 1000;
   const quietBeforeController = await quietControlPlane();
 
@@ -494,8 +501,8 @@ try {
   };
   const registered = (
     (await custom.listNamespacedCustomObject({
-      group: "forgejo.actions.io",
-      version: "v1alpha1",
+      group: API_GROUP,
+      version: API_VERSION,
       namespace: ns,
       plural: "actrunners",
     })) as {
@@ -510,7 +517,6 @@ try {
   // The raw phase's pod watch starts after the controller's 500 pods, so that the API server does not
   // send them first (a watch that then falls behind and is closed, again and again, under the creates).
   const podsBeforeRaw = (await core.listNamespacedPod({ namespace: ns, limit: 1 })).metadata!.resourceVersion!;
-  let next = 0;
   let rawFirstJob = 0;
   const rawKindsBefore = await requestsByKind();
   const rawCpuBefore = cpuSeconds(state);
@@ -521,14 +527,10 @@ try {
   rawPods.catch(() => undefined); // awaited below
   const rawProfile = profileApiserver("raw", 6);
   rawProfile.catch(() => undefined); // awaited below
-  await Promise.all(
-    Array.from({ length: WORKERS }, async () => {
-      while (next < rawJobs.length) {
-        await rawClient.request("POST", `/apis/batch/v1/namespaces/${ns}/jobs`, rawJobs[next++]!);
-        rawFirstJob ||= performance.now();
-      }
-    }),
-  );
+  await inWorkers(rawJobs, async (job) => {
+    await rawClient.request("POST", `/apis/batch/v1/namespaces/${ns}/jobs`, job);
+    rawFirstJob ||= performance.now();
+  });
   const rawSeconds = (performance.now() - begin) / 1000;
   const rawCpuAfter = cpuSeconds(state);
   const rawCpu = cpuSpent(rawCpuBefore, rawCpuAfter);
