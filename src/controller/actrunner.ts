@@ -25,7 +25,7 @@ import { podCreationError, runnerLogTail, runnerPods } from "./runner-pods.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef } from "./job-attempts.ts";
 import { listingKey, Registrations } from "./registrations.ts";
 import { forgejoRunnerName, pickupTimeoutMs, runnerObjectName, runnerSecretName, type RunnerJobOptions } from "./runner-job.ts";
-import { deleteRunnerJob, RunnerStarter, startedRecord } from "./runner-start.ts";
+import { deleteRunnerJob, jobCreatedCondition, RunnerStarter, startedRecord } from "./runner-start.ts";
 
 export interface ActRunnerReconcilerDeps {
   kc: KubeConfig;
@@ -192,9 +192,7 @@ export class ActRunnerReconciler {
   private async createJob(ar: AR): Promise<Requeue> {
     const job = await this.starter.ensureJob(ar, ar.status!.runnerUUID!);
     if (!job) return 1_000;
-    await this.patchStatus(ar, { kubernetesJobName: job.metadata!.name }, [
-      { type: "JobCreated", status: "True", reason: "JobCreated", message: `Created Job ${job.metadata!.name}` },
-    ]);
+    await this.patchStatus(ar, { kubernetesJobName: job.metadata!.name }, [jobCreatedCondition(job)]);
     this.deps.events.event(ar, "Normal", "JobCreated", `Created Job ${job.metadata!.name} for Forgejo job ${ar.spec.forgejoJobID}`);
     this.deps.onJobCreated?.(ar);
     return undefined;

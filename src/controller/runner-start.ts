@@ -203,12 +203,14 @@ export function startedRecord(
       runnerUUID: credentials.uuid,
       kubernetesJobName: job.metadata!.name,
     },
-    conditions: [
-      { type: "Registered", status: "True", reason: "Registered", message: registered },
-      { type: "JobCreated", status: "True", reason: "JobCreated", message: `Created Job ${job.metadata!.name}` },
-    ],
+    conditions: [{ type: "Registered", status: "True", reason: "Registered", message: registered }, jobCreatedCondition(job)],
     eventMessage: `${registered} in Forgejo and created Job ${job.metadata!.name} for Forgejo job ${ar.spec.forgejoJobID}`,
   };
+}
+
+/** The JobCreated condition, for a runner started here or a Job created for a runner registered before. */
+export function jobCreatedCondition(job: V1Job): ConditionInput {
+  return { type: "JobCreated", status: "True", reason: "JobCreated", message: `Created Job ${job.metadata!.name}` };
 }
 
 /** Deletes a runner Job (its pods in the background); one already gone is fine. */
