@@ -146,8 +146,24 @@ function courseInLog(name: string): Record<string, unknown>[] {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
+/** The course once its last line is `phase`: the controller logs a transition after its status write
+ *  is answered, so a test that saw the status may read the log before that line arrives. */
+function courseEndingIn(name: string, phase: string): Promise<Record<string, unknown>[]> {
+  return eventually(`the controller's log line "ActRunner ${phase}" of ${name}`, async () => {
+    const course = courseInLog(name);
+    return course.at(-1)?.phase === phase ? course : undefined;
+  });
+}
+
 async function events(objectName: string): Promise<CoreV1Event[]> {
   return (await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${objectName}` })).items;
+}
+
+/** The first Event of the object that `matches`, once it exists: the controller posts Events after
+ *  the status write they go with, without waiting for them, so a test that saw the status may list
+ *  the Events a moment too early. */
+function eventOf(objectName: string, what: string, matches: (event: CoreV1Event) => boolean): Promise<CoreV1Event> {
+  return eventually(`${what} Event of ${objectName}`, async () => (await events(objectName)).find(matches));
 }
 
 /** The controller's metric `name`, summed over its series whose labels include every pair of `labels`. */
@@ -232,9 +248,9 @@ describe("controller", () => {
     }
     expect(bridge.errors).toEqual([]);
     expect(jobs.map((j) => fake.jobs.get(j.id)!.status)).toEqual(["success", "success"]);
-    expect((await events(names[0]!)).map((e) => e.reason)).toEqual(expect.arrayContaining(["JobCreated", "Succeeded"]));
+    for (const reason of ["JobCreated", "Succeeded"]) await eventOf(names[0]!, reason, (e) => e.reason === reason);
     // The controller's log keeps each runner's course (Events expire).
-    const course = courseInLog(names[0]!);
+    const course = await courseEndingIn(names[0]!, "Succeeded");
     expect(course[0]).toMatchObject({
       level: "info",
       phase: "Pending",
@@ -389,9 +405,7 @@ describe("controller", () => {
       10_000,
     );
     expect(restored.metadata?.uid).toBe(deployment.metadata?.uid);
-    const restoredEvent = await eventually("the ListenerRestored Event", async () =>
-      (await events("drift")).find((e) => e.type === "Warning" && e.reason === "ListenerRestored"),
-    );
+    const restoredEvent = await eventOf("drift", "the ListenerRestored", (e) => e.type === "Warning" && e.reason === "ListenerRestored");
     expect(restoredEvent.message).toBe(
       "The listener's objects were changed from outside and applied again: ServiceAccount drift-listener (deleted), Role drift-listener (deleted), " +
         "RoleBinding drift-listener (deleted), Deployment drift-listener (edited). Change the listener through spec.listenerTemplate",
@@ -488,9 +502,7 @@ describe("controller", () => {
     });
     expect(missing).toMatchObject({ status: "False", message: expect.stringContaining(`ConfigMap ${ns}/absent-ca not found`) });
     expect(await rdCondition("missing-ca", "Ready")).toMatchObject({ status: "False", reason: "CABundleNotFound" });
-    await eventually("a CABundleNotFound Event", async () =>
-      (await events("missing-ca")).some((e) => e.reason === "CABundleNotFound" && e.type === "Warning") ? true : undefined,
-    );
+    await eventOf("missing-ca", "a CABundleNotFound Warning", (e) => e.reason === "CABundleNotFound" && e.type === "Warning");
   }, 90_000);
 
   it("serves the whole instance with a site administrator's token: a job of a user's repository runs on an instance runner", async () => {
@@ -535,17 +547,17 @@ describe("controller", () => {
       "runner container OOMKilled with exit code 137 (out of memory: raise resources.limits.memory of container runner in the " +
       "RunnerDeployment's spec.runnerTemplate): failed as asked by the forgejo-arc.test/result annotation";
     expect(failed.status?.message).toBe(`The runner pod failed: ${why}`);
-    expect(courseInLog(`fails-${job.id}-1`).at(-1)).toMatchObject({
+    expect((await courseEndingIn(`fails-${job.id}-1`, "Failed")).at(-1)).toMatchObject({
       level: "warn",
       phase: "Failed",
       reason: "BackoffLimitExceeded",
       message: `The runner pod failed: ${why}`,
     });
-    expect(
-      (await events(`fails-${job.id}-1`)).some(
-        (e) => e.type === "Warning" && e.reason === "BackoffLimitExceeded" && e.message?.includes(why),
-      ),
-    ).toBe(true);
+    await eventOf(
+      `fails-${job.id}-1`,
+      "the BackoffLimitExceeded Warning",
+      (e) => e.type === "Warning" && e.reason === "BackoffLimitExceeded" && !!e.message?.includes(why),
+    );
 
     // The job still waits: a second runner 10 s after the failure, a third 20 s after that one's, then none.
     const third = await actRunnerWhen(`fails-${job.id}-1-try3`, "the third try Failed", (r) => r.status?.phase === "Failed", 75_000);
@@ -598,7 +610,7 @@ describe("controller", () => {
         `Runner Secret ${name}-runner was deleted before the runner pod started, so the runner could never read its token; ` +
         `its Job was deleted and, while Forgejo job ${job.id} waits, the listener starts another runner for it`,
     });
-    expect((await events(name)).some((e) => e.type === "Warning" && e.reason === "RunnerSecretDeleted")).toBe(true);
+    await eventOf(name, "a RunnerSecretDeleted Warning", (e) => e.type === "Warning" && e.reason === "RunnerSecretDeleted");
     await eventually("the Job deleted", async () =>
       (await ignoreNotFound(batch.readNamespacedJob({ name, namespace: ns }))) ? undefined : true,
     );
@@ -732,7 +744,7 @@ describe("controller", () => {
     expect(failedWaited.status?.message).toBe(
       `Job ${waited} was deleted before its runner took Forgejo job ${waiting.id}; while the job waits, the listener starts another runner for it`,
     );
-    expect((await events(ran)).some((e) => e.type === "Warning" && e.reason === "JobDeleted")).toBe(true);
+    await eventOf(ran, "a JobDeleted Warning", (e) => e.type === "Warning" && e.reason === "JobDeleted");
     // Neither Job is made again.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     for (const name of [ran, waited])
@@ -781,7 +793,7 @@ describe("controller", () => {
     expect([...(await jobsOf("overlap-small")), ...(await jobsOf("overlap-large"))].map((j) => j.metadata?.name)).toEqual([
       winner.metadata!.name,
     ]);
-    const warning = (await events(loser.metadata!.name!)).find((e) => e.reason === "DuplicateJob");
+    const warning = await eventOf(loser.metadata!.name!, "the DuplicateJob", (e) => e.reason === "DuplicateJob");
     expect(warning).toMatchObject({ type: "Warning" });
     expect(warning?.message).toContain("give each RunnerDeployment label names of its own");
     expect(await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Failed", reason: "DuplicateJob" })).toBe(1);
@@ -797,9 +809,7 @@ describe("controller", () => {
     // The runner's log (kwok serves the same lines for every container) is read before its pod goes.
     const message = `The runner did not pick up Forgejo job ${job.id} within 4s (spec.pickupTimeout); the job may wait behind a concurrency group or have been cancelled. The runner's last log lines: ${KWOK_CONTAINER_LOG_LINES.join("\n")}`;
     expect(stopped.status?.message).toBe(message);
-    const warning = await eventually("the PickupTimeout Event", async () =>
-      (await events(stopped.metadata!.name!)).find((e) => e.reason === "PickupTimeout"),
-    );
+    const warning = await eventOf(stopped.metadata!.name!, "the PickupTimeout", (e) => e.reason === "PickupTimeout");
     expect(warning).toMatchObject({ type: "Warning", message });
     expect(
       await controllerMetric("forgejo_arc_actrunners_finished_total", {
@@ -902,8 +912,10 @@ describe("controller", () => {
     await objects.delete("actrunners", ns, name);
     await eventually("the ActRunner released", async () => ((await actRunner(name)) ? undefined : true), 60_000, 500);
     expect(Date.now() - started).toBeGreaterThanOrEqual(14_000);
-    expect((await events(name)).some((e) => e.reason === "RunnerCleanupAbandoned" && e.message?.includes("delete it in Forgejo"))).toBe(
-      true,
+    await eventOf(
+      name,
+      "the RunnerCleanupAbandoned",
+      (e) => e.reason === "RunnerCleanupAbandoned" && !!e.message?.includes("delete it in Forgejo"),
     );
     expect((await controllerMetric("forgejo_arc_runner_cleanups_abandoned_total")) - abandonedBefore).toBe(1);
     expect(fake.runners.has(left!.id)).toBe(true);
@@ -938,9 +950,7 @@ describe("controller", () => {
     });
     expect(missing).toMatchObject({ status: "False", message: expect.stringContaining(`Secret ${ns}/absent not found`) });
     expect(await rdCondition("nosecret", "Ready")).toMatchObject({ status: "False", reason: "SecretNotFound" });
-    await eventually("a SecretNotFound Event", async () =>
-      (await events("nosecret")).some((e) => e.reason === "SecretNotFound" && e.type === "Warning") ? true : undefined,
-    );
+    await eventOf("nosecret", "a SecretNotFound Warning", (e) => e.reason === "SecretNotFound" && e.type === "Warning");
 
     await createRunnerDeployment("badtoken");
     await startListener("badtoken", { token: "not-a-token" });
