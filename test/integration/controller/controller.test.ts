@@ -703,7 +703,13 @@ describe("controller", () => {
     fake.cancelJob(job.id);
     const stopped = await actRunnerWhen(name, "JobVanished", (r) => r.status?.reason === "JobVanished", 30_000);
     expect(stopped.status?.phase).toBe("Failed");
-    expect(await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Failed", reason: "JobVanished" })).toBe(1);
+    // Counted once the controller has the answer to its status write, maybe a moment after the test saw it.
+    const vanished = await eventually(
+      "the JobVanished count",
+      async () =>
+        (await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Failed", reason: "JobVanished" })) || undefined,
+    );
+    expect(vanished).toBe(1);
     await eventually("the Job deleted", async () => {
       const jobs: V1Job[] = (await batch.listNamespacedJob({ namespace: ns, fieldSelector: `metadata.name=${name}` })).items;
       return jobs.length === 0 || jobs[0]!.metadata?.deletionTimestamp ? true : undefined;
