@@ -34,34 +34,39 @@ function documentedFlags(markdown: string, heading: string): Map<string, Documen
   return flags;
 }
 
+interface Flag {
+  env: string;
+  help: string;
+  default?: string;
+}
+
+const ROLES: { heading: string; flags: Record<string, Flag>; documentedDefault: (flag: Flag) => string | undefined }[] = [
+  {
+    heading: "`forgejo-arc controller`",
+    flags: CONTROLLER_FLAGS,
+    // An empty default is described in words ("empty", "host name and PID"); the image's tag is the release.
+    documentedDefault: (flag) => (flag.default ? flag.default.replace(VERSION, "<version>") : undefined),
+  },
+  {
+    heading: "`forgejo-arc listener`",
+    flags: LISTENER_FLAGS,
+    documentedDefault: (flag) => /\(default ([^)]+)\)/.exec(flag.help)?.[1],
+  },
+];
+
 describe("docs/configuration.md", () => {
-  describe("forgejo-arc controller", () => {
-    const documented = documentedFlags(DOC, "`forgejo-arc controller`");
+  describe.each(ROLES)("$heading", ({ heading, flags, documentedDefault }) => {
+    const documented = documentedFlags(DOC, heading);
 
-    it("lists every flag the controller parses, and no other", () => {
-      expect([...documented.keys()].sort()).toEqual(Object.keys(CONTROLLER_FLAGS).sort());
+    it("lists every flag the program parses, and no other", () => {
+      expect([...documented.keys()].sort()).toEqual(Object.keys(flags).sort());
     });
 
-    it.each(Object.entries(CONTROLLER_FLAGS))("gives --%s its variable and default", (name, flag) => {
+    it.each(Object.entries(flags))("gives --%s its variable and default", (name, flag) => {
       const row = documented.get(name);
       expect(row?.variable).toBe(flag.env);
-      // An empty default is described in words ("empty", "host name and PID"); the image's tag is the release.
-      if (flag.default !== "") expect(row?.defaultText).toBe(`\`${flag.default.replace(VERSION, "<version>")}\``);
-    });
-  });
-
-  describe("forgejo-arc listener", () => {
-    const documented = documentedFlags(DOC, "`forgejo-arc listener`");
-
-    it("lists every flag the listener parses, and no other", () => {
-      expect([...documented.keys()].sort()).toEqual(Object.keys(LISTENER_FLAGS).sort());
-    });
-
-    it.each(Object.entries(LISTENER_FLAGS))("gives --%s its variable, and the default its help names", (name, flag) => {
-      const row = documented.get(name);
-      expect(row?.variable).toBe(flag.env);
-      const helpDefault = /\(default ([^)]+)\)/.exec(flag.help)?.[1];
-      if (helpDefault) expect(row?.defaultText).toBe(`\`${helpDefault}\``);
+      const wanted = documentedDefault(flag);
+      if (wanted !== undefined) expect(row?.defaultText).toBe(`\`${wanted}\``);
     });
   });
 
