@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { PROJECT_ROOT, toolsBin } from "../../../scripts/cluster/cluster.ts";
 import { CHART_DIR, render } from "../../../scripts/chart/chart.ts";
-import { exportedMetricNames, readSeries } from "./exported-metrics.ts";
+import { exportedMetricNames, readSeries } from "../../fixtures/exported-metrics.ts";
 
 const RULES_FILE = join(CHART_DIR, "files/prometheus-rules.yaml");
 const RULES_TESTS = join(PROJECT_ROOT, "test/integration/chart/prometheus-rules.test.yaml");

@@ -9,7 +9,7 @@ import { stringify } from "yaml";
 import { toolsBin } from "../../../scripts/cluster/cluster.ts";
 import { CHART_DIR, render } from "../../../scripts/chart/chart.ts";
 import { dashboardExpressions } from "../../../scripts/generate/dashboard.ts";
-import { exportedMetricNames, readSeries } from "./exported-metrics.ts";
+import { exportedMetricNames, readSeries } from "../../fixtures/exported-metrics.ts";
 
 interface DashboardPanel {
   id: number;
