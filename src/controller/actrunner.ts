@@ -255,7 +255,8 @@ export class ActRunnerReconciler {
     if (fromJob.phase === "Pending") this.lastPodLook.set(uid, now);
     const pods = await runnerPods(this.deps.rest, job);
     const observed = observeJob(job, pods, pods.length === 0 ? await podCreationError(this.deps.rest, job) : undefined);
-    const secretGone = observed.phase === "Pending" && !(await this.runnerSecretExists(ar));
+    // Only a runner that has not taken its job is stopped for a deleted Secret (mirror), so only then is it read.
+    const secretGone = observed.phase === "Pending" && !markedPickedUp(ar) && !(await this.runnerSecretExists(ar));
     return { observed, nextLookInMs: look.nextInMs === undefined ? undefined : look.nextInMs + 100, secretGone };
   }
 
