@@ -197,6 +197,7 @@ export class Controller {
     this.arQueue.shutDown();
     await this.orphanSweep?.stop();
     await Promise.all(this.workers);
+    await this.events.flush();
     await this.elector?.release();
     await this.cache.stop();
     this.forgejo.close();

@@ -9,6 +9,8 @@ export type EventType = "Normal" | "Warning";
 
 export interface EventRecorder {
   event(object: KubernetesObject, type: EventType, reason: string, message: string): void;
+  /** Resolves once every Event recorded so far was written or failed (before the client closes at shutdown). */
+  flush(): Promise<void>;
 }
 
 /** Event messages are kept to this length: events.k8s.io/v1 takes a note of at most 1 kB. */
@@ -27,6 +29,7 @@ export function makeEventRecorder(
   logger: Logger,
   instance = process.env.POD_NAME ?? "",
 ): EventRecorder {
+  const pending = new Set<Promise<void>>();
   return {
     event(object, type, reason, message) {
       const namespace = object.metadata?.namespace ?? "default";
@@ -51,9 +54,17 @@ export function makeEventRecorder(
         reportingComponent: component,
         reportingInstance: instance,
       };
-      rest
+      const write = rest
         .request("POST", `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, body)
-        .catch((error: unknown) => logger.warn({ err: error, reason }, "Failed to record Event"));
+        .then(
+          () => undefined,
+          (error: unknown) => logger.warn({ err: error, reason }, "Failed to record Event"),
+        )
+        .finally(() => pending.delete(write));
+      pending.add(write);
+    },
+    async flush() {
+      await Promise.all(pending);
     },
   };
 }

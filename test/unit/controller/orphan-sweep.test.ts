@@ -93,7 +93,10 @@ describe("OrphanSweep.sweep", () => {
           return { client, scope: { kind: "organization", organization: "acme" } };
         },
       } as unknown as ForgejoClients,
-      events: { event: (object, _type, reason, message) => recorded.push({ object: object.metadata!.name!, reason, message }) },
+      events: {
+        event: (object, _type, reason, message) => recorded.push({ object: object.metadata!.name!, reason, message }),
+        flush: async () => undefined,
+      },
       logger: pino({ level: "silent" }),
       clusterId: CLUSTER,
       onDeleted: (count) => (counts.deleted += count),
