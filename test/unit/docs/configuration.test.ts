@@ -1,13 +1,12 @@
 // docs/configuration.md lists every flag of both roles with its variable and default; these tests
 // keep that table true to the flag tables the programs parse (src/controller/config.ts,
 // src/listener/config.ts).
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { CONTROLLER_FLAGS } from "../../../src/controller/config.ts";
 import { LISTENER_FLAGS } from "../../../src/listener/config.ts";
 import { VERSION } from "../../../src/version.ts";
+import { readDoc, section as sectionOf } from "./markdown.ts";
 
-const DOC = readFileSync(resolve(import.meta.dirname, "../../../docs/configuration.md"), "utf8");
+const DOC = readDoc("configuration.md");
 
 interface DocumentedFlag {
   variable: string;
@@ -17,8 +16,7 @@ interface DocumentedFlag {
 
 /** The flags of the table under `## heading`: a row "`--a` / `--b` | `A` / `B` | `1` / `2` | …" gives two. */
 function documentedFlags(markdown: string, heading: string): Map<string, DocumentedFlag> {
-  const section = markdown.split(/^## /m).find((s) => s.startsWith(heading));
-  if (!section) throw new Error(`docs/configuration.md has no section "## ${heading}"`);
+  const section = sectionOf(markdown, heading, "docs/configuration.md");
   const flags = new Map<string, DocumentedFlag>();
   for (const line of section.split("\n")) {
     if (!line.startsWith("| `--")) continue;

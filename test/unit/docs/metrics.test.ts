@@ -5,10 +5,10 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse } from "yaml";
 import { exportedMetricNames } from "../../fixtures/exported-metrics.ts";
+import { PROJECT_ROOT, readDoc, section } from "./markdown.ts";
 
-const ROOT = resolve(import.meta.dirname, "../../..");
-const DOC = readFileSync(resolve(ROOT, "docs/operations.md"), "utf8");
-const RULES = parse(readFileSync(resolve(ROOT, "chart/forgejo-arc/files/prometheus-rules.yaml"), "utf8")) as {
+const DOC = readDoc("operations.md");
+const RULES = parse(readFileSync(resolve(PROJECT_ROOT, "chart/forgejo-arc/files/prometheus-rules.yaml"), "utf8")) as {
   groups: { rules: { alert?: string; labels?: Record<string, string> }[] }[];
 };
 const mentions = [...DOC.matchAll(/forgejo_arc_[a-z_]+\*?/g)].map(([mention]) => mention);
@@ -31,10 +31,10 @@ describe("docs/operations.md metrics", () => {
 
   it("lists in its Alerts table every alert of the chart's rule file, each of the severity it says", () => {
     const alerts = RULES.groups.flatMap((group) => group.rules).filter((rule) => rule.alert);
-    const section = DOC.split(/^## /m).find((s) => s.startsWith("Alerts"))!;
-    const listed = [...section.matchAll(/^\| `(ForgejoArc[A-Za-z]+)`/gm)].map((m) => m[1]);
+    const alertsSection = section(DOC, "Alerts", "docs/operations.md");
+    const listed = [...alertsSection.matchAll(/^\| `(ForgejoArc[A-Za-z]+)`/gm)].map((m) => m[1]);
     expect(listed.sort()).toEqual(alerts.map((rule) => rule.alert).sort());
-    expect(section).toContain("All are `severity: warning`");
+    expect(alertsSection).toContain("All are `severity: warning`");
     expect(alerts.filter((rule) => rule.labels?.severity !== "warning")).toEqual([]);
   });
 });

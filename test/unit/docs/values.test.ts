@@ -3,10 +3,10 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse } from "yaml";
+import { PROJECT_ROOT, readDoc, section } from "./markdown.ts";
 
-const ROOT = resolve(import.meta.dirname, "../../..");
-const DOC = readFileSync(resolve(ROOT, "docs/install.md"), "utf8");
-const VALUES = parse(readFileSync(resolve(ROOT, "chart/forgejo-arc/values.yaml"), "utf8")) as Record<string, unknown>;
+const DOC = readDoc("install.md");
+const VALUES = parse(readFileSync(resolve(PROJECT_ROOT, "chart/forgejo-arc/values.yaml"), "utf8")) as Record<string, unknown>;
 
 interface Row {
   keys: string[];
@@ -15,9 +15,7 @@ interface Row {
 }
 
 function valuesTable(markdown: string): Row[] {
-  const section = markdown.split(/^## /m).find((s) => s.startsWith("Values"));
-  if (!section) throw new Error('docs/install.md has no section "## Values"');
-  return section
+  return section(markdown, "Values", "docs/install.md")
     .split("\n")
     .filter((line) => line.startsWith("| `"))
     .map((line) => {
