@@ -197,7 +197,8 @@ export class Controller {
     this.arQueue.shutDown();
     await this.orphanSweep?.stop();
     await Promise.all(this.workers);
-    await this.events.flush();
+    // Best effort within the pod's grace period (30 s), which the Lease's release must not miss.
+    await this.events.flush(5_000);
     await this.elector?.release();
     await this.cache.stop();
     this.forgejo.close();

@@ -9,8 +9,8 @@ export type EventType = "Normal" | "Warning";
 
 export interface EventRecorder {
   event(object: KubernetesObject, type: EventType, reason: string, message: string): void;
-  /** Resolves once every Event recorded so far was written or failed (before the client closes at shutdown). */
-  flush(): Promise<void>;
+  /** Resolves once every Event recorded so far was written or failed, or after `withinMs` (before the client closes at shutdown). */
+  flush(withinMs: number): Promise<void>;
 }
 
 /** Event messages are kept to this length: events.k8s.io/v1 takes a note of at most 1 kB. */
@@ -63,8 +63,11 @@ export function makeEventRecorder(
         .finally(() => pending.delete(write));
       pending.add(write);
     },
-    async flush() {
-      await Promise.all(pending);
+    async flush(withinMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, withinMs)));
+      await Promise.race([Promise.all(pending), deadline]);
+      clearTimeout(timer);
     },
   };
 }
