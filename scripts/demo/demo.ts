@@ -1,7 +1,7 @@
-// npm run demo (up) and npm run demo:down. Brings up the local cluster, installs the chart (url-mode
-// webhooks; its controller pod and the listener pod run as host processes through the test
-// executor) against the fake Forgejo, applies a sample RunnerDeployment, queues jobs, and shows
-// ActRunners and Jobs being created and completed.
+// npm run demo (up) and npm run demo:down. Brings up a local cluster of its own (DEMO_CLUSTER_DIR),
+// installs the chart (url-mode webhooks; its controller pod and the listener pod run as host
+// processes through the test executor) against the fake Forgejo, applies a sample RunnerDeployment,
+// queues jobs, and shows ActRunners and Jobs being created and completed.
 import { spawn } from "node:child_process";
 import { existsSync, openSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -19,7 +19,7 @@ import {
 import { CHART_DIR, helmAsync } from "../chart/chart.ts";
 import { buildBundle } from "../build.ts";
 import { EXECUTOR_POD_TEMPLATE } from "../../test/executor/executor.ts";
-import { DEMO, DEMO_STATE_DIR } from "./shared.ts";
+import { DEMO, DEMO_CLUSTER_DIR, DEMO_STATE_DIR } from "./shared.ts";
 
 const hostFile = join(DEMO_STATE_DIR, "host.json");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -166,7 +166,7 @@ function observe(state: ClusterState): Counts {
 
 async function up(): Promise<void> {
   const started = Date.now();
-  const { state } = await clusterUp();
+  const { state } = await clusterUp(DEMO_CLUSTER_DIR);
   console.log(`demo: cluster at ${state.server}`);
   installCrds(state);
   // The executor runs the controller and listener pods from the bundle the image ships.
@@ -212,7 +212,7 @@ async function up(): Promise<void> {
       `  curl -s -X POST ${host.forgejoUrl}/_fake/jobs -H 'content-type: application/json' -d '{"repository":"${DEMO.organization}/app","runs_on":["${DEMO.label}"]}'`,
       `  helm status ${RELEASE} -n ${RELEASE_NAMESPACE}; helm test ${RELEASE} -n ${RELEASE_NAMESPACE}`,
       `  kubectl logs deploy/${RELEASE} -n ${RELEASE_NAMESPACE}; kubectl logs deploy/${DEMO.runnerDeployment}-listener -n ${DEMO.namespace}`,
-      `The demo host's whole output (controller and listener pods): ${join(DEMO_STATE_DIR, "host.log")}; cluster: .state/cluster/logs/.`,
+      `The demo host's whole output (controller and listener pods): ${join(DEMO_STATE_DIR, "host.log")}; cluster: ${join(DEMO_CLUSTER_DIR, "logs")}/.`,
       "Stop it all with: npm run demo:down",
     ].join("\n"),
   );
@@ -227,8 +227,8 @@ async function down(): Promise<void> {
     if (isAlive(host.pid)) process.kill(host.pid, "SIGKILL");
     console.log(`demo: stopped the demo host (pid ${host.pid})`);
   }
+  const stopped = await clusterDown(DEMO_CLUSTER_DIR);
   rmSync(DEMO_STATE_DIR, { recursive: true, force: true });
-  const stopped = await clusterDown();
   console.log(stopped.length ? `demo: stopped the cluster (${stopped.map((p) => p.name).join(", ")})` : "demo: no cluster was running");
 }
 

@@ -9,11 +9,11 @@ import { createLogger } from "../../src/observability/log.ts";
 import { FakeForgejo } from "../../test/fake-forgejo/fake-forgejo.ts";
 import { Executor } from "../../test/executor/executor.ts";
 import { startRunnerBridge } from "../../test/integration/support/runner-bridge.ts";
-import { DEMO, DEMO_STATE_DIR } from "./shared.ts";
+import { DEMO, DEMO_CLUSTER_DIR, DEMO_STATE_DIR } from "./shared.ts";
 import { loadKubeConfig } from "../../src/k8s/client.ts";
 
 const logger = createLogger("demo-host");
-const cluster = readState();
+const cluster = readState(DEMO_CLUSTER_DIR);
 if (!cluster) throw new Error("demo host: no local cluster; run npm run demo");
 const kc = loadKubeConfig(cluster.kubeconfig);
 
@@ -31,7 +31,7 @@ const executor = new Executor({
   onOutput: (pod, line) => process.stdout.write(`${pod}: ${line}\n`),
 });
 await executor.start();
-const bridge = await startRunnerBridge(fake, DEMO.namespace);
+const bridge = await startRunnerBridge(fake, DEMO.namespace, kc);
 writeFileSync(join(DEMO_STATE_DIR, "host.json"), JSON.stringify({ pid: process.pid, forgejoUrl }));
 logger.info({ forgejoUrl }, "Demo host ready");
 

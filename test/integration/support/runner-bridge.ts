@@ -2,7 +2,7 @@
 // is Running, its job is claimed with the --uuid, --handle and --label values of the pod's own
 // command line (so a pod built without --handle could never claim it); when the pod ends, the job
 // ends. A pod template annotation forgejo-arc.test/no-pickup: "true" keeps the job waiting.
-import { CoreV1Api, type KubernetesListObject, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
 import { Informer } from "../../../src/k8s/informer.ts";
 import { silentLogger } from "../../../src/observability/log.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
@@ -14,11 +14,12 @@ function flagValues(args: string[], flag: string): string[] {
   return args.flatMap((arg, i) => (arg === flag && args[i + 1] !== undefined ? [args[i + 1]!] : []));
 }
 
+/** Watches the runner pods of `namespace` in the cluster `kc` reaches (the tests' local cluster unless given). */
 export async function startRunnerBridge(
   fake: FakeForgejo,
   namespace: string,
+  kc: KubeConfig = kubeConfig(),
 ): Promise<{ stop(): Promise<void>; claims: string[]; errors: string[] }> {
-  const kc = kubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
   const selector = "app.kubernetes.io/component=runner";
   const informer = new Informer<V1Pod & KubernetesObject>(kc, {
