@@ -2,7 +2,7 @@
 // executor's node and run there as host processes; the webhooks are in url mode at 127.0.0.1 (the
 // ci values), so the API server only ever dials loopback. ct install does install → helm test →
 // uninstall; a second install then shows the API server refusing bad RunnerDeployments through
-// the chart's own webhook configuration.
+// the chart's own webhook configuration, and the chart refusing a second installation beside it.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { AdmissionregistrationV1Api } from "@kubernetes/client-node";
@@ -154,6 +154,37 @@ describe("installed with helm, the API server calls the chart's webhooks", () =>
     });
     expect(result.stderr).toContain(`shares label names with RunnerDeployment ${ns}/fine (docker) on the same Forgejo server and scope`);
   });
+
+  test("a second installation is refused before it creates anything, naming the installed release; that release still upgrades", async () => {
+    const kubeconfig = clusterState().kubeconfig;
+    const otherNamespace = await createNamespace("chart-second");
+    const secondInstall = ["install", "second", CHART_DIR, "--namespace", otherNamespace, "--values", CI_VALUES];
+    try {
+      const refused = await helmAsync([...secondInstall, "--set", `webhooks.url.port=${await freePort()}`], { kubeconfig }).then(
+        () => "installed",
+        (error: Error) => error.message,
+      );
+      expect(refused).toContain(`forgejo-arc is already installed in this cluster as release "arc" in namespace "${releaseNamespace}"`);
+      expect(refused).toContain(`helm upgrade arc <chart> -n ${releaseNamespace}`);
+      expect(await helmAsync(["list", "--namespace", otherNamespace, "--all", "--short"], { kubeconfig })).toBe("");
+      const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+      const ofSecond = (await admission.listValidatingWebhookConfiguration({ labelSelector: "app.kubernetes.io/instance=second" })).items;
+      expect(ofSecond).toEqual([]);
+      // The same name in another namespace is another installation too.
+      const sameName = await helmAsync(["install", release, ...secondInstall.slice(2), "--set", `webhooks.url.port=${await freePort()}`], {
+        kubeconfig,
+      }).then(
+        () => "installed",
+        (error: Error) => error.message,
+      );
+      expect(sameName).toContain(`already installed in this cluster as release "arc" in namespace "${releaseNamespace}"`);
+      await helmAsync(["upgrade", release, CHART_DIR, "--namespace", releaseNamespace, "--reuse-values", "--wait", "--timeout", "60s"], { kubeconfig });
+    } finally {
+      for (const name of ["second", release])
+        await helmAsync(["uninstall", name, "--namespace", otherNamespace, "--no-hooks", "--ignore-not-found"], { kubeconfig });
+      await deleteNamespace(otherNamespace);
+    }
+  }, 120_000);
 
   test("helm test checks the running webhooks", async () => {
     const output = await helmAsync(["test", release, "--namespace", releaseNamespace, "--timeout", "60s"], { kubeconfig: clusterState().kubeconfig });
