@@ -158,12 +158,17 @@ describe("installed with helm, the API server calls the chart's webhooks", () =>
   test("a second installation is refused before it creates anything, naming the installed release; that release still upgrades", async () => {
     const kubeconfig = clusterState().kubeconfig;
     const otherNamespace = await createNamespace("chart-second");
-    const secondInstall = ["install", "second", CHART_DIR, "--namespace", otherNamespace, "--values", CI_VALUES];
-    try {
-      const refused = await helmAsync([...secondInstall, "--set", `webhooks.url.port=${await freePort()}`], { kubeconfig }).then(
+    const port = await freePort();
+    /** helm install's error, or "installed". */
+    const installBeside = (name: string) =>
+      helmAsync(["install", name, CHART_DIR, "--namespace", otherNamespace, "--values", CI_VALUES, "--set", `webhooks.url.port=${port}`], {
+        kubeconfig,
+      }).then(
         () => "installed",
         (error: Error) => error.message,
       );
+    try {
+      const refused = await installBeside("second");
       expect(refused).toContain(`forgejo-arc is already installed in this cluster as release "arc" in namespace "${releaseNamespace}"`);
       expect(refused).toContain(`helm upgrade arc <chart> -n ${releaseNamespace}`);
       expect(await helmAsync(["list", "--namespace", otherNamespace, "--all", "--short"], { kubeconfig })).toBe("");
@@ -171,13 +176,7 @@ describe("installed with helm, the API server calls the chart's webhooks", () =>
       const ofSecond = (await admission.listValidatingWebhookConfiguration({ labelSelector: "app.kubernetes.io/instance=second" })).items;
       expect(ofSecond).toEqual([]);
       // The same name in another namespace is another installation too.
-      const sameName = await helmAsync(["install", release, ...secondInstall.slice(2), "--set", `webhooks.url.port=${await freePort()}`], {
-        kubeconfig,
-      }).then(
-        () => "installed",
-        (error: Error) => error.message,
-      );
-      expect(sameName).toContain(`already installed in this cluster as release "arc" in namespace "${releaseNamespace}"`);
+      expect(await installBeside(release)).toContain(`already installed in this cluster as release "arc" in namespace "${releaseNamespace}"`);
       await helmAsync(["upgrade", release, CHART_DIR, "--namespace", releaseNamespace, "--reuse-values", "--wait", "--timeout", "60s"], { kubeconfig });
     } finally {
       for (const name of ["second", release])
