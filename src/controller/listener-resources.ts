@@ -101,7 +101,8 @@ function defaultPodTemplate(rd: RunnerDeployment, options: ListenerOptions, name
   };
 }
 
-export function listenerResources(rd: RunnerDeployment, options: ListenerOptions): ListenerResources {
+/** `tokenDigest`: a hash of the token in the token Secret, when it exists. */
+export function listenerResources(rd: RunnerDeployment, options: ListenerOptions, tokenDigest?: string): ListenerResources {
   const name = listenerName(rd);
   const namespace = rd.metadata!.namespace!;
   const labels = {
@@ -112,8 +113,10 @@ export function listenerResources(rd: RunnerDeployment, options: ListenerOptions
   };
   const metadata = { name, namespace, labels, ownerReferences: [ownerReference(rd)] };
   const template = mergePodTemplate(defaultPodTemplate(rd, options, name), rd.spec.listenerTemplate);
-  // The hash of everything the pod is built from: a change of it rolls the listener.
-  const configHash = hashOf({ args: listenerArgs(rd), template, image: options.image });
+  // The hash of everything the pod is built from: a change of it rolls the listener. The token too,
+  // as the listener's env holds the token of when its pod started: a token replaced in the Secret
+  // reaches the listener only through a new pod.
+  const configHash = hashOf({ args: listenerArgs(rd), template, image: options.image, token: tokenDigest });
   template.metadata = { ...template.metadata, annotations: { ...template.metadata?.annotations, [CONFIG_HASH_ANNOTATION]: configHash } };
   return {
     serviceAccount: { apiVersion: "v1", kind: "ServiceAccount", metadata },

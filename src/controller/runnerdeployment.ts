@@ -16,6 +16,7 @@ import { X509Certificate } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_TOKEN_KEY } from "../api/defaults.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
+import { hashOf } from "../api/naming.ts";
 import type { Condition, RunnerDeploymentStatus } from "../generated/api.ts";
 import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
@@ -27,7 +28,8 @@ import { isFinished } from "../listener/plan.ts";
 
 const REFERENCE_CHECK_TTL_MS = 30_000;
 
-export type TokenCheck = { ok: true } | { ok: false; reason: "SecretNotFound" | "KeyNotFound"; message: string };
+/** The token Secret's check; `digest` (a hash of the token, never the token) goes into the listener's config hash. */
+export type TokenCheck = { ok: true; digest?: string } | { ok: false; reason: "SecretNotFound" | "KeyNotFound"; message: string };
 /** spec.caBundleConfigMapRef's ConfigMap, read by the controller, mounted by listener and runner pods. */
 export type CaBundleCheck =
   { ok: true; message: string } | { ok: false; reason: "CABundleNotFound" | "CABundleKeyNotFound" | "CABundleInvalid"; message: string };
@@ -160,7 +162,7 @@ export class RunnerDeploymentReconciler {
     }
     const log = this.deps.logger.child({ rd: key });
     const { token, caBundle } = await this.checkReferences(rd);
-    const desired = listenerResources(rd, this.deps.listener);
+    const desired = listenerResources(rd, this.deps.listener, token.ok ? token.digest : undefined);
     const deployment = this.deps.cache.deployments.get(listenerName(rd), namespace);
     const wantedHash = desired.deployment.metadata!.annotations![CONFIG_HASH_ANNOTATION];
     const changed = deployment?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== wantedHash;
@@ -186,7 +188,9 @@ export class RunnerDeploymentReconciler {
       } else log.debug({ deployment: listenerName(rd) }, "Applied the listener's objects again");
     }
     await this.writeStatus(rd, token, caBundle, deployment);
-    return this.applied.get(key)!.at + this.deps.reapplyIntervalMs - Date.now();
+    const untilReapply = this.applied.get(key)!.at + this.deps.reapplyIntervalMs - Date.now();
+    // While Forgejo refuses the token, the Secret is read again soon: a token replaced there rolls the listener.
+    return rd.status?.lastPollError?.kind === "unauthorized" ? Math.min(untilReapply, REFERENCE_CHECK_TTL_MS) : untilReapply;
   }
 
   private async writeStatus(
@@ -288,14 +292,15 @@ export class RunnerDeploymentReconciler {
     const key = ref.key ?? DEFAULT_TOKEN_KEY;
     try {
       const secret = await this.core.readNamespacedSecret({ name: ref.name, namespace });
-      if (!secret.data?.[key]) {
+      const token = secret.data?.[key];
+      if (!token) {
         return {
           ok: false,
           reason: "KeyNotFound",
           message: `Secret ${namespace}/${ref.name} has no key "${key}"; put the Forgejo token under that key or set spec.tokenSecretRef.key`,
         };
       }
-      return { ok: true };
+      return { ok: true, digest: hashOf(token) };
     } catch (error) {
       if (apiErrorCode(error) === 404) {
         return {

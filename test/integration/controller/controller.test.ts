@@ -373,6 +373,54 @@ describe("controller", () => {
     );
   }, 150_000);
 
+  it("rolls the listener when its token is replaced in the Secret, so that it polls with the new token once Forgejo refuses the old", async () => {
+    const [oldToken, newToken] = ["tok-rotated-old", "tok-rotated-new"];
+    fake.addToken(oldToken, { user: "alice", scopes: ["write:organization"] });
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: "rotated-token" }, stringData: { token: oldToken } } });
+    await createRunnerDeployment("rotated", {
+      listenerTemplate: EXECUTOR_POD_TEMPLATE,
+      tokenSecretRef: { name: "rotated-token" },
+      pollInterval: "2s",
+    });
+    const listenerPods = async () =>
+      (
+        await core.listNamespacedPod({
+          namespace: ns,
+          labelSelector: "app.kubernetes.io/component=listener,forgejo.actions.io/runner-deployment=rotated",
+        })
+      ).items.filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+    const first = await eventually("the listener pod", async () => (await listenerPods())[0], 60_000);
+    await eventually("the old token accepted", async () =>
+      (await rdCondition("rotated", "TokenValid"))?.reason === "Accepted" ? true : undefined,
+    );
+
+    // Rotated: the old token is revoked in Forgejo and the new one put in the Secret.
+    fake.tokens.delete(oldToken);
+    fake.addToken(newToken, { user: "alice", scopes: ["write:organization"] });
+    await core.replaceNamespacedSecret({
+      name: "rotated-token",
+      namespace: ns,
+      body: { metadata: { name: "rotated-token" }, stringData: { token: newToken } },
+    });
+    await eventually("the old token refused", async () =>
+      (await rdCondition("rotated", "TokenValid"))?.reason === "Unauthorized" ? true : undefined,
+    );
+    const rolled = await eventually(
+      "a new listener pod",
+      async () => (await listenerPods()).find((p) => p.metadata?.name !== first.metadata?.name),
+      90_000,
+    );
+    await eventually("the new token accepted", async () =>
+      (await rdCondition("rotated", "TokenValid"))?.reason === "Accepted" ? true : undefined,
+    );
+    // The token still reaches the listener only through the Secret, never as a value.
+    expect(rolled.spec?.containers[0]?.env?.find((e) => e.name === "FORGEJO_TOKEN")).toEqual({
+      name: "FORGEJO_TOKEN",
+      valueFrom: { secretKeyRef: { name: "rotated-token", key: "token" } },
+    });
+    expect(JSON.stringify(rolled)).not.toContain(newToken);
+  }, 180_000);
+
   it("puts back a listener's ServiceAccount, Role and RoleBinding deleted from outside, and its Deployment's replicas, within the relist interval, with an Event", async () => {
     await createRunnerDeployment("drift");
     const name = "drift-listener";

@@ -72,6 +72,16 @@ describe("listener resources", () => {
     );
   });
 
+  it("rolls the listener when the token in its Secret changes, as its env holds the token of when its pod started", () => {
+    const hash = (tokenDigest?: string) =>
+      listenerResources(owner, { image: "forgejo-arc:1" }, tokenDigest).deployment.spec!.template.metadata!.annotations![
+        CONFIG_HASH_ANNOTATION
+      ];
+    expect(hash("digest-a")).toBe(hash("digest-a"));
+    expect(hash("digest-a")).not.toBe(hash("digest-b"));
+    expect(hash("digest-a")).not.toBe(hash(undefined));
+  });
+
   it("merges the listenerTemplate onto the default pod", () => {
     const custom = listenerResources(
       rd({
