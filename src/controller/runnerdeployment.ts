@@ -136,6 +136,8 @@ export class RunnerDeploymentReconciler {
   private readonly deps: RunnerDeploymentReconcilerDeps;
   /** Per RunnerDeployment key, what the last apply of its listener objects left. */
   private readonly applied = new Map<string, { at: number; marks: ListenerObjectMark[] }>();
+  /** Per RunnerDeployment key, the digest of the token its Secret last held. */
+  private readonly tokenDigests = new Map<string, string>();
   /** The token Secret and CA bundle checks per RunnerDeployment, kept briefly: status-only reconciles are frequent. */
   private readonly referenceChecks = new Map<
     string,
@@ -158,11 +160,14 @@ export class RunnerDeploymentReconciler {
     const rd = this.deps.cache.runnerDeployments.get(name, namespace);
     if (!rd || rd.metadata?.deletionTimestamp) {
       this.applied.delete(key);
+      this.tokenDigests.delete(key);
       return undefined; // owner references cascade the rest
     }
     const log = this.deps.logger.child({ rd: key });
     const { token, caBundle } = await this.checkReferences(rd);
-    const desired = listenerResources(rd, this.deps.listener, token.ok ? token.digest : undefined);
+    if (token.ok && token.digest) this.tokenDigests.set(key, token.digest);
+    // A Secret missing for a while does not roll a listener that runs with the token it started with.
+    const desired = listenerResources(rd, this.deps.listener, this.tokenDigests.get(key));
     const deployment = this.deps.cache.deployments.get(listenerName(rd), namespace);
     const wantedHash = desired.deployment.metadata!.annotations![CONFIG_HASH_ANNOTATION];
     const changed = deployment?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== wantedHash;
