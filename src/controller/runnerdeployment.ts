@@ -165,12 +165,20 @@ export class RunnerDeploymentReconciler {
     }
     const log = this.deps.logger.child({ rd: key });
     const { token, caBundle } = await this.checkReferences(rd);
+    const previousDigest = this.tokenDigests.get(key);
     if (token.ok && token.digest) this.tokenDigests.set(key, token.digest);
     // A Secret missing for a while does not roll a listener that runs with the token it started with.
     const desired = listenerResources(rd, this.deps.listener, this.tokenDigests.get(key));
     const deployment = this.deps.cache.deployments.get(listenerName(rd), namespace);
+    const deployedHash = deployment?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
     const wantedHash = desired.deployment.metadata!.annotations![CONFIG_HASH_ANNOTATION];
-    const changed = deployment?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== wantedHash;
+    const changed = deployedHash !== wantedHash;
+    // Only the token differs from what the Deployment was built from.
+    const tokenReplaced =
+      changed &&
+      previousDigest !== undefined &&
+      previousDigest !== this.tokenDigests.get(key) &&
+      listenerResources(rd, this.deps.listener, previousDigest).deployment.metadata!.annotations![CONFIG_HASH_ANNOTATION] === deployedHash;
     const previous = this.applied.get(key);
     if (changed || Date.now() - (previous?.at ?? 0) >= this.deps.reapplyIntervalMs) {
       const marks: ListenerObjectMark[] = [];
@@ -183,12 +191,16 @@ export class RunnerDeploymentReconciler {
         log.warn({ deployment: listenerName(rd) }, message);
         this.deps.events.event(rd, "Warning", "ListenerRestored", message);
       } else if (changed) {
-        log.info({ deployment: listenerName(rd), configHash: wantedHash }, deployment ? "Updated listener" : "Created listener");
+        const why = tokenReplaced ? `: the token in Secret ${namespace}/${rd.spec.tokenSecretRef.name} was replaced` : "";
+        log.info(
+          { deployment: listenerName(rd), configHash: wantedHash, tokenReplaced },
+          deployment ? "Updated listener" : "Created listener",
+        );
         this.deps.events.event(
           rd,
           "Normal",
           deployment ? "ListenerUpdated" : "ListenerCreated",
-          `${deployment ? "Updated" : "Created"} listener Deployment ${listenerName(rd)}`,
+          `${deployment ? "Updated" : "Created"} listener Deployment ${listenerName(rd)}${why}`,
         );
       } else log.debug({ deployment: listenerName(rd) }, "Applied the listener's objects again");
     }

@@ -421,6 +421,8 @@ describe("controller", () => {
     await eventually("the new token accepted", async () =>
       (await rdCondition("rotated", "TokenValid"))?.reason === "Accepted" ? true : undefined,
     );
+    const updated = await eventOf("rotated", "the ListenerUpdated", (e) => e.reason === "ListenerUpdated");
+    expect(updated.message).toBe(`Updated listener Deployment rotated-listener: the token in Secret ${ns}/rotated-token was replaced`);
     // The token still reaches the listener only through the Secret, never as a value.
     expect(rolled.spec?.containers[0]?.env?.find((e) => e.name === "FORGEJO_TOKEN")).toEqual({
       name: "FORGEJO_TOKEN",
