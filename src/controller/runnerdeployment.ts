@@ -23,7 +23,13 @@ import type { EventRecorder } from "../k8s/events.ts";
 import type { Logger } from "../observability/log.ts";
 import { matchesLabels, type ClusterCache, type RD } from "./cache.ts";
 import { setCondition, transitions, type ConditionInput } from "./conditions.ts";
-import { CONFIG_HASH_ANNOTATION, listenerName, listenerResources, type ListenerOptions } from "./listener-resources.ts";
+import {
+  CONFIG_HASH_ANNOTATION,
+  listenerName,
+  listenerResources,
+  type ListenerOptions,
+  type ListenerResources,
+} from "./listener-resources.ts";
 import { isFinished } from "../listener/plan.ts";
 
 const REFERENCE_CHECK_TTL_MS = 30_000;
@@ -152,8 +158,9 @@ export class RunnerDeploymentReconciler {
 
   /**
    * Applies the listener's objects when their config hash differs from the Deployment's (a spec change
-   * rolls the listener) and at least every reapplyIntervalMs (a Role deleted or a Deployment edited
-   * from outside is put back), then writes the status; returns when to come back for the next apply.
+   * or a token replaced in the Secret rolls the listener) and at least every reapplyIntervalMs (a Role
+   * deleted or a Deployment edited from outside is put back), then writes the status; returns when to
+   * come back for the next apply.
    */
   async reconcile(namespace: string, name: string): Promise<number | undefined> {
     const key = `${namespace}/${name}`;
@@ -165,20 +172,18 @@ export class RunnerDeploymentReconciler {
     }
     const log = this.deps.logger.child({ rd: key });
     const { token, caBundle } = await this.checkReferences(rd);
-    const previousDigest = this.tokenDigests.get(key);
-    if (token.ok && token.digest) this.tokenDigests.set(key, token.digest);
-    // A Secret missing for a while does not roll a listener that runs with the token it started with.
-    const desired = listenerResources(rd, this.deps.listener, this.tokenDigests.get(key));
+    const digest = this.tokenDigestFor(key, token);
+    const desired = listenerResources(rd, this.deps.listener, digest.current);
     const deployment = this.deps.cache.deployments.get(listenerName(rd), namespace);
     const deployedHash = deployment?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
-    const wantedHash = desired.deployment.metadata!.annotations![CONFIG_HASH_ANNOTATION];
+    const wantedHash = configHashOf(desired);
     const changed = deployedHash !== wantedHash;
     // Only the token differs from what the Deployment was built from.
     const tokenReplaced =
       changed &&
-      previousDigest !== undefined &&
-      previousDigest !== this.tokenDigests.get(key) &&
-      listenerResources(rd, this.deps.listener, previousDigest).deployment.metadata!.annotations![CONFIG_HASH_ANNOTATION] === deployedHash;
+      digest.previous !== undefined &&
+      digest.previous !== digest.current &&
+      configHashOf(listenerResources(rd, this.deps.listener, digest.previous)) === deployedHash;
     const previous = this.applied.get(key);
     if (changed || Date.now() - (previous?.at ?? 0) >= this.deps.reapplyIntervalMs) {
       const marks: ListenerObjectMark[] = [];
@@ -208,6 +213,17 @@ export class RunnerDeploymentReconciler {
     const untilReapply = this.applied.get(key)!.at + this.deps.reapplyIntervalMs - Date.now();
     // While Forgejo refuses the token, the Secret is read again soon: a token replaced there rolls the listener.
     return rd.status?.lastPollError?.kind === "unauthorized" ? Math.min(untilReapply, REFERENCE_CHECK_TTL_MS) : untilReapply;
+  }
+
+  /**
+   * The token digest the listener is built with, and the one before: the token's, or while the
+   * Secret or its key is missing the last one seen, so that a listener running with the token it
+   * started with is not rolled to a pod that cannot start.
+   */
+  private tokenDigestFor(key: string, token: TokenCheck): { current?: string; previous?: string } {
+    const previous = this.tokenDigests.get(key);
+    if (token.ok && token.digest) this.tokenDigests.set(key, token.digest);
+    return { current: this.tokenDigests.get(key), previous };
   }
 
   private async writeStatus(
@@ -329,6 +345,10 @@ export class RunnerDeploymentReconciler {
       throw new Error(`reading Secret ${namespace}/${ref.name}: ${apiErrorMessage(error)}`, { cause: error });
     }
   }
+}
+
+function configHashOf(resources: ListenerResources): string {
+  return resources.deployment.metadata!.annotations![CONFIG_HASH_ANNOTATION]!;
 }
 
 /** Why a ConfigMap value is no PEM CA bundle, or undefined when its first certificate parses. */
