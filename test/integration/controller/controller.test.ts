@@ -88,6 +88,17 @@ afterAll(async () => {
   await fake.close();
 }, 120_000);
 
+/** The listener pods of RunnerDeployment `rdName` (test namespace) that are Ready and not being deleted. */
+async function readyListenerPods(rdName: string) {
+  const pods = await core.listNamespacedPod({
+    namespace: ns,
+    labelSelector: `app.kubernetes.io/component=listener,forgejo.actions.io/runner-deployment=${rdName}`,
+  });
+  return pods.items.filter(
+    (p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+  );
+}
+
 async function createRunnerDeployment(name: string, spec: Record<string, unknown> = {}, namespace = ns): Promise<RunnerDeployment> {
   const body = rd({
     spec: {
@@ -300,15 +311,7 @@ describe("controller", () => {
     await createRunnerDeployment("executed", { listenerTemplate: EXECUTOR_POD_TEMPLATE });
     const pod = await eventually(
       "the listener pod on the executor node",
-      async () => {
-        const pods = await core.listNamespacedPod({
-          namespace: ns,
-          labelSelector: "app.kubernetes.io/component=listener,forgejo.actions.io/runner-deployment=executed",
-        });
-        return pods.items.find(
-          (p) => p.spec?.nodeName === EXECUTOR_NODE && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-        );
-      },
+      async () => (await readyListenerPods("executed")).find((p) => p.spec?.nodeName === EXECUTOR_NODE),
       60_000,
     );
     expect(pod.spec?.serviceAccountName).toBe("executed-listener");
@@ -348,18 +351,7 @@ describe("controller", () => {
     );
     const rolled = await eventually(
       "a new listener pod",
-      async () => {
-        const pods = await core.listNamespacedPod({
-          namespace: ns,
-          labelSelector: "app.kubernetes.io/component=listener,forgejo.actions.io/runner-deployment=executed",
-        });
-        return pods.items.find(
-          (p) =>
-            p.metadata?.name !== pod.metadata?.name &&
-            !p.metadata?.deletionTimestamp &&
-            p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-        );
-      },
+      async () => (await readyListenerPods("executed")).find((p) => p.metadata?.name !== pod.metadata?.name),
       60_000,
     );
     expect(rolled.spec?.containers[0]?.args).toContain("--poll-interval=3s");
@@ -383,13 +375,7 @@ describe("controller", () => {
       tokenSecretRef: { name: "rotated-token" },
       pollInterval: "2s",
     });
-    const listenerPods = async () =>
-      (
-        await core.listNamespacedPod({
-          namespace: ns,
-          labelSelector: "app.kubernetes.io/component=listener,forgejo.actions.io/runner-deployment=rotated",
-        })
-      ).items.filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+    const listenerPods = () => readyListenerPods("rotated");
     const first = await eventually("the listener pod", async () => (await listenerPods())[0], 60_000);
     await eventually("the old token accepted", async () =>
       (await rdCondition("rotated", "TokenValid"))?.reason === "Accepted" ? true : undefined,
