@@ -20,6 +20,8 @@ import type { Logger } from "../observability/log.ts";
 import type { AR, ClusterCache } from "./cache.ts";
 import { findCondition, setCondition, type ConditionInput } from "./conditions.ts";
 import type { ForgejoClients } from "./forgejo-clients.ts";
+import type { ForgejoClient } from "../forgejo/client.ts";
+import type { ForgejoScope } from "../forgejo/scope.ts";
 import { jobGoneOutcome, observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
 import { podCreationError, runnerLogTail, runnerPods } from "./runner-pods.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef } from "./job-attempts.ts";
@@ -334,7 +336,7 @@ export class ActRunnerReconciler {
     let requeue: Requeue;
     if (ar.status?.runnerId !== undefined && findCondition(ar.status.conditions, "RunnerDeleted")?.status !== "True") {
       try {
-        const { client, scope } = await this.deps.forgejo.for(ar);
+        const { client, scope } = await this.cleanupClient(ar);
         const result = await client.deleteRunner(scope, ar.status.runnerId);
         await this.patchStatus(ar, {}, [
           {
@@ -376,7 +378,7 @@ export class ActRunnerReconciler {
       const suspect = this.registrations.isSuspect(uid);
       // An ActRunner that never had a runner needs no Forgejo call (nor its token Secret, maybe gone with the namespace).
       if (!runnerGone && (ar.status?.runnerId !== undefined || unrecorded || suspect)) {
-        const { client, scope } = await this.deps.forgejo.for(ar);
+        const { client, scope } = await this.cleanupClient(ar);
         if (ar.status?.runnerId !== undefined) await client.deleteRunner(scope, ar.status.runnerId);
         if (unrecorded) await client.deleteRunner(scope, unrecorded.credentials.id);
         // An earlier leader or process may have registered a runner it did not live to record.
@@ -399,6 +401,17 @@ export class ActRunnerReconciler {
     await this.patchMetadata(ar, { finalizers: ar.metadata.finalizers.filter((f) => f !== FINALIZER) });
     this.registrations.forget(uid);
     return undefined;
+  }
+
+  /** The Forgejo client that deletes the ActRunner's runner, with the token last read when its Secret is gone. */
+  private async cleanupClient(ar: AR): Promise<{ client: ForgejoClient; scope: ForgejoScope }> {
+    const { client, scope, lastKnown } = await this.deps.forgejo.forCleanup(ar);
+    if (lastKnown)
+      this.deps.logger.info(
+        { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, secret: `${ar.metadata!.namespace}/${ar.spec.tokenSecretRef.name}` },
+        "The token Secret is gone; deleting the Forgejo runner with the token last read from it",
+      );
+    return { client, scope };
   }
 
   private async patchMetadata(ar: AR, metadata: Record<string, unknown>): Promise<AR> {

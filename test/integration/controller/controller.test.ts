@@ -903,6 +903,34 @@ describe("controller", () => {
     expect(forgejoRunnersOf("gone")).toEqual([]);
   }, 240_000);
 
+  it("deletes the Forgejo runners when the token Secret goes together with the RunnerDeployment (kubectl delete -f, a namespace deleted), with the token it last read", async () => {
+    // A Secret of its own, read by nothing but this RunnerDeployment's ActRunners: the orphan sweep
+    // uses the first RunnerDeployment of organization acme by name whose token works, here or earlier.
+    await createRunnerDeployment("a-sweeps-acme");
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: "torn-down-token" }, stringData: { token: TOKENS.owner } },
+    });
+    await createRunnerDeployment("zz-torn-down", {
+      tokenSecretRef: { name: "torn-down-token", namespace: ns },
+      retentionAfterFinish: "1h",
+      runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } },
+    });
+    await startListener("zz-torn-down");
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["zz-torn-down"] });
+    const name = `zz-torn-down-${job.id}-1`;
+    await actRunnerWhen(name, "its Job", (r) => r.status?.kubernetesJobName !== undefined);
+    expect(forgejoRunnersOf("zz-torn-down")).toHaveLength(1);
+    // The controller read the Secret when it registered the runner; it reads it again after a minute.
+    await new Promise((resolve) => setTimeout(resolve, 62_000));
+    await core.deleteNamespacedSecret({ name: "torn-down-token", namespace: ns });
+    await objects.delete("runnerdeployments", ns, "zz-torn-down");
+    await eventually("the ActRunner gone", async () => ((await actRunner(name)) ? undefined : true), GC_TIMEOUT_MS, 500);
+    expect(forgejoRunnersOf("zz-torn-down")).toEqual([]);
+    expect((await events(name)).map((e) => e.reason)).not.toContain("RunnerCleanupAbandoned");
+    expect(controller.output.some((line) => line.includes(`"ar":"${ns}/${name}"`) && line.includes("token last read"))).toBe(true);
+  }, 180_000);
+
   it("deletes the Forgejo runners of a private-CA Forgejo when their RunnerDeployment is deleted (the ActRunners carry the CA reference)", async () => {
     const server = await httpsServer(fake.app());
     try {

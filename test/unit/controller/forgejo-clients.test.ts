@@ -1,0 +1,105 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { KubeConfig } from "@kubernetes/client-node";
+import type { AR, ClusterCache, RD } from "../../../src/controller/cache.ts";
+import { ForgejoClients } from "../../../src/controller/forgejo-clients.ts";
+import { ar } from "../../fixtures/resources.ts";
+
+// The Secrets of namespace ci, served on loopback as the API server would; nothing else.
+const secrets = new Map<string, Record<string, string>>();
+let secretReads = 0;
+let server: Server;
+let kc: KubeConfig;
+
+beforeAll(async () => {
+  server = createServer((request, response) => {
+    const name = /^\/api\/v1\/namespaces\/ci\/secrets\/([^/?]+)$/.exec(request.url ?? "")?.[1];
+    const data = name ? secrets.get(name) : undefined;
+    secretReads++;
+    response.setHeader("content-type", "application/json");
+    if (!data) {
+      response.statusCode = 404;
+      response.end(JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", code: 404 }));
+      return;
+    }
+    response.end(JSON.stringify({ kind: "Secret", apiVersion: "v1", metadata: { name, namespace: "ci" }, data }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "local", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+    users: [{ name: "nobody" }],
+    contexts: [{ name: "local", cluster: "local", user: "nobody" }],
+    currentContext: "local",
+  });
+});
+
+afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+beforeEach(() => {
+  secrets.clear();
+  secrets.set("tok", { token: Buffer.from("secret-token").toString("base64") });
+  secretReads = 0;
+});
+
+const runner = ar({ metadata: { name: "r-1-1", namespace: "ci", uid: "uid-1" }, spec: { tokenSecretRef: { name: "tok" } } }) as AR;
+
+/** ForgejoClients over a cache holding `actRunners`, on a clock the test moves. */
+function clientsWith(actRunners: AR[], clock: { now: number }): ForgejoClients {
+  const cache = {
+    actRunners: { list: () => actRunners },
+    runnerDeployments: { list: (): RD[] => [] },
+    runnerDeploymentOf: () => undefined,
+  } as unknown as Pick<ClusterCache, "actRunners" | "runnerDeployments" | "runnerDeploymentOf">;
+  return new ForgejoClients(kc, cache, {}, () => clock.now);
+}
+
+describe("ForgejoClients", () => {
+  it("reads the token Secret once a minute", async () => {
+    const clock = { now: 1_000_000 };
+    const clients = clientsWith([runner], clock);
+    const first = await clients.for(runner);
+    clock.now += 59_000;
+    expect((await clients.for(runner)).client).toBe(first.client);
+    expect(secretReads).toBe(1);
+    clock.now += 2_000;
+    expect((await clients.for(runner)).client).not.toBe(first.client);
+    expect(secretReads).toBe(2);
+    clients.close();
+  });
+
+  it("deletes runners with the token last read once the Secret or its key is gone, and does nothing else with it", async () => {
+    const clock = { now: 1_000_000 };
+    const clients = clientsWith([runner], clock);
+    const { client } = await clients.for(runner);
+    clock.now += 61_000;
+    secrets.delete("tok");
+    await expect(clients.for(runner)).rejects.toThrow("token Secret ci/tok not found (spec.tokenSecretRef)");
+    expect(await clients.forCleanup(runner)).toMatchObject({ client, lastKnown: true });
+    secrets.set("tok", { other: "eA==" });
+    await expect(clients.for(runner)).rejects.toThrow('Secret ci/tok has no key "token"');
+    expect(await clients.forCleanup(runner)).toMatchObject({ client, lastKnown: true });
+    clients.close();
+  });
+
+  it("has no token to fall back on when it never read the Secret", async () => {
+    const clients = clientsWith([runner], { now: 1_000_000 });
+    secrets.delete("tok");
+    await expect(clients.forCleanup(runner)).rejects.toThrow("token Secret ci/tok not found");
+    clients.close();
+  });
+
+  it("forgets a token a minute after it expired once no ActRunner or RunnerDeployment names its Secret", async () => {
+    const clock = { now: 1_000_000 };
+    const inCache = [runner];
+    const clients = clientsWith(inCache, clock);
+    await clients.for(runner);
+    secrets.delete("tok");
+    clock.now += 61_000;
+    expect((await clients.forCleanup(runner)).lastKnown).toBe(true);
+    inCache.pop();
+    clock.now += 61_000;
+    await expect(clients.forCleanup(runner)).rejects.toThrow("token Secret ci/tok not found");
+    clients.close();
+  });
+});
