@@ -403,13 +403,13 @@ export class ActRunnerReconciler {
     return undefined;
   }
 
-  /** The Forgejo client that deletes the ActRunner's runner, with the token last read when its Secret is gone. */
+  /** The Forgejo client that deletes the ActRunner's runner, with the token last read when its Secret is gone (forCleanup). */
   private async cleanupClient(ar: AR): Promise<{ client: ForgejoClient; scope: ForgejoScope }> {
-    const { client, scope, lastKnown } = await this.deps.forgejo.forCleanup(ar);
-    if (lastKnown)
+    const { client, scope, lastKnownBecause } = await this.deps.forgejo.forCleanup(ar);
+    if (lastKnownBecause)
       this.deps.logger.info(
-        { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, secret: `${ar.metadata!.namespace}/${ar.spec.tokenSecretRef.name}` },
-        "The token Secret is gone; deleting the Forgejo runner with the token last read from it",
+        { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, gone: lastKnownBecause },
+        "Deleting the Forgejo runner with the token and CA bundle last read: their Secret or ConfigMap is gone",
       );
     return { client, scope };
   }

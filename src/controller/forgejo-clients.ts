@@ -47,13 +47,13 @@ export class ForgejoClients {
   }
 
   /**
-   * The client that deletes an ActRunner's Forgejo runner: when its token Secret (or the key in it)
-   * is gone, the one made from the token last read from it, if this process read it; `lastKnown`
-   * then says so.
+   * The client that deletes an ActRunner's Forgejo runner: when its token Secret or CA bundle (or the
+   * key in it) is gone, the one made from what this process last read from them, if it did;
+   * `lastKnownBecause` then says what is gone.
    */
-  async forCleanup(ar: AR): Promise<{ client: ForgejoClient; scope: ForgejoScope; lastKnown: boolean }> {
-    const { client, lastKnown } = await this.clientFor(ar.metadata!.namespace!, ar.spec, this.caRefOf(ar), true);
-    return { client, scope: scopeFromSpec(ar.spec), lastKnown };
+  async forCleanup(ar: AR): Promise<{ client: ForgejoClient; scope: ForgejoScope; lastKnownBecause?: string }> {
+    const { client, lastKnownBecause } = await this.clientFor(ar.metadata!.namespace!, ar.spec, this.caRefOf(ar), true);
+    return { client, scope: scopeFromSpec(ar.spec), lastKnownBecause };
   }
 
   /** The client of a RunnerDeployment's own scope and token (the orphan sweep's). */
@@ -71,32 +71,48 @@ export class ForgejoClients {
     spec: { forgejoServer: string; tokenSecretRef: { name: string; key?: string } },
     caRef: CaBundleConfigMapRef | undefined,
     lastKnownIfGone = false,
-  ): Promise<{ client: ForgejoClient; lastKnown: boolean }> {
+  ): Promise<{ client: ForgejoClient; lastKnownBecause?: string }> {
     this.pruneUnreferenced();
     const key = clientKey(namespace, spec, caRef);
     const cached = this.clients.get(key);
-    if (cached && cached.expires > this.now()) return { client: cached.client, lastKnown: false };
+    if (cached && cached.expires > this.now()) return { client: cached.client };
     const ref = spec.tokenSecretRef;
-    const gone = () => {
-      if (lastKnownIfGone && cached) return { client: cached.client, lastKnown: true };
-      return undefined;
-    };
-    const secret = await this.core.readNamespacedSecret({ name: ref.name, namespace }).catch((error: unknown) => {
-      if (apiErrorCode(error) === 404) return undefined;
-      throw new Error(`reading token Secret ${namespace}/${ref.name}: ${apiErrorMessage(error)}`, { cause: error });
-    });
-    if (!secret) return gone() ?? fail(`token Secret ${namespace}/${ref.name} not found (spec.tokenSecretRef)`);
-    const encoded = secret.data?.[ref.key ?? DEFAULT_TOKEN_KEY];
-    if (!encoded) return gone() ?? fail(`Secret ${namespace}/${ref.name} has no key "${ref.key ?? DEFAULT_TOKEN_KEY}"`);
+    const tokenKey = ref.key ?? DEFAULT_TOKEN_KEY;
+    const secret = await this.read(
+      "token Secret",
+      () => this.core.readNamespacedSecret({ name: ref.name, namespace }),
+      namespace,
+      ref.name,
+    );
+    const encoded = secret?.data?.[tokenKey];
+    const caKey = caRef?.key ?? DEFAULT_CA_BUNDLE_KEY;
+    const caMap = caRef
+      ? await this.read(
+          "CA bundle ConfigMap",
+          () => this.core.readNamespacedConfigMap({ name: caRef.name, namespace }),
+          namespace,
+          caRef.name,
+        )
+      : undefined;
+    const caBundle = caMap?.data?.[caKey];
+    let missing: string | undefined;
+    if (!secret) missing = `token Secret ${namespace}/${ref.name} not found (spec.tokenSecretRef)`;
+    else if (!encoded) missing = `Secret ${namespace}/${ref.name} has no key "${tokenKey}" (spec.tokenSecretRef.key)`;
+    else if (caRef && !caMap) missing = `CA bundle ConfigMap ${namespace}/${caRef.name} not found (spec.caBundleConfigMapRef)`;
+    else if (caRef && !caBundle) missing = `ConfigMap ${namespace}/${caRef.name} has no key "${caKey}" (spec.caBundleConfigMapRef.key)`;
+    if (missing) {
+      if (lastKnownIfGone && cached) return { client: cached.client, lastKnownBecause: missing };
+      throw new Error(missing);
+    }
     cached?.client.close();
     const client = new ForgejoClient({
       server: spec.forgejoServer,
-      token: Buffer.from(encoded, "base64").toString("utf8").trim(),
-      caBundle: await this.caBundle(namespace, caRef),
+      token: Buffer.from(encoded!, "base64").toString("utf8").trim(),
+      caBundle,
       ...this.shared,
     });
     this.clients.set(key, { client, expires: this.now() + TTL_MS });
-    return { client, lastKnown: false };
+    return { client };
   }
 
   /**
@@ -118,10 +134,14 @@ export class ForgejoClients {
     }
   }
 
-  private async caBundle(namespace: string, ref: CaBundleConfigMapRef | undefined): Promise<string | undefined> {
-    if (!ref) return undefined;
-    const map = await this.core.readNamespacedConfigMap({ name: ref.name, namespace });
-    return map.data?.[ref.key ?? DEFAULT_CA_BUNDLE_KEY];
+  /** The object `read` returns, or undefined when it does not exist. */
+  private async read<T>(what: string, read: () => Promise<T>, namespace: string, name: string): Promise<T | undefined> {
+    try {
+      return await read();
+    } catch (error) {
+      if (apiErrorCode(error) === 404) return undefined;
+      throw new Error(`reading ${what} ${namespace}/${name}: ${apiErrorMessage(error)}`, { cause: error });
+    }
   }
 
   close(): void {
@@ -138,8 +158,4 @@ function clientKey(
   const ref = spec.tokenSecretRef;
   const ca = caRef ? `${caRef.name}/${caRef.key ?? DEFAULT_CA_BUNDLE_KEY}` : "";
   return `${spec.forgejoServer}|${namespace}/${ref.name}/${ref.key ?? DEFAULT_TOKEN_KEY}|${ca}`;
-}
-
-function fail(message: string): never {
-  throw new Error(message);
 }

@@ -928,7 +928,14 @@ describe("controller", () => {
     await eventually("the ActRunner gone", async () => ((await actRunner(name)) ? undefined : true), GC_TIMEOUT_MS, 500);
     expect(forgejoRunnersOf("zz-torn-down")).toEqual([]);
     expect((await events(name)).map((e) => e.reason)).not.toContain("RunnerCleanupAbandoned");
-    expect(controller.output.some((line) => line.includes(`"ar":"${ns}/${name}"`) && line.includes("token last read"))).toBe(true);
+    expect(
+      controller.output.some(
+        (line) =>
+          line.includes(`"ar":"${ns}/${name}"`) &&
+          line.includes("token and CA bundle last read") &&
+          line.includes(`token Secret ${ns}/torn-down-token not found`),
+      ),
+    ).toBe(true);
   }, 180_000);
 
   it("deletes the Forgejo runners of a private-CA Forgejo when their RunnerDeployment is deleted (the ActRunners carry the CA reference)", async () => {

@@ -5,24 +5,25 @@ import type { AR, ClusterCache, RD } from "../../../src/controller/cache.ts";
 import { ForgejoClients } from "../../../src/controller/forgejo-clients.ts";
 import { ar } from "../../fixtures/resources.ts";
 
-// The Secrets of namespace ci, served on loopback as the API server would; nothing else.
+// The Secrets and ConfigMaps of namespace ci, served on loopback as the API server would; nothing else.
 const secrets = new Map<string, Record<string, string>>();
+const configMaps = new Map<string, Record<string, string>>();
 let secretReads = 0;
 let server: Server;
 let kc: KubeConfig;
 
 beforeAll(async () => {
   server = createServer((request, response) => {
-    const name = /^\/api\/v1\/namespaces\/ci\/secrets\/([^/?]+)$/.exec(request.url ?? "")?.[1];
-    const data = name ? secrets.get(name) : undefined;
-    secretReads++;
+    const [, plural, name] = /^\/api\/v1\/namespaces\/ci\/(secrets|configmaps)\/([^/?]+)$/.exec(request.url ?? "") ?? [];
+    const data = name ? (plural === "secrets" ? secrets : configMaps).get(name) : undefined;
+    if (plural === "secrets") secretReads++;
     response.setHeader("content-type", "application/json");
     if (!data) {
       response.statusCode = 404;
       response.end(JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", code: 404 }));
       return;
     }
-    response.end(JSON.stringify({ kind: "Secret", apiVersion: "v1", metadata: { name, namespace: "ci" }, data }));
+    response.end(JSON.stringify({ apiVersion: "v1", metadata: { name, namespace: "ci" }, data }));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   kc = new KubeConfig();
@@ -39,6 +40,8 @@ afterAll(() => new Promise((resolve) => server.close(resolve)));
 beforeEach(() => {
   secrets.clear();
   secrets.set("tok", { token: Buffer.from("secret-token").toString("base64") });
+  configMaps.clear();
+  configMaps.set("ca", { "ca.crt": "-----BEGIN CERTIFICATE-----" });
   secretReads = 0;
 });
 
@@ -75,10 +78,40 @@ describe("ForgejoClients", () => {
     clock.now += 61_000;
     secrets.delete("tok");
     await expect(clients.for(runner)).rejects.toThrow("token Secret ci/tok not found (spec.tokenSecretRef)");
-    expect(await clients.forCleanup(runner)).toMatchObject({ client, lastKnown: true });
+    expect(await clients.forCleanup(runner)).toMatchObject({
+      client,
+      lastKnownBecause: "token Secret ci/tok not found (spec.tokenSecretRef)",
+    });
     secrets.set("tok", { other: "eA==" });
-    await expect(clients.for(runner)).rejects.toThrow('Secret ci/tok has no key "token"');
-    expect(await clients.forCleanup(runner)).toMatchObject({ client, lastKnown: true });
+    await expect(clients.for(runner)).rejects.toThrow('Secret ci/tok has no key "token" (spec.tokenSecretRef.key)');
+    expect(await clients.forCleanup(runner)).toMatchObject({
+      client,
+      lastKnownBecause: 'Secret ci/tok has no key "token" (spec.tokenSecretRef.key)',
+    });
+    clients.close();
+  });
+
+  it("does the same when the CA bundle ConfigMap or its key is gone", async () => {
+    const clock = { now: 1_000_000 };
+    const privateCa = ar({
+      metadata: { name: "r-2-1", namespace: "ci", uid: "uid-2" },
+      spec: { tokenSecretRef: { name: "tok" }, caBundleConfigMapRef: { name: "ca" } },
+    }) as AR;
+    const clients = clientsWith([privateCa], clock);
+    const { client } = await clients.for(privateCa);
+    clock.now += 61_000;
+    configMaps.delete("ca");
+    await expect(clients.for(privateCa)).rejects.toThrow("CA bundle ConfigMap ci/ca not found (spec.caBundleConfigMapRef)");
+    expect(await clients.forCleanup(privateCa)).toMatchObject({
+      client,
+      lastKnownBecause: "CA bundle ConfigMap ci/ca not found (spec.caBundleConfigMapRef)",
+    });
+    configMaps.set("ca", {});
+    await expect(clients.for(privateCa)).rejects.toThrow('ConfigMap ci/ca has no key "ca.crt" (spec.caBundleConfigMapRef.key)');
+    expect(await clients.forCleanup(privateCa)).toMatchObject({
+      client,
+      lastKnownBecause: 'ConfigMap ci/ca has no key "ca.crt" (spec.caBundleConfigMapRef.key)',
+    });
     clients.close();
   });
 
@@ -96,7 +129,7 @@ describe("ForgejoClients", () => {
     await clients.for(runner);
     secrets.delete("tok");
     clock.now += 61_000;
-    expect((await clients.forCleanup(runner)).lastKnown).toBe(true);
+    expect((await clients.forCleanup(runner)).lastKnownBecause).toBe("token Secret ci/tok not found (spec.tokenSecretRef)");
     inCache.pop();
     clock.now += 61_000;
     await expect(clients.forCleanup(runner)).rejects.toThrow("token Secret ci/tok not found");
