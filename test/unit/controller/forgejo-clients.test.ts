@@ -71,47 +71,39 @@ describe("ForgejoClients", () => {
     clients.close();
   });
 
-  it("deletes runners with the token last read once the Secret or its key is gone, and does nothing else with it", async () => {
-    const clock = { now: 1_000_000 };
-    const clients = clientsWith([runner], clock);
-    const { client } = await clients.for(runner);
-    clock.now += 61_000;
-    secrets.delete("tok");
-    await expect(clients.for(runner)).rejects.toThrow("token Secret ci/tok not found (spec.tokenSecretRef)");
-    expect(await clients.forCleanup(runner)).toMatchObject({
-      client,
-      lastKnownBecause: "token Secret ci/tok not found (spec.tokenSecretRef)",
-    });
-    secrets.set("tok", { other: "eA==" });
-    await expect(clients.for(runner)).rejects.toThrow('Secret ci/tok has no key "token" (spec.tokenSecretRef.key)');
-    expect(await clients.forCleanup(runner)).toMatchObject({
-      client,
-      lastKnownBecause: 'Secret ci/tok has no key "token" (spec.tokenSecretRef.key)',
-    });
-    clients.close();
-  });
+  const privateCa = ar({
+    metadata: { name: "r-2-1", namespace: "ci", uid: "uid-2" },
+    spec: { tokenSecretRef: { name: "tok" }, caBundleConfigMapRef: { name: "ca" } },
+  }) as AR;
 
-  it("does the same when the CA bundle ConfigMap or its key is gone", async () => {
+  it.each([
+    ["the token Secret", runner, () => secrets.delete("tok"), "token Secret ci/tok not found (spec.tokenSecretRef)"],
+    [
+      "the token Secret's key",
+      runner,
+      () => secrets.set("tok", { other: "eA==" }),
+      'Secret ci/tok has no key "token" (spec.tokenSecretRef.key)',
+    ],
+    [
+      "the CA bundle ConfigMap",
+      privateCa,
+      () => configMaps.delete("ca"),
+      "CA bundle ConfigMap ci/ca not found (spec.caBundleConfigMapRef)",
+    ],
+    [
+      "the ConfigMap's key",
+      privateCa,
+      () => configMaps.set("ca", {}),
+      'ConfigMap ci/ca has no key "ca.crt" (spec.caBundleConfigMapRef.key)',
+    ],
+  ])("deletes runners with what it last read once %s is gone, saying so, and does nothing else with it", async (_, of, remove, missing) => {
     const clock = { now: 1_000_000 };
-    const privateCa = ar({
-      metadata: { name: "r-2-1", namespace: "ci", uid: "uid-2" },
-      spec: { tokenSecretRef: { name: "tok" }, caBundleConfigMapRef: { name: "ca" } },
-    }) as AR;
-    const clients = clientsWith([privateCa], clock);
-    const { client } = await clients.for(privateCa);
+    const clients = clientsWith([of], clock);
+    const { client } = await clients.for(of);
     clock.now += 61_000;
-    configMaps.delete("ca");
-    await expect(clients.for(privateCa)).rejects.toThrow("CA bundle ConfigMap ci/ca not found (spec.caBundleConfigMapRef)");
-    expect(await clients.forCleanup(privateCa)).toMatchObject({
-      client,
-      lastKnownBecause: "CA bundle ConfigMap ci/ca not found (spec.caBundleConfigMapRef)",
-    });
-    configMaps.set("ca", {});
-    await expect(clients.for(privateCa)).rejects.toThrow('ConfigMap ci/ca has no key "ca.crt" (spec.caBundleConfigMapRef.key)');
-    expect(await clients.forCleanup(privateCa)).toMatchObject({
-      client,
-      lastKnownBecause: 'ConfigMap ci/ca has no key "ca.crt" (spec.caBundleConfigMapRef.key)',
-    });
+    remove();
+    await expect(clients.for(of)).rejects.toThrow(missing);
+    expect(await clients.forCleanup(of)).toMatchObject({ client, lastKnownBecause: missing });
     clients.close();
   });
 
