@@ -19,8 +19,9 @@ import { pickedUp as markedPickedUp } from "../listener/plan.ts";
 import type { Logger } from "../observability/log.ts";
 import type { AR, ClusterCache } from "./cache.ts";
 import { findCondition, setCondition, type ConditionInput } from "./conditions.ts";
-import type { ForgejoClients } from "./forgejo-clients.ts";
+import { CredentialsMissing, type ForgejoClients } from "./forgejo-clients.ts";
 import type { ForgejoClient } from "../forgejo/client.ts";
+import { failureReason, ForgejoError, isForgejoError } from "../forgejo/errors.ts";
 import type { ForgejoScope } from "../forgejo/scope.ts";
 import { jobGoneOutcome, observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
 import { podCreationError, runnerLogTail, runnerPods } from "./runner-pods.ts";
@@ -148,7 +149,13 @@ export class ActRunnerReconciler {
    * another one serves yields.
    */
   private async startRunner(ar: AR): Promise<Requeue> {
-    const started = await this.starter.start(ar);
+    let started: Awaited<ReturnType<RunnerStarter["start"]>>;
+    try {
+      started = await this.starter.start(ar);
+    } catch (error) {
+      await this.reportRegistrationFailure(ar, error);
+      throw error;
+    }
     if (started.kind === "wait") return 1_000;
     if (started.kind === "served") return this.yieldTo(ar, started.by);
     const record = startedRecord(ar, started.credentials, started.job);
@@ -157,6 +164,31 @@ export class ActRunnerReconciler {
     this.deps.events.event(ar, "Normal", "JobCreated", record.eventMessage);
     this.deps.onJobCreated?.(ar);
     return undefined;
+  }
+
+  /**
+   * A registration Forgejo refused or did not answer, or a token Secret or CA bundle that is missing:
+   * phase Pending with the reason, condition Registered=False and a RegistrationFailed Event when that changes (the RunnerDeployment's
+   * TokenValid shows a refused token). The reconcile is retried with backoff; a refused token is read
+   * from its Secret again then, as it may have been replaced.
+   */
+  private async reportRegistrationFailure(ar: AR, error: unknown): Promise<void> {
+    const reason =
+      error instanceof ForgejoError ? failureReason(error.kind) : error instanceof CredentialsMissing ? error.reason : undefined;
+    if (!reason) return;
+    if (isForgejoError(error, "unauthorized") || isForgejoError(error, "forbidden")) this.deps.forgejo.expire(ar);
+    const message = `Could not register a Forgejo runner: ${(error as Error).message}`;
+    const current = findCondition(ar.status?.conditions, "Registered");
+    if (current?.status === "False" && current.reason === reason && current.message === message) return;
+    try {
+      await this.patchStatus(ar, { phase: "Pending", reason, message }, [{ type: "Registered", status: "False", reason, message }]);
+      this.deps.events.event(ar, "Warning", "RegistrationFailed", message);
+    } catch (writeError) {
+      this.deps.logger.warn(
+        { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, err: writeError },
+        "Failed to report the failed registration",
+      );
+    }
   }
 
   /**

@@ -25,6 +25,7 @@ import { runDurationSeconds } from "./job-status.ts";
 import { OrphanSweep } from "./orphan-sweep.ts";
 import { WorkQueue } from "./queue.ts";
 import { RunnerDeploymentReconciler } from "./runnerdeployment.ts";
+import { isFinished } from "../listener/plan.ts";
 
 export interface ControllerDeps {
   kc: KubeConfig;
@@ -77,6 +78,14 @@ export class Controller {
       logger: deps.logger,
       listener: { image: config.listenerImage, imagePullPolicy: config.listenerImagePullPolicy },
       reapplyIntervalMs: config.relistIntervalMs,
+      // Registrations waiting on a refused token are tried again at once, not after their backoff.
+      onTokenReplaced: (rd) => {
+        for (const ar of this.cache.actRunnersOf(rd)) {
+          if (isFinished(ar) || ar.status?.runnerId !== undefined) continue;
+          this.arQueue.forget(keyOf(ar));
+          this.arQueue.add(keyOf(ar));
+        }
+      },
     });
     this.arReconciler = new ActRunnerReconciler({
       kc: deps.kc,

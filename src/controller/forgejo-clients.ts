@@ -62,6 +62,12 @@ export class ForgejoClients {
     return { client, scope: scopeFromSpec(rd.spec) };
   }
 
+  /** The ActRunner's next call reads its Secret again (Forgejo refused the token; it may have been replaced). */
+  expire(ar: AR): void {
+    const cached = this.clients.get(clientKey(ar.metadata!.namespace!, ar.spec, this.caRefOf(ar)));
+    if (cached) cached.expires = 0;
+  }
+
   private caRefOf(ar: AR): CaBundleConfigMapRef | undefined {
     return ar.spec.caBundleConfigMapRef ?? this.cache.runnerDeploymentOf(ar)?.spec.caBundleConfigMapRef;
   }
@@ -95,14 +101,24 @@ export class ForgejoClients {
         )
       : undefined;
     const caBundle = caMap?.data?.[caKey];
-    let missing: string | undefined;
-    if (!secret) missing = `token Secret ${namespace}/${ref.name} not found (spec.tokenSecretRef)`;
-    else if (!encoded) missing = `Secret ${namespace}/${ref.name} has no key "${tokenKey}" (spec.tokenSecretRef.key)`;
-    else if (caRef && !caMap) missing = `CA bundle ConfigMap ${namespace}/${caRef.name} not found (spec.caBundleConfigMapRef)`;
-    else if (caRef && !caBundle) missing = `ConfigMap ${namespace}/${caRef.name} has no key "${caKey}" (spec.caBundleConfigMapRef.key)`;
+    let missing: CredentialsMissing | undefined;
+    if (!secret)
+      missing = new CredentialsMissing("SecretNotFound", `token Secret ${namespace}/${ref.name} not found (spec.tokenSecretRef)`);
+    else if (!encoded)
+      missing = new CredentialsMissing("KeyNotFound", `Secret ${namespace}/${ref.name} has no key "${tokenKey}" (spec.tokenSecretRef.key)`);
+    else if (caRef && !caMap)
+      missing = new CredentialsMissing(
+        "CABundleNotFound",
+        `CA bundle ConfigMap ${namespace}/${caRef.name} not found (spec.caBundleConfigMapRef)`,
+      );
+    else if (caRef && !caBundle)
+      missing = new CredentialsMissing(
+        "CABundleKeyNotFound",
+        `ConfigMap ${namespace}/${caRef.name} has no key "${caKey}" (spec.caBundleConfigMapRef.key)`,
+      );
     if (missing) {
-      if (lastKnownIfGone && cached) return { client: cached.client, lastKnownBecause: missing };
-      throw new Error(missing);
+      if (lastKnownIfGone && cached) return { client: cached.client, lastKnownBecause: missing.message };
+      throw missing;
     }
     cached?.client.close();
     const client = new ForgejoClient({
@@ -147,6 +163,17 @@ export class ForgejoClients {
   close(): void {
     for (const { client } of this.clients.values()) client.close();
     this.clients.clear();
+  }
+}
+
+/** The token Secret or CA bundle ConfigMap an object names, or the key in it, does not exist; `reason` as the RunnerDeployment's conditions say it. */
+export class CredentialsMissing extends Error {
+  readonly reason: "SecretNotFound" | "KeyNotFound" | "CABundleNotFound" | "CABundleKeyNotFound";
+
+  constructor(reason: CredentialsMissing["reason"], message: string) {
+    super(message);
+    this.name = "CredentialsMissing";
+    this.reason = reason;
   }
 }
 

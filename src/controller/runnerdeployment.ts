@@ -21,7 +21,8 @@ import type { Condition, RunnerDeploymentStatus } from "../generated/api.ts";
 import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
 import type { Logger } from "../observability/log.ts";
-import { matchesLabels, type ClusterCache, type RD } from "./cache.ts";
+import { failureReason } from "../forgejo/errors.ts";
+import { matchesLabels, type AR, type ClusterCache, type RD } from "./cache.ts";
 import { setCondition, transitions, type ConditionInput } from "./conditions.ts";
 import {
   CONFIG_HASH_ANNOTATION,
@@ -40,19 +41,6 @@ export type TokenCheck = { ok: true; digest?: string } | { ok: false; reason: "S
 export type CaBundleCheck =
   { ok: true; message: string } | { ok: false; reason: "CABundleNotFound" | "CABundleKeyNotFound" | "CABundleInvalid"; message: string };
 
-const ERROR_REASONS: Record<string, string> = {
-  unreachable: "Unreachable",
-  timeout: "Timeout",
-  server_error: "ServerError",
-  rate_limited: "RateLimited",
-  malformed: "MalformedResponse",
-  not_found: "NotFound",
-  rejected: "Rejected",
-  unsupported: "UnsupportedVersion",
-  kubernetes: "KubernetesError",
-  internal: "InternalError",
-};
-
 /**
  * The conditions from what is known: the Secret, the listener's last poll, the Deployment, and with
  * spec.caBundleConfigMapRef (`caBundle` given) the ConfigMap.
@@ -63,6 +51,7 @@ export function runnerDeploymentConditions(
   deployment: V1Deployment | undefined,
   listenerPod: V1Pod | undefined,
   caBundle?: CaBundleCheck,
+  refusal?: RegistrationRefusal,
 ): ConditionInput[] {
   const error = rd.status?.lastPollError;
   const tokenValid: ConditionInput = !token.ok
@@ -71,17 +60,19 @@ export function runnerDeploymentConditions(
       ? { type: "TokenValid", status: "False", reason: "Unauthorized", message: error.message }
       : error?.kind === "forbidden"
         ? { type: "TokenValid", status: "False", reason: "Forbidden", message: error.message }
-        : rd.status?.lastPollTime
-          ? { type: "TokenValid", status: "True", reason: "Accepted", message: "Forgejo accepted the token at the last poll" }
-          : {
-              type: "TokenValid",
-              status: "True",
-              reason: "SecretFound",
-              message: "The token Secret and key exist; Forgejo has not been asked yet",
-            };
+        : refusal
+          ? { type: "TokenValid", status: "False", reason: refusal.reason, message: `ActRunner ${refusal.actRunner}: ${refusal.message}` }
+          : rd.status?.lastPollTime
+            ? { type: "TokenValid", status: "True", reason: "Accepted", message: "Forgejo accepted the token at the last poll" }
+            : {
+                type: "TokenValid",
+                status: "True",
+                reason: "SecretFound",
+                message: "The token Secret and key exist; Forgejo has not been asked yet",
+              };
   const reachable: ConditionInput =
     error && error.kind !== "unauthorized" && error.kind !== "forbidden"
-      ? { type: "ForgejoReachable", status: "False", reason: ERROR_REASONS[error.kind] ?? "PollFailed", message: error.message }
+      ? { type: "ForgejoReachable", status: "False", reason: failureReason(error.kind), message: error.message }
       : rd.status?.lastPollTime
         ? {
             type: "ForgejoReachable",
@@ -125,6 +116,31 @@ export function runnerDeploymentConditions(
   return [ready, tokenValid, ...caBundleValid, reachable, available];
 }
 
+/** An unfinished ActRunner whose runner Forgejo refused to register with the token (401 or 403). */
+export interface RegistrationRefusal {
+  actRunner: string;
+  reason: string;
+  message: string;
+}
+
+/** The latest refused registration among the ActRunners, if any is still unfinished. */
+export function registrationRefusal(actRunners: AR[]): RegistrationRefusal | undefined {
+  let latest: (RegistrationRefusal & { since: string }) | undefined;
+  for (const ar of actRunners) {
+    if (isFinished(ar)) continue;
+    const registered = ar.status?.conditions?.find((c) => c.type === "Registered");
+    if (registered?.status !== "False" || (registered.reason !== "Unauthorized" && registered.reason !== "Forbidden")) continue;
+    if (latest && latest.since >= registered.lastTransitionTime) continue;
+    latest = {
+      actRunner: ar.metadata!.name!,
+      reason: registered.reason,
+      message: registered.message,
+      since: registered.lastTransitionTime,
+    };
+  }
+  return latest && { actRunner: latest.actRunner, reason: latest.reason, message: latest.message };
+}
+
 export interface RunnerDeploymentReconcilerDeps {
   kc: KubeConfig;
   cache: ClusterCache;
@@ -134,6 +150,8 @@ export interface RunnerDeploymentReconcilerDeps {
   listener: ListenerOptions;
   /** The listener's objects are applied at least this often, so that edits and deletions from outside are undone. */
   reapplyIntervalMs: number;
+  /** The token in the RunnerDeployment's Secret was replaced: registrations it refused may be tried again now. */
+  onTokenReplaced?: (rd: RD) => void;
 }
 
 export class RunnerDeploymentReconciler {
@@ -173,6 +191,7 @@ export class RunnerDeploymentReconciler {
     const log = this.deps.logger.child({ rd: key });
     const { token, caBundle } = await this.checkReferences(rd);
     const digest = this.tokenDigestFor(key, token);
+    if (digest.previous !== undefined && digest.previous !== digest.current) this.deps.onTokenReplaced?.(rd);
     const desired = listenerResources(rd, this.deps.listener, digest.current);
     const deployment = this.deps.cache.deployments.get(listenerName(rd), namespace);
     const deployedHash = deployment?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
@@ -209,10 +228,13 @@ export class RunnerDeploymentReconciler {
         );
       } else log.debug({ deployment: listenerName(rd) }, "Applied the listener's objects again");
     }
-    await this.writeStatus(rd, token, caBundle, deployment);
+    const refusal = registrationRefusal(this.deps.cache.actRunnersOf(rd));
+    await this.writeStatus(rd, token, caBundle, deployment, refusal);
     const untilReapply = this.applied.get(key)!.at + this.deps.reapplyIntervalMs - Date.now();
-    // While Forgejo refuses the token, the Secret is read again soon: a token replaced there rolls the listener.
-    return rd.status?.lastPollError?.kind === "unauthorized" ? Math.min(untilReapply, REFERENCE_CHECK_TTL_MS) : untilReapply;
+    // While Forgejo refuses the token, the Secret is read again soon: a token replaced there rolls the
+    // listener and has refused registrations tried again.
+    const refused = rd.status?.lastPollError?.kind === "unauthorized" || refusal !== undefined;
+    return refused ? Math.min(untilReapply, REFERENCE_CHECK_TTL_MS) : untilReapply;
   }
 
   /**
@@ -231,13 +253,14 @@ export class RunnerDeploymentReconciler {
     token: TokenCheck,
     caBundle: CaBundleCheck | undefined,
     deployment: V1Deployment | undefined,
+    refusal: RegistrationRefusal | undefined,
   ): Promise<void> {
     const namespace = rd.metadata!.namespace!;
     const name = rd.metadata!.name!;
     const listenerPod = this.listenerPod(rd, deployment);
     const now = new Date();
     let conditions: Condition[] = rd.status?.conditions ?? [];
-    for (const input of runnerDeploymentConditions(rd, token, deployment, listenerPod, caBundle))
+    for (const input of runnerDeploymentConditions(rd, token, deployment, listenerPod, caBundle, refusal))
       conditions = setCondition(conditions, input, rd.metadata?.generation, now);
     if (!caBundle) conditions = conditions.filter((c) => c.type !== "CABundleValid");
     const status: Partial<RunnerDeploymentStatus> = {

@@ -28,3 +28,23 @@ export class ForgejoError extends Error {
 export function isForgejoError(error: unknown, kind?: ForgejoErrorKind): error is ForgejoError {
   return error instanceof ForgejoError && (kind === undefined || error.kind === kind);
 }
+
+/** The condition reason for a failure of this kind (the listener's poll errors add kubernetes, internal and unsupported). */
+export function failureReason(kind: string): string {
+  return FAILURE_REASONS[kind] ?? "ForgejoError";
+}
+
+const FAILURE_REASONS: Record<string, string> = {
+  unreachable: "Unreachable",
+  timeout: "Timeout",
+  unauthorized: "Unauthorized",
+  forbidden: "Forbidden",
+  server_error: "ServerError",
+  rate_limited: "RateLimited",
+  malformed: "MalformedResponse",
+  not_found: "NotFound",
+  rejected: "Rejected",
+  unsupported: "UnsupportedVersion",
+  kubernetes: "KubernetesError",
+  internal: "InternalError",
+};

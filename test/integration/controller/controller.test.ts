@@ -1050,4 +1050,48 @@ describe("controller", () => {
     expect(rejected.message).toContain("replace it in the token Secret");
     expect(controller.child.exitCode).toBeNull();
   }, 60_000);
+
+  it("says on the ActRunner and its RunnerDeployment why Forgejo refuses to register a runner (a token that reads jobs but cannot register), and registers it once the token is replaced", async () => {
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: "read-only-token" }, stringData: { token: TOKENS.readOnly } },
+    });
+    await createRunnerDeployment("readonly", { tokenSecretRef: { name: "read-only-token", namespace: ns } });
+    await startListener("readonly", { token: TOKENS.readOnly });
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["readonly"] });
+    const name = `readonly-${job.id}-1`;
+    const refused = await actRunnerWhen(
+      name,
+      "Registered=False",
+      (r) => r.status?.conditions?.some((c) => c.type === "Registered" && c.status === "False") ?? false,
+    );
+    const condition = refused.status!.conditions!.find((c) => c.type === "Registered")!;
+    expect(condition).toMatchObject({ reason: "Forbidden", message: expect.stringContaining("needs the write:organization scope") });
+    expect(refused.status?.phase).toBe("Pending");
+    const warning = await eventOf(name, "a RegistrationFailed", (e) => e.reason === "RegistrationFailed");
+    expect(warning).toMatchObject({ type: "Warning", message: condition.message });
+    const tokenValid = await eventually("TokenValid=False on the RunnerDeployment", async () => {
+      const c = await rdCondition("readonly", "TokenValid");
+      return c?.status === "False" ? c : undefined;
+    });
+    expect(tokenValid).toMatchObject({ reason: "Forbidden", message: expect.stringContaining(`ActRunner ${name}`) });
+    expect(tokenValid.message).toContain("needs the write:organization scope");
+    expect(await rdCondition("readonly", "Ready")).toMatchObject({ status: "False", reason: "Forbidden" });
+    expect(forgejoRunnersOf("readonly")).toEqual([]);
+
+    await core.patchNamespacedSecret(
+      { name: "read-only-token", namespace: ns, body: { data: { token: Buffer.from(TOKENS.owner).toString("base64") } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    const started = await actRunnerWhen(
+      name,
+      "its Job once the token can register",
+      (r) => r.status?.kubernetesJobName !== undefined,
+      120_000,
+    );
+    expect(started.status!.conditions!.find((c) => c.type === "Registered")).toMatchObject({ status: "True", reason: "Registered" });
+    await eventually("TokenValid=True again", async () =>
+      (await rdCondition("readonly", "TokenValid"))?.status === "True" ? true : undefined,
+    );
+  }, 180_000);
 });

@@ -1,10 +1,19 @@
-import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
+import type { KubernetesObject, V1Deployment, V1Pod } from "@kubernetes/client-node";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { caBundleProblem, runnerDeploymentConditions } from "../../../src/controller/runnerdeployment.ts";
+import pino from "pino";
+import type { AR, ClusterCache, RD } from "../../../src/controller/cache.ts";
+import {
+  caBundleProblem,
+  registrationRefusal,
+  runnerDeploymentConditions,
+  RunnerDeploymentReconciler,
+} from "../../../src/controller/runnerdeployment.ts";
+import type { EventRecorder } from "../../../src/k8s/events.ts";
+import { startKubeApi, type KubeApiFixture } from "../../fixtures/kube-api.ts";
 import { selfSignedCertificate } from "../../fixtures/tls.ts";
-import { rd } from "../../fixtures/resources.ts";
+import { ar, rd } from "../../fixtures/resources.ts";
 
 const available = { status: { availableReplicas: 1 } } as V1Deployment;
 const byType = (list: ReturnType<typeof runnerDeploymentConditions>) => Object.fromEntries(list.map((c) => [c.type, c]));
@@ -118,5 +127,88 @@ describe("RunnerDeployment conditions", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("registrationRefusal", () => {
+  const refused = (name: string, reason: string, since: string, phase?: "Pending" | "Failed") =>
+    ar({
+      metadata: { name },
+      status: {
+        ...(phase ? { phase } : {}),
+        conditions: [{ type: "Registered", status: "False", reason, message: `m-${name}`, lastTransitionTime: since }],
+      },
+    }) as AR;
+
+  it("names the unfinished ActRunner whose registration Forgejo refused last (401 or 403)", () => {
+    const list = [
+      refused("a", "Forbidden", "2026-01-01T00:00:01Z"),
+      refused("b", "Unauthorized", "2026-01-01T00:00:03Z"),
+      refused("c", "Timeout", "2026-01-01T00:00:05Z"),
+      refused("d", "Forbidden", "2026-01-01T00:00:09Z", "Failed"),
+    ];
+    expect(registrationRefusal(list)).toEqual({ actRunner: "b", reason: "Unauthorized", message: "m-b" });
+    expect(registrationRefusal([list[2]!, list[3]!])).toBeUndefined();
+  });
+
+  it("makes TokenValid False with it when the listener's polls pass", () => {
+    const c = byType(
+      runnerDeploymentConditions(rd({ status: { lastPollTime: "2026-01-01T00:00:00Z" } }), { ok: true }, available, undefined, undefined, {
+        actRunner: "b",
+        reason: "Forbidden",
+        message: "Could not register a Forgejo runner: needs write:organization",
+      }),
+    );
+    expect(c.TokenValid).toMatchObject({
+      status: "False",
+      reason: "Forbidden",
+      message: "ActRunner b: Could not register a Forgejo runner: needs write:organization",
+    });
+    expect(c.Ready).toMatchObject({ status: "False", reason: "Forbidden" });
+  });
+});
+
+describe("RunnerDeploymentReconciler and a replaced token", () => {
+  const SECRET = "/api/v1/namespaces/ci/secrets/forgejo-token";
+  let api: KubeApiFixture;
+
+  beforeAll(async () => {
+    api = await startKubeApi();
+  });
+
+  afterAll(() => api.close());
+
+  it("reports a token replaced in the Secret once, and neither a first read, an unchanged token nor a missing Secret", async () => {
+    const setToken = (token: string) => api.objects.set(SECRET, { apiVersion: "v1", kind: "Secret", data: { token } });
+    let current = rd({ metadata: { generation: 1 } }) as RD;
+    const replaced: string[] = [];
+    const reconciler = new RunnerDeploymentReconciler({
+      kc: api.kc,
+      cache: {
+        runnerDeployments: { get: () => current },
+        deployments: { get: () => undefined },
+        listenerPods: { list: () => [] },
+        actRunnersOf: () => [],
+      } as unknown as ClusterCache,
+      apply: (object) => Promise.resolve({ ...(object as KubernetesObject), metadata: { uid: "u", generation: 1 } }),
+      events: { event: () => undefined } as unknown as EventRecorder,
+      logger: pino({ level: "silent" }),
+      listener: { image: "forgejo-arc:test" },
+      reapplyIntervalMs: 60_000,
+      onTokenReplaced: (rd) => replaced.push(rd.metadata!.name!),
+    });
+    // A new generation makes each pass read the Secret again (checks are kept 30 s per generation).
+    const pass = async (token: string | undefined) => {
+      if (token === undefined) api.objects.delete(SECRET);
+      else setToken(token);
+      current = { ...current, metadata: { ...current.metadata, generation: current.metadata!.generation! + 1 } };
+      await reconciler.reconcile("ci", "builders");
+      return [...replaced];
+    };
+    expect(await pass("b2xk")).toEqual([]);
+    expect(await pass("b2xk")).toEqual([]);
+    expect(await pass("bmV3")).toEqual(["builders"]);
+    expect(await pass(undefined)).toEqual(["builders"]);
+    expect(await pass("bmV3")).toEqual(["builders"]);
   });
 });
