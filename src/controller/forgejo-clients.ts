@@ -4,7 +4,7 @@
 // reads the Secret once. Deleting a Forgejo runner may use the token last read from a Secret that
 // is gone since: `kubectl delete -f`, a GitOps prune or a namespace deletion takes the token Secret
 // with the RunnerDeployment, and its ActRunners' finalizers still have runners to delete.
-import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Secret } from "@kubernetes/client-node";
 import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_TOKEN_KEY } from "../api/defaults.ts";
 import { ForgejoClient, type ForgejoClientOptions } from "../forgejo/client.ts";
 import { scopeFromSpec, type ForgejoScope } from "../forgejo/scope.ts";
@@ -83,15 +83,12 @@ export class ForgejoClients {
     const cached = this.clients.get(key);
     if (cached && cached.expires > this.now()) return { client: cached.client };
     const ref = spec.tokenSecretRef;
-    const tokenKey = ref.key ?? DEFAULT_TOKEN_KEY;
     const secret = await this.read(
       "token Secret",
       () => this.core.readNamespacedSecret({ name: ref.name, namespace }),
       namespace,
       ref.name,
     );
-    const encoded = secret?.data?.[tokenKey];
-    const caKey = caRef?.key ?? DEFAULT_CA_BUNDLE_KEY;
     const caMap = caRef
       ? await this.read(
           "CA bundle ConfigMap",
@@ -100,22 +97,9 @@ export class ForgejoClients {
           caRef.name,
         )
       : undefined;
-    const caBundle = caMap?.data?.[caKey];
-    let missing: CredentialsMissing | undefined;
-    if (!secret)
-      missing = new CredentialsMissing("SecretNotFound", `token Secret ${namespace}/${ref.name} not found (spec.tokenSecretRef)`);
-    else if (!encoded)
-      missing = new CredentialsMissing("KeyNotFound", `Secret ${namespace}/${ref.name} has no key "${tokenKey}" (spec.tokenSecretRef.key)`);
-    else if (caRef && !caMap)
-      missing = new CredentialsMissing(
-        "CABundleNotFound",
-        `CA bundle ConfigMap ${namespace}/${caRef.name} not found (spec.caBundleConfigMapRef)`,
-      );
-    else if (caRef && !caBundle)
-      missing = new CredentialsMissing(
-        "CABundleKeyNotFound",
-        `ConfigMap ${namespace}/${caRef.name} has no key "${caKey}" (spec.caBundleConfigMapRef.key)`,
-      );
+    const encoded = secret?.data?.[ref.key ?? DEFAULT_TOKEN_KEY];
+    const caBundle = caMap?.data?.[caRef?.key ?? DEFAULT_CA_BUNDLE_KEY];
+    const missing = missingCredentials(namespace, ref, secret, caRef, caMap);
     if (missing) {
       if (lastKnownIfGone && cached) return { client: cached.client, lastKnownBecause: missing.message };
       throw missing;
@@ -175,6 +159,33 @@ export class CredentialsMissing extends Error {
     this.name = "CredentialsMissing";
     this.reason = reason;
   }
+}
+
+/** What is missing of the token Secret's key and the CA bundle's, if anything. */
+function missingCredentials(
+  namespace: string,
+  ref: { name: string; key?: string },
+  secret: V1Secret | undefined,
+  caRef: CaBundleConfigMapRef | undefined,
+  caMap: V1ConfigMap | undefined,
+): CredentialsMissing | undefined {
+  const tokenKey = ref.key ?? DEFAULT_TOKEN_KEY;
+  if (!secret) return new CredentialsMissing("SecretNotFound", `token Secret ${namespace}/${ref.name} not found (spec.tokenSecretRef)`);
+  if (!secret.data?.[tokenKey])
+    return new CredentialsMissing("KeyNotFound", `Secret ${namespace}/${ref.name} has no key "${tokenKey}" (spec.tokenSecretRef.key)`);
+  if (!caRef) return undefined;
+  const caKey = caRef.key ?? DEFAULT_CA_BUNDLE_KEY;
+  if (!caMap)
+    return new CredentialsMissing(
+      "CABundleNotFound",
+      `CA bundle ConfigMap ${namespace}/${caRef.name} not found (spec.caBundleConfigMapRef)`,
+    );
+  if (!caMap.data?.[caKey])
+    return new CredentialsMissing(
+      "CABundleKeyNotFound",
+      `ConfigMap ${namespace}/${caRef.name} has no key "${caKey}" (spec.caBundleConfigMapRef.key)`,
+    );
+  return undefined;
 }
 
 function clientKey(

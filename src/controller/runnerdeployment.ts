@@ -41,6 +41,24 @@ export type TokenCheck = { ok: true; digest?: string } | { ok: false; reason: "S
 export type CaBundleCheck =
   { ok: true; message: string } | { ok: false; reason: "CABundleNotFound" | "CABundleKeyNotFound" | "CABundleInvalid"; message: string };
 
+/** TokenValid: the Secret's check first, then Forgejo's answer to the listener's last poll, then to the controller's registrations. */
+function tokenCondition(rd: RD, token: TokenCheck, refusal: RegistrationRefusal | undefined): ConditionInput {
+  const error = rd.status?.lastPollError;
+  const invalid = (reason: string, message: string): ConditionInput => ({ type: "TokenValid", status: "False", reason, message });
+  if (!token.ok) return invalid(token.reason, token.message);
+  if (error?.kind === "unauthorized") return invalid("Unauthorized", error.message);
+  if (error?.kind === "forbidden") return invalid("Forbidden", error.message);
+  if (refusal) return invalid(refusal.reason, `ActRunner ${refusal.actRunner}: ${refusal.message}`);
+  return rd.status?.lastPollTime
+    ? { type: "TokenValid", status: "True", reason: "Accepted", message: "Forgejo accepted the token at the last poll" }
+    : {
+        type: "TokenValid",
+        status: "True",
+        reason: "SecretFound",
+        message: "The token Secret and key exist; Forgejo has not been asked yet",
+      };
+}
+
 /**
  * The conditions from what is known: the Secret, the listener's last poll, the Deployment, and with
  * spec.caBundleConfigMapRef (`caBundle` given) the ConfigMap.
@@ -54,22 +72,7 @@ export function runnerDeploymentConditions(
   refusal?: RegistrationRefusal,
 ): ConditionInput[] {
   const error = rd.status?.lastPollError;
-  const tokenValid: ConditionInput = !token.ok
-    ? { type: "TokenValid", status: "False", reason: token.reason, message: token.message }
-    : error?.kind === "unauthorized"
-      ? { type: "TokenValid", status: "False", reason: "Unauthorized", message: error.message }
-      : error?.kind === "forbidden"
-        ? { type: "TokenValid", status: "False", reason: "Forbidden", message: error.message }
-        : refusal
-          ? { type: "TokenValid", status: "False", reason: refusal.reason, message: `ActRunner ${refusal.actRunner}: ${refusal.message}` }
-          : rd.status?.lastPollTime
-            ? { type: "TokenValid", status: "True", reason: "Accepted", message: "Forgejo accepted the token at the last poll" }
-            : {
-                type: "TokenValid",
-                status: "True",
-                reason: "SecretFound",
-                message: "The token Secret and key exist; Forgejo has not been asked yet",
-              };
+  const tokenValid = tokenCondition(rd, token, refusal);
   const reachable: ConditionInput =
     error && error.kind !== "unauthorized" && error.kind !== "forbidden"
       ? { type: "ForgejoReachable", status: "False", reason: failureReason(error.kind), message: error.message }
