@@ -78,14 +78,7 @@ export class Controller {
       logger: deps.logger,
       listener: { image: config.listenerImage, imagePullPolicy: config.listenerImagePullPolicy },
       reapplyIntervalMs: config.relistIntervalMs,
-      // Registrations waiting on a refused token are tried again at once, not after their backoff.
-      onTokenReplaced: (rd) => {
-        for (const ar of this.cache.actRunnersOf(rd)) {
-          if (isFinished(ar) || ar.status?.runnerId !== undefined) continue;
-          this.arQueue.forget(keyOf(ar));
-          this.arQueue.add(keyOf(ar));
-        }
-      },
+      onTokenReplaced: (rd) => this.retryFailedRegistrations(rd, "the token in its Secret was replaced"),
     });
     this.arReconciler = new ActRunnerReconciler({
       kc: deps.kc,
@@ -229,6 +222,15 @@ export class Controller {
       for (const name of [...(status?.vanishedActRunners ?? []), ...(status?.startedActRunners ?? [])])
         this.arQueue.add(`${rd.metadata?.namespace}/${name}`);
     };
+    // RunnerDeployments whose listener's last poll failed: when one succeeds again, Forgejo is back.
+    const pollsFailing = new Set<string>();
+    const onListenerPolls = (rd: KubernetesObject) => {
+      if ((rd as RD).status?.lastPollError) pollsFailing.add(keyOf(rd));
+      else if (pollsFailing.delete(keyOf(rd))) this.retryFailedRegistrations(rd as RD, "Forgejo answers its listener's polls again");
+    };
+    this.cache.runnerDeployments.on("add", onListenerPolls);
+    this.cache.runnerDeployments.on("update", onListenerPolls);
+    this.cache.runnerDeployments.on("delete", (rd) => pollsFailing.delete(keyOf(rd)));
     for (const event of ["add", "update", "delete"] as const) {
       this.cache.runnerDeployments.on(event, onRd);
       this.cache.actRunners.on(event, (ar) => {
@@ -253,6 +255,21 @@ export class Controller {
         if (owner) this.rdQueue.add(owner);
       });
     }
+  }
+
+  /**
+   * The RunnerDeployment's ActRunners whose registration failed (Registered=False) are tried again at
+   * once instead of after their backoff (up to 5 min), now that it may succeed.
+   */
+  private retryFailedRegistrations(rd: RD, why: string): void {
+    const failed = this.cache
+      .actRunnersOf(rd)
+      .filter((ar) => !isFinished(ar) && ar.status?.conditions?.some((c) => c.type === "Registered" && c.status === "False"));
+    for (const ar of failed) {
+      this.arQueue.forget(keyOf(ar));
+      this.arQueue.add(keyOf(ar));
+    }
+    if (failed.length > 0) this.deps.logger.info({ rd: keyOf(rd), actRunners: failed.length }, `Trying failed registrations again: ${why}`);
   }
 
   private async work(kind: string, queue: WorkQueue, reconcile: Reconcile): Promise<void> {

@@ -167,6 +167,15 @@ function courseEndingIn(name: string, phase: string): Promise<Record<string, unk
   });
 }
 
+/** The ActRunner `name` once its status says its registration failed (Registered=False). */
+function registrationFailedOf(name: string): Promise<ActRunner> {
+  return actRunnerWhen(
+    name,
+    "Registered=False",
+    (r) => r.status?.conditions?.some((c) => c.type === "Registered" && c.status === "False") ?? false,
+  );
+}
+
 async function events(objectName: string): Promise<CoreV1Event[]> {
   return (await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${objectName}` })).items;
 }
@@ -903,6 +912,32 @@ describe("controller", () => {
     expect(forgejoRunnersOf("gone")).toEqual([]);
   }, 240_000);
 
+  it("tries failed registrations again as soon as Forgejo answers the listener's polls again, not after their backoff", async () => {
+    await createRunnerDeployment("outage");
+    await startListener("outage");
+    // Registrations fail first (the listener's polls pass), long enough for their backoff to grow.
+    fake.addFault({ status: 503, method: "POST", pathPrefix: "/orgs/acme/actions/runners" });
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["outage"] });
+    const name = `outage-${job.id}-1`;
+    const failed = await registrationFailedOf(name);
+    expect(failed.status).toMatchObject({ phase: "Pending", reason: "ServerError" });
+    await new Promise((resolve) => setTimeout(resolve, 35_000));
+    // Then Forgejo goes down for the listener too, and comes back.
+    fake.addFault({ status: 503 });
+    await eventually("the listener's poll failing", async () =>
+      (await rdCondition("outage", "ForgejoReachable"))?.status === "False" ? true : undefined,
+    );
+    fake.clearFaults();
+    await actRunnerWhen(name, "its Job once Forgejo is back", (r) => r.status?.kubernetesJobName !== undefined, 60_000);
+    expect(
+      controller.output.some(
+        (line) =>
+          line.includes(`"rd":"${ns}/outage"`) &&
+          line.includes("Trying failed registrations again: Forgejo answers its listener's polls again"),
+      ),
+    ).toBe(true);
+  }, 180_000);
+
   it("deletes the Forgejo runners when the token Secret goes together with the RunnerDeployment (kubectl delete -f, a namespace deleted), with the token it last read", async () => {
     // A Secret of its own, read by nothing but this RunnerDeployment's ActRunners: the orphan sweep
     // uses the first RunnerDeployment of organization acme by name whose token works, here or earlier.
@@ -1060,11 +1095,7 @@ describe("controller", () => {
     await startListener("readonly", { token: TOKENS.readOnly });
     const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["readonly"] });
     const name = `readonly-${job.id}-1`;
-    const refused = await actRunnerWhen(
-      name,
-      "Registered=False",
-      (r) => r.status?.conditions?.some((c) => c.type === "Registered" && c.status === "False") ?? false,
-    );
+    const refused = await registrationFailedOf(name);
     const condition = refused.status!.conditions!.find((c) => c.type === "Registered")!;
     expect(condition).toMatchObject({ reason: "Forbidden", message: expect.stringContaining("needs the write:organization scope") });
     expect(refused.status?.phase).toBe("Pending");
