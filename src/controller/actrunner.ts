@@ -424,8 +424,15 @@ export class ActRunnerReconciler {
       }
     } catch (error) {
       const deletingForMs = Date.now() - new Date(ar.metadata.deletionTimestamp!).getTime();
-      if (deletingForMs < this.deps.cleanupTimeoutMs) throw error;
-      const message = `Gave up deleting Forgejo runner ${ar.status?.runnerName ?? forgejoRunnerName(ar)} after ${Math.round(deletingForMs / 1000)}s: ${error instanceof Error ? error.message : String(error)}; the orphan sweep deletes it once Forgejo answers (--orphan-sweep-interval); if it stays listed, delete it in Forgejo`;
+      const runner = ar.status?.runnerName ?? forgejoRunnerName(ar);
+      // Its Secret gone with its RunnerDeployment (and no token read before this process began):
+      // nothing can bring that token back, so waiting out the timeout would only hold the deletion.
+      const owner = this.deps.cache.runnerDeploymentOf(ar);
+      const noTokenToCome = error instanceof CredentialsMissing && (!owner || owner.metadata?.deletionTimestamp !== undefined);
+      if (!noTokenToCome && deletingForMs < this.deps.cleanupTimeoutMs) throw error;
+      const message = noTokenToCome
+        ? `Gave up deleting Forgejo runner ${runner}: ${error.message}, and its RunnerDeployment is gone, so no token can come back; the orphan sweep deletes the runner if a RunnerDeployment of the same Forgejo scope remains (--orphan-sweep-interval), else delete it in Forgejo`
+        : `Gave up deleting Forgejo runner ${runner} after ${Math.round(deletingForMs / 1000)}s: ${error instanceof Error ? error.message : String(error)}; the orphan sweep deletes it once Forgejo answers (--orphan-sweep-interval); if it stays listed, delete it in Forgejo`;
       this.deps.events.event(ar, "Warning", "RunnerCleanupAbandoned", message);
       this.deps.onRunnerCleanupAbandoned?.(ar);
       this.deps.logger.warn({ ar: `${ar.metadata.namespace}/${ar.metadata.name}` }, message);

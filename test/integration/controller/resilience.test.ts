@@ -100,8 +100,15 @@ async function actRunners(name: string): Promise<ActRunner[]> {
 
 const forgejoScope = { kind: "organization", organization: "acme" } as const;
 
-/** An ActRunner for a newly queued job (or `job`), made before the controller starts (so it is a suspect), like the listener makes it. */
-async function createActRunnerFor(label: string, job = fake.enqueueJob({ repository: "acme/app", runs_on: [label] })) {
+/**
+ * An ActRunner for a newly queued job (or `job`), made before the controller starts (so it is a
+ * suspect), like the listener makes it; `spec` overrides its fields.
+ */
+async function createActRunnerFor(
+  label: string,
+  job = fake.enqueueJob({ repository: "acme/app", runs_on: [label] }),
+  spec: Record<string, unknown> = {},
+) {
   const name = `${label}-1`;
   const created = (await objects.create(
     "actrunners",
@@ -117,6 +124,7 @@ async function createActRunnerFor(label: string, job = fake.enqueueJob({ reposit
         jobHandle: job.handle,
         jobData: { ...job, status: "waiting" } as never,
         retentionAfterFinish: "1h",
+        ...spec,
       } as never,
     }),
   )) as ActRunner;
@@ -248,6 +256,37 @@ describe("controller resilience", () => {
     expect(runnerUUIDOf(servedJob)).toBe(registered.uuid);
     expect(fake.callCount("POST")).toBe(postsBefore);
     expect([...fake.runners.values()].filter((r) => r.name === forgejoRunnerName(other.created))).toEqual([]);
+  }, 90_000);
+
+  it("after a restart, lets an ActRunner go at once whose token Secret went with its RunnerDeployment (no token can come back), saying so", async () => {
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: "torn-down-token" }, stringData: { token: TOKENS.owner } },
+    });
+    // No RunnerDeployment owns it: as after `kubectl delete -f` of the RunnerDeployment and its Secret.
+    const { name } = await createActRunnerFor("torn", undefined, {
+      tokenSecretRef: { name: "torn-down-token", namespace: ns, key: "token" },
+      jobTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true" } } },
+    });
+    const controller = await startController();
+    const recorded = await recordedWithRunner(name, "the runner registered");
+    await controller.stop("SIGKILL");
+    await core.deleteNamespacedSecret({ name: "torn-down-token", namespace: ns });
+    await objects.delete("actrunners", ns, name);
+    // The new process never read the Secret; the cleanup timeout is its default, 10 minutes.
+    await startController();
+    const listed = async () => ((await objects.list("actrunners", ns)) as { items: ActRunner[] }).items.map((r) => r.metadata!.name);
+    expect(await listed()).toContain(name);
+    await eventually("the ActRunner released", async () => ((await listed()).includes(name) ? undefined : true), 30_000, 250);
+    const abandoned = await eventually("the RunnerCleanupAbandoned Event", async () =>
+      (await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` })).items.find(
+        (e) => e.reason === "RunnerCleanupAbandoned",
+      ),
+    );
+    expect(abandoned.message).toBe(
+      `Gave up deleting Forgejo runner ${recorded.status!.runnerName}: token Secret ${ns}/torn-down-token not found (spec.tokenSecretRef), and its RunnerDeployment is gone, so no token can come back; the orphan sweep deletes the runner if a RunnerDeployment of the same Forgejo scope remains (--orphan-sweep-interval), else delete it in Forgejo`,
+    );
+    expect(fake.runners.has(recorded.status!.runnerId!)).toBe(true);
   }, 90_000);
 
   it("converges after being killed again and again, with no duplicate Jobs and no orphan Forgejo runners", async () => {
