@@ -168,9 +168,9 @@ export class ActRunnerReconciler {
 
   /**
    * A registration Forgejo refused or did not answer, or a token Secret or CA bundle that is missing:
-   * phase Pending with the reason, condition Registered=False and a RegistrationFailed Event when that changes (the RunnerDeployment's
-   * TokenValid shows a refused token). The reconcile is retried with backoff; a refused token is read
-   * from its Secret again then, as it may have been replaced.
+   * phase Pending with the reason, condition Registered=False and a RegistrationFailed Event when
+   * that changes (the RunnerDeployment's TokenValid shows a refused token). The reconcile is retried
+   * with backoff; a refused token is read from its Secret again then, as it may have been replaced.
    */
   private async reportRegistrationFailure(ar: AR, error: unknown): Promise<void> {
     const reason =
@@ -423,16 +423,8 @@ export class ActRunnerReconciler {
         }
       }
     } catch (error) {
-      const deletingForMs = Date.now() - new Date(ar.metadata.deletionTimestamp!).getTime();
-      const runner = ar.status?.runnerName ?? forgejoRunnerName(ar);
-      // Its Secret gone with its RunnerDeployment (and no token read before this process began):
-      // nothing can bring that token back, so waiting out the timeout would only hold the deletion.
-      const owner = this.deps.cache.runnerDeploymentOf(ar);
-      const noTokenToCome = error instanceof CredentialsMissing && (!owner || owner.metadata?.deletionTimestamp !== undefined);
-      if (!noTokenToCome && deletingForMs < this.deps.cleanupTimeoutMs) throw error;
-      const message = noTokenToCome
-        ? `Gave up deleting Forgejo runner ${runner}: ${error.message}, and its RunnerDeployment is gone, so no token can come back; the orphan sweep deletes the runner if a RunnerDeployment of the same Forgejo scope remains (--orphan-sweep-interval), else delete it in Forgejo`
-        : `Gave up deleting Forgejo runner ${runner} after ${Math.round(deletingForMs / 1000)}s: ${error instanceof Error ? error.message : String(error)}; the orphan sweep deletes it once Forgejo answers (--orphan-sweep-interval); if it stays listed, delete it in Forgejo`;
+      const message = this.givingUpCleanup(ar, error);
+      if (message === undefined) throw error;
       this.deps.events.event(ar, "Warning", "RunnerCleanupAbandoned", message);
       this.deps.onRunnerCleanupAbandoned?.(ar);
       this.deps.logger.warn({ ar: `${ar.metadata.namespace}/${ar.metadata.name}` }, message);
@@ -440,6 +432,21 @@ export class ActRunnerReconciler {
     await this.patchMetadata(ar, { finalizers: ar.metadata.finalizers.filter((f) => f !== FINALIZER) });
     this.registrations.forget(uid);
     return undefined;
+  }
+
+  /**
+   * Why the finalizer lets go of a Forgejo runner it failed to delete, or undefined to try again:
+   * after --runner-cleanup-timeout, or at once when the token Secret went with the RunnerDeployment
+   * (and this process read no token before), as nothing can bring that token back.
+   */
+  private givingUpCleanup(ar: AR, error: unknown): string | undefined {
+    const runner = ar.status?.runnerName ?? forgejoRunnerName(ar);
+    const owner = this.deps.cache.runnerDeploymentOf(ar);
+    if (error instanceof CredentialsMissing && (!owner || owner.metadata?.deletionTimestamp !== undefined))
+      return `Gave up deleting Forgejo runner ${runner}: ${error.message}, and its RunnerDeployment is gone, so no token can come back; the orphan sweep deletes the runner if a RunnerDeployment of the same Forgejo scope remains (--orphan-sweep-interval), else delete it in Forgejo`;
+    const deletingForMs = Date.now() - new Date(ar.metadata!.deletionTimestamp!).getTime();
+    if (deletingForMs < this.deps.cleanupTimeoutMs) return undefined;
+    return `Gave up deleting Forgejo runner ${runner} after ${Math.round(deletingForMs / 1000)}s: ${error instanceof Error ? error.message : String(error)}; the orphan sweep deletes it once Forgejo answers (--orphan-sweep-interval); if it stays listed, delete it in Forgejo`;
   }
 
   /** The Forgejo client that deletes the ActRunner's runner, with the token last read when its Secret is gone (forCleanup). */
