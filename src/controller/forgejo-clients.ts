@@ -89,15 +89,17 @@ export class ForgejoClients {
       namespace,
       ref.name,
     );
-    const caMap = caRef
-      ? await this.read(
-          "CA bundle ConfigMap",
-          () => this.core.readNamespacedConfigMap({ name: caRef.name, namespace }),
-          namespace,
-          caRef.name,
-        )
-      : undefined;
     const encoded = secret?.data?.[ref.key ?? DEFAULT_TOKEN_KEY];
+    // Without a token the bundle is not needed (missingCredentials names the Secret first).
+    const caMap =
+      caRef && encoded
+        ? await this.read(
+            "CA bundle ConfigMap",
+            () => this.core.readNamespacedConfigMap({ name: caRef.name, namespace }),
+            namespace,
+            caRef.name,
+          )
+        : undefined;
     const caBundle = caMap?.data?.[caRef?.key ?? DEFAULT_CA_BUNDLE_KEY];
     const missing = missingCredentials(namespace, ref, secret, caRef, caMap);
     if (missing) {

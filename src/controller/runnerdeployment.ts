@@ -194,7 +194,7 @@ export class RunnerDeploymentReconciler {
     const log = this.deps.logger.child({ rd: key });
     const { token, caBundle } = await this.checkReferences(rd);
     const digest = this.tokenDigestFor(key, token);
-    if (digest.previous !== undefined && digest.previous !== digest.current) this.deps.onTokenReplaced?.(rd);
+    if (digest.replaced) this.deps.onTokenReplaced?.(rd);
     const desired = listenerResources(rd, this.deps.listener, digest.current);
     const deployment = this.deps.cache.deployments.get(listenerName(rd), namespace);
     const deployedHash = deployment?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
@@ -202,10 +202,7 @@ export class RunnerDeploymentReconciler {
     const changed = deployedHash !== wantedHash;
     // Only the token differs from what the Deployment was built from.
     const tokenReplaced =
-      changed &&
-      digest.previous !== undefined &&
-      digest.previous !== digest.current &&
-      configHashOf(listenerResources(rd, this.deps.listener, digest.previous)) === deployedHash;
+      changed && digest.replaced && configHashOf(listenerResources(rd, this.deps.listener, digest.previous)) === deployedHash;
     const previous = this.applied.get(key);
     if (changed || Date.now() - (previous?.at ?? 0) >= this.deps.reapplyIntervalMs) {
       const marks: ListenerObjectMark[] = [];
@@ -243,12 +240,13 @@ export class RunnerDeploymentReconciler {
   /**
    * The token digest the listener is built with, and the one before: the token's, or while the
    * Secret or its key is missing the last one seen, so that a listener running with the token it
-   * started with is not rolled to a pod that cannot start.
+   * started with is not rolled to a pod that cannot start; `replaced` when a different token came.
    */
-  private tokenDigestFor(key: string, token: TokenCheck): { current?: string; previous?: string } {
+  private tokenDigestFor(key: string, token: TokenCheck): { current?: string; previous?: string; replaced: boolean } {
     const previous = this.tokenDigests.get(key);
     if (token.ok && token.digest) this.tokenDigests.set(key, token.digest);
-    return { current: this.tokenDigests.get(key), previous };
+    const current = this.tokenDigests.get(key);
+    return { current, previous, replaced: previous !== undefined && previous !== current };
   }
 
   private async writeStatus(
