@@ -58,6 +58,8 @@ export interface Fault {
   reset?: boolean;
   /** Carry the request out, then destroy the connection instead of answering (the answer is lost). */
   lostAnswer?: boolean;
+  /** Take the request and never answer it, as a server that hangs or a black-holed address does; close() ends the connection. */
+  noAnswer?: boolean;
   /** Only requests whose path starts with this (under /api/v1). */
   pathPrefix?: string;
   /** Only requests with this method, e.g. "POST". */
@@ -391,6 +393,10 @@ export class FakeForgejo {
       return;
     }
     if (fault.count !== undefined) fault.count--;
+    if (fault.noAnswer) {
+      req.socket.once("close", () => this.calls.push({ method: req.method, route, status: 0 }));
+      return;
+    }
     setTimeout(() => {
       if (fault.reset) {
         this.calls.push({ method: req.method, route, status: 0 });
