@@ -7,6 +7,7 @@ import express from "express";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { ForgejoError } from "../forgejo/errors.ts";
+import { UnansweredServers } from "../forgejo/unanswered-servers.ts";
 import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
 import { makeApplier } from "../k8s/apply.ts";
 import { makeEventRecorder, type EventRecorder } from "../k8s/events.ts";
@@ -39,6 +40,8 @@ export class Controller {
   readonly cache: ClusterCache;
   private readonly config: ControllerConfig;
   private readonly deps: ControllerDeps;
+  /** Forgejo servers whose calls fail at once: one went unanswered (shared by every Forgejo client). */
+  private readonly unanswered: UnansweredServers;
   private readonly rdQueue = new WorkQueue({ baseDelayMs: 500, maxDelayMs: 5 * 60_000 });
   private readonly arQueue = new WorkQueue({ baseDelayMs: 500, maxDelayMs: 5 * 60_000 });
   private readonly forgejo: ForgejoClients;
@@ -65,10 +68,20 @@ export class Controller {
     const apply = makeApplier(deps.kc);
     this.rest = makeRestClient(deps.kc);
     this.events = makeEventRecorder(this.rest, "forgejo-arc-controller", deps.logger);
+    this.unanswered = new UnansweredServers({
+      onChange: ({ server, answering, until, cause }) =>
+        answering
+          ? deps.logger.info({ server }, "Forgejo answers again")
+          : deps.logger.warn(
+              { server, until, err: cause?.message },
+              "Forgejo gave no answer: its calls fail at once until a trial call after the given time gets one",
+            ),
+    });
     this.forgejo = new ForgejoClients(deps.kc, this.cache, {
       onCall: forgejoCallMetrics(deps.registry),
       timeoutMs: config.forgejoTimeoutMs,
       proxy: config.proxy,
+      unanswered: this.unanswered,
     });
     this.rdReconciler = new RunnerDeploymentReconciler({
       kc: deps.kc,
@@ -226,7 +239,11 @@ export class Controller {
     const pollsFailing = new Set<string>();
     const onListenerPolls = (rd: KubernetesObject) => {
       if ((rd as RD).status?.lastPollError) pollsFailing.add(keyOf(rd));
-      else if (pollsFailing.delete(keyOf(rd))) this.retryFailedRegistrations(rd as RD, "Forgejo answers its listener's polls again");
+      else if (pollsFailing.delete(keyOf(rd))) {
+        const server = URL.parse((rd as RD).spec.forgejoServer)?.origin;
+        if (server) this.unanswered.heardFrom(server);
+        this.retryFailedRegistrations(rd as RD, "Forgejo answers its listener's polls again");
+      }
     };
     this.cache.runnerDeployments.on("add", onListenerPolls);
     this.cache.runnerDeployments.on("update", onListenerPolls);

@@ -19,15 +19,15 @@ export class ForgejoClients {
   private readonly cache: Pick<ClusterCache, "actRunners" | "runnerDeployments" | "runnerDeploymentOf">;
   private readonly clients = new Map<string, { client: ForgejoClient; expires: number }>();
   private nextPrune = 0;
-  /** What every client shares: metrics callback, timeout, proxy settings. */
-  private readonly shared: Pick<ForgejoClientOptions, "onCall" | "timeoutMs" | "proxy">;
+  /** What every client shares: metrics callback, timeout, proxy settings, which servers answer no call. */
+  private readonly shared: Pick<ForgejoClientOptions, "onCall" | "timeoutMs" | "proxy" | "unanswered">;
 
   private readonly now: () => number;
 
   constructor(
     kc: KubeConfig,
     cache: Pick<ClusterCache, "actRunners" | "runnerDeployments" | "runnerDeploymentOf">,
-    shared: Pick<ForgejoClientOptions, "onCall" | "timeoutMs" | "proxy"> = {},
+    shared: Pick<ForgejoClientOptions, "onCall" | "timeoutMs" | "proxy" | "unanswered"> = {},
     now: () => number = Date.now,
   ) {
     this.core = kc.makeApiClient(CoreV1Api);

@@ -8,11 +8,12 @@ import { ForgejoError } from "./errors.ts";
 import { describeProxy, proxyFor, type ProxySettings } from "./proxy.ts";
 import { describeScope, scopePrefix, tokenScopeFor, type ForgejoScope } from "./scope.ts";
 import type { ForgejoJob, ForgejoRunner, RegisteredRunner } from "./types.ts";
+import { NotSentError, SLOW_FAILURE_MS, type UnansweredServers } from "./unanswered-servers.ts";
 
 export interface ForgejoCall {
   operation: string;
   method: string;
-  /** HTTP status, or the error kind when no status came back. */
+  /** HTTP status, the error kind when no status came back, or "not_sent" (see UnansweredServers). */
   outcome: string;
   durationSeconds: number;
 }
@@ -31,6 +32,8 @@ export interface ForgejoClientOptions {
   retryBaseDelayMs?: number;
   /** Called once per HTTP attempt, for metrics. */
   onCall?: (call: ForgejoCall) => void;
+  /** Shared by the clients of a process: calls to a server that answers none fail at once. */
+  unanswered?: UnansweredServers;
 }
 
 /** One call of Forgejo's API: what it is for (metrics, errors), where it goes and the token scope it needs. */
@@ -59,7 +62,8 @@ const MAX_RETRY_AFTER_IN_CALL_MS = 5_000;
 export class ForgejoClient {
   private readonly base: URL;
   private readonly agent: HttpAgent | HttpsAgent;
-  private readonly options: Required<Omit<ForgejoClientOptions, "caBundle" | "onCall" | "proxy">> & Pick<ForgejoClientOptions, "onCall">;
+  private readonly options: Required<Omit<ForgejoClientOptions, "caBundle" | "onCall" | "proxy" | "unanswered">> &
+    Pick<ForgejoClientOptions, "onCall" | "unanswered">;
   /** The server and, when requests go through one, the proxy: "https://code.example.com through proxy http://proxy:3128". */
   private readonly where: string;
 
@@ -197,11 +201,15 @@ export class ForgejoClient {
   private async send(request: ApiRequest): Promise<Response> {
     const idempotent = request.method === "GET" || request.method === "DELETE";
     const attempts = idempotent ? this.options.attempts : 1;
+    let previous: ForgejoError | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.attempt(request);
       } catch (error) {
+        // A retry not sent because the server answered nothing since: the failure that says why is the earlier one.
+        if (error instanceof NotSentError) throw previous ?? error;
         if (!(error instanceof ForgejoError) || !error.transient || attempt >= attempts) throw error;
+        previous = error;
         if ((error.retryAfterMs ?? 0) > MAX_RETRY_AFTER_IN_CALL_MS) throw error;
         const delay = this.options.retryBaseDelayMs * 2 ** (attempt - 1);
         await sleep(Math.max(delay / 2 + Math.random() * (delay / 2), error.retryAfterMs ?? 0));
@@ -209,14 +217,40 @@ export class ForgejoClient {
     }
   }
 
-  private attempt(request: ApiRequest): Promise<Response> {
-    const { operation, method, path, body } = request;
-    const url = new URL(`api/v1/${path}`, this.base);
+  private async attempt(request: ApiRequest): Promise<Response> {
+    const { operation, method } = request;
+    const url = new URL(`api/v1/${request.path}`, this.base);
+    const target = `${method} ${url.pathname}`;
+    const unanswered = this.options.unanswered;
+    if (!unanswered) return this.exchange(request, url, target);
+    let trial: boolean;
+    try {
+      trial = unanswered.admit(this.base.origin, operation, target);
+    } catch (error) {
+      this.options.onCall?.({ operation, method, outcome: "not_sent", durationSeconds: 0 });
+      throw error;
+    }
+    const started = performance.now();
+    try {
+      const response = await this.exchange(request, url, target);
+      unanswered.settled(this.base.origin, trial);
+      return response;
+    } catch (error) {
+      const slow =
+        error instanceof ForgejoError &&
+        (error.kind === "timeout" || (error.kind === "unreachable" && performance.now() - started >= SLOW_FAILURE_MS));
+      unanswered.settled(this.base.origin, trial, slow ? error : undefined);
+      throw error;
+    }
+  }
+
+  /** One HTTP request and its answer. */
+  private exchange(request: ApiRequest, url: URL, target: string): Promise<Response> {
+    const { operation, method, body } = request;
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const started = performance.now();
     const report = (outcome: string) =>
       this.options.onCall?.({ operation, method, outcome, durationSeconds: (performance.now() - started) / 1000 });
-    const target = `${method} ${url.pathname}`;
     return new Promise<Response>((resolve, reject) => {
       const fail = (error: ForgejoError) => {
         report(error.status !== undefined ? String(error.status) : error.kind);

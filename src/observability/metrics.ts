@@ -13,7 +13,7 @@ export function createRegistry(role: string): Registry {
 export function forgejoCallMetrics(registry: Registry): (call: ForgejoCall) => void {
   const requests = new Counter({
     name: "forgejo_arc_forgejo_requests_total",
-    help: "HTTP attempts against Forgejo by operation and outcome (status code or error kind).",
+    help: "HTTP attempts against Forgejo by operation and outcome (status code, error kind, or not_sent while the server answers no call).",
     labelNames: ["operation", "outcome"],
     registers: [registry],
   });
@@ -26,6 +26,6 @@ export function forgejoCallMetrics(registry: Registry): (call: ForgejoCall) => v
   });
   return (call) => {
     requests.inc({ operation: call.operation, outcome: call.outcome });
-    duration.observe({ operation: call.operation }, call.durationSeconds);
+    if (call.outcome !== "not_sent") duration.observe({ operation: call.operation }, call.durationSeconds);
   };
 }

@@ -938,6 +938,47 @@ describe("controller", () => {
     ).toBe(true);
   }, 180_000);
 
+  it("keeps starting other RunnerDeployments' runners while one's Forgejo server takes registrations and never answers", async () => {
+    // Its own server, so that only its calls go unanswered; its listener's polls pass.
+    const silent = seededFake();
+    const silentUrl = await silent.listen();
+    try {
+      silent.addFault({ noAnswer: true, method: "POST", pathPrefix: "/orgs/acme/actions/runners" });
+      await createRunnerDeployment("silent", { forgejoServer: silentUrl });
+      listeners.push(await startListenerProcess({ namespace: ns, rdName: "silent", forgejoUrl: silentUrl, token: TOKENS.owner }));
+      // More ActRunners than the controller has workers, each of whose registrations would hold one for the timeout.
+      for (let i = 0; i < 12; i++) silent.enqueueJob({ repository: "acme/app", runs_on: ["silent"] });
+      await eventually("12 ActRunners of silent", async () => ((await actRunners("silent")).length === 12 ? true : undefined));
+      const timedOut = await eventually(
+        "a registration timed out",
+        async () =>
+          (await actRunners("silent")).find((r) => r.status?.conditions?.some((c) => c.type === "Registered" && c.reason === "Timeout")),
+        30_000,
+      );
+      expect(timedOut.status?.message).toContain(silentUrl);
+
+      await createRunnerDeployment("bystander");
+      await startListener("bystander");
+      const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["bystander"] });
+      const name = `bystander-${job.id}-1`;
+      await eventually("the bystander's ActRunner", async () => ((await actRunner(name)) ? true : undefined), 30_000, 100);
+      const created = Date.now();
+      await actRunnerWhen(name, "its Job", (r) => r.status?.kubernetesJobName !== undefined, 60_000);
+      // Without failing the silent server's calls at once, it waited about a timeout (10 s) behind them.
+      expect(Date.now() - created).toBeLessThan(5_000);
+      expect(controller.output.some((line) => line.includes(silentUrl) && line.includes("gave no answer"))).toBe(true);
+    } finally {
+      silent.clearFaults();
+      await objects.delete("runnerdeployments", ns, "silent");
+      await eventually(
+        "silent's ActRunners gone",
+        async () => ((await actRunners("silent")).length === 0 ? true : undefined),
+        GC_TIMEOUT_MS,
+      );
+      await silent.close();
+    }
+  }, 180_000);
+
   it("deletes the Forgejo runners when the token Secret goes together with the RunnerDeployment (kubectl delete -f, a namespace deleted), with the token it last read", async () => {
     // A Secret of its own, read by nothing but this RunnerDeployment's ActRunners: the orphan sweep
     // uses the first RunnerDeployment of organization acme by name whose token works, here or earlier.

@@ -1,5 +1,6 @@
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { ForgejoClient, parseRetryAfter, type ForgejoCall } from "../../../src/forgejo/client.ts";
+import { NotSentError, UnansweredServers } from "../../../src/forgejo/unanswered-servers.ts";
 import type { ForgejoScope } from "../../../src/forgejo/scope.ts";
 import { USER_AGENT } from "../../../src/version.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
@@ -242,6 +243,29 @@ describe("Forgejo client against the fake Forgejo", () => {
     const error = await failure(client({ timeoutMs: 100, attempts: 1 }).jobs(acme, ["x"]));
     expect(error.kind).toBe("timeout");
     expect(error.message).toContain("no answer within 100 ms");
+  });
+
+  it("fails calls to a server that gave no answer at once, without sending them, until a trial call gets one", async () => {
+    const calls: ForgejoCall[] = [];
+    const unanswered = new UnansweredServers({ quietMs: 300 });
+    const shared = { timeoutMs: 100, unanswered, onCall: (call: ForgejoCall) => calls.push(call) };
+    const hang = fake.addFault({ noAnswer: true, count: 5 });
+    const first = await failure(client(shared).jobs(acme, ["x"]));
+    expect(first.message).toContain("no answer within 100 ms");
+    // Its own retry was not sent either.
+    expect(calls.map((c) => c.outcome)).toEqual(["timeout", "not_sent"]);
+    // Another client of the same server (another token): not sent, and not tried again within the call.
+    const started = Date.now();
+    const second = await failure(client({ ...shared, token: TOKENS.outsider }).getRunner(acme, 1));
+    expect(Date.now() - started).toBeLessThan(50);
+    expect(second).toBeInstanceOf(NotSentError);
+    expect(second.message).toContain(`GET /api/v1/orgs/acme/actions/runners/1 on ${url}: not sent: ${url} has answered no call since`);
+    expect(calls.map((c) => c.outcome)).toEqual(["timeout", "not_sent", "not_sent"]);
+    expect(hang.count).toBe(4); // the fake took one request only
+    hang.count = 0;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await client(shared).jobs(acme, ["x"])).toEqual([]);
+    expect(await client(shared).jobs(acme, ["x"])).toEqual([]);
   });
 
   it("trusts a private CA bundle for an https Forgejo", async () => {
