@@ -163,6 +163,8 @@ export class RunnerDeploymentReconciler {
   private readonly deps: RunnerDeploymentReconcilerDeps;
   /** Per RunnerDeployment key, what the last apply of its listener objects left. */
   private readonly applied = new Map<string, { at: number; marks: ListenerObjectMark[] }>();
+  /** Per RunnerDeployment key, the resourceVersion our last status write replaced: a cache still showing it is stale. */
+  private readonly statusSuperseded = new Map<string, string>();
   /** Per RunnerDeployment key, the digest of the token its Secret last held. */
   private readonly tokenDigests = new Map<string, string>();
   /** The token Secret and CA bundle checks per RunnerDeployment, kept briefly: status-only reconciles are frequent. */
@@ -189,6 +191,7 @@ export class RunnerDeploymentReconciler {
     if (!rd || rd.metadata?.deletionTimestamp) {
       this.applied.delete(key);
       this.tokenDigests.delete(key);
+      this.statusSuperseded.delete(key);
       return undefined; // owner references cascade the rest
     }
     const log = this.deps.logger.child({ rd: key });
@@ -258,6 +261,11 @@ export class RunnerDeploymentReconciler {
   ): Promise<void> {
     const namespace = rd.metadata!.namespace!;
     const name = rd.metadata!.name!;
+    const key = `${namespace}/${name}`;
+    // Deciding from a version older than our own last status write would post its Events again;
+    // the watch event of that write brings the RunnerDeployment back.
+    if (this.statusSuperseded.get(key) === rd.metadata?.resourceVersion) return;
+    this.statusSuperseded.delete(key);
     const listenerPod = this.listenerPod(rd, deployment);
     const now = new Date();
     let conditions: Condition[] = rd.status?.conditions ?? [];
@@ -273,17 +281,27 @@ export class RunnerDeploymentReconciler {
     const current = rd.status ?? {};
     const changed = (Object.keys(status) as (keyof RunnerDeploymentStatus)[]).some((key) => !isDeepStrictEqual(current[key], status[key]));
     if (!changed) return;
-    await this.custom.patchNamespacedCustomObjectStatus(
-      {
-        group: API_GROUP,
-        version: API_VERSION,
-        namespace,
-        plural: "runnerdeployments",
-        name,
-        body: { status: { ...status, listenerPodName: status.listenerPodName ?? null } },
-      },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-    );
+    try {
+      // The resourceVersion makes the write conditional: the listener writes this status too (each poll).
+      await this.custom.patchNamespacedCustomObjectStatus(
+        {
+          group: API_GROUP,
+          version: API_VERSION,
+          namespace,
+          plural: "runnerdeployments",
+          name,
+          body: {
+            metadata: { resourceVersion: rd.metadata?.resourceVersion },
+            status: { ...status, listenerPodName: status.listenerPodName ?? null },
+          },
+        },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+    } catch (error) {
+      if (apiErrorCode(error) === 409) return; // written since the cached version; its watch event brings the RunnerDeployment back
+      throw error;
+    }
+    this.statusSuperseded.set(key, rd.metadata!.resourceVersion!);
     for (const condition of transitions(current.conditions, conditions)) {
       if (condition.type === "Ready" && condition.status === "Unknown") continue;
       this.deps.events.event(

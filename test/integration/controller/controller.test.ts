@@ -340,6 +340,11 @@ describe("controller", () => {
     );
     expect(ready.status?.listenerPodName).toBe(pod.metadata?.name);
     expect(ready.status?.conditions?.find((c) => c.type === "ListenerAvailable")).toMatchObject({ status: "True" });
+    // One Event per condition transition, also when the RunnerDeployment is reconciled again before
+    // the cache shows the status just written (its Deployment, pod and ActRunners all trigger passes).
+    await eventOf("executed", "Ready", (e) => e.reason === "Ready");
+    const said = (await events("executed")).map((e) => `${e.type} ${e.reason}: ${e.message}`);
+    expect(said).toEqual([...new Set(said)]);
     // Its output through the API server's pods/log, which the executor node serves as a kubelet does.
     const logOf = (tailLines?: number) =>
       core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: ns, container: "listener", tailLines });

@@ -168,7 +168,7 @@ describe("registrationRefusal", () => {
   });
 });
 
-describe("RunnerDeploymentReconciler and a replaced token", () => {
+describe("RunnerDeploymentReconciler", () => {
   const SECRET = "/api/v1/namespaces/ci/secrets/forgejo-token";
   let api: KubeApiFixture;
 
@@ -177,6 +177,64 @@ describe("RunnerDeploymentReconciler and a replaced token", () => {
   });
 
   afterAll(() => api.close());
+
+  it("writes the status on the version it decided from, and posts each transition's Event once, also when passes outrun the cache", async () => {
+    const STATUS = "/apis/forgejo.actions.io/v1alpha1/namespaces/ci/runnerdeployments/builders/status";
+    api.objects.set(SECRET, { apiVersion: "v1", kind: "Secret", data: { token: "b2xk" } });
+    api.writes.length = 0;
+    let cached = rd({ metadata: { generation: 1, resourceVersion: "1" } }) as RD;
+    let deployment: V1Deployment | undefined;
+    let applied: V1Deployment | undefined;
+    const posted: string[] = [];
+    const reconciler = new RunnerDeploymentReconciler({
+      kc: api.kc,
+      cache: {
+        runnerDeployments: { get: () => cached },
+        deployments: { get: () => deployment },
+        listenerPods: { list: () => [] },
+        actRunnersOf: () => [],
+      } as unknown as ClusterCache,
+      apply: (object) => {
+        if ((object as KubernetesObject).kind === "Deployment") applied = object as V1Deployment;
+        return Promise.resolve({ ...(object as KubernetesObject), metadata: { uid: "u", generation: 1 } });
+      },
+      events: { event: (_o: unknown, type: string, reason: string) => posted.push(`${type} ${reason}`) } as unknown as EventRecorder,
+      logger: pino({ level: "silent" }),
+      listener: { image: "forgejo-arc:test" },
+      reapplyIntervalMs: 60_000,
+    });
+    const statusWrites = () => api.writes.filter((w) => w.request === `PATCH ${STATUS}`).map((w) => w.body as RD);
+
+    await reconciler.reconcile("ci", "builders");
+    expect(statusWrites()).toHaveLength(1);
+    expect(statusWrites()[0]!.metadata?.resourceVersion).toBe("1");
+    const first = [...posted];
+    expect(first).toContain("Normal SecretFound");
+    // Passes before the cache shows that write (its Deployment, pods and ActRunners trigger them) leave it alone.
+    deployment = applied;
+    await reconciler.reconcile("ci", "builders");
+    expect(statusWrites()).toHaveLength(1);
+    expect(posted).toEqual(first);
+    // Once the cache has it, only what changed since is written and told.
+    cached = { ...cached, metadata: { ...cached.metadata, resourceVersion: "2" }, status: statusWrites()[0]!.status };
+    deployment = { ...applied, status: { availableReplicas: 1 } };
+    await reconciler.reconcile("ci", "builders");
+    expect(statusWrites()).toHaveLength(2);
+    expect(statusWrites()[1]!.metadata?.resourceVersion).toBe("2");
+    expect(posted.slice(first.length)).toEqual(["Normal Available"]);
+    // A write refused because the status changed since the cached version (the listener's poll) is no failure, and tells nothing.
+    api.failWrites.set(STATUS, 409);
+    cached = {
+      ...cached,
+      metadata: { ...cached.metadata, resourceVersion: "3" },
+      status: { ...statusWrites()[1]!.status, conditions: [] },
+    };
+    const told = posted.length;
+    await expect(reconciler.reconcile("ci", "builders")).resolves.toEqual(expect.any(Number));
+    expect(statusWrites()).toHaveLength(3);
+    expect(posted).toHaveLength(told);
+    api.failWrites.clear();
+  });
 
   it("reports a token replaced in the Secret once, and neither a first read, an unchanged token nor a missing Secret", async () => {
     const setToken = (token: string) => api.objects.set(SECRET, { apiVersion: "v1", kind: "Secret", data: { token } });
