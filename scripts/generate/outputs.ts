@@ -164,8 +164,9 @@ export function apiDoc(kinds: KindSchema[], documents: SchemaDocuments): string 
     const meta = kind.schema["x-crd"] as CrdMeta;
     const schema = crdSchema(kind, documents);
     out.push(`## ${kind.kind} (\`${meta.shortNames.join("`, `")}\`)`, "", String(kind.schema.description), "");
-    for (const part of ["spec", "status"]) {
+    for (const part of ["metadata", "spec", "status"]) {
       const partSchema = (schema.properties as Record<string, JsonSchema>)[part]!;
+      if (!partSchema.properties) continue; // metadata: only where the schema restricts it
       out.push(`### ${part}`, "", "| Field | Type | Default | Description |", "| --- | --- | --- | --- |");
       const rows: string[] = [];
       for (const [name, child] of Object.entries(partSchema.properties as Record<string, JsonSchema>)) {

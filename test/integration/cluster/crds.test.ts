@@ -33,8 +33,16 @@ describe("generated CRDs on the real API server", () => {
     ],
     ["a pollInterval that is no duration (schema pattern)", { spec: { pollInterval: "soon" } }, "spec.pollInterval in body should match"],
     ["a missing labels (schema required)", { spec: { labels: undefined } }, "spec.labels: Required value"],
+    [
+      "a name longer than 63 characters (schema maxLength: a label value)",
+      { metadata: { name: "r".repeat(64) } },
+      "metadata.name: Too long: may not be more than 63",
+    ],
   ])("rejects a RunnerDeployment with %s", async (_title, overrides, message) => {
-    const failure = await rejection(objects.create("runnerdeployments", ns, inNs(rd(overrides as never), "bad")));
+    const body = rd(overrides as never);
+    const failure = await rejection(
+      objects.create("runnerdeployments", ns, inNs(body, body.metadata?.name === "builders" ? "bad" : body.metadata!.name!)),
+    );
     expect(failure.code).toBe(422);
     expect(failure.message).toContain(message);
   });

@@ -115,6 +115,11 @@ describe("validating webhook for RunnerDeployment", () => {
     ],
     ["maxRunners of 0", { spec: { maxRunners: 0 } }, "spec.maxRunners: must be >= 1, got 0"],
     [
+      "a name longer than 63 characters (a label value)",
+      { metadata: { name: "r".repeat(64) } },
+      "metadata.name: must NOT have more than 63 characters",
+    ],
+    [
       "a runnerTemplate without a runner container",
       { spec: { runnerTemplate: { spec: { containers: [{ name: "main", image: "x" }] } } } },
       'spec.runnerTemplate.spec.containers: must include a container named "runner"',
