@@ -9,6 +9,7 @@ import {
   registrationRefusal,
   runnerDeploymentConditions,
   RunnerDeploymentReconciler,
+  type RunnerDeploymentReconcilerDeps,
 } from "../../../src/controller/runnerdeployment.ts";
 import type { EventRecorder } from "../../../src/k8s/events.ts";
 import { startKubeApi, type KubeApiFixture } from "../../fixtures/kube-api.ts";
@@ -178,31 +179,43 @@ describe("RunnerDeploymentReconciler", () => {
 
   afterAll(() => api.close());
 
+  /** A reconciler whose cache holds `cached.rd()` and its listener Deployment `cached.deployment?.()`; records its Events and the Deployment it applies. */
+  function reconcilerOver(
+    cached: { rd: () => RD; deployment?: () => V1Deployment | undefined },
+    more: Partial<RunnerDeploymentReconcilerDeps> = {},
+  ) {
+    const recorded: { posted: string[]; deployment?: V1Deployment } = { posted: [] };
+    const reconciler = new RunnerDeploymentReconciler({
+      kc: api.kc,
+      cache: {
+        runnerDeployments: { get: cached.rd },
+        deployments: { get: () => cached.deployment?.() },
+        listenerPods: { list: () => [] },
+        actRunnersOf: () => [],
+      } as unknown as ClusterCache,
+      apply: (object) => {
+        if ((object as KubernetesObject).kind === "Deployment") recorded.deployment = object as V1Deployment;
+        return Promise.resolve({ ...(object as KubernetesObject), metadata: { uid: "u", generation: 1 } });
+      },
+      events: {
+        event: (_o: unknown, type: string, reason: string) => recorded.posted.push(`${type} ${reason}`),
+      } as unknown as EventRecorder,
+      logger: pino({ level: "silent" }),
+      listener: { image: "forgejo-arc:test" },
+      reapplyIntervalMs: 60_000,
+      ...more,
+    });
+    return { reconciler, recorded };
+  }
+
   it("writes the status on the version it decided from, and posts each transition's Event once, also when passes outrun the cache", async () => {
     const STATUS = "/apis/forgejo.actions.io/v1alpha1/namespaces/ci/runnerdeployments/builders/status";
     api.objects.set(SECRET, { apiVersion: "v1", kind: "Secret", data: { token: "b2xk" } });
     api.writes.length = 0;
     let cached = rd({ metadata: { generation: 1, resourceVersion: "1" } }) as RD;
     let deployment: V1Deployment | undefined;
-    let applied: V1Deployment | undefined;
-    const posted: string[] = [];
-    const reconciler = new RunnerDeploymentReconciler({
-      kc: api.kc,
-      cache: {
-        runnerDeployments: { get: () => cached },
-        deployments: { get: () => deployment },
-        listenerPods: { list: () => [] },
-        actRunnersOf: () => [],
-      } as unknown as ClusterCache,
-      apply: (object) => {
-        if ((object as KubernetesObject).kind === "Deployment") applied = object as V1Deployment;
-        return Promise.resolve({ ...(object as KubernetesObject), metadata: { uid: "u", generation: 1 } });
-      },
-      events: { event: (_o: unknown, type: string, reason: string) => posted.push(`${type} ${reason}`) } as unknown as EventRecorder,
-      logger: pino({ level: "silent" }),
-      listener: { image: "forgejo-arc:test" },
-      reapplyIntervalMs: 60_000,
-    });
+    const { reconciler, recorded } = reconcilerOver({ rd: () => cached, deployment: () => deployment });
+    const posted = recorded.posted;
     const statusWrites = () => api.writes.filter((w) => w.request === `PATCH ${STATUS}`).map((w) => w.body as RD);
 
     await reconciler.reconcile("ci", "builders");
@@ -211,13 +224,13 @@ describe("RunnerDeploymentReconciler", () => {
     const first = [...posted];
     expect(first).toContain("Normal SecretFound");
     // Passes before the cache shows that write (its Deployment, pods and ActRunners trigger them) leave it alone.
-    deployment = applied;
+    deployment = recorded.deployment;
     await reconciler.reconcile("ci", "builders");
     expect(statusWrites()).toHaveLength(1);
     expect(posted).toEqual(first);
     // Once the cache has it, only what changed since is written and told.
     cached = { ...cached, metadata: { ...cached.metadata, resourceVersion: "2" }, status: statusWrites()[0]!.status };
-    deployment = { ...applied, status: { availableReplicas: 1 } };
+    deployment = { ...recorded.deployment, status: { availableReplicas: 1 } };
     await reconciler.reconcile("ci", "builders");
     expect(statusWrites()).toHaveLength(2);
     expect(statusWrites()[1]!.metadata?.resourceVersion).toBe("2");
@@ -240,21 +253,7 @@ describe("RunnerDeploymentReconciler", () => {
     const setToken = (token: string) => api.objects.set(SECRET, { apiVersion: "v1", kind: "Secret", data: { token } });
     let current = rd({ metadata: { generation: 1 } }) as RD;
     const replaced: string[] = [];
-    const reconciler = new RunnerDeploymentReconciler({
-      kc: api.kc,
-      cache: {
-        runnerDeployments: { get: () => current },
-        deployments: { get: () => undefined },
-        listenerPods: { list: () => [] },
-        actRunnersOf: () => [],
-      } as unknown as ClusterCache,
-      apply: (object) => Promise.resolve({ ...(object as KubernetesObject), metadata: { uid: "u", generation: 1 } }),
-      events: { event: () => undefined } as unknown as EventRecorder,
-      logger: pino({ level: "silent" }),
-      listener: { image: "forgejo-arc:test" },
-      reapplyIntervalMs: 60_000,
-      onTokenReplaced: (rd) => replaced.push(rd.metadata!.name!),
-    });
+    const { reconciler } = reconcilerOver({ rd: () => current }, { onTokenReplaced: (rd) => replaced.push(rd.metadata!.name!) });
     // A new generation makes each pass read the Secret again (checks are kept 30 s per generation).
     const pass = async (token: string | undefined) => {
       if (token === undefined) api.objects.delete(SECRET);
