@@ -943,6 +943,30 @@ describe("controller", () => {
     ).toBe(true);
   }, 180_000);
 
+  it("raises the count of a RunnerDeployment's repeated Events instead of adding one per flap of a condition", async () => {
+    await createRunnerDeployment("flaky");
+    await startListener("flaky");
+    const reachable = (status: string) =>
+      eventually(`ForgejoReachable ${status}`, async () =>
+        (await rdCondition("flaky", "ForgejoReachable"))?.status === status ? true : undefined,
+      );
+    await reachable("True");
+    for (let flap = 0; flap < 3; flap++) {
+      fake.addFault({ status: 502, pathPrefix: "/orgs/acme/actions/runners/jobs" });
+      await reachable("False");
+      fake.clearFaults();
+      await reachable("True");
+    }
+    const unreachable = await eventOf(
+      "flaky",
+      "a ForgejoReachable False counted three times",
+      (e) => e.message?.startsWith("ForgejoReachable is False") === true && (e.count ?? 0) >= 3,
+    );
+    expect(unreachable).toMatchObject({ type: "Warning", reason: "ServerError", count: 3 });
+    const said = (await events("flaky")).map((e) => `${e.type} ${e.reason}: ${e.message}`);
+    expect(said).toEqual([...new Set(said)]);
+  }, 120_000);
+
   it("keeps starting other RunnerDeployments' runners while one's Forgejo server takes registrations and never answers", async () => {
     // Its own server, so that only its calls go unanswered; its listener's polls pass.
     const silent = seededFake();
