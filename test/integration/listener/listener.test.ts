@@ -155,7 +155,9 @@ describe("listener", () => {
 
     // Health and metrics are served.
     expect((await listener.get("/healthz")).status).toBe(200);
-    expect((await listener.get("/readyz")).status).toBe(200);
+    // Ready from the first successful poll on, which counts once its status patch is answered: the
+    // status can be read a moment before the listener has that answer.
+    await eventually("the listener ready", async () => ((await listener.get("/readyz")).status === 200 ? true : undefined), 5_000, 100);
     const metrics = (await listener.get("/metrics")).text;
     // Every series names the RunnerDeployment the listener serves.
     const rdSeries = { runner_deployment_namespace: ns, runner_deployment: "fields" };
