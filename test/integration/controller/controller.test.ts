@@ -765,7 +765,11 @@ describe("controller", () => {
     const vanished = await eventually(
       "the JobVanished count",
       async () =>
-        (await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Failed", reason: "JobVanished" })) || undefined,
+        (await controllerMetric("forgejo_arc_actrunners_finished_total", {
+          runner_deployment: "cancel",
+          phase: "Failed",
+          reason: "JobVanished",
+        })) || undefined,
     );
     expect(vanished).toBe(1);
     await eventually("the Job deleted", async () => {
