@@ -17,7 +17,7 @@ import type { EventRecorder } from "../k8s/events.ts";
 import type { RestClient } from "../k8s/rest.ts";
 import { pickedUp as markedPickedUp } from "../listener/plan.ts";
 import type { Logger } from "../observability/log.ts";
-import type { AR, ClusterCache } from "./cache.ts";
+import { keyOf, SupersededVersions, type AR, type ClusterCache } from "./cache.ts";
 import { findCondition, setCondition, type ConditionInput } from "./conditions.ts";
 import { CredentialsMissing, type ForgejoClients } from "./forgejo-clients.ts";
 import type { ForgejoClient } from "../forgejo/client.ts";
@@ -60,8 +60,8 @@ export class ActRunnerReconciler {
   private readonly custom: CustomObjectsApi;
   private readonly batch: BatchV1Api;
   private readonly core: CoreV1Api;
-  /** Per key, the resourceVersion our last write replaced: a cache still showing it is stale. */
-  private readonly superseded = new Map<string, string>();
+  /** Deciding from a version older than our own last write would repeat steps (e.g. register twice). */
+  private readonly superseded = new SupersededVersions();
   private readonly registrations = new Registrations();
   private readonly jobAttempts: JobAttempts;
   private readonly starter: RunnerStarter;
@@ -98,16 +98,14 @@ export class ActRunnerReconciler {
     this.jobAttempts.release(ar.metadata.uid);
     this.lastPickupCheck.delete(ar.metadata.uid);
     this.lastPodLook.delete(ar.metadata.uid);
+    this.superseded.forget(keyOf(ar));
   }
 
   async reconcile(namespace: string, name: string): Promise<Requeue> {
     const cached = this.deps.cache.actRunners.get(name, namespace);
     if (!cached) return undefined;
     let ar = cached;
-    // Deciding from a version older than our own last write would repeat steps (e.g. register twice).
-    const key = `${namespace}/${name}`;
-    if (this.superseded.get(key) === ar.metadata?.resourceVersion) return 100;
-    this.superseded.delete(key);
+    if (this.superseded.stale(ar)) return 100;
     if (ar.metadata?.deletionTimestamp) return this.finalize(ar);
     // Steps that write go on with the object the API server returned (never older than the cache),
     // so a new ActRunner reaches its Job in one pass instead of one informer round trip per step.
@@ -467,7 +465,7 @@ export class ActRunnerReconciler {
       { metadata: { ...metadata, resourceVersion: ar.metadata!.resourceVersion } },
       MERGE_PATCH,
     );
-    this.superseded.set(`${ar.metadata!.namespace}/${ar.metadata!.name}`, ar.metadata!.resourceVersion!);
+    this.superseded.replaced(ar);
     return updated;
   }
 
@@ -483,7 +481,7 @@ export class ActRunnerReconciler {
       { metadata: { resourceVersion: ar.metadata!.resourceVersion }, status },
       MERGE_PATCH,
     );
-    this.superseded.set(`${ar.metadata!.namespace}/${ar.metadata!.name}`, ar.metadata!.resourceVersion!);
+    this.superseded.replaced(ar);
     if (fields.phase && fields.phase !== current.phase) {
       this.deps.onPhase?.(updated, fields.phase, current.phase);
       // Events expire (an hour by default); the log keeps every runner's course for later searches.

@@ -138,3 +138,30 @@ export function splitKey(key: string): { namespace: string; name: string } {
   const [namespace = "", name = ""] = key.split("/");
   return { namespace, name };
 }
+
+/**
+ * The versions our own writes replaced, per object: a cached object still at one of them is older
+ * than what was written, and deciding from it would repeat a step (register a second runner, post
+ * a transition's Events again). The watch event of the write brings the object back.
+ */
+export class SupersededVersions {
+  private readonly versions = new Map<string, string>();
+
+  /** A write of ours replaced `decidedOn`, the version the decision was made from. */
+  replaced(decidedOn: { metadata?: { namespace?: string; name?: string; resourceVersion?: string } }): void {
+    if (decidedOn.metadata?.resourceVersion) this.versions.set(keyOf(decidedOn), decidedOn.metadata.resourceVersion);
+  }
+
+  /** Whether `cached` is a version a write of ours replaced; once the cache has moved past it, it is forgotten. */
+  stale(cached: { metadata?: { namespace?: string; name?: string; resourceVersion?: string } }): boolean {
+    const key = keyOf(cached);
+    if (this.versions.get(key) === cached.metadata?.resourceVersion) return true;
+    this.versions.delete(key);
+    return false;
+  }
+
+  /** The object is gone. */
+  forget(key: string): void {
+    this.versions.delete(key);
+  }
+}

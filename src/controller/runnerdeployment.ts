@@ -22,7 +22,7 @@ import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
 import type { Logger } from "../observability/log.ts";
 import { failureReason } from "../forgejo/errors.ts";
-import { matchesLabels, type AR, type ClusterCache, type RD } from "./cache.ts";
+import { matchesLabels, SupersededVersions, type AR, type ClusterCache, type RD } from "./cache.ts";
 import { setCondition, transitions, type ConditionInput } from "./conditions.ts";
 import {
   CONFIG_HASH_ANNOTATION,
@@ -163,8 +163,8 @@ export class RunnerDeploymentReconciler {
   private readonly deps: RunnerDeploymentReconcilerDeps;
   /** Per RunnerDeployment key, what the last apply of its listener objects left. */
   private readonly applied = new Map<string, { at: number; marks: ListenerObjectMark[] }>();
-  /** Per RunnerDeployment key, the resourceVersion our last status write replaced: a cache still showing it is stale. */
-  private readonly statusSuperseded = new Map<string, string>();
+  /** Deciding from a version older than our own last status write would post its Events again. */
+  private readonly statusSuperseded = new SupersededVersions();
   /** Per RunnerDeployment key, the digest of the token its Secret last held. */
   private readonly tokenDigests = new Map<string, string>();
   /** The token Secret and CA bundle checks per RunnerDeployment, kept briefly: status-only reconciles are frequent. */
@@ -191,7 +191,7 @@ export class RunnerDeploymentReconciler {
     if (!rd || rd.metadata?.deletionTimestamp) {
       this.applied.delete(key);
       this.tokenDigests.delete(key);
-      this.statusSuperseded.delete(key);
+      this.statusSuperseded.forget(key);
       return undefined; // owner references cascade the rest
     }
     const log = this.deps.logger.child({ rd: key });
@@ -261,11 +261,7 @@ export class RunnerDeploymentReconciler {
   ): Promise<void> {
     const namespace = rd.metadata!.namespace!;
     const name = rd.metadata!.name!;
-    const key = `${namespace}/${name}`;
-    // Deciding from a version older than our own last status write would post its Events again;
-    // the watch event of that write brings the RunnerDeployment back.
-    if (this.statusSuperseded.get(key) === rd.metadata?.resourceVersion) return;
-    this.statusSuperseded.delete(key);
+    if (this.statusSuperseded.stale(rd)) return;
     const listenerPod = this.listenerPod(rd, deployment);
     const now = new Date();
     let conditions: Condition[] = rd.status?.conditions ?? [];
@@ -301,7 +297,7 @@ export class RunnerDeploymentReconciler {
       if (apiErrorCode(error) === 409) return; // written since the cached version; its watch event brings the RunnerDeployment back
       throw error;
     }
-    this.statusSuperseded.set(key, rd.metadata!.resourceVersion!);
+    this.statusSuperseded.replaced(rd);
     for (const condition of transitions(current.conditions, conditions)) {
       if (condition.type === "Ready" && condition.status === "Unknown") continue;
       this.deps.events.event(
