@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Server } from "node:http";
 import { CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1Namespace } from "@kubernetes/client-node";
 import express from "express";
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { ForgejoError } from "../forgejo/errors.ts";
 import { UnansweredServers } from "../forgejo/unanswered-servers.ts";
@@ -22,7 +22,7 @@ import { ActRunnerReconciler } from "./actrunner.ts";
 import { ClusterCache, keyOf, ownerRunnerDeploymentName, splitKey, type AR, type RD } from "./cache.ts";
 import type { ControllerConfig } from "./config.ts";
 import { ForgejoClients } from "./forgejo-clients.ts";
-import { runDurationSeconds } from "./job-status.ts";
+import { ControllerMetrics } from "./metrics.ts";
 import { OrphanSweep } from "./orphan-sweep.ts";
 import { WorkQueue } from "./queue.ts";
 import { RunnerDeploymentReconciler } from "./runnerdeployment.ts";
@@ -50,7 +50,7 @@ export class Controller {
   private readonly arReconciler: ActRunnerReconciler;
   private readonly elector?: LeaderElector;
   private readonly workers: Promise<void>[] = [];
-  private readonly metrics;
+  private readonly metrics: ControllerMetrics;
   private readonly events: EventRecorder;
   /** kube-system's uid, read when this replica begins to lead; marks the Forgejo runners it registers. */
   private clusterId?: string;
@@ -64,7 +64,7 @@ export class Controller {
     this.config = config;
     this.deps = deps;
     this.cache = new ClusterCache(deps.kc, deps.logger, config.relistIntervalMs);
-    this.metrics = createControllerMetrics(deps.registry, this.cache);
+    this.metrics = new ControllerMetrics(deps.registry, this.cache);
     const apply = makeApplier(deps.kc);
     this.rest = makeRestClient(deps.kc);
     this.events = makeEventRecorder(this.rest, "forgejo-arc-controller", deps.logger);
@@ -103,9 +103,9 @@ export class Controller {
       job: { runnerImage: config.runnerImage, dockerImage: config.dockerImage, jobTimeoutSeconds: Math.round(config.jobTimeoutMs / 1000) },
       cleanupTimeoutMs: config.cleanupTimeoutMs,
       pickupCheckIntervalMs: config.pickupCheckIntervalMs,
-      onPhase: (ar, phase) => this.observePhase(ar, phase),
-      onJobCreated: (ar) => this.metrics.queueToJob.observe(runnerDeploymentLabels(ar), secondsSinceCreation(ar)),
-      onRunnerCleanupAbandoned: (ar) => this.metrics.cleanupsAbandoned.inc(runnerDeploymentLabels(ar)),
+      onPhase: (ar, phase) => this.metrics.phaseChanged(ar, phase),
+      onJobCreated: (ar) => this.metrics.jobCreated(ar),
+      onRunnerCleanupAbandoned: (ar) => this.metrics.cleanupAbandoned(ar),
       clusterId: () => this.clusterId,
     });
     if (config.leaderElect) {
@@ -247,7 +247,10 @@ export class Controller {
     };
     this.cache.runnerDeployments.on("add", onListenerPolls);
     this.cache.runnerDeployments.on("update", onListenerPolls);
-    this.cache.runnerDeployments.on("delete", (rd) => pollsFailing.delete(keyOf(rd)));
+    this.cache.runnerDeployments.on("delete", (rd) => {
+      pollsFailing.delete(keyOf(rd));
+      this.metrics.removeRunnerDeployment(rd as RD);
+    });
     for (const event of ["add", "update", "delete"] as const) {
       this.cache.runnerDeployments.on(event, onRd);
       this.cache.actRunners.on(event, (ar) => {
@@ -314,15 +317,6 @@ export class Controller {
     }
   }
 
-  private observePhase(ar: AR, phase: string): void {
-    const rd = runnerDeploymentLabels(ar);
-    if (phase === "Running") this.metrics.queueToRunning.observe(rd, secondsSinceCreation(ar));
-    if (phase !== "Succeeded" && phase !== "Failed") return;
-    this.metrics.finished.inc({ ...rd, phase, reason: ar.status?.reason ?? phase });
-    const ran = runDurationSeconds(ar.status);
-    if (ran !== undefined) this.metrics.runDuration.observe({ ...rd, phase }, ran);
-  }
-
   private async serveWebhooks(): Promise<void> {
     const app = createApp({
       // Its lines keep component "controller" (the process) and add which server wrote them.
@@ -359,92 +353,4 @@ export class Controller {
       server.once("error", reject);
     });
   }
-}
-
-function secondsSinceCreation(ar: AR): number {
-  return (Date.now() - new Date(ar.metadata?.creationTimestamp ?? Date.now()).getTime()) / 1000;
-}
-
-/** The labels that say which RunnerDeployment an ActRunner's series belongs to. */
-const RD_LABELS = ["runner_deployment_namespace", "runner_deployment"] as const;
-
-function runnerDeploymentLabels(ar: AR): Record<(typeof RD_LABELS)[number], string> {
-  return { runner_deployment_namespace: ar.metadata?.namespace ?? "", runner_deployment: ownerRunnerDeploymentName(ar) ?? "" };
-}
-
-const PHASES = ["Pending", "Running", "Succeeded", "Failed"] as const;
-
-function createControllerMetrics(registry: Registry, cache: ClusterCache) {
-  new Gauge({
-    name: "forgejo_arc_actrunners",
-    help: "ActRunners by RunnerDeployment and phase, from the controller's cache.",
-    labelNames: [...RD_LABELS, "phase"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const rd of cache.runnerDeployments.list())
-        for (const phase of PHASES)
-          this.set({ runner_deployment_namespace: rd.metadata!.namespace!, runner_deployment: rd.metadata!.name!, phase }, 0);
-      for (const ar of cache.actRunners.list()) this.inc({ ...runnerDeploymentLabels(ar), phase: ar.status?.phase ?? "Pending" });
-    },
-  });
-  return {
-    duration: new Histogram({
-      name: "forgejo_arc_reconcile_duration_seconds",
-      help: "Duration of one reconcile by controller and result.",
-      labelNames: ["controller", "result"],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    }),
-    errors: new Counter({
-      name: "forgejo_arc_reconcile_errors_total",
-      help: "Failed reconciles by controller.",
-      labelNames: ["controller"],
-      registers: [registry],
-    }),
-    queueToJob: new Histogram({
-      name: "forgejo_arc_queue_to_job_seconds",
-      help: "From ActRunner creation (the listener saw the job waiting) to its Kubernetes Job created, by RunnerDeployment.",
-      labelNames: RD_LABELS,
-      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120],
-      registers: [registry],
-    }),
-    finished: new Counter({
-      name: "forgejo_arc_actrunners_finished_total",
-      help: "ActRunners that reached Succeeded or Failed, by RunnerDeployment, phase and reason (e.g. Completed, BackoffLimitExceeded, PickupTimeout, JobVanished, JobDeleted, RunnerSecretDeleted, DuplicateJob).",
-      labelNames: [...RD_LABELS, "phase", "reason"],
-      registers: [registry],
-    }),
-    cleanupsAbandoned: new Counter({
-      name: "forgejo_arc_runner_cleanups_abandoned_total",
-      help: "Forgejo runners the finalizer gave up deleting after --runner-cleanup-timeout, by RunnerDeployment; the orphan sweep deletes them once Forgejo answers.",
-      labelNames: RD_LABELS,
-      registers: [registry],
-    }),
-    orphansDeleted: new Counter({
-      name: "forgejo_arc_orphan_runners_deleted_total",
-      help: "Forgejo runners the orphan sweep deleted: registered by this cluster for ActRunners that no longer exist.",
-      registers: [registry],
-    }),
-    orphanSweeps: new Counter({
-      name: "forgejo_arc_orphan_sweeps_total",
-      help: "Orphan sweeps of one Forgejo scope, by result (success or error).",
-      labelNames: ["result"],
-      registers: [registry],
-    }),
-    runDuration: new Histogram({
-      name: "forgejo_arc_runner_run_duration_seconds",
-      help: "From the runner pod starting to the ActRunner finishing, by RunnerDeployment and final phase (Succeeded or Failed): how long runner pods run.",
-      labelNames: [...RD_LABELS, "phase"],
-      buckets: [10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400],
-      registers: [registry],
-    }),
-    queueToRunning: new Histogram({
-      name: "forgejo_arc_queue_to_running_seconds",
-      help: "From ActRunner creation (the listener saw the job waiting) to its runner pod running, by RunnerDeployment.",
-      labelNames: RD_LABELS,
-      buckets: [1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 300, 600],
-      registers: [registry],
-    }),
-  };
 }

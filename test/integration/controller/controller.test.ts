@@ -908,8 +908,18 @@ describe("controller", () => {
           : undefined,
       30_000,
     );
+    const goneSeries = { runner_deployment_namespace: ns, runner_deployment: "gone" };
+    expect(await controllerMetric("forgejo_arc_queue_to_job_seconds_count", goneSeries)).toBe(2);
     await objects.delete("runnerdeployments", ns, "gone");
     await eventually("ActRunners gone", async () => ((await actRunners("gone")).length === 0 ? true : undefined), GC_TIMEOUT_MS);
+    // Its metric series go with it (a controller would otherwise export every deleted one's until it restarts).
+    const seriesOfGone = async () =>
+      (await controller.get("/metrics")).text
+        .split("\n")
+        .filter((line) => line.includes(`runner_deployment_namespace="${ns}"`) && line.includes('runner_deployment="gone"'));
+    await eventually("the metric series of RunnerDeployment gone removed", async () =>
+      (await seriesOfGone()).length === 0 ? true : undefined,
+    );
     await eventually(
       "listener Deployment gone",
       async () =>

@@ -1,0 +1,88 @@
+import { isDeepStrictEqual } from "node:util";
+import { Registry } from "prom-client";
+import type { AR, ClusterCache, RD } from "../../../src/controller/cache.ts";
+import { ControllerMetrics } from "../../../src/controller/metrics.ts";
+import { ar, rd } from "../../fixtures/resources.ts";
+
+function runnerOf(owner: string, name: string): AR {
+  return ar({
+    metadata: {
+      name,
+      creationTimestamp: new Date(Date.now() - 5_000),
+      ownerReferences: [{ apiVersion: "forgejo.actions.io/v1alpha1", kind: "RunnerDeployment", name: owner, uid: `uid-${owner}` }],
+    },
+    status: {
+      phase: "Succeeded",
+      reason: "Completed",
+      startedAt: new Date(Date.now() - 4_000).toISOString(),
+      completedAt: new Date().toISOString(),
+    },
+  }) as AR;
+}
+
+/** Metrics over a cache holding `present` RunnerDeployments (changed by the test) and no ActRunners. */
+function metricsOver(present: Map<string, RD>) {
+  const registry = new Registry();
+  const cache = {
+    runnerDeployments: { get: (name: string) => present.get(name), list: () => [...present.values()] },
+    actRunners: { list: () => [] },
+  } as unknown as Pick<ClusterCache, "runnerDeployments" | "actRunners">;
+  return { registry, metrics: new ControllerMetrics(registry, cache) };
+}
+
+/** The value of metric `name` (a histogram's `_count` too) at exactly `labels`, or undefined when there is no such series. */
+async function valueOf(registry: Registry, name: string, labels: Record<string, string>): Promise<number | undefined> {
+  const base = name.replace(/_count$/, "");
+  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === base);
+  const values = (metric?.values ?? []) as { value: number; labels: Record<string, string | number>; metricName?: string }[];
+  return values.find((v) => (v.metricName ?? base) === name && isDeepStrictEqual(v.labels, labels))?.value;
+}
+
+/** Every line of the registry's text that carries the RunnerDeployment's label. */
+async function seriesOf(registry: Registry, name: string): Promise<string[]> {
+  return (await registry.metrics()).split("\n").filter((line) => line.includes(`runner_deployment="${name}"`));
+}
+
+function record(metrics: ControllerMetrics, runner: AR): void {
+  metrics.jobCreated(runner);
+  metrics.phaseChanged(runner, "Running");
+  metrics.phaseChanged(runner, "Succeeded");
+  metrics.cleanupAbandoned(runner);
+}
+
+describe("ControllerMetrics", () => {
+  it("records an ActRunner's queue times, finish and run duration by its RunnerDeployment", async () => {
+    const present = new Map([["a", rd({ metadata: { name: "a" } }) as RD]]);
+    const { registry, metrics } = metricsOver(present);
+    record(metrics, runnerOf("a", "a-1-1"));
+    const a = { runner_deployment_namespace: "ci", runner_deployment: "a" };
+    expect(await valueOf(registry, "forgejo_arc_queue_to_job_seconds_count", a)).toBe(1);
+    expect(await valueOf(registry, "forgejo_arc_queue_to_running_seconds_count", a)).toBe(1);
+    expect(await valueOf(registry, "forgejo_arc_actrunners_finished_total", { ...a, phase: "Succeeded", reason: "Completed" })).toBe(1);
+    expect(await valueOf(registry, "forgejo_arc_runner_run_duration_seconds_count", { ...a, phase: "Succeeded" })).toBe(1);
+    expect(await valueOf(registry, "forgejo_arc_runner_cleanups_abandoned_total", a)).toBe(1);
+    // The cache's RunnerDeployments show all four phases, zeros included.
+    expect(await valueOf(registry, "forgejo_arc_actrunners", { ...a, phase: "Pending" })).toBe(0);
+  });
+
+  it("removes a deleted RunnerDeployment's series, keeps the others', and writes none for it afterwards", async () => {
+    const present = new Map([
+      ["a", rd({ metadata: { name: "a" } }) as RD],
+      ["b", rd({ metadata: { name: "b" } }) as RD],
+    ]);
+    const { registry, metrics } = metricsOver(present);
+    record(metrics, runnerOf("a", "a-1-1"));
+    record(metrics, runnerOf("b", "b-1-1"));
+    expect((await seriesOf(registry, "a")).length).toBeGreaterThan(20);
+    const before = await seriesOf(registry, "b");
+
+    present.delete("a");
+    metrics.removeRunnerDeployment(rd({ metadata: { name: "a" } }) as RD);
+    expect(await seriesOf(registry, "a")).toEqual([]);
+    expect(await seriesOf(registry, "b")).toEqual(before);
+
+    // An ActRunner of the deleted RunnerDeployment that finishes while it is deleted writes no series back.
+    record(metrics, runnerOf("a", "a-2-1"));
+    expect(await seriesOf(registry, "a")).toEqual([]);
+  });
+});
