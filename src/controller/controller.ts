@@ -105,7 +105,7 @@ export class Controller {
       pickupCheckIntervalMs: config.pickupCheckIntervalMs,
       onPhase: (ar, phase) => this.metrics.phaseChanged(ar, phase),
       onJobCreated: (ar) => this.metrics.jobCreated(ar),
-      onRunnerCleanupAbandoned: (ar) => this.metrics.cleanupAbandoned(ar),
+      onRunnerCleanupAbandoned: () => this.metrics.cleanupAbandoned(),
       clusterId: () => this.clusterId,
     });
     if (config.leaderElect) {

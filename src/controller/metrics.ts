@@ -22,7 +22,7 @@ export class ControllerMetrics {
   private readonly queueToRunning: Histogram<string>;
   private readonly finished: Counter<string>;
   private readonly runDuration: Histogram<string>;
-  private readonly cleanupsAbandoned: Counter<string>;
+  private readonly cleanupsAbandoned: Counter;
   private readonly cache: Pick<ClusterCache, "runnerDeployments">;
   /** RunnerDeployment key → the series written for it (by metric, then labels): what removeRunnerDeployment removes. */
   private readonly written = new Map<string, Map<PerRunnerDeployment, Map<string, LabelValues<string>>>>();
@@ -68,10 +68,12 @@ export class ControllerMetrics {
       labelNames: [...RD_LABELS, "phase", "reason"],
       registers: [registry],
     });
+    // No RunnerDeployment label: most are given up while their RunnerDeployment is deleted (its
+    // series gone), and a series that first appears at 1 shows no increase to an alert; this one is
+    // exported at 0 from the start.
     this.cleanupsAbandoned = new Counter({
       name: "forgejo_arc_runner_cleanups_abandoned_total",
-      help: "Forgejo runners the finalizer gave up deleting after --runner-cleanup-timeout, by RunnerDeployment; the orphan sweep deletes them once Forgejo answers.",
-      labelNames: RD_LABELS,
+      help: "Forgejo runners the finalizer gave up deleting (Forgejo unreachable for --runner-cleanup-timeout, or the token gone with the RunnerDeployment); the RunnerCleanupAbandoned Event names each.",
       registers: [registry],
     });
     this.orphansDeleted = new Counter({
@@ -105,8 +107,8 @@ export class ControllerMetrics {
     this.write(ar, this.queueToJob, {}, secondsSinceCreation(ar));
   }
 
-  cleanupAbandoned(ar: AR): void {
-    this.write(ar, this.cleanupsAbandoned, {});
+  cleanupAbandoned(): void {
+    this.cleanupsAbandoned.inc();
   }
 
   /** An ActRunner's new phase: queue → running time, and for a finished one its reason and run duration. */

@@ -6,7 +6,7 @@ import type { ActRunner } from "../../../src/generated/api.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { rd } from "../../fixtures/resources.ts";
-import { createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, GC_TIMEOUT_MS } from "../helpers.ts";
+import { createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, metricSum, GC_TIMEOUT_MS } from "../helpers.ts";
 import { startRole, type RoleProcess } from "../support/process.ts";
 import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridge.ts";
 import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount, serviceAccountKubeconfig } from "../support/service-account.ts";
@@ -274,7 +274,7 @@ describe("controller resilience", () => {
     await core.deleteNamespacedSecret({ name: "torn-down-token", namespace: ns });
     await objects.delete("actrunners", ns, name);
     // The new process never read the Secret; the cleanup timeout is its default, 10 minutes.
-    await startController();
+    const restarted = await startController();
     const listed = async () => ((await objects.list("actrunners", ns)) as { items: ActRunner[] }).items.map((r) => r.metadata!.name);
     expect(await listed()).toContain(name);
     await eventually("the ActRunner released", async () => ((await listed()).includes(name) ? undefined : true), 30_000, 250);
@@ -287,6 +287,8 @@ describe("controller resilience", () => {
       `Gave up deleting Forgejo runner ${recorded.status!.runnerName}: token Secret ${ns}/torn-down-token not found (spec.tokenSecretRef), and its RunnerDeployment is gone, so no token can come back; the orphan sweep deletes the runner if a RunnerDeployment of the same Forgejo scope remains (--orphan-sweep-interval), else delete it in Forgejo`,
     );
     expect(fake.runners.has(recorded.status!.runnerId!)).toBe(true);
+    // Counted although no RunnerDeployment is left to label it (the alert reads this counter).
+    expect(metricSum((await restarted.get("/metrics")).text, "forgejo_arc_runner_cleanups_abandoned_total")).toBe(1);
   }, 90_000);
 
   it("converges after being killed again and again, with no duplicate Jobs and no orphan Forgejo runners", async () => {

@@ -47,10 +47,15 @@ function record(metrics: ControllerMetrics, runner: AR): void {
   metrics.jobCreated(runner);
   metrics.phaseChanged(runner, "Running");
   metrics.phaseChanged(runner, "Succeeded");
-  metrics.cleanupAbandoned(runner);
+  metrics.cleanupAbandoned();
 }
 
 describe("ControllerMetrics", () => {
+  it("exports the abandoned cleanups at 0 before the first, so that an alert on its increase sees the first", async () => {
+    const { registry } = metricsOver(new Map());
+    expect(await valueOf(registry, "forgejo_arc_runner_cleanups_abandoned_total", {})).toBe(0);
+  });
+
   it("records an ActRunner's queue times, finish and run duration by its RunnerDeployment", async () => {
     const present = new Map([["a", rd({ metadata: { name: "a" } }) as RD]]);
     const { registry, metrics } = metricsOver(present);
@@ -60,7 +65,7 @@ describe("ControllerMetrics", () => {
     expect(await valueOf(registry, "forgejo_arc_queue_to_running_seconds_count", a)).toBe(1);
     expect(await valueOf(registry, "forgejo_arc_actrunners_finished_total", { ...a, phase: "Succeeded", reason: "Completed" })).toBe(1);
     expect(await valueOf(registry, "forgejo_arc_runner_run_duration_seconds_count", { ...a, phase: "Succeeded" })).toBe(1);
-    expect(await valueOf(registry, "forgejo_arc_runner_cleanups_abandoned_total", a)).toBe(1);
+    expect(await valueOf(registry, "forgejo_arc_runner_cleanups_abandoned_total", {})).toBe(1);
     // The cache's RunnerDeployments show all four phases, zeros included.
     expect(await valueOf(registry, "forgejo_arc_actrunners", { ...a, phase: "Pending" })).toBe(0);
   });
