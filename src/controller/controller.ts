@@ -246,6 +246,7 @@ export class Controller {
       }
     };
     this.cache.runnerDeployments.on("add", onListenerPolls);
+    this.cache.runnerDeployments.on("add", (rd) => this.metrics.runnerDeploymentSeen(rd as RD));
     this.cache.runnerDeployments.on("update", onListenerPolls);
     this.cache.runnerDeployments.on("delete", (rd) => {
       pollsFailing.delete(keyOf(rd));

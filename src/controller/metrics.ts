@@ -11,6 +11,14 @@ type RunnerDeploymentLabels = Record<(typeof RD_LABELS)[number], string>;
 
 const PHASES = ["Pending", "Running", "Succeeded", "Failed"] as const;
 
+/** The finishes of most ActRunners: a finished Job, a failed one (its Job condition's reason), a runner that never took its job. */
+const USUAL_FINISHES = [
+  { phase: "Succeeded", reason: "Completed" },
+  { phase: "Failed", reason: "BackoffLimitExceeded" },
+  { phase: "Failed", reason: "DeadlineExceeded" },
+  { phase: "Failed", reason: "PickupTimeout" },
+];
+
 type PerRunnerDeployment = Counter<string> | Histogram<string>;
 
 export class ControllerMetrics {
@@ -103,8 +111,17 @@ export class ControllerMetrics {
     });
   }
 
+  /**
+   * A RunnerDeployment in the cache: its finishes that ForgejoArcRunnersFailing counts are exported
+   * at 0 from now on, as Prometheus's increase() sees no increase in a series first seen at 1.
+   */
+  runnerDeploymentSeen(rd: RD): void {
+    const labels = { runner_deployment_namespace: rd.metadata?.namespace ?? "", runner_deployment: rd.metadata?.name ?? "" };
+    for (const finish of USUAL_FINISHES) this.write(labels, this.finished, finish, 0);
+  }
+
   jobCreated(ar: AR): void {
-    this.write(ar, this.queueToJob, {}, secondsSinceCreation(ar));
+    this.writeFor(ar, this.queueToJob, {}, secondsSinceCreation(ar));
   }
 
   cleanupAbandoned(): void {
@@ -113,11 +130,11 @@ export class ControllerMetrics {
 
   /** An ActRunner's new phase: queue → running time, and for a finished one its reason and run duration. */
   phaseChanged(ar: AR, phase: string): void {
-    if (phase === "Running") this.write(ar, this.queueToRunning, {}, secondsSinceCreation(ar));
+    if (phase === "Running") this.writeFor(ar, this.queueToRunning, {}, secondsSinceCreation(ar));
     if (phase !== "Succeeded" && phase !== "Failed") return;
-    this.write(ar, this.finished, { phase, reason: ar.status?.reason ?? phase });
+    this.writeFor(ar, this.finished, { phase, reason: ar.status?.reason ?? phase }, 1);
     const ran = runDurationSeconds(ar.status);
-    if (ran !== undefined) this.write(ar, this.runDuration, { phase }, ran);
+    if (ran !== undefined) this.writeFor(ar, this.runDuration, { phase }, ran);
   }
 
   /** Removes every series written for the RunnerDeployment (deleted). */
@@ -127,18 +144,21 @@ export class ControllerMetrics {
   }
 
   /**
-   * Observes `value` (a histogram) or adds 1 (a counter) to the ActRunner's RunnerDeployment's series.
-   * An ActRunner whose RunnerDeployment is no longer in the cache writes none: its series were
-   * removed, and one written now would stay.
+   * Writes to the ActRunner's RunnerDeployment's series, unless that RunnerDeployment is no longer in
+   * the cache: its series were removed, and one written now would stay.
    */
-  private write(ar: AR, metric: PerRunnerDeployment, extra: LabelValues<string>, value?: number): void {
-    const owner = ownerRunnerDeploymentName(ar);
-    const namespace = ar.metadata?.namespace ?? "";
-    if (!owner || !this.cache.runnerDeployments.get(owner, namespace)) return;
-    const labels = { ...runnerDeploymentLabels(ar), ...extra };
-    if (metric instanceof Histogram) metric.observe(labels, value!);
-    else metric.inc(labels);
-    const key = `${namespace}/${owner}`;
+  private writeFor(ar: AR, metric: PerRunnerDeployment, extra: LabelValues<string>, value: number): void {
+    const labels = runnerDeploymentLabels(ar);
+    if (!this.cache.runnerDeployments.get(labels.runner_deployment, labels.runner_deployment_namespace)) return;
+    this.write(labels, metric, extra, value);
+  }
+
+  /** Observes `value` (a histogram) or adds it (a counter), and remembers the series for removeRunnerDeployment. */
+  private write(rd: RunnerDeploymentLabels, metric: PerRunnerDeployment, extra: LabelValues<string>, value: number): void {
+    const labels = { ...rd, ...extra };
+    if (metric instanceof Histogram) metric.observe(labels, value);
+    else metric.inc(labels, value);
+    const key = `${rd.runner_deployment_namespace}/${rd.runner_deployment}`;
     const byMetric = this.written.get(key) ?? new Map<PerRunnerDeployment, Map<string, LabelValues<string>>>();
     this.written.set(key, byMetric);
     const series = byMetric.get(metric) ?? new Map<string, LabelValues<string>>();

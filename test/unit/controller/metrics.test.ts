@@ -70,12 +70,29 @@ describe("ControllerMetrics", () => {
     expect(await valueOf(registry, "forgejo_arc_actrunners", { ...a, phase: "Pending" })).toBe(0);
   });
 
+  it("exports the usual finishes of a RunnerDeployment at 0 once it is seen, so that an alert on their increase sees the first", async () => {
+    const seen = rd({ metadata: { name: "a" } }) as RD;
+    const { registry, metrics } = metricsOver(new Map([["a", seen]]));
+    metrics.runnerDeploymentSeen(seen);
+    const a = { runner_deployment_namespace: "ci", runner_deployment: "a" };
+    for (const [phase, reason] of [
+      ["Succeeded", "Completed"],
+      ["Failed", "BackoffLimitExceeded"],
+      ["Failed", "DeadlineExceeded"],
+      ["Failed", "PickupTimeout"],
+    ])
+      expect(await valueOf(registry, "forgejo_arc_actrunners_finished_total", { ...a, phase: phase!, reason: reason! })).toBe(0);
+    metrics.phaseChanged(runnerOf("a", "a-1-1"), "Succeeded");
+    expect(await valueOf(registry, "forgejo_arc_actrunners_finished_total", { ...a, phase: "Succeeded", reason: "Completed" })).toBe(1);
+  });
+
   it("removes a deleted RunnerDeployment's series, keeps the others', and writes none for it afterwards", async () => {
     const present = new Map([
       ["a", rd({ metadata: { name: "a" } }) as RD],
       ["b", rd({ metadata: { name: "b" } }) as RD],
     ]);
     const { registry, metrics } = metricsOver(present);
+    for (const seen of present.values()) metrics.runnerDeploymentSeen(seen);
     record(metrics, runnerOf("a", "a-1-1"));
     record(metrics, runnerOf("b", "b-1-1"));
     expect((await seriesOf(registry, "a")).length).toBeGreaterThan(20);
