@@ -12,6 +12,8 @@ import {
   type JsonSchema,
   type KindSchema,
 } from "../../src/api/schemas.ts";
+import { hashOf } from "../../src/api/naming.ts";
+import { CRD_SCHEMA_DIGEST_ANNOTATION } from "../../src/api/well-known.ts";
 import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../src/controller/rbac.ts";
 import { RUNNER_DEPLOYMENT_POLICIES } from "../../src/uninstall/before-uninstall.ts";
 import { beforeUninstallRules } from "../../src/uninstall/rbac.ts";
@@ -49,37 +51,59 @@ function documentsOf(common: JsonSchema, kinds: KindSchema[]): SchemaDocuments {
 export function crdFor(kind: KindSchema, documents: SchemaDocuments): JsonSchema {
   const meta = kind.schema["x-crd"] as CrdMeta;
   const openAPIV3Schema = crdSchema(kind, documents);
+  const spec = {
+    group: API_GROUP,
+    scope: "Namespaced",
+    names: {
+      kind: kind.kind,
+      listKind: `${kind.kind}List`,
+      plural: meta.plural,
+      singular: meta.singular,
+      shortNames: meta.shortNames,
+      categories: meta.categories,
+    },
+    versions: [
+      {
+        name: API_VERSION,
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        additionalPrinterColumns: meta.printerColumns,
+        schema: { openAPIV3Schema },
+      },
+    ],
+  };
   return {
     apiVersion: "apiextensions.k8s.io/v1",
     kind: "CustomResourceDefinition",
     metadata: {
       name: `${meta.plural}.${API_GROUP}`,
       labels: { "app.kubernetes.io/name": "forgejo-arc", "app.kubernetes.io/component": "crd" },
-      annotations: { "helm.sh/resource-policy": "keep" },
+      // The controller compares it with CRD_SCHEMA_DIGESTS (src/generated/crds.ts): a CRD Helm did not upgrade.
+      annotations: { "helm.sh/resource-policy": "keep", [CRD_SCHEMA_DIGEST_ANNOTATION]: hashOf(spec) },
     },
-    spec: {
-      group: API_GROUP,
-      scope: "Namespaced",
-      names: {
-        kind: kind.kind,
-        listKind: `${kind.kind}List`,
-        plural: meta.plural,
-        singular: meta.singular,
-        shortNames: meta.shortNames,
-        categories: meta.categories,
-      },
-      versions: [
-        {
-          name: API_VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: meta.printerColumns,
-          schema: { openAPIV3Schema },
-        },
-      ],
-    },
+    spec,
   };
+}
+
+/** src/generated/crds.ts: each CRD's name and the digest of the spec this code was generated with. */
+export function crdDigestsSource(kinds: KindSchema[], documents: SchemaDocuments): string {
+  const digests = Object.fromEntries(
+    kinds.map((kind) => {
+      const crd = crdFor(kind, documents) as { metadata: { name: string; annotations: Record<string, string> } };
+      return [crd.metadata.name, crd.metadata.annotations[CRD_SCHEMA_DIGEST_ANNOTATION]!];
+    }),
+  );
+  const entries = Object.entries(digests).map(([name, digest]) => `  "${name}": "${digest}",`);
+  return [
+    banner("//", "schemas/*.schema.json").trimEnd(),
+    "",
+    "/** Each CRD's name and the digest of its spec (annotation forgejo.actions.io/schema-digest). */",
+    "export const CRD_SCHEMA_DIGESTS: Readonly<Record<string, string>> = {",
+    ...entries,
+    "};",
+    "",
+  ].join("\n");
 }
 
 function banner(prefix: string, source: string): string {
@@ -191,6 +215,7 @@ export async function generatedFiles(): Promise<Map<string, string>> {
     files.set(`chart/forgejo-arc/crds/${kind.kind.toLowerCase()}s.yaml`, crdYaml(kind, documents));
   }
   files.set("src/generated/api.ts", await typesSource(kinds));
+  files.set("src/generated/crds.ts", crdDigestsSource(kinds, documents));
   files.set("docs/api.md", apiDoc(kinds, documents));
   const rules = (source: string, call: string, list: unknown[]) =>
     banner("#", source).replace("change the schema", `change ${call}`) + stringify(list, { lineWidth: 0 });

@@ -18,3 +18,5 @@ export const MANAGED_BY = "forgejo-arc";
 export const FINALIZER = `${API_GROUP}/runner-cleanup`;
 export const FIELD_MANAGER = "forgejo-arc";
 export const LISTENER_FIELD_MANAGER = "forgejo-arc-listener";
+/** On each CRD: a digest of its spec, which the controller compares with the one it was built with. */
+export const CRD_SCHEMA_DIGEST_ANNOTATION = `${API_GROUP}/schema-digest`;

@@ -22,6 +22,7 @@ import { ActRunnerReconciler } from "./actrunner.ts";
 import { ClusterCache, keyOf, ownerRunnerDeploymentName, splitKey, type AR, type RD } from "./cache.ts";
 import type { ControllerConfig } from "./config.ts";
 import { ForgejoClients } from "./forgejo-clients.ts";
+import { CrdCheck } from "./crd-check.ts";
 import { ControllerMetrics } from "./metrics.ts";
 import { OrphanSweep } from "./orphan-sweep.ts";
 import { WorkQueue } from "./queue.ts";
@@ -52,6 +53,7 @@ export class Controller {
   private readonly workers: Promise<void>[] = [];
   private readonly metrics: ControllerMetrics;
   private readonly events: EventRecorder;
+  private readonly crdCheck: CrdCheck;
   /** kube-system's uid, read when this replica begins to lead; marks the Forgejo runners it registers. */
   private clusterId?: string;
   private orphanSweep?: OrphanSweep;
@@ -68,6 +70,7 @@ export class Controller {
     const apply = makeApplier(deps.kc);
     this.rest = makeRestClient(deps.kc);
     this.events = makeEventRecorder(this.rest, "forgejo-arc-controller", deps.logger);
+    this.crdCheck = new CrdCheck(this.rest, deps.logger, deps.registry);
     this.unanswered = new UnansweredServers({
       onChange: ({ server, answering, until, cause }) =>
         answering
@@ -127,6 +130,8 @@ export class Controller {
   async start(onLostLeadership: () => void = () => process.exit(1)): Promise<void> {
     await this.serveHealth();
     if (this.config.webhookPort > 0) await this.serveWebhooks();
+    // Before the caches, which wait for missing CRDs without saying so.
+    await this.crdCheck.start();
     await this.cache.start();
     this.deps.logger.info("Synced caches");
     if (this.elector) await this.elector.acquire(onLostLeadership);
@@ -208,6 +213,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.crdCheck.stop();
     this.rdQueue.shutDown();
     this.arQueue.shutDown();
     await this.orphanSweep?.stop();

@@ -3,6 +3,7 @@
 // the controller under them.
 import type { V1PolicyRule } from "@kubernetes/client-node";
 import { API_GROUP } from "../api/schemas.ts";
+import { CRD_SCHEMA_DIGESTS } from "../generated/crds.ts";
 
 export function controllerClusterRoleRules(): V1PolicyRule[] {
   return [
@@ -26,6 +27,13 @@ export function controllerClusterRoleRules(): V1PolicyRule[] {
     { apiGroups: [""], resources: ["events"], verbs: ["create", "patch", "list"] },
     // The cluster's identity (kube-system's uid) marks the Forgejo runners this cluster registers.
     { apiGroups: [""], resources: ["namespaces"], resourceNames: ["kube-system"], verbs: ["get"] },
+    // Are the CRDs this release's (crd-check.ts)? Helm does not upgrade them.
+    {
+      apiGroups: ["apiextensions.k8s.io"],
+      resources: ["customresourcedefinitions"],
+      resourceNames: Object.keys(CRD_SCHEMA_DIGESTS),
+      verbs: ["get"],
+    },
   ];
 }
 

@@ -1,6 +1,9 @@
 // The controller killed mid-flight converges with no duplicate Jobs and no orphan Forgejo runners;
-// two replicas elect one leader and fail over when it dies.
-import { BatchV1Api, CoordinationV1Api, CoreV1Api } from "@kubernetes/client-node";
+// two replicas elect one leader and fail over when it dies; a controller started over CRDs of
+// another release says so.
+import { ApiextensionsV1Api, BatchV1Api, CoordinationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { CRD_SCHEMA_DIGEST_ANNOTATION } from "../../../src/api/well-known.ts";
+import { CRD_SCHEMA_DIGESTS } from "../../../src/generated/crds.ts";
 import { listenerRoleRules } from "../../../src/listener/rbac.ts";
 import type { ActRunner } from "../../../src/generated/api.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
@@ -371,4 +374,27 @@ describe("controller resilience", () => {
       60_000,
     );
   }, 150_000);
+
+  it("warns at start, naming the CRD and what to apply, when a CRD is not its release's, and exports it as not current", async () => {
+    const crds = kc.makeApiClient(ApiextensionsV1Api);
+    const actRunners = `actrunners.${API_GROUP}`;
+    const annotate = (digest: string) =>
+      crds.patchCustomResourceDefinition(
+        { name: actRunners, body: { metadata: { annotations: { [CRD_SCHEMA_DIGEST_ANNOTATION]: digest } } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+    await annotate("0123456789abcdef"); // as the CRD of an older release, which Helm did not upgrade
+    try {
+      const controller = await startController();
+      const warning = await controller.waitForOutput(`CRD ${actRunners} is not the one this controller was built with`, 30_000);
+      expect(JSON.parse(warning)).toMatchObject({ level: "warn", crd: actRunners });
+      expect(warning).toContain("kubectl apply --server-side -f chart/forgejo-arc/crds/");
+      // Read under the controller's own ClusterRole: the other CRD is current, this one is not.
+      const series = (await controller.get("/metrics")).text.split("\n").filter((line) => line.startsWith("forgejo_arc_crd_current{"));
+      expect(series.filter((line) => line.includes(`crd="${actRunners}"`)).map((line) => line.split(" ").at(-1))).toEqual(["0"]);
+      expect(metricSum(series.join("\n"), "forgejo_arc_crd_current", { crd: `runnerdeployments.${API_GROUP}` })).toBe(1);
+    } finally {
+      await annotate(CRD_SCHEMA_DIGESTS[actRunners]!);
+    }
+  }, 60_000);
 });

@@ -1,0 +1,7 @@
+// Generated from schemas/*.schema.json by `npm run generate`. Do not edit: change the schema and regenerate.
+
+/** Each CRD's name and the digest of its spec (annotation forgejo.actions.io/schema-digest). */
+export const CRD_SCHEMA_DIGESTS: Readonly<Record<string, string>> = {
+  "runnerdeployments.forgejo.actions.io": "13caa87b65da4807",
+  "actrunners.forgejo.actions.io": "f7e2a33589329342",
+};
