@@ -15,8 +15,8 @@ export const CRD_CHECK_INTERVAL_MS = 5 * 60_000;
 const APPLY_CRDS =
   "Helm installs CRDs on the first install only: apply this release's with kubectl apply --server-side -f chart/forgejo-arc/crds/";
 
-/** What a CRD read says; `problem` names what is wrong and what to do. */
-export type CrdFinding = { current: true } | { current: false; problem: string } | { current: undefined; unreadable: string };
+/** What a CRD read says: this release's, or a problem that names what to do, or unreadable (no check). */
+export type CrdFinding = { kind: "current" } | { kind: "problem"; problem: string } | { kind: "unreadable"; error: string };
 
 /** The finding for CRD `name` as read (undefined: not found) against the digest this code was generated with. */
 export function crdFinding(
@@ -24,11 +24,11 @@ export function crdFinding(
   crd: { metadata?: { annotations?: Record<string, string> } } | undefined,
   expected: string,
 ): CrdFinding {
-  if (!crd) return { current: false, problem: `CRD ${name} is not installed. ${APPLY_CRDS}` };
+  if (!crd) return { kind: "problem", problem: `CRD ${name} is not installed. ${APPLY_CRDS}` };
   const digest = crd.metadata?.annotations?.[CRD_SCHEMA_DIGEST_ANNOTATION];
-  if (digest === expected) return { current: true };
+  if (digest === expected) return { kind: "current" };
   return {
-    current: false,
+    kind: "problem",
     problem: `CRD ${name} is not the one this controller was built with (annotation ${CRD_SCHEMA_DIGEST_ANNOTATION} ${digest ?? "absent"}, this release's ${expected}), so its schema may drop fields the controller writes. ${APPLY_CRDS}`,
   };
 }
@@ -70,17 +70,17 @@ export class CrdCheck {
   private async checkOne(name: string, expected: string): Promise<void> {
     const finding = await this.read(name).then(
       (crd) => crdFinding(name, crd, expected),
-      (error: unknown): CrdFinding => ({ current: undefined, unreadable: apiErrorMessage(error) }),
+      (error: unknown): CrdFinding => ({ kind: "unreadable", error: apiErrorMessage(error) }),
     );
-    if (finding.current === undefined) this.gauge.remove({ crd: name });
-    else this.gauge.set({ crd: name }, finding.current ? 1 : 0);
-    const key = finding.current === true ? "current" : finding.current === false ? finding.problem : "unreadable";
+    if (finding.kind === "unreadable") this.gauge.remove({ crd: name });
+    else this.gauge.set({ crd: name }, finding.kind === "current" ? 1 : 0);
+    const key = finding.kind === "problem" ? finding.problem : finding.kind;
     const before = this.last.get(name);
     if (key === before) return;
     this.last.set(name, key);
-    if (finding.current === false) this.logger.warn({ crd: name }, finding.problem);
-    else if (finding.current === undefined)
-      this.logger.info({ crd: name, err: finding.unreadable }, "Cannot read the CRD to check that it is this release's");
+    if (finding.kind === "problem") this.logger.warn({ crd: name }, finding.problem);
+    else if (finding.kind === "unreadable")
+      this.logger.info({ crd: name, err: finding.error }, "Cannot read the CRD to check that it is this release's");
     else if (before !== undefined) this.logger.info({ crd: name }, "The CRD is this release's now");
   }
 

@@ -16,12 +16,12 @@ const crdWith = (digest?: string): { metadata: { annotations: Record<string, str
 
 describe("crdFinding", () => {
   it("finds a CRD current when its digest is the one this code was generated with", () => {
-    expect(crdFinding(ACTRUNNERS, crdWith("abc"), "abc")).toEqual({ current: true });
+    expect(crdFinding(ACTRUNNERS, crdWith("abc"), "abc")).toEqual({ kind: "current" });
   });
 
   it("names the CRD, both digests and what to apply when they differ or the annotation is absent", () => {
     const older = crdFinding(ACTRUNNERS, crdWith("old"), "new");
-    expect(older.current).toBe(false);
+    expect(older.kind).toBe("problem");
     expect((older as { problem: string }).problem).toMatch(
       /^CRD actrunners\.forgejo\.actions\.io is not the one this controller was built with \(annotation forgejo\.actions\.io\/schema-digest old, this release's new\).*kubectl apply --server-side -f chart\/forgejo-arc\/crds\/$/,
     );
@@ -30,7 +30,7 @@ describe("crdFinding", () => {
 
   it("says a missing CRD is not installed", () => {
     expect(crdFinding(ACTRUNNERS, undefined, "new")).toEqual({
-      current: false,
+      kind: "problem",
       problem: expect.stringMatching(
         /^CRD actrunners\.forgejo\.actions\.io is not installed\. Helm installs CRDs on the first install only/,
       ),
