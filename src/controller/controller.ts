@@ -130,8 +130,8 @@ export class Controller {
   async start(onLostLeadership: () => void = () => process.exit(1)): Promise<void> {
     await this.serveHealth();
     if (this.config.webhookPort > 0) await this.serveWebhooks();
-    // Before the caches, which wait for missing CRDs without saying so.
-    await this.crdCheck.start();
+    // Alongside the caches, which wait for missing CRDs without saying so; start-up does not wait for it.
+    void this.crdCheck.start();
     await this.cache.start();
     this.deps.logger.info("Synced caches");
     if (this.elector) await this.elector.acquire(onLostLeadership);

@@ -6,7 +6,7 @@
 import { Gauge, type Registry } from "prom-client";
 import { CRD_SCHEMA_DIGEST_ANNOTATION } from "../api/well-known.ts";
 import { CRD_SCHEMA_DIGESTS } from "../generated/crds.ts";
-import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
+import { apiErrorMessage, ignoreNotFound } from "../k8s/client.ts";
 import type { RestClient } from "../k8s/rest.ts";
 import type { Logger } from "../observability/log.ts";
 
@@ -84,12 +84,7 @@ export class CrdCheck {
     else if (before !== undefined) this.logger.info({ crd: name }, "The CRD is this release's now");
   }
 
-  private async read(name: string): Promise<{ metadata?: { annotations?: Record<string, string> } } | undefined> {
-    try {
-      return await this.rest.request("GET", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(name)}`);
-    } catch (error) {
-      if (apiErrorCode(error) === 404) return undefined;
-      throw error;
-    }
+  private read(name: string): Promise<{ metadata?: { annotations?: Record<string, string> } } | undefined> {
+    return ignoreNotFound(this.rest.request("GET", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${encodeURIComponent(name)}`));
   }
 }

@@ -911,18 +911,17 @@ describe("controller", () => {
     const goneSeries = { runner_deployment_namespace: ns, runner_deployment: "gone" };
     expect(await controllerMetric("forgejo_arc_queue_to_job_seconds_count", goneSeries)).toBe(2);
     // Exported at 0 before any runner failed, so that an alert on its increase sees the first.
-    const pickupTimeouts = (await controller.get("/metrics")).text
-      .split("\n")
-      .filter((line) => line.startsWith("forgejo_arc_actrunners_finished_total{") && line.includes('reason="PickupTimeout"'))
-      .filter((line) => line.includes(`runner_deployment_namespace="${ns}"`) && line.includes('runner_deployment="gone"'));
-    expect(pickupTimeouts.map((line) => line.split(" ").at(-1))).toEqual(["0"]);
-    await objects.delete("runnerdeployments", ns, "gone");
-    await eventually("ActRunners gone", async () => ((await actRunners("gone")).length === 0 ? true : undefined), GC_TIMEOUT_MS);
-    // Its metric series go with it (a controller would otherwise export every deleted one's until it restarts).
     const seriesOfGone = async () =>
       (await controller.get("/metrics")).text
         .split("\n")
         .filter((line) => line.includes(`runner_deployment_namespace="${ns}"`) && line.includes('runner_deployment="gone"'));
+    const pickupTimeouts = (await seriesOfGone()).filter(
+      (line) => line.startsWith("forgejo_arc_actrunners_finished_total{") && line.includes('reason="PickupTimeout"'),
+    );
+    expect(pickupTimeouts.map((line) => line.split(" ").at(-1))).toEqual(["0"]);
+    await objects.delete("runnerdeployments", ns, "gone");
+    await eventually("ActRunners gone", async () => ((await actRunners("gone")).length === 0 ? true : undefined), GC_TIMEOUT_MS);
+    // Its metric series go with it (a controller would otherwise export every deleted one's until it restarts).
     await eventually("the metric series of RunnerDeployment gone removed", async () =>
       (await seriesOfGone()).length === 0 ? true : undefined,
     );
