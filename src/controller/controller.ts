@@ -81,7 +81,11 @@ export class Controller {
             ),
     });
     this.forgejo = new ForgejoClients(deps.kc, this.cache, {
-      onCall: forgejoCallMetrics(deps.registry),
+      // ForgejoArcRunnerRegistrationsRefused watches these.
+      onCall: forgejoCallMetrics(deps.registry, [
+        { operation: "register_runner", outcome: "401" },
+        { operation: "register_runner", outcome: "403" },
+      ]),
       timeoutMs: config.forgejoTimeoutMs,
       proxy: config.proxy,
       unanswered: this.unanswered,

@@ -9,14 +9,22 @@ export function createRegistry(role: string): Registry {
   return registry;
 }
 
-/** Counts and times every HTTP attempt against Forgejo; pass the result as ForgejoClient's onCall. */
-export function forgejoCallMetrics(registry: Registry): (call: ForgejoCall) => void {
+/**
+ * Counts and times every HTTP attempt against Forgejo; pass the result as ForgejoClient's onCall.
+ * `atZero` are exported at 0 from the start: outcomes an alert watches with increase(), which sees
+ * no increase in a series first scraped at 1.
+ */
+export function forgejoCallMetrics(
+  registry: Registry,
+  atZero: readonly Pick<ForgejoCall, "operation" | "outcome">[] = [],
+): (call: ForgejoCall) => void {
   const requests = new Counter({
     name: "forgejo_arc_forgejo_requests_total",
     help: "HTTP attempts against Forgejo by operation and outcome (status code, error kind, or not_sent while the server answers no call).",
     labelNames: ["operation", "outcome"],
     registers: [registry],
   });
+  for (const { operation, outcome } of atZero) requests.inc({ operation, outcome }, 0);
   const duration = new Histogram({
     name: "forgejo_arc_forgejo_request_duration_seconds",
     help: "Duration of HTTP attempts against Forgejo by operation.",

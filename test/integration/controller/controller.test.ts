@@ -192,6 +192,16 @@ async function controllerMetric(name: string, labels: Record<string, string> = {
   return metricSum((await controller.get("/metrics")).text, name, labels);
 }
 
+/** The value of the controller's Forgejo call series with these labels; undefined when it is not exported. */
+async function refusalCount(labels: { operation: string; outcome: string }): Promise<number | undefined> {
+  const line = (await controller.get("/metrics")).text
+    .split("\n")
+    .find(
+      (l) => l.startsWith("forgejo_arc_forgejo_requests_total{") && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)),
+    );
+  return line === undefined ? undefined : Number(line.split(" ").at(-1));
+}
+
 /** A runner in organization acme registered through Forgejo's API as a person (or another cluster) would; its id. */
 async function registerRunnerByHand(description: string): Promise<number> {
   const response = await fetch(new URL("/api/v1/orgs/acme/actions/runners", forgejoUrl), {
@@ -1181,6 +1191,10 @@ describe("controller", () => {
       body: { metadata: { name: "read-only-token" }, stringData: { token: TOKENS.readOnly } },
     });
     await createRunnerDeployment("readonly", { tokenSecretRef: { name: "read-only-token", namespace: ns } });
+    // Exported before any refusal, so that ForgejoArcRunnerRegistrationsRefused's increase() sees the first.
+    const refusalSeries = { operation: "register_runner", outcome: "403" };
+    const refusalsBefore = await refusalCount(refusalSeries);
+    expect(refusalsBefore).toBeDefined();
     await startListener("readonly", { token: TOKENS.readOnly });
     const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["readonly"] });
     const name = `readonly-${job.id}-1`;
@@ -1198,6 +1212,7 @@ describe("controller", () => {
     expect(tokenValid.message).toContain("needs the write:organization scope");
     expect(await rdCondition("readonly", "Ready")).toMatchObject({ status: "False", reason: "Forbidden" });
     expect(forgejoRunnersOf("readonly")).toEqual([]);
+    expect(await refusalCount(refusalSeries)).toBeGreaterThan(refusalsBefore!);
 
     await core.patchNamespacedSecret(
       { name: "read-only-token", namespace: ns, body: { data: { token: Buffer.from(TOKENS.owner).toString("base64") } } },
