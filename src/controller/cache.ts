@@ -12,6 +12,7 @@ import {
   type KubernetesObject,
   type V1Deployment,
   type V1Job,
+  type V1OwnerReference,
   type V1Pod,
 } from "@kubernetes/client-node";
 import { API_GROUP, API_GROUP_VERSION, API_VERSION } from "../api/schemas.ts";
@@ -126,8 +127,12 @@ export function matchesLabels(matchLabels: Record<string, string> | undefined, l
   return wanted.length > 0 && wanted.every(([key, value]) => labels?.[key] === value);
 }
 
+export function ownerRunnerDeploymentRef(object: KubernetesObject): V1OwnerReference | undefined {
+  return object.metadata?.ownerReferences?.find((o) => o.kind === "RunnerDeployment");
+}
+
 export function ownerRunnerDeploymentName(object: KubernetesObject): string | undefined {
-  return object.metadata?.ownerReferences?.find((o) => o.kind === "RunnerDeployment")?.name;
+  return ownerRunnerDeploymentRef(object)?.name;
 }
 
 export function keyOf(object: { metadata?: { namespace?: string; name?: string } }): string {

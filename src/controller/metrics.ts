@@ -2,7 +2,7 @@
 // controller that outlives many RunnerDeployments (one per team, per branch, made and removed by
 // GitOps) would otherwise export, and keep in memory, every deleted one's series until it restarts.
 import { Counter, Gauge, Histogram, type LabelValues, type Registry } from "prom-client";
-import { keyOf, ownerRunnerDeploymentName, type AR, type ClusterCache, type RD } from "./cache.ts";
+import { keyOf, ownerRunnerDeploymentName, ownerRunnerDeploymentRef, type AR, type ClusterCache, type RD } from "./cache.ts";
 import { runDurationSeconds } from "./job-status.ts";
 
 /** The labels that say which RunnerDeployment an ActRunner's series belongs to. */
@@ -145,11 +145,13 @@ export class ControllerMetrics {
 
   /**
    * Writes to the ActRunner's RunnerDeployment's series, unless that RunnerDeployment is no longer in
-   * the cache: its series were removed, and one written now would stay.
+   * the cache: its series were removed, and one written now would stay. A RunnerDeployment re-created
+   * under the same name while the old one's ActRunners finish is another owner (uid): they write none.
    */
   private writeFor(ar: AR, metric: PerRunnerDeployment, extra: LabelValues<string>, value: number): void {
     const labels = runnerDeploymentLabels(ar);
-    if (!this.cache.runnerDeployments.get(labels.runner_deployment, labels.runner_deployment_namespace)) return;
+    const owner = this.cache.runnerDeployments.get(labels.runner_deployment, labels.runner_deployment_namespace);
+    if (!owner || owner.metadata?.uid !== ownerRunnerDeploymentRef(ar)?.uid) return;
     this.write(labels, metric, extra, value);
   }
 

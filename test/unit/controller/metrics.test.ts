@@ -4,12 +4,21 @@ import type { AR, ClusterCache, RD } from "../../../src/controller/cache.ts";
 import { ControllerMetrics } from "../../../src/controller/metrics.ts";
 import { ar, rd } from "../../fixtures/resources.ts";
 
-function runnerOf(owner: string, name: string): AR {
+let uids = 0;
+
+/** A RunnerDeployment with a uid of its own, as the API server gives each object. */
+function rdNamed(name: string): RD {
+  return rd({ metadata: { name, uid: `uid-${++uids}` } }) as RD;
+}
+
+function runnerOf(owner: RD, name: string): AR {
   return ar({
     metadata: {
       name,
       creationTimestamp: new Date(Date.now() - 5_000),
-      ownerReferences: [{ apiVersion: "forgejo.actions.io/v1alpha1", kind: "RunnerDeployment", name: owner, uid: `uid-${owner}` }],
+      ownerReferences: [
+        { apiVersion: "forgejo.actions.io/v1alpha1", kind: "RunnerDeployment", name: owner.metadata!.name!, uid: owner.metadata!.uid! },
+      ],
     },
     status: {
       phase: "Succeeded",
@@ -57,9 +66,9 @@ describe("ControllerMetrics", () => {
   });
 
   it("records an ActRunner's queue times, finish and run duration by its RunnerDeployment", async () => {
-    const present = new Map([["a", rd({ metadata: { name: "a" } }) as RD]]);
-    const { registry, metrics } = metricsOver(present);
-    record(metrics, runnerOf("a", "a-1-1"));
+    const a1 = rdNamed("a");
+    const { registry, metrics } = metricsOver(new Map([["a", a1]]));
+    record(metrics, runnerOf(a1, "a-1-1"));
     const a = { runner_deployment_namespace: "ci", runner_deployment: "a" };
     expect(await valueOf(registry, "forgejo_arc_queue_to_job_seconds_count", a)).toBe(1);
     expect(await valueOf(registry, "forgejo_arc_queue_to_running_seconds_count", a)).toBe(1);
@@ -71,7 +80,7 @@ describe("ControllerMetrics", () => {
   });
 
   it("exports the usual finishes of a RunnerDeployment at 0 once it is seen, so that an alert on their increase sees the first", async () => {
-    const seen = rd({ metadata: { name: "a" } }) as RD;
+    const seen = rdNamed("a");
     const { registry, metrics } = metricsOver(new Map([["a", seen]]));
     metrics.runnerDeploymentSeen(seen);
     const a = { runner_deployment_namespace: "ci", runner_deployment: "a" };
@@ -82,29 +91,41 @@ describe("ControllerMetrics", () => {
       ["Failed", "PickupTimeout"],
     ])
       expect(await valueOf(registry, "forgejo_arc_actrunners_finished_total", { ...a, phase: phase!, reason: reason! })).toBe(0);
-    metrics.phaseChanged(runnerOf("a", "a-1-1"), "Succeeded");
+    metrics.phaseChanged(runnerOf(seen, "a-1-1"), "Succeeded");
     expect(await valueOf(registry, "forgejo_arc_actrunners_finished_total", { ...a, phase: "Succeeded", reason: "Completed" })).toBe(1);
   });
 
   it("removes a deleted RunnerDeployment's series, keeps the others', and writes none for it afterwards", async () => {
+    const [a1, b1] = [rdNamed("a"), rdNamed("b")];
     const present = new Map([
-      ["a", rd({ metadata: { name: "a" } }) as RD],
-      ["b", rd({ metadata: { name: "b" } }) as RD],
+      ["a", a1],
+      ["b", b1],
     ]);
     const { registry, metrics } = metricsOver(present);
     for (const seen of present.values()) metrics.runnerDeploymentSeen(seen);
-    record(metrics, runnerOf("a", "a-1-1"));
-    record(metrics, runnerOf("b", "b-1-1"));
+    record(metrics, runnerOf(a1, "a-1-1"));
+    record(metrics, runnerOf(b1, "b-1-1"));
     expect((await seriesOf(registry, "a")).length).toBeGreaterThan(20);
     const before = await seriesOf(registry, "b");
 
     present.delete("a");
-    metrics.removeRunnerDeployment(rd({ metadata: { name: "a" } }) as RD);
+    metrics.removeRunnerDeployment(a1);
     expect(await seriesOf(registry, "a")).toEqual([]);
     expect(await seriesOf(registry, "b")).toEqual(before);
 
     // An ActRunner of the deleted RunnerDeployment that finishes while it is deleted writes no series back.
-    record(metrics, runnerOf("a", "a-2-1"));
+    record(metrics, runnerOf(a1, "a-2-1"));
     expect(await seriesOf(registry, "a")).toEqual([]);
+  });
+
+  it("writes nothing to a RunnerDeployment re-created under the same name for the old one's ActRunners", async () => {
+    const [old, recreated] = [rdNamed("a"), rdNamed("a")];
+    const { registry, metrics } = metricsOver(new Map([["a", recreated]]));
+    metrics.runnerDeploymentSeen(recreated);
+    const a = { runner_deployment_namespace: "ci", runner_deployment: "a" };
+    metrics.phaseChanged(runnerOf(old, "a-1-1"), "Succeeded");
+    expect(await valueOf(registry, "forgejo_arc_actrunners_finished_total", { ...a, phase: "Succeeded", reason: "Completed" })).toBe(0);
+    metrics.phaseChanged(runnerOf(recreated, "a-2-1"), "Succeeded");
+    expect(await valueOf(registry, "forgejo_arc_actrunners_finished_total", { ...a, phase: "Succeeded", reason: "Completed" })).toBe(1);
   });
 });
