@@ -26,9 +26,16 @@ import type { ForgejoScope } from "../forgejo/scope.ts";
 import { jobGoneOutcome, observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
 import { podCreationError, runnerLogTail, runnerPods } from "./runner-pods.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef } from "./job-attempts.ts";
-import { listingKey, Registrations } from "./registrations.ts";
+import { listingKey, Registrations, type RunnerCredentials } from "./registrations.ts";
 import { forgejoRunnerName, pickupTimeoutMs, runnerObjectName, runnerSecretName, type RunnerJobOptions } from "./runner-job.ts";
-import { deleteRunnerJob, jobCreatedCondition, RunnerStarter, startedRecord } from "./runner-start.ts";
+import {
+  deleteRunnerJob,
+  jobCreatedCondition,
+  registeredCondition,
+  RunnerObjectRefused,
+  RunnerStarter,
+  startedRecord,
+} from "./runner-start.ts";
 
 export interface ActRunnerReconcilerDeps {
   kc: KubeConfig;
@@ -151,7 +158,7 @@ export class ActRunnerReconciler {
     try {
       started = await this.starter.start(ar);
     } catch (error) {
-      await this.reportRegistrationFailure(ar, error);
+      await this.reportStartFailure(ar, startFailure(ar, error, this.registrations.unrecordedFor(ar.metadata!.uid!)?.credentials));
       throw error;
     }
     if (started.kind === "wait") return 1_000;
@@ -165,26 +172,24 @@ export class ActRunnerReconciler {
   }
 
   /**
-   * A registration Forgejo refused or did not answer, or a token Secret or CA bundle that is missing:
-   * phase Pending with the reason, condition Registered=False and a RegistrationFailed Event when
-   * that changes (the RunnerDeployment's TokenValid shows a refused token). The reconcile is retried
-   * with backoff; a refused token is read from its Secret again then, as it may have been replaced.
+   * Why a runner could not be started (startFailure), on the ActRunner: phase Pending with the
+   * reason, the failed step's condition False and a Warning Event when that changes. The reconcile
+   * is retried with backoff; a refused token is read from its Secret again then, as it may have
+   * been replaced.
    */
-  private async reportRegistrationFailure(ar: AR, error: unknown): Promise<void> {
-    const reason =
-      error instanceof ForgejoError ? failureReason(error.kind) : error instanceof CredentialsMissing ? error.reason : undefined;
-    if (!reason) return;
-    if (isForgejoError(error, "unauthorized") || isForgejoError(error, "forbidden")) this.deps.forgejo.expire(ar);
-    const message = `Could not register a Forgejo runner: ${(error as Error).message}`;
-    const current = findCondition(ar.status?.conditions, "Registered");
+  private async reportStartFailure(ar: AR, failure: StartFailure | undefined): Promise<void> {
+    if (!failure) return;
+    if (failure.tokenRefused) this.deps.forgejo.expire(ar);
+    const { reason, message } = failure.failed;
+    const current = findCondition(ar.status?.conditions, failure.failed.type);
     if (current?.status === "False" && current.reason === reason && current.message === message) return;
     try {
-      await this.patchStatus(ar, { phase: "Pending", reason, message }, [{ type: "Registered", status: "False", reason, message }]);
-      this.deps.events.event(ar, "Warning", "RegistrationFailed", message);
+      await this.patchStatus(ar, { phase: "Pending", reason, message }, failure.conditions);
+      this.deps.events.event(ar, "Warning", failure.eventReason, message);
     } catch (writeError) {
       this.deps.logger.warn(
         { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, err: writeError },
-        "Failed to report the failed registration",
+        "Failed to report why the runner could not start",
       );
     }
   }
@@ -222,7 +227,13 @@ export class ActRunnerReconciler {
    * as the resilience tests do, may not): the Job is created, or found when the cache lags.
    */
   private async createJob(ar: AR): Promise<Requeue> {
-    const job = await this.starter.ensureJob(ar, ar.status!.runnerUUID!);
+    let job: V1Job | undefined;
+    try {
+      job = await this.starter.ensureJob(ar, ar.status!.runnerUUID!);
+    } catch (error) {
+      await this.reportStartFailure(ar, startFailure(ar, error, undefined));
+      throw error;
+    }
     if (!job) return 1_000;
     await this.patchStatus(ar, { kubernetesJobName: job.metadata!.name }, [jobCreatedCondition(job)]);
     this.deps.events.event(ar, "Normal", "JobCreated", `Created Job ${job.metadata!.name} for Forgejo job ${ar.spec.forgejoJobID}`);
@@ -526,6 +537,57 @@ export function nextStatus(
   return (Object.keys(status) as (keyof ActRunnerStatus)[]).every((key) => isDeepStrictEqual(current[key], status[key]))
     ? undefined
     : status;
+}
+
+type FailedCondition = ConditionInput & { status: "False"; reason: string; message: string };
+
+/** How a failed start shows on the ActRunner (reportStartFailure). */
+export interface StartFailure {
+  /** The condition of the step that failed, False with the reason and message. */
+  failed: FailedCondition;
+  conditions: ConditionInput[];
+  eventReason: "RegistrationFailed" | "FailedCreate";
+  /** Forgejo refused the token: the ActRunner's Forgejo client reads its Secret again at the next try. */
+  tokenRefused: boolean;
+}
+
+/**
+ * What a failed start says, or undefined for a failure the ActRunner does not show (a conflict, an
+ * API server that did not answer: retried with backoff and logged). Shown: a registration
+ * Forgejo refused or did not answer, a token Secret or CA bundle that is missing (Registered=False,
+ * Event RegistrationFailed; the RunnerDeployment's TokenValid shows a refused token), and a runner
+ * Secret or Job the API server refused to create (JobCreated=False, reason and Event FailedCreate;
+ * `registered`, the runner this pass registered, makes Registered True, as the start got past it).
+ */
+export function startFailure(ar: AR, error: unknown, registered: RunnerCredentials | undefined): StartFailure | undefined {
+  if (error instanceof RunnerObjectRefused) {
+    const failed: FailedCondition = {
+      type: "JobCreated",
+      status: "False",
+      reason: "FailedCreate",
+      message: `Could not start the runner: ${error.message}`,
+    };
+    return {
+      failed,
+      conditions: registered ? [registeredCondition(ar, registered), failed] : [failed],
+      eventReason: "FailedCreate",
+      tokenRefused: false,
+    };
+  }
+  const reason = error instanceof ForgejoError ? failureReason(error.kind) : error instanceof CredentialsMissing ? error.reason : undefined;
+  if (!reason) return undefined;
+  const failed: FailedCondition = {
+    type: "Registered",
+    status: "False",
+    reason,
+    message: `Could not register a Forgejo runner: ${(error as Error).message}`,
+  };
+  return {
+    failed,
+    conditions: [failed],
+    eventReason: "RegistrationFailed",
+    tokenRefused: isForgejoError(error, "unauthorized") || isForgejoError(error, "forbidden"),
+  };
 }
 
 const MERGE_PATCH = "application/merge-patch+json";

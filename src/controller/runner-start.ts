@@ -83,8 +83,7 @@ export class RunnerStarter {
       try {
         job = await this.deps.rest.request<V1Job>("POST", `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`, wanted);
       } catch (error) {
-        if (apiErrorCode(error) !== 409)
-          throw new Error(`creating Job ${namespace}/${wanted.metadata!.name}: ${apiErrorMessage(error)}`, { cause: error });
+        if (apiErrorCode(error) !== 409) throw creationError(`Job ${namespace}/${wanted.metadata!.name}`, error);
         job = await this.batch.readNamespacedJob({ name: wanted.metadata!.name!, namespace });
       }
     }
@@ -138,17 +137,20 @@ export class RunnerStarter {
   private async writeRunnerSecret(ar: AR, credentials: RunnerCredentials): Promise<void> {
     const secret = runnerSecret(ar, credentials);
     const secrets = `/api/v1/namespaces/${encodeURIComponent(ar.metadata!.namespace!)}/secrets`;
+    const refused = (error: unknown) => creationError(`runner Secret ${ar.metadata!.namespace}/${secret.metadata!.name}`, error);
     try {
       await this.deps.rest.request("POST", secrets, secret);
     } catch (error) {
-      if (apiErrorCode(error) !== 409) throw error;
+      if (apiErrorCode(error) !== 409) throw refused(error);
       // Already there: written by an interrupted pass (same credentials), or holding a lost
       // runner's. Runner Secrets are immutable, so the latter is replaced.
       const path = `${secrets}/${encodeURIComponent(secret.metadata!.name!)}`;
       const existing = await this.deps.rest.request<V1Secret>("GET", path);
       if (Buffer.from(existing.data?.token ?? "", "base64").toString() === credentials.token) return;
       await ignoreNotFound(this.deps.rest.request("DELETE", path, { preconditions: { uid: existing.metadata!.uid } }));
-      await this.deps.rest.request("POST", secrets, secret);
+      await this.deps.rest.request("POST", secrets, secret).catch((again: unknown) => {
+        throw refused(again);
+      });
     }
   }
 
@@ -184,6 +186,40 @@ export class RunnerStarter {
   }
 }
 
+/**
+ * The API server refused to create a runner Secret or Job with a 4xx answer: a used-up ResourceQuota,
+ * a policy engine (an admission webhook or policy), a namespace being deleted. Trying again is right
+ * (a quota frees up), but the ActRunner says why meanwhile.
+ */
+export class RunnerObjectRefused extends Error {
+  readonly code: number;
+
+  constructor(object: string, code: number, apiMessage: string, options?: ErrorOptions) {
+    super(`the API server refused to create ${object}: ${apiMessage}`, options);
+    this.name = "RunnerObjectRefused";
+    this.code = code;
+  }
+}
+
+/** A failed create of `object`: RunnerObjectRefused for a refusal, else an error naming the object. */
+export function creationError(object: string, error: unknown): Error {
+  const code = apiErrorCode(error);
+  // 429 is the API server's flow control turning a request away for now, not a refusal of the object.
+  if (code !== undefined && code >= 400 && code < 500 && code !== 429)
+    return new RunnerObjectRefused(object, code, apiErrorMessage(error), { cause: error });
+  return new Error(`creating ${object}: ${apiErrorMessage(error)}`, { cause: error });
+}
+
+/** The Registered condition of a runner Forgejo registered. */
+export function registeredCondition(ar: AR, credentials: RunnerCredentials): ConditionInput {
+  return {
+    type: "Registered",
+    status: "True",
+    reason: "Registered",
+    message: `Registered ephemeral runner ${forgejoRunnerName(ar)} (id ${credentials.id})`,
+  };
+}
+
 /** What the status write and the JobCreated Event of a started runner say. */
 export function startedRecord(
   ar: AR,
@@ -192,7 +228,7 @@ export function startedRecord(
 ): { fields: Partial<ActRunnerStatus>; conditions: ConditionInput[]; eventMessage: string } {
   const runnerName = forgejoRunnerName(ar);
   const observed = observeJob(job, []);
-  const registered = `Registered ephemeral runner ${runnerName} (id ${credentials.id})`;
+  const registered = registeredCondition(ar, credentials);
   return {
     fields: {
       phase: observed.phase,
@@ -203,8 +239,8 @@ export function startedRecord(
       runnerUUID: credentials.uuid,
       kubernetesJobName: job.metadata!.name,
     },
-    conditions: [{ type: "Registered", status: "True", reason: "Registered", message: registered }, jobCreatedCondition(job)],
-    eventMessage: `${registered} in Forgejo and created Job ${job.metadata!.name} for Forgejo job ${ar.spec.forgejoJobID}`,
+    conditions: [registered, jobCreatedCondition(job)],
+    eventMessage: `${registered.message} in Forgejo and created Job ${job.metadata!.name} for Forgejo job ${ar.spec.forgejoJobID}`,
   };
 }
 

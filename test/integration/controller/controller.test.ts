@@ -730,6 +730,68 @@ describe("controller", () => {
     }
   }, 120_000);
 
+  it("says why a runner Job cannot be created (a used-up ResourceQuota), keeps its one Forgejo runner, and creates the Job once the quota allows", async () => {
+    const quoted = await createNamespace("controller-quota");
+    try {
+      const quota = { metadata: { name: "no-jobs" }, spec: { hard: { "count/jobs.batch": "0" } } };
+      await core.createNamespacedResourceQuota({ namespace: quoted, body: quota });
+      // The quota admits nothing until kube-controller-manager has counted the namespace into its status.
+      await eventually("the quota counted", async () =>
+        (await core.readNamespacedResourceQuota({ name: "no-jobs", namespace: quoted })).status?.hard ? true : undefined,
+      );
+      await core.createNamespacedSecret({
+        namespace: quoted,
+        body: { metadata: { name: "forgejo-token" }, stringData: { token: TOKENS.owner } },
+      });
+      await createRunnerDeployment("quota", {}, quoted);
+      await startListener("quota", { namespace: quoted });
+      const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["quota"] });
+      const name = `quota-${job.id}-1`;
+      const inQuoted = async () =>
+        ((await objects.list("actrunners", quoted)) as { items: ActRunner[] }).items.find((r) => r.metadata?.name === name);
+      const runners = () => [...fake.runners.values()].filter((r) => r.name === `k8s-${quoted}-${name}`);
+
+      const refused = await eventually("reason FailedCreate", async () => {
+        const r = await inQuoted();
+        return r?.status?.reason === "FailedCreate" ? r : undefined;
+      });
+      expect(refused.status?.phase).toBe("Pending");
+      expect(refused.status?.message).toMatch(
+        new RegExp(`^Could not start the runner: the API server refused to create Job ${quoted}/${name}: .*exceeded quota: no-jobs`),
+      );
+      const conditions = Object.fromEntries((refused.status?.conditions ?? []).map((c) => [c.type, c]));
+      expect(conditions.JobCreated).toMatchObject({ status: "False", reason: "FailedCreate", message: refused.status?.message });
+      expect(conditions.Registered).toMatchObject({ status: "True", reason: "Registered" });
+      const warning = await eventually("a FailedCreate Event", async () =>
+        (await core.listNamespacedEvent({ namespace: quoted, fieldSelector: `involvedObject.name=${name}` })).items.find(
+          (e) => e.reason === "FailedCreate",
+        ),
+      );
+      expect(warning).toMatchObject({ type: "Warning", message: refused.status?.message, involvedObject: { kind: "ActRunner" } });
+      expect(runners()).toHaveLength(1);
+
+      await core.replaceNamespacedResourceQuota({
+        name: "no-jobs",
+        namespace: quoted,
+        body: { ...quota, spec: { hard: { "count/jobs.batch": "1" } } },
+      });
+      const started = await eventually(
+        "the Job once the quota allows it",
+        async () => {
+          const r = await inQuoted();
+          return r?.status?.kubernetesJobName ? r : undefined;
+        },
+        90_000,
+      );
+      expect(started.status?.conditions?.find((c) => c.type === "JobCreated")).toMatchObject({ status: "True", reason: "JobCreated" });
+      expect(started.status?.reason).not.toBe("FailedCreate");
+      expect(runners()).toHaveLength(1);
+      expect(runners()[0]!.id).toBe(started.status?.runnerId);
+    } finally {
+      await deleteNamespace(quoted);
+    }
+  }, 150_000);
+
   it("asks Forgejo whether a runner took its job only once the listener sees the job running, and then marks it PickedUp", async () => {
     const runFor = { "forgejo-arc.test/run-for": "5m" };
     await createRunnerDeployment("waits", { runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", ...runFor } } } });
