@@ -10,7 +10,7 @@ import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Job, type V1Secret } fro
 import type { ForgejoClient } from "../forgejo/client.ts";
 import type { ForgejoScope } from "../forgejo/scope.ts";
 import type { ActRunnerStatus } from "../generated/api.ts";
-import { apiErrorCode, apiErrorMessage, ignoreNotFound } from "../k8s/client.ts";
+import { apiErrorCode, apiErrorMessage, ignoreNotFound, isRefusal } from "../k8s/client.ts";
 import type { RestClient } from "../k8s/rest.ts";
 import type { Logger } from "../observability/log.ts";
 import type { AR, ClusterCache } from "./cache.ts";
@@ -192,21 +192,15 @@ export class RunnerStarter {
  * (a quota frees up), but the ActRunner says why meanwhile.
  */
 export class RunnerObjectRefused extends Error {
-  readonly code: number;
-
-  constructor(object: string, code: number, apiMessage: string, options?: ErrorOptions) {
+  constructor(object: string, apiMessage: string, options?: ErrorOptions) {
     super(`the API server refused to create ${object}: ${apiMessage}`, options);
     this.name = "RunnerObjectRefused";
-    this.code = code;
   }
 }
 
 /** A failed create of `object`: RunnerObjectRefused for a refusal, else an error naming the object. */
 export function creationError(object: string, error: unknown): Error {
-  const code = apiErrorCode(error);
-  // 429 is the API server's flow control turning a request away for now, not a refusal of the object.
-  if (code !== undefined && code >= 400 && code < 500 && code !== 429)
-    return new RunnerObjectRefused(object, code, apiErrorMessage(error), { cause: error });
+  if (isRefusal(error)) return new RunnerObjectRefused(object, apiErrorMessage(error), { cause: error });
   return new Error(`creating ${object}: ${apiErrorMessage(error)}`, { cause: error });
 }
 

@@ -18,7 +18,7 @@ import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_TOKEN_KEY } from "../api/defaults.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { hashOf } from "../api/naming.ts";
 import type { Condition, RunnerDeploymentStatus } from "../generated/api.ts";
-import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
+import { apiErrorCode, apiErrorMessage, isRefusal } from "../k8s/client.ts";
 import type { EventRecorder } from "../k8s/events.ts";
 import type { Logger } from "../observability/log.ts";
 import { failureReason } from "../forgejo/errors.ts";
@@ -59,18 +59,24 @@ function tokenCondition(rd: RD, token: TokenCheck, refusal: RegistrationRefusal 
       };
 }
 
+/** What the RunnerDeployment's conditions are made from, besides its status (the listener's last poll). */
+export interface ListenerState {
+  token: TokenCheck;
+  deployment?: V1Deployment;
+  listenerPod?: V1Pod;
+  /** With spec.caBundleConfigMapRef: the ConfigMap's check. */
+  caBundle?: CaBundleCheck;
+  refusal?: RegistrationRefusal;
+  /** The API server refused to apply one of the listener's objects: what it said. */
+  applyRefused?: string;
+}
+
 /**
- * The conditions from what is known: the Secret, the listener's last poll, the Deployment, and with
- * spec.caBundleConfigMapRef (`caBundle` given) the ConfigMap.
+ * The conditions from what is known: the Secret, the listener's last poll, the listener's objects
+ * (applied or refused), and with spec.caBundleConfigMapRef the ConfigMap.
  */
-export function runnerDeploymentConditions(
-  rd: RD,
-  token: TokenCheck,
-  deployment: V1Deployment | undefined,
-  listenerPod: V1Pod | undefined,
-  caBundle?: CaBundleCheck,
-  refusal?: RegistrationRefusal,
-): ConditionInput[] {
+export function runnerDeploymentConditions(rd: RD, state: ListenerState): ConditionInput[] {
+  const { token, deployment, listenerPod, caBundle, refusal, applyRefused } = state;
   const error = rd.status?.lastPollError;
   const tokenValid = tokenCondition(rd, token, refusal);
   const reachable: ConditionInput =
@@ -86,25 +92,7 @@ export function runnerDeploymentConditions(
               : "Forgejo answered the last poll",
           }
         : { type: "ForgejoReachable", status: "Unknown", reason: "NotPolledYet", message: "The listener has not polled Forgejo yet" };
-  const waiting = listenerPod?.status?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
-  const available: ConditionInput =
-    (deployment?.status?.availableReplicas ?? 0) >= 1
-      ? {
-          type: "ListenerAvailable",
-          status: "True",
-          reason: "Available",
-          message: listenerPod?.metadata?.name ? `Listener pod ${listenerPod.metadata.name} is ready` : "The listener is ready",
-        }
-      : {
-          type: "ListenerAvailable",
-          status: "False",
-          reason: waiting?.reason ?? (deployment ? "NotReady" : "NotCreated"),
-          message: waiting
-            ? `Listener pod ${listenerPod?.metadata?.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`
-            : deployment
-              ? "The listener pod is not ready yet"
-              : "The listener Deployment does not exist yet",
-        };
+  const available = listenerAvailable(deployment, listenerPod, applyRefused);
   const caBundleValid: ConditionInput[] = caBundle
     ? [
         caBundle.ok
@@ -113,10 +101,67 @@ export function runnerDeploymentConditions(
       ]
     : [];
   const failing = [tokenValid, ...caBundleValid, reachable, available].find((c) => c.status !== "True");
-  const ready: ConditionInput = failing
-    ? { type: "Ready", status: "False", reason: failing.reason, message: `${failing.type}: ${failing.message}` }
-    : { type: "Ready", status: "True", reason: "Ready", message: "The listener runs and Forgejo answers its polls" };
+  // A refusal comes first: the listener cannot start or change until its cause is removed.
+  const ready: ConditionInput = applyRefused
+    ? {
+        type: "Ready",
+        status: "False",
+        reason: "ApplyRefused",
+        message: deployment ? `${applyRefused}; the listener runs as last applied` : applyRefused,
+      }
+    : failing
+      ? { type: "Ready", status: "False", reason: failing.reason, message: `${failing.type}: ${failing.message}` }
+      : { type: "Ready", status: "True", reason: "Ready", message: "The listener runs and Forgejo answers its polls" };
   return [ready, tokenValid, ...caBundleValid, reachable, available];
+}
+
+/**
+ * ListenerAvailable: the Deployment's available replica, else why not — its objects refused by the
+ * API server (none created), the listener pod's waiting container, the Deployment unable to create
+ * the pod (a used-up ResourceQuota, a LimitRange, Pod Security admission: its ReplicaFailure).
+ */
+function listenerAvailable(
+  deployment: V1Deployment | undefined,
+  listenerPod: V1Pod | undefined,
+  applyRefused: string | undefined,
+): ConditionInput {
+  const unavailable = (reason: string, message: string): ConditionInput => ({
+    type: "ListenerAvailable",
+    status: "False",
+    reason,
+    message,
+  });
+  if ((deployment?.status?.availableReplicas ?? 0) >= 1) {
+    const message = listenerPod?.metadata?.name ? `Listener pod ${listenerPod.metadata.name} is ready` : "The listener is ready";
+    return { type: "ListenerAvailable", status: "True", reason: "Available", message };
+  }
+  if (!deployment)
+    return applyRefused
+      ? unavailable("ApplyRefused", applyRefused)
+      : unavailable("NotCreated", "The listener Deployment does not exist yet");
+  const waiting = listenerPod?.status?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
+  if (waiting?.reason)
+    return unavailable(
+      waiting.reason,
+      `Listener pod ${listenerPod?.metadata?.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`,
+    );
+  const replicaFailure = deployment.status?.conditions?.find((c) => c.type === "ReplicaFailure" && c.status === "True");
+  if (replicaFailure)
+    return unavailable(
+      replicaFailure.reason ?? "FailedCreate",
+      `Listener Deployment ${deployment.metadata?.name} cannot create its pod: ${replicaFailure.message ?? replicaFailure.reason}`,
+    );
+  return unavailable("NotReady", "The listener pod is not ready yet");
+}
+
+/**
+ * What the API server said when it refused to apply one of the listener's objects with a 4xx answer
+ * (a policy engine, a ResourceQuota on the object count, a namespace being deleted), or undefined
+ * for another failure (retried with backoff, logged).
+ */
+export function applyRefusal(object: KubernetesObject, error: unknown): string | undefined {
+  if (!isRefusal(error)) return undefined;
+  return `The API server refused to apply ${object.kind} ${object.metadata?.namespace}/${object.metadata?.name}: ${apiErrorMessage(error)}`;
 }
 
 /** An unfinished ActRunner whose runner Forgejo refused to register with the token (401 or 403). */
@@ -207,10 +252,24 @@ export class RunnerDeploymentReconciler {
     const tokenReplaced =
       changed && digest.replaced && configHashOf(listenerResources(rd, this.deps.listener, digest.previous)) === deployedHash;
     const previous = this.applied.get(key);
+    const refusal = registrationRefusal(this.deps.cache.actRunnersOf(rd));
+    let applyRefused: string | undefined;
     if (changed || Date.now() - (previous?.at ?? 0) >= this.deps.reapplyIntervalMs) {
       const marks: ListenerObjectMark[] = [];
-      for (const object of [desired.serviceAccount, desired.role, desired.roleBinding, desired.deployment])
-        marks.push(listenerObjectMark(await this.deps.apply(object)));
+      for (const object of [desired.serviceAccount, desired.role, desired.roleBinding, desired.deployment]) {
+        try {
+          marks.push(listenerObjectMark(await this.deps.apply(object)));
+        } catch (error) {
+          applyRefused = applyRefusal(object, error);
+          if (!applyRefused) throw error;
+          break;
+        }
+      }
+      if (applyRefused) {
+        // The status says why; the reconcile fails so that the apply is tried again with backoff.
+        await this.writeStatus(rd, token, caBundle, deployment, refusal, applyRefused);
+        throw new Error(applyRefused);
+      }
       this.applied.set(key, { at: Date.now(), marks });
       const changedOutside = previous && !changed ? marks.filter((mark, i) => mark.id !== previous.marks[i]?.id) : [];
       if (changedOutside.length > 0) {
@@ -231,7 +290,6 @@ export class RunnerDeploymentReconciler {
         );
       } else log.debug({ deployment: listenerName(rd) }, "Applied the listener's objects again");
     }
-    const refusal = registrationRefusal(this.deps.cache.actRunnersOf(rd));
     await this.writeStatus(rd, token, caBundle, deployment, refusal);
     const untilReapply = this.applied.get(key)!.at + this.deps.reapplyIntervalMs - Date.now();
     // While Forgejo refuses the token, the Secret is read again soon: a token replaced there rolls the
@@ -258,6 +316,7 @@ export class RunnerDeploymentReconciler {
     caBundle: CaBundleCheck | undefined,
     deployment: V1Deployment | undefined,
     refusal: RegistrationRefusal | undefined,
+    applyRefused?: string,
   ): Promise<void> {
     const namespace = rd.metadata!.namespace!;
     const name = rd.metadata!.name!;
@@ -265,7 +324,7 @@ export class RunnerDeploymentReconciler {
     const listenerPod = this.listenerPod(rd, deployment);
     const now = new Date();
     let conditions: Condition[] = rd.status?.conditions ?? [];
-    for (const input of runnerDeploymentConditions(rd, token, deployment, listenerPod, caBundle, refusal))
+    for (const input of runnerDeploymentConditions(rd, { token, deployment, listenerPod, caBundle, refusal, applyRefused }))
       conditions = setCondition(conditions, input, rd.metadata?.generation, now);
     if (!caBundle) conditions = conditions.filter((c) => c.type !== "CABundleValid");
     const status: Partial<RunnerDeploymentStatus> = {

@@ -45,6 +45,16 @@ export function apiErrorCode(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
 }
 
+/**
+ * The API server refused the request itself (a 4xx answer: a policy, a quota, an invalid object, a
+ * namespace being deleted), as opposed to a conflict (409), its flow control turning it away for now
+ * (429), its own failure (5xx) or no answer.
+ */
+export function isRefusal(error: unknown): boolean {
+  const code = apiErrorCode(error);
+  return code !== undefined && code >= 400 && code < 500 && code !== 409 && code !== 429;
+}
+
 /** Awaits a call for which an object that is not there (404) is an answer: undefined (a delete: as good as deleted). */
 export async function ignoreNotFound<T>(call: Promise<T>): Promise<T | undefined> {
   return call.catch((error: unknown) => {

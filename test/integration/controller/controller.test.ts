@@ -13,7 +13,7 @@ import {
   type CoreV1Event,
   type V1Job,
 } from "@kubernetes/client-node";
-import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts";
+import type { ActRunner, Condition, RunnerDeployment } from "../../../src/generated/api.ts";
 import { ignoreNotFound } from "../../../src/k8s/client.ts";
 import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
@@ -791,6 +791,61 @@ describe("controller", () => {
       await deleteNamespace(quoted);
     }
   }, 150_000);
+
+  it("says why a listener cannot start — its Deployment refused, then its pod (ResourceQuotas) — and runs it once the quota allows", async () => {
+    const quoted = await createNamespace("controller-rdquota");
+    try {
+      const quota = (deployments: string, pods: string) => ({
+        metadata: { name: "listener-quota" },
+        spec: { hard: { "count/deployments.apps": deployments, pods } },
+      });
+      await core.createNamespacedResourceQuota({ namespace: quoted, body: quota("0", "0") });
+      await eventually("the quota counted", async () =>
+        (await core.readNamespacedResourceQuota({ name: "listener-quota", namespace: quoted })).status?.hard ? true : undefined,
+      );
+      await core.createNamespacedSecret({
+        namespace: quoted,
+        body: { metadata: { name: "forgejo-token" }, stringData: { token: TOKENS.owner } },
+      });
+      await createRunnerDeployment("rdquota", {}, quoted);
+      const conditionWhen = (type: string, what: string, holds: (c: Condition) => boolean, timeoutMs?: number) =>
+        eventually(
+          what,
+          async () => {
+            const current = (await objects.get("runnerdeployments", quoted, "rdquota")) as RunnerDeployment;
+            const condition = current.status?.conditions?.find((c) => c.type === type);
+            return condition && holds(condition) ? condition : undefined;
+          },
+          timeoutMs,
+        );
+
+      const refused = await conditionWhen("Ready", "Ready=False ApplyRefused", (c) => c.reason === "ApplyRefused");
+      expect(refused.message).toMatch(
+        new RegExp(`^The API server refused to apply Deployment ${quoted}/rdquota-listener: .*exceeded quota: listener-quota`),
+      );
+      await conditionWhen("ListenerAvailable", "ListenerAvailable=False ApplyRefused", (c) => c.reason === "ApplyRefused");
+      const warning = await eventually("an ApplyRefused Event", async () =>
+        (await core.listNamespacedEvent({ namespace: quoted, fieldSelector: "involvedObject.name=rdquota" })).items.find(
+          (e) => e.reason === "ApplyRefused",
+        ),
+      );
+      expect(warning).toMatchObject({ type: "Warning", involvedObject: { kind: "RunnerDeployment" } });
+
+      await core.replaceNamespacedResourceQuota({ name: "listener-quota", namespace: quoted, body: quota("1", "0") });
+      const podRefused = await conditionWhen(
+        "ListenerAvailable",
+        "ListenerAvailable=False FailedCreate",
+        (c) => c.reason === "FailedCreate",
+        90_000,
+      );
+      expect(podRefused.message).toMatch(/^Listener Deployment rdquota-listener cannot create its pod: .*exceeded quota: listener-quota/);
+
+      await core.replaceNamespacedResourceQuota({ name: "listener-quota", namespace: quoted, body: quota("1", "1") });
+      await conditionWhen("ListenerAvailable", "ListenerAvailable=True", (c) => c.status === "True", 120_000);
+    } finally {
+      await deleteNamespace(quoted);
+    }
+  }, 300_000);
 
   it("asks Forgejo whether a runner took its job only once the listener sees the job running, and then marks it PickedUp", async () => {
     const runFor = { "forgejo-arc.test/run-for": "5m" };

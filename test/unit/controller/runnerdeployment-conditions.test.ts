@@ -1,10 +1,11 @@
-import type { KubernetesObject, V1Deployment, V1Pod } from "@kubernetes/client-node";
+import { ApiException, type KubernetesObject, type V1Deployment, type V1Pod } from "@kubernetes/client-node";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import type { AR, ClusterCache, RD } from "../../../src/controller/cache.ts";
 import {
+  applyRefusal,
   caBundleProblem,
   registrationRefusal,
   runnerDeploymentConditions,
@@ -22,12 +23,10 @@ const byType = (list: ReturnType<typeof runnerDeploymentConditions>) => Object.f
 describe("RunnerDeployment conditions", () => {
   it("is Ready when the token is accepted, Forgejo answers and the listener is available", () => {
     const c = byType(
-      runnerDeploymentConditions(
-        rd({ status: { lastPollTime: "2026-01-01T00:00:00Z", forgejoVersion: "15.0.1" } }),
-        { ok: true },
-        available,
-        undefined,
-      ),
+      runnerDeploymentConditions(rd({ status: { lastPollTime: "2026-01-01T00:00:00Z", forgejoVersion: "15.0.1" } }), {
+        token: { ok: true },
+        deployment: available,
+      }),
     );
     expect(c.Ready).toMatchObject({ status: "True" });
     expect(c.TokenValid).toMatchObject({ status: "True", reason: "Accepted" });
@@ -73,7 +72,9 @@ describe("RunnerDeployment conditions", () => {
       "UnsupportedVersion",
     ],
   ])("is not Ready when %s", (_title, token, status, type, reason) => {
-    const c = byType(runnerDeploymentConditions(rd({ status: { lastPollTime: "t", ...status } as never }), token, available, undefined));
+    const c = byType(
+      runnerDeploymentConditions(rd({ status: { lastPollTime: "t", ...status } as never }), { token, deployment: available }),
+    );
     expect(c[type]).toMatchObject({ status: "False", reason });
     expect(c.Ready).toMatchObject({ status: "False", reason });
   });
@@ -87,7 +88,9 @@ describe("RunnerDeployment conditions", () => {
         ],
       },
     } as V1Pod;
-    const c = byType(runnerDeploymentConditions(rd(), { ok: true }, { status: {} } as V1Deployment, pod));
+    const c = byType(
+      runnerDeploymentConditions(rd(), { token: { ok: true }, deployment: { status: {} } as V1Deployment, listenerPod: pod }),
+    );
     expect(c.ListenerAvailable).toMatchObject({
       status: "False",
       reason: "CreateContainerConfigError",
@@ -95,15 +98,64 @@ describe("RunnerDeployment conditions", () => {
     });
   });
 
+  it("says why the Deployment cannot create the listener pod (its ReplicaFailure: a used-up quota, a LimitRange)", () => {
+    const quota = 'pods "l-1" is forbidden: exceeded quota: no-pods, requested: pods=1, used: pods=0, limited: pods=0';
+    const deployment = {
+      metadata: { name: "builders-listener" },
+      status: { conditions: [{ type: "ReplicaFailure", status: "True", reason: "FailedCreate", message: quota }] },
+    } as V1Deployment;
+    const c = byType(runnerDeploymentConditions(rd({ status: { lastPollTime: "t" } }), { token: { ok: true }, deployment }));
+    expect(c.ListenerAvailable).toMatchObject({
+      status: "False",
+      reason: "FailedCreate",
+      message: `Listener Deployment builders-listener cannot create its pod: ${quota}`,
+    });
+    expect(c.Ready).toMatchObject({ status: "False", reason: "FailedCreate" });
+    deployment.status!.conditions![0]!.status = "False";
+    expect(byType(runnerDeploymentConditions(rd(), { token: { ok: true }, deployment })).ListenerAvailable).toMatchObject({
+      reason: "NotReady",
+    });
+  });
+
+  it("is not Ready, first of all, when the API server refuses the listener's objects", () => {
+    const refused =
+      "The API server refused to apply Deployment ci/builders-listener: admission webhook denied the request: limits required";
+    const polled = rd({ status: { lastPollTime: "t" } });
+    const none = byType(
+      runnerDeploymentConditions(polled, { token: { ok: false, reason: "SecretNotFound", message: "m" }, applyRefused: refused }),
+    );
+    expect(none.ListenerAvailable).toMatchObject({ status: "False", reason: "ApplyRefused", message: refused });
+    expect(none.Ready).toMatchObject({ status: "False", reason: "ApplyRefused", message: refused });
+    // A listener applied before goes on as it was; Ready says the change did not reach it.
+    const running = byType(runnerDeploymentConditions(polled, { token: { ok: true }, deployment: available, applyRefused: refused }));
+    expect(running.ListenerAvailable).toMatchObject({ status: "True" });
+    expect(running.Ready).toMatchObject({
+      status: "False",
+      reason: "ApplyRefused",
+      message: `${refused}; the listener runs as last applied`,
+    });
+  });
+
+  it("takes a 4xx answer to an apply as a refusal, not a conflict, flow control or a failing API server", () => {
+    const deployment = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "builders-listener", namespace: "ci" } };
+    const answer = (code: number) => new ApiException(code, "", JSON.stringify({ message: `answer ${code}` }), {});
+    expect(applyRefusal(deployment, answer(403))).toBe("The API server refused to apply Deployment ci/builders-listener: answer 403");
+    expect(applyRefusal(deployment, answer(422))).toContain("answer 422");
+    for (const code of [409, 429, 500, 503]) expect(applyRefusal(deployment, answer(code))).toBeUndefined();
+    expect(applyRefusal(deployment, new Error("socket hang up"))).toBeUndefined();
+  });
+
   it("adds CABundleValid only with a CA bundle reference, and is not Ready while the ConfigMap is missing", () => {
     const ready = rd({ status: { lastPollTime: "t" } });
     const missing = { ok: false as const, reason: "CABundleNotFound" as const, message: "ConfigMap ci/forgejo-ca not found" };
-    const without = byType(runnerDeploymentConditions(ready, { ok: true }, available, undefined));
+    const without = byType(runnerDeploymentConditions(ready, { token: { ok: true }, deployment: available }));
     expect(without.CABundleValid).toBeUndefined();
-    const found = byType(runnerDeploymentConditions(ready, { ok: true }, available, undefined, { ok: true, message: "found" }));
+    const found = byType(
+      runnerDeploymentConditions(ready, { token: { ok: true }, deployment: available, caBundle: { ok: true, message: "found" } }),
+    );
     expect(found.CABundleValid).toMatchObject({ status: "True", reason: "Found" });
     expect(found.Ready).toMatchObject({ status: "True" });
-    const absent = byType(runnerDeploymentConditions(ready, { ok: true }, available, undefined, missing));
+    const absent = byType(runnerDeploymentConditions(ready, { token: { ok: true }, deployment: available, caBundle: missing }));
     expect(absent.CABundleValid).toMatchObject({ status: "False", reason: "CABundleNotFound" });
     expect(absent.Ready).toMatchObject({
       status: "False",
@@ -154,10 +206,10 @@ describe("registrationRefusal", () => {
 
   it("makes TokenValid False with it when the listener's polls pass", () => {
     const c = byType(
-      runnerDeploymentConditions(rd({ status: { lastPollTime: "2026-01-01T00:00:00Z" } }), { ok: true }, available, undefined, undefined, {
-        actRunner: "b",
-        reason: "Forbidden",
-        message: "Could not register a Forgejo runner: needs write:organization",
+      runnerDeploymentConditions(rd({ status: { lastPollTime: "2026-01-01T00:00:00Z" } }), {
+        token: { ok: true },
+        deployment: available,
+        refusal: { actRunner: "b", reason: "Forbidden", message: "Could not register a Forgejo runner: needs write:organization" },
       }),
     );
     expect(c.TokenValid).toMatchObject({
