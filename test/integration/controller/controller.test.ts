@@ -12,6 +12,7 @@ import {
   setHeaderOptions,
   type CoreV1Event,
   type V1Job,
+  type V1ResourceQuota,
 } from "@kubernetes/client-node";
 import type { ActRunner, Condition, RunnerDeployment } from "../../../src/generated/api.ts";
 import { ignoreNotFound } from "../../../src/k8s/client.ts";
@@ -200,6 +201,39 @@ async function refusalCount(labels: { operation: string; outcome: string }): Pro
       (l) => l.startsWith("forgejo_arc_forgejo_requests_total{") && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)),
     );
   return line === undefined ? undefined : Number(line.split(" ").at(-1));
+}
+
+/**
+ * Runs `test` in a namespace made for it (deleted after), with the owner's token Secret, the given
+ * labels and, if given, a ResourceQuota the API server already enforces.
+ */
+async function inNamespaceOfItsOwn(
+  prefix: string,
+  setup: { labels?: Record<string, string>; quota?: V1ResourceQuota },
+  test: (namespace: string) => Promise<void>,
+): Promise<void> {
+  const name = await createNamespace(prefix);
+  try {
+    if (setup.labels) {
+      const namespace = await core.readNamespace({ name });
+      namespace.metadata!.labels = { ...namespace.metadata!.labels, ...setup.labels };
+      await core.replaceNamespace({ name, body: namespace });
+    }
+    if (setup.quota) {
+      await core.createNamespacedResourceQuota({ namespace: name, body: setup.quota });
+      // The quota admits nothing until kube-controller-manager has counted the namespace into its status.
+      await eventually("the quota counted", async () =>
+        (await core.readNamespacedResourceQuota({ name: setup.quota!.metadata!.name!, namespace: name })).status?.hard ? true : undefined,
+      );
+    }
+    await core.createNamespacedSecret({
+      namespace: name,
+      body: { metadata: { name: "forgejo-token" }, stringData: { token: TOKENS.owner } },
+    });
+    await test(name);
+  } finally {
+    await deleteNamespace(name);
+  }
 }
 
 /** A runner in organization acme registered through Forgejo's API as a person (or another cluster) would; its id. */
@@ -689,15 +723,7 @@ describe("controller", () => {
   }, 150_000);
 
   it("says why a runner Job gets no pod (Pod Security admission refuses the Docker sidecar), and why it stopped at the pickup timeout", async () => {
-    const restricted = await createNamespace("controller-psa");
-    try {
-      const namespace = await core.readNamespace({ name: restricted });
-      namespace.metadata!.labels = { ...namespace.metadata!.labels, "pod-security.kubernetes.io/enforce": "restricted" };
-      await core.replaceNamespace({ name: restricted, body: namespace });
-      await core.createNamespacedSecret({
-        namespace: restricted,
-        body: { metadata: { name: "forgejo-token" }, stringData: { token: TOKENS.owner } },
-      });
+    await inNamespaceOfItsOwn("controller-psa", { labels: { "pod-security.kubernetes.io/enforce": "restricted" } }, async (restricted) => {
       await createRunnerDeployment("psa", { labels: "psa:docker", pickupTimeout: "30s", retentionAfterFinish: "5m" }, restricted);
       await startListener("psa", { namespace: restricted, labels: "psa:docker" });
       const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["psa"] });
@@ -725,24 +751,12 @@ describe("controller", () => {
       expect(stopped.status?.message).toMatch(
         /^The runner pod did not start within 30s \(spec\.pickupTimeout\), so it never asked for Forgejo job \d+: The Job cannot create the runner pod: .*violates PodSecurity/,
       );
-    } finally {
-      await deleteNamespace(restricted);
-    }
+    });
   }, 120_000);
 
   it("says why a runner Job cannot be created (a used-up ResourceQuota), keeps its one Forgejo runner, and creates the Job once the quota allows", async () => {
-    const quoted = await createNamespace("controller-quota");
-    try {
-      const quota = { metadata: { name: "no-jobs" }, spec: { hard: { "count/jobs.batch": "0" } } };
-      await core.createNamespacedResourceQuota({ namespace: quoted, body: quota });
-      // The quota admits nothing until kube-controller-manager has counted the namespace into its status.
-      await eventually("the quota counted", async () =>
-        (await core.readNamespacedResourceQuota({ name: "no-jobs", namespace: quoted })).status?.hard ? true : undefined,
-      );
-      await core.createNamespacedSecret({
-        namespace: quoted,
-        body: { metadata: { name: "forgejo-token" }, stringData: { token: TOKENS.owner } },
-      });
+    const quota = { metadata: { name: "no-jobs" }, spec: { hard: { "count/jobs.batch": "0" } } };
+    await inNamespaceOfItsOwn("controller-quota", { quota }, async (quoted) => {
       await createRunnerDeployment("quota", {}, quoted);
       await startListener("quota", { namespace: quoted });
       const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["quota"] });
@@ -787,26 +801,15 @@ describe("controller", () => {
       expect(started.status?.reason).not.toBe("FailedCreate");
       expect(runners()).toHaveLength(1);
       expect(runners()[0]!.id).toBe(started.status?.runnerId);
-    } finally {
-      await deleteNamespace(quoted);
-    }
+    });
   }, 150_000);
 
   it("says why a listener cannot start — its Deployment refused, then its pod (ResourceQuotas) — and runs it once the quota allows", async () => {
-    const quoted = await createNamespace("controller-rdquota");
-    try {
-      const quota = (deployments: string, pods: string) => ({
-        metadata: { name: "listener-quota" },
-        spec: { hard: { "count/deployments.apps": deployments, pods } },
-      });
-      await core.createNamespacedResourceQuota({ namespace: quoted, body: quota("0", "0") });
-      await eventually("the quota counted", async () =>
-        (await core.readNamespacedResourceQuota({ name: "listener-quota", namespace: quoted })).status?.hard ? true : undefined,
-      );
-      await core.createNamespacedSecret({
-        namespace: quoted,
-        body: { metadata: { name: "forgejo-token" }, stringData: { token: TOKENS.owner } },
-      });
+    const quota = (deployments: string, pods: string) => ({
+      metadata: { name: "listener-quota" },
+      spec: { hard: { "count/deployments.apps": deployments, pods } },
+    });
+    await inNamespaceOfItsOwn("controller-rdquota", { quota: quota("0", "0") }, async (quoted) => {
       await createRunnerDeployment("rdquota", {}, quoted);
       const conditionWhen = (type: string, what: string, holds: (c: Condition) => boolean, timeoutMs?: number) =>
         eventually(
@@ -842,9 +845,7 @@ describe("controller", () => {
 
       await core.replaceNamespacedResourceQuota({ name: "listener-quota", namespace: quoted, body: quota("1", "1") });
       await conditionWhen("ListenerAvailable", "ListenerAvailable=True", (c) => c.status === "True", 120_000);
-    } finally {
-      await deleteNamespace(quoted);
-    }
+    });
   }, 300_000);
 
   it("asks Forgejo whether a runner took its job only once the listener sees the job running, and then marks it PickedUp", async () => {
