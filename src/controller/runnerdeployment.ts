@@ -79,15 +79,17 @@ export function runnerDeploymentConditions(rd: RD, state: ListenerState): Condit
   const { token, deployment, listenerPod, caBundle, refusal, applyRefused } = state;
   const error = rd.status?.lastPollError;
   const tokenValid = tokenCondition(rd, token, refusal);
+  // The listener's poll failed after Forgejo answered it: creating an ActRunner or writing the status.
+  const clusterFailure = error?.kind === "kubernetes" ? error : undefined;
   const reachable: ConditionInput =
-    error && error.kind !== "unauthorized" && error.kind !== "forbidden"
+    error && error.kind !== "unauthorized" && error.kind !== "forbidden" && !clusterFailure
       ? { type: "ForgejoReachable", status: "False", reason: failureReason(error.kind), message: error.message }
-      : rd.status?.lastPollTime
+      : rd.status?.lastPollTime || clusterFailure
         ? {
             type: "ForgejoReachable",
             status: "True",
             reason: "Polled",
-            message: rd.status.forgejoVersion
+            message: rd.status?.forgejoVersion
               ? `Forgejo ${rd.status.forgejoVersion} answered the last poll`
               : "Forgejo answered the last poll",
           }
@@ -101,7 +103,8 @@ export function runnerDeploymentConditions(rd: RD, state: ListenerState): Condit
       ]
     : [];
   const failing = [tokenValid, ...caBundleValid, reachable, available].find((c) => c.status !== "True");
-  // A refusal comes first: the listener cannot start or change until its cause is removed.
+  // A refusal comes first: the listener cannot start or change until its cause is removed. A poll
+  // that failed in the cluster comes next: the listener's pod is unready for it.
   const ready: ConditionInput = applyRefused
     ? {
         type: "Ready",
@@ -109,9 +112,11 @@ export function runnerDeploymentConditions(rd: RD, state: ListenerState): Condit
         reason: "ApplyRefused",
         message: deployment ? `${applyRefused}; the listener runs as last applied` : applyRefused,
       }
-    : failing
-      ? { type: "Ready", status: "False", reason: failing.reason, message: `${failing.type}: ${failing.message}` }
-      : { type: "Ready", status: "True", reason: "Ready", message: "The listener runs and Forgejo answers its polls" };
+    : clusterFailure
+      ? { type: "Ready", status: "False", reason: "KubernetesError", message: `The listener's last poll failed: ${clusterFailure.message}` }
+      : failing
+        ? { type: "Ready", status: "False", reason: failing.reason, message: `${failing.type}: ${failing.message}` }
+        : { type: "Ready", status: "True", reason: "Ready", message: "The listener runs and Forgejo answers its polls" };
   return [ready, tokenValid, ...caBundleValid, reachable, available];
 }
 

@@ -251,6 +251,24 @@ function forgejoRunnersOf(prefix: string) {
   return [...fake.runners.values()].filter((r) => r.name.startsWith(`k8s-${ns}-${prefix}`));
 }
 
+/** The condition `type` of RunnerDeployment `name` once `holds` is true of it. */
+function rdConditionWhen(
+  { namespace, name, type }: { namespace: string; name: string; type: string },
+  what: string,
+  holds: (c: Condition) => boolean,
+  timeoutMs?: number,
+): Promise<Condition> {
+  return eventually(
+    what,
+    async () => {
+      const current = (await objects.get("runnerdeployments", namespace, name)) as RunnerDeployment;
+      const condition = current.status?.conditions?.find((c) => c.type === type);
+      return condition && holds(condition) ? condition : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 async function rdCondition(name: string, type: string) {
   const current = (await objects.get("runnerdeployments", ns, name)) as RunnerDeployment;
   return current.status?.conditions?.find((c) => c.type === type);
@@ -812,16 +830,7 @@ describe("controller", () => {
     await inNamespaceOfItsOwn("controller-rdquota", { quota: quota("0", "0") }, async (quoted) => {
       await createRunnerDeployment("rdquota", {}, quoted);
       const conditionWhen = (type: string, what: string, holds: (c: Condition) => boolean, timeoutMs?: number) =>
-        eventually(
-          what,
-          async () => {
-            const current = (await objects.get("runnerdeployments", quoted, "rdquota")) as RunnerDeployment;
-            const condition = current.status?.conditions?.find((c) => c.type === type);
-            return condition && holds(condition) ? condition : undefined;
-          },
-          timeoutMs,
-        );
-
+        rdConditionWhen({ namespace: quoted, name: "rdquota", type }, what, holds, timeoutMs);
       const refused = await conditionWhen("Ready", "Ready=False ApplyRefused", (c) => c.reason === "ApplyRefused");
       expect(refused.message).toMatch(
         new RegExp(`^The API server refused to apply Deployment ${quoted}/rdquota-listener: .*exceeded quota: listener-quota`),
@@ -847,6 +856,26 @@ describe("controller", () => {
       await conditionWhen("ListenerAvailable", "ListenerAvailable=True", (c) => c.status === "True", 120_000);
     });
   }, 300_000);
+
+  it("says that its listener cannot create ActRunners (a ResourceQuota on them) as Ready=False KubernetesError, Forgejo reachable", async () => {
+    const quota = { metadata: { name: "no-actrunners" }, spec: { hard: { "count/actrunners.forgejo.actions.io": "0" } } };
+    await inNamespaceOfItsOwn("controller-arquota", { quota }, async (quoted) => {
+      await createRunnerDeployment("arquota", {}, quoted);
+      await startListener("arquota", { namespace: quoted });
+      fake.enqueueJob({ repository: "acme/app", runs_on: ["arquota"] });
+      const where = { namespace: quoted, name: "arquota" };
+      const ready = await rdConditionWhen(
+        { ...where, type: "Ready" },
+        "Ready=False KubernetesError",
+        (c) => c.reason === "KubernetesError",
+      );
+      expect(ready.message).toMatch(
+        new RegExp(`^The listener's last poll failed: creating ActRunner ${quoted}/arquota-\\d+-1: .*exceeded quota: no-actrunners`),
+      );
+      const reachable = await rdConditionWhen({ ...where, type: "ForgejoReachable" }, "ForgejoReachable", () => true);
+      expect(reachable).toMatchObject({ status: "True", reason: "Polled" });
+    });
+  }, 120_000);
 
   it("asks Forgejo whether a runner took its job only once the listener sees the job running, and then marks it PickedUp", async () => {
     const runFor = { "forgejo-arc.test/run-for": "5m" };

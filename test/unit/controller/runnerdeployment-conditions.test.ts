@@ -136,6 +136,23 @@ describe("RunnerDeployment conditions", () => {
     });
   });
 
+  it("says that a poll failed in the cluster (an ActRunner refused), not that Forgejo is unreachable: Forgejo answered it", () => {
+    const message = 'creating ActRunner ci/builders-7-1: actrunners.forgejo.actions.io "builders-7-1" is forbidden: exceeded quota: ars';
+    const status = { lastPollTime: "t", forgejoVersion: "15.0.1", lastPollError: { kind: "kubernetes", message, time: "t" } };
+    const c = byType(
+      runnerDeploymentConditions(rd({ status } as never), { token: { ok: true }, deployment: { status: {} } as V1Deployment }),
+    );
+    expect(c.ForgejoReachable).toMatchObject({ status: "True", reason: "Polled" });
+    expect(c.TokenValid).toMatchObject({ status: "True" });
+    // Its pod unready for the failed polls, the listener shows as unavailable; Ready names the cause.
+    expect(c.ListenerAvailable).toMatchObject({ status: "False" });
+    expect(c.Ready).toMatchObject({ status: "False", reason: "KubernetesError", message: `The listener's last poll failed: ${message}` });
+    const first = byType(
+      runnerDeploymentConditions(rd({ status: { lastPollError: status.lastPollError } } as never), { token: { ok: true } }),
+    );
+    expect(first.ForgejoReachable).toMatchObject({ status: "True", message: "Forgejo answered the last poll" });
+  });
+
   it("takes a 4xx answer to an apply as a refusal, not a conflict, flow control or a failing API server", () => {
     const deployment = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "builders-listener", namespace: "ci" } };
     const answer = (code: number) => new ApiException(code, "", JSON.stringify({ message: `answer ${code}` }), {});
