@@ -2,7 +2,7 @@
 // controller that outlives many RunnerDeployments (one per team, per branch, made and removed by
 // GitOps) would otherwise export, and keep in memory, every deleted one's series until it restarts.
 import { Counter, Gauge, Histogram, type LabelValues, type Registry } from "prom-client";
-import { keyOf, ownerRunnerDeploymentName, ownerRunnerDeploymentRef, type AR, type ClusterCache, type RD } from "./cache.ts";
+import { keyOf, ownerRunnerDeploymentName, ownerRunnerDeploymentRef, splitKey, type AR, type ClusterCache, type RD } from "./cache.ts";
 import { runDurationSeconds } from "./job-status.ts";
 
 /** The labels that say which RunnerDeployment an ActRunner's series belongs to. */
@@ -48,6 +48,30 @@ export class ControllerMetrics {
           for (const phase of PHASES)
             this.set({ runner_deployment_namespace: rd.metadata!.namespace!, runner_deployment: rd.metadata!.name!, phase }, 0);
         for (const ar of cache.actRunners.list()) this.inc({ ...runnerDeploymentLabels(ar), phase: ar.status?.phase ?? "Pending" });
+      },
+    });
+    new Gauge({
+      name: "forgejo_arc_actrunners_without_job_oldest_seconds",
+      help: "Age of the oldest unfinished ActRunner of a RunnerDeployment that has no Kubernetes Job yet (a registration that fails, a runner Secret or Job the API server refuses), 0 when none: nothing times these out.",
+      labelNames: RD_LABELS,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const oldest = new Map<string, number>();
+        for (const rd of cache.runnerDeployments.list()) oldest.set(keyOf(rd), 0);
+        const now = Date.now();
+        for (const ar of cache.actRunners.list()) {
+          const phase = ar.status?.phase;
+          if (ar.status?.kubernetesJobName || phase === "Succeeded" || phase === "Failed" || ar.metadata?.deletionTimestamp) continue;
+          const key = `${ar.metadata?.namespace}/${ownerRunnerDeploymentName(ar)}`;
+          if (!oldest.has(key)) continue;
+          const age = (now - new Date(ar.metadata?.creationTimestamp ?? now).getTime()) / 1000;
+          oldest.set(key, Math.max(oldest.get(key)!, age));
+        }
+        for (const [key, age] of oldest) {
+          const { namespace, name } = splitKey(key);
+          this.set({ runner_deployment_namespace: namespace, runner_deployment: name }, age);
+        }
       },
     });
     this.duration = new Histogram({

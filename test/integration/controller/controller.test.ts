@@ -801,6 +801,13 @@ describe("controller", () => {
       );
       expect(warning).toMatchObject({ type: "Warning", message: refused.status?.message, involvedObject: { kind: "ActRunner" } });
       expect(runners()).toHaveLength(1);
+      // Nothing times it out, so its age is exported for ForgejoArcRunnersWithoutJob.
+      const withoutJob = () =>
+        controllerMetric("forgejo_arc_actrunners_without_job_oldest_seconds", {
+          runner_deployment_namespace: quoted,
+          runner_deployment: "quota",
+        });
+      expect(await withoutJob()).toBeGreaterThan(0);
 
       await core.replaceNamespacedResourceQuota({
         name: "no-jobs",
@@ -819,6 +826,7 @@ describe("controller", () => {
       expect(started.status?.reason).not.toBe("FailedCreate");
       expect(runners()).toHaveLength(1);
       expect(runners()[0]!.id).toBe(started.status?.runnerId);
+      await eventually("no ActRunner without a Job", async () => ((await withoutJob()) === 0 ? true : undefined));
     });
   }, 150_000);
 

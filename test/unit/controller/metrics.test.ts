@@ -29,12 +29,12 @@ function runnerOf(owner: RD, name: string): AR {
   }) as AR;
 }
 
-/** Metrics over a cache holding `present` RunnerDeployments (changed by the test) and no ActRunners. */
-function metricsOver(present: Map<string, RD>) {
+/** Metrics over a cache holding `present` RunnerDeployments (changed by the test) and `actRunners`. */
+function metricsOver(present: Map<string, RD>, actRunners: AR[] = []) {
   const registry = new Registry();
   const cache = {
     runnerDeployments: { get: (name: string) => present.get(name), list: () => [...present.values()] },
-    actRunners: { list: () => [] },
+    actRunners: { list: () => actRunners },
   } as unknown as Pick<ClusterCache, "runnerDeployments" | "actRunners">;
   return { registry, metrics: new ControllerMetrics(registry, cache) };
 }
@@ -116,6 +116,34 @@ describe("ControllerMetrics", () => {
     // An ActRunner of the deleted RunnerDeployment that finishes while it is deleted writes no series back.
     record(metrics, runnerOf(a1, "a-2-1"));
     expect(await seriesOf(registry, "a")).toEqual([]);
+  });
+
+  it("exports the age of each RunnerDeployment's oldest unfinished ActRunner without a Job, 0 when it has none", async () => {
+    const a = rdNamed("a");
+    const aged = (name: string, secondsAgo: number, status: AR["status"]) => {
+      const runner = runnerOf(a, name);
+      return { ...runner, metadata: { ...runner.metadata, creationTimestamp: new Date(Date.now() - secondsAgo * 1000) }, status } as AR;
+    };
+    const { registry } = metricsOver(
+      new Map([
+        ["a", a],
+        ["b", rdNamed("b")],
+      ]),
+      [
+        aged("a-1-1", 1000, { phase: "Pending", kubernetesJobName: "a-1-1" }),
+        aged("a-2-1", 700, { phase: "Pending", reason: "FailedCreate" }),
+        aged("a-3-1", 100, undefined),
+        aged("a-4-1", 5000, { phase: "Failed", reason: "DuplicateJob" }),
+      ],
+    );
+    const oldest = (name: string) =>
+      valueOf(registry, "forgejo_arc_actrunners_without_job_oldest_seconds", {
+        runner_deployment_namespace: "ci",
+        runner_deployment: name,
+      });
+    expect(await oldest("a")).toBeGreaterThanOrEqual(700);
+    expect(await oldest("a")).toBeLessThan(710);
+    expect(await oldest("b")).toBe(0);
   });
 
   it("writes nothing to a RunnerDeployment re-created under the same name for the old one's ActRunners", async () => {
