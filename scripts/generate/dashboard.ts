@@ -77,6 +77,13 @@ export const DASHBOARD_ROWS: Row[] = [
         targets: [[`max by (${BY_RD}) (sum by (namespace, pod, ${BY_RD}) (forgejo_arc_actrunners{phase=~"Pending|Running"}))`, RD_LEGEND]],
       },
       {
+        title: "Oldest ActRunner without a Job",
+        description:
+          "Age of each RunnerDeployment's oldest unfinished ActRunner that has no Kubernetes Job yet: a registration that keeps failing or a runner Secret or Job the API server refuses (status.reason RegistrationFailed or FailedCreate). Nothing times these out; ForgejoArcRunnersWithoutJob alerts at 10 minutes.",
+        unit: "s",
+        targets: [[`max by (${BY_RD}) (forgejo_arc_actrunners_without_job_oldest_seconds)`, RD_LEGEND]],
+      },
+      {
         title: "Finished ActRunners by reason",
         description:
           "ActRunners that reached Succeeded or Failed in each interval, by phase and reason (Completed, BackoffLimitExceeded, PickupTimeout, JobVanished, JobDeleted, RunnerSecretDeleted, DuplicateJob, ...).",
