@@ -122,8 +122,9 @@ export function runnerDeploymentConditions(rd: RD, state: ListenerState): Condit
 
 /**
  * ListenerAvailable: the Deployment's available replica, else why not — its objects refused by the
- * API server (none created), the listener pod's waiting container, the Deployment unable to create
- * the pod (a used-up ResourceQuota, a LimitRange, Pod Security admission: its ReplicaFailure).
+ * API server (none created), the listener pod's waiting container or the scheduler's reason, the
+ * Deployment unable to create the pod (a used-up ResourceQuota, a LimitRange, Pod Security
+ * admission: its ReplicaFailure).
  */
 function listenerAvailable(
   deployment: V1Deployment | undefined,
@@ -149,6 +150,12 @@ function listenerAvailable(
     return unavailable(
       waiting.reason,
       `Listener pod ${listenerPod?.metadata?.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`,
+    );
+  const unscheduled = listenerPod?.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
+  if (unscheduled)
+    return unavailable(
+      unscheduled.reason ?? "Unschedulable",
+      `Listener pod ${listenerPod?.metadata?.name}: ${unscheduled.message ?? "cannot be scheduled"}`,
     );
   const replicaFailure = deployment.status?.conditions?.find((c) => c.type === "ReplicaFailure" && c.status === "True");
   if (replicaFailure)

@@ -885,6 +885,20 @@ describe("controller", () => {
     });
   }, 120_000);
 
+  it("says why its listener pod is not scheduled (a nodeSelector no node matches)", async () => {
+    await createRunnerDeployment("unsched", { listenerTemplate: { spec: { nodeSelector: { "forgejo-arc.test/no-such-node": "true" } } } });
+    try {
+      const where = { namespace: ns, name: "unsched", type: "ListenerAvailable" };
+      const unavailable = await rdConditionWhen(where, "ListenerAvailable=False Unschedulable", (c) => c.reason === "Unschedulable");
+      expect(unavailable.status).toBe("False");
+      expect(unavailable.message).toMatch(
+        /^Listener pod unsched-listener-[a-z0-9-]+: 0\/\d+ nodes are available: .*node affinity\/selector/,
+      );
+    } finally {
+      await objects.delete("runnerdeployments", ns, "unsched");
+    }
+  });
+
   it("asks Forgejo whether a runner took its job only once the listener sees the job running, and then marks it PickedUp", async () => {
     const runFor = { "forgejo-arc.test/run-for": "5m" };
     await createRunnerDeployment("waits", { runnerTemplate: { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", ...runFor } } } });

@@ -98,6 +98,18 @@ describe("RunnerDeployment conditions", () => {
     });
   });
 
+  it("names the scheduler's reason when the listener pod cannot be scheduled", () => {
+    const message = "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.";
+    const pod = {
+      metadata: { name: "l-1" },
+      status: { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message }] },
+    } as V1Pod;
+    const c = byType(
+      runnerDeploymentConditions(rd(), { token: { ok: true }, deployment: { status: {} } as V1Deployment, listenerPod: pod }),
+    );
+    expect(c.ListenerAvailable).toMatchObject({ status: "False", reason: "Unschedulable", message: `Listener pod l-1: ${message}` });
+  });
+
   it("says why the Deployment cannot create the listener pod (its ReplicaFailure: a used-up quota, a LimitRange)", () => {
     const quota = 'pods "l-1" is forbidden: exceeded quota: no-pods, requested: pods=1, used: pods=0, limited: pods=0';
     const deployment = {
