@@ -102,22 +102,26 @@ export function runnerDeploymentConditions(rd: RD, state: ListenerState): Condit
           : { type: "CABundleValid", status: "False", reason: caBundle.reason, message: caBundle.message },
       ]
     : [];
-  const failing = [tokenValid, ...caBundleValid, reachable, available].find((c) => c.status !== "True");
-  // A refusal comes first: the listener cannot start or change until its cause is removed. A poll
-  // that failed in the cluster comes next: the listener's pod is unready for it.
-  const ready: ConditionInput = applyRefused
-    ? {
-        type: "Ready",
-        status: "False",
-        reason: "ApplyRefused",
-        message: deployment ? `${applyRefused}; the listener runs as last applied` : applyRefused,
-      }
-    : clusterFailure
-      ? { type: "Ready", status: "False", reason: "KubernetesError", message: `The listener's last poll failed: ${clusterFailure.message}` }
-      : failing
-        ? { type: "Ready", status: "False", reason: failing.reason, message: `${failing.type}: ${failing.message}` }
-        : { type: "Ready", status: "True", reason: "Ready", message: "The listener runs and Forgejo answers its polls" };
+  const ready = readyCondition(state, clusterFailure, [tokenValid, ...caBundleValid, reachable, available]);
   return [ready, tokenValid, ...caBundleValid, reachable, available];
+}
+
+/**
+ * Ready: a refusal of the listener's objects first (the listener cannot start or change until its
+ * cause is removed), then a poll that failed in the cluster (the listener's pod is unready for it),
+ * then the first of the other conditions that is not True.
+ */
+function readyCondition(
+  { applyRefused, deployment }: ListenerState,
+  clusterFailure: { message: string } | undefined,
+  others: ConditionInput[],
+): ConditionInput {
+  const notReady = (reason: string, message: string): ConditionInput => ({ type: "Ready", status: "False", reason, message });
+  if (applyRefused) return notReady("ApplyRefused", deployment ? `${applyRefused}; the listener runs as last applied` : applyRefused);
+  if (clusterFailure) return notReady("KubernetesError", `The listener's last poll failed: ${clusterFailure.message}`);
+  const failing = others.find((c) => c.status !== "True");
+  if (failing) return notReady(failing.reason, `${failing.type}: ${failing.message}`);
+  return { type: "Ready", status: "True", reason: "Ready", message: "The listener runs and Forgejo answers its polls" };
 }
 
 /**
@@ -279,7 +283,7 @@ export class RunnerDeploymentReconciler {
       }
       if (applyRefused) {
         // The status says why; the reconcile fails so that the apply is tried again with backoff.
-        await this.writeStatus(rd, token, caBundle, deployment, refusal, applyRefused);
+        await this.writeStatus(rd, { token, caBundle, deployment, refusal, applyRefused });
         throw new Error(applyRefused);
       }
       this.applied.set(key, { at: Date.now(), marks });
@@ -302,7 +306,7 @@ export class RunnerDeploymentReconciler {
         );
       } else log.debug({ deployment: listenerName(rd) }, "Applied the listener's objects again");
     }
-    await this.writeStatus(rd, token, caBundle, deployment, refusal);
+    await this.writeStatus(rd, { token, caBundle, deployment, refusal });
     const untilReapply = this.applied.get(key)!.at + this.deps.reapplyIntervalMs - Date.now();
     // While Forgejo refuses the token, the Secret is read again soon: a token replaced there rolls the
     // listener and has refused registrations tried again.
@@ -322,23 +326,16 @@ export class RunnerDeploymentReconciler {
     return { current, previous, replaced: previous !== undefined && previous !== current };
   }
 
-  private async writeStatus(
-    rd: RD,
-    token: TokenCheck,
-    caBundle: CaBundleCheck | undefined,
-    deployment: V1Deployment | undefined,
-    refusal: RegistrationRefusal | undefined,
-    applyRefused?: string,
-  ): Promise<void> {
+  private async writeStatus(rd: RD, state: Omit<ListenerState, "listenerPod">): Promise<void> {
     const namespace = rd.metadata!.namespace!;
     const name = rd.metadata!.name!;
     if (this.statusSuperseded.stale(rd)) return;
-    const listenerPod = this.listenerPod(rd, deployment);
+    const listenerPod = this.listenerPod(rd, state.deployment);
     const now = new Date();
     let conditions: Condition[] = rd.status?.conditions ?? [];
-    for (const input of runnerDeploymentConditions(rd, { token, deployment, listenerPod, caBundle, refusal, applyRefused }))
+    for (const input of runnerDeploymentConditions(rd, { ...state, listenerPod }))
       conditions = setCondition(conditions, input, rd.metadata?.generation, now);
-    if (!caBundle) conditions = conditions.filter((c) => c.type !== "CABundleValid");
+    if (!state.caBundle) conditions = conditions.filter((c) => c.type !== "CABundleValid");
     const status: Partial<RunnerDeploymentStatus> = {
       observedGeneration: rd.metadata?.generation,
       listenerPodName: listenerPod?.metadata?.name,
