@@ -3,6 +3,7 @@
 // GitOps) would otherwise export, and keep in memory, every deleted one's series until it restarts.
 import { Counter, Gauge, Histogram, type LabelValues, type Registry } from "prom-client";
 import { keyOf, ownerRunnerDeploymentName, ownerRunnerDeploymentRef, splitKey, type AR, type ClusterCache, type RD } from "./cache.ts";
+import { isFinished } from "../listener/plan.ts";
 import { runDurationSeconds } from "./job-status.ts";
 
 /** The labels that say which RunnerDeployment an ActRunner's series belongs to. */
@@ -59,14 +60,11 @@ export class ControllerMetrics {
         this.reset();
         const oldest = new Map<string, number>();
         for (const rd of cache.runnerDeployments.list()) oldest.set(keyOf(rd), 0);
-        const now = Date.now();
         for (const ar of cache.actRunners.list()) {
-          const phase = ar.status?.phase;
-          if (ar.status?.kubernetesJobName || phase === "Succeeded" || phase === "Failed" || ar.metadata?.deletionTimestamp) continue;
-          const key = `${ar.metadata?.namespace}/${ownerRunnerDeploymentName(ar)}`;
-          if (!oldest.has(key)) continue;
-          const age = (now - new Date(ar.metadata?.creationTimestamp ?? now).getTime()) / 1000;
-          oldest.set(key, Math.max(oldest.get(key)!, age));
+          if (ar.status?.kubernetesJobName || isFinished(ar) || ar.metadata?.deletionTimestamp) continue;
+          const { runner_deployment_namespace: namespace, runner_deployment: name } = runnerDeploymentLabels(ar);
+          const key = `${namespace}/${name}`;
+          if (oldest.has(key)) oldest.set(key, Math.max(oldest.get(key)!, secondsSinceCreation(ar)));
         }
         for (const [key, age] of oldest) {
           const { namespace, name } = splitKey(key);

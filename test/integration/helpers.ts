@@ -152,11 +152,16 @@ export async function rejection(promise: Promise<unknown>): Promise<{ code: numb
   throw new Error("expected the call to be rejected, but it succeeded");
 }
 
-/** Metric `name` in Prometheus text `metrics`, summed over its series whose labels include every pair of `labels`. */
-export function metricSum(metrics: string, name: string, labels: Record<string, string> = {}): number {
+/** The values of metric `name`'s series in Prometheus text `metrics` whose labels include every pair of `labels`. */
+export function metricValues(metrics: string, name: string, labels: Record<string, string> = {}): number[] {
   return metrics
     .split("\n")
     .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
     .filter((line) => Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`)))
-    .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+    .map((line) => Number(line.split(" ").at(-1)));
+}
+
+/** Metric `name` in Prometheus text `metrics`, summed over its series whose labels include every pair of `labels`. */
+export function metricSum(metrics: string, name: string, labels: Record<string, string> = {}): number {
+  return metricValues(metrics, name, labels).reduce((sum, value) => sum + value, 0);
 }

@@ -21,7 +21,16 @@ import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { TestProxy } from "../../fixtures/http-proxy.ts";
 import { httpsServer, selfSignedCertificate } from "../../fixtures/tls.ts";
 import { rd } from "../../fixtures/resources.ts";
-import { createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, metricSum, GC_TIMEOUT_MS } from "../helpers.ts";
+import {
+  createNamespace,
+  customObjects,
+  deleteNamespace,
+  eventually,
+  kubeConfig,
+  metricSum,
+  metricValues,
+  GC_TIMEOUT_MS,
+} from "../helpers.ts";
 import { startRole, type RoleProcess } from "../support/process.ts";
 import { startListenerProcess } from "../support/listener-process.ts";
 import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridge.ts";
@@ -195,12 +204,7 @@ async function controllerMetric(name: string, labels: Record<string, string> = {
 
 /** The value of the controller's Forgejo call series with these labels; undefined when it is not exported. */
 async function refusalCount(labels: { operation: string; outcome: string }): Promise<number | undefined> {
-  const line = (await controller.get("/metrics")).text
-    .split("\n")
-    .find(
-      (l) => l.startsWith("forgejo_arc_forgejo_requests_total{") && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)),
-    );
-  return line === undefined ? undefined : Number(line.split(" ").at(-1));
+  return metricValues((await controller.get("/metrics")).text, "forgejo_arc_forgejo_requests_total", labels)[0];
 }
 
 /**
