@@ -1092,7 +1092,10 @@ describe("controller", () => {
       30_000,
     );
     const goneSeries = { runner_deployment_namespace: ns, runner_deployment: "gone" };
-    expect(await controllerMetric("forgejo_arc_queue_to_job_seconds_count", goneSeries)).toBe(2);
+    // Observed after the status write that follows each Job, so a moment after the Jobs exist.
+    await eventually("both queue → Job observations", async () =>
+      (await controllerMetric("forgejo_arc_queue_to_job_seconds_count", goneSeries)) === 2 ? true : undefined,
+    );
     // Exported at 0 before any runner failed, so that an alert on its increase sees the first.
     const seriesOfGone = async () =>
       (await controller.get("/metrics")).text
