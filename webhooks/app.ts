@@ -6,14 +6,21 @@ import type { Logger } from "../src/observability/log.ts";
 import type { ActRunner, RunnerDeployment } from "../src/generated/api.ts";
 import { readRequest, review, toResponse, type AdmissionRequest, type Verdict } from "./admission.ts";
 import { validateActRunner } from "./actrunner.ts";
-import { defaultingVerdict, validateRunnerDeployment, type PodDryRun, type RunnerDeploymentRules } from "./runnerdeployment.ts";
+import {
+  defaultingVerdict,
+  validateRunnerDeployment,
+  type PodDryRun,
+  type PodOptions,
+  type RunnerDeploymentRules,
+} from "./runnerdeployment.ts";
 import { sharedSchemaValidator } from "./schema-validation.ts";
 
 export interface WebhookDeps {
   logger: Logger;
   registry?: Registry;
   podDryRun?: PodDryRun;
-  images: { runner: string; listener: string };
+  /** What the controller builds runner and listener pods with: the dry-run checks the pods it will create. */
+  podOptions: PodOptions;
   /** The RunnerDeployments that exist, for warnings about overlapping label names. */
   runnerDeployments?: RunnerDeploymentRules["runnerDeployments"];
   /** /readyz answers 200 only while this holds (e.g. certificates loaded). */
@@ -50,7 +57,7 @@ export function createApp(deps: WebhookDeps): express.Express {
     registers: [registry],
   });
   const schema = sharedSchemaValidator();
-  const rules = { schema, podDryRun: deps.podDryRun, images: deps.images, runnerDeployments: deps.runnerDeployments };
+  const rules = { schema, podDryRun: deps.podDryRun, podOptions: deps.podOptions, runnerDeployments: deps.runnerDeployments };
 
   const app = express();
   app.disable("x-powered-by");

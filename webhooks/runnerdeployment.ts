@@ -1,5 +1,6 @@
 // Admission rules for RunnerDeployment: defaulting (mutating) and validation.
 import type { V1Pod, V1PodTemplateSpec } from "@kubernetes/client-node";
+import { API_GROUP_VERSION } from "../src/api/schemas.ts";
 import {
   DEFAULT_PICKUP_TIMEOUT,
   DEFAULT_POLL_INTERVAL,
@@ -20,9 +21,10 @@ import { normaliseLabels, parseLabels } from "../src/api/labels.ts";
 import { scopeProblems } from "../src/api/names.ts";
 import { sharedLabelNames } from "../src/api/overlap.ts";
 import { proxySettingsFromEnv } from "../src/forgejo/proxy.ts";
-import { RUNNER_TRIES } from "../src/listener/plan.ts";
-import { mergePodTemplate } from "../src/api/pod-template.ts";
-import type { PodTemplate, RunnerDeployment, RunnerDeploymentSpec } from "../src/generated/api.ts";
+import { RUNNER_TRIES, actRunnerName, actRunnerSpec } from "../src/listener/plan.ts";
+import { listenerName, listenerResources, type ListenerOptions } from "../src/controller/listener-resources.ts";
+import { runnerJob, type RunnerJobOptions } from "../src/controller/runner-job.ts";
+import type { ActRunner, ForgejoJob, PodTemplate, RunnerDeployment, RunnerDeploymentSpec } from "../src/generated/api.ts";
 import type { Verdict } from "./admission.ts";
 import { addOnlyPatch } from "./json-patch.ts";
 import type { SchemaValidator } from "./schema-validation.ts";
@@ -30,11 +32,17 @@ import type { SchemaValidator } from "./schema-validation.ts";
 /** Validates a Pod the way the API server would (a server-side dry-run); returns its refusal. */
 export type PodDryRun = (namespace: string, pod: V1Pod) => Promise<string | undefined>;
 
+/** What the controller builds runner Jobs and listener Deployments with (its flags). */
+export interface PodOptions {
+  job: RunnerJobOptions;
+  listener: ListenerOptions;
+}
+
 export interface RunnerDeploymentRules {
   schema: SchemaValidator;
-  /** Absent: templates are checked only by the rules here, not by the API server. */
+  /** Absent: the pods are checked only by the rules here, not by the API server. */
   podDryRun?: PodDryRun;
-  images: { runner: string; listener: string };
+  podOptions: PodOptions;
   /** The RunnerDeployments that exist (the controller's cache): overlapping label names are warned about. Absent: not checked. */
   runnerDeployments?: () => RunnerDeployment[];
 }
@@ -129,22 +137,77 @@ function checkListenerProxy(template: PodTemplate | undefined, verdict: Verdict)
     verdict.denials.push(`spec.listenerTemplate.spec.containers[${index}].env: ${problem}; the listener would not start`);
 }
 
-/** The Pod a template would produce, as near as the webhook can know it, for a dry-run. */
-export function podFromTemplate(rdName: string, role: "runner" | "listener", image: string, template: PodTemplate | undefined): V1Pod {
-  const base: V1PodTemplateSpec = {
-    metadata: { labels: { "app.kubernetes.io/name": "forgejo-arc", "app.kubernetes.io/component": role } },
-    spec: {
-      restartPolicy: role === "runner" ? "Never" : "Always",
-      containers: [{ name: role === "runner" ? RUNNER_CONTAINER : LISTENER_CONTAINER, image }],
-    },
+const DRY_RUN_UID = "00000000-0000-4000-8000-000000000000";
+
+/**
+ * The Pods the controller would make for this RunnerDeployment, built by its own functions: a
+ * runner Job's (through the ActRunner the listener would create for a job) and the listener
+ * Deployment's — restricted defaults, the Docker sidecar of docker labels and the templates merged,
+ * as they will be created.
+ */
+export function podsToDryRun(rd: RunnerDeployment, namespace: string, options: PodOptions): Record<"runner" | "listener", V1Pod> {
+  const name = rd.metadata?.name || "dry-run";
+  const created: RunnerDeployment = { ...rd, metadata: { ...rd.metadata, name, namespace, uid: rd.metadata?.uid ?? DRY_RUN_UID } };
+  const job: ForgejoJob = {
+    id: 1,
+    attempt: 1,
+    handle: DRY_RUN_UID,
+    repo_id: 1,
+    owner_id: 1,
+    name: "dry-run",
+    needs: null,
+    runs_on: [],
+    task_id: 0,
+    status: "waiting",
   };
-  const merged = mergePodTemplate(base, template);
+  const actRunner: ActRunner = {
+    apiVersion: API_GROUP_VERSION,
+    kind: "ActRunner",
+    metadata: { name: actRunnerName(name, job.id, 1), namespace, uid: DRY_RUN_UID },
+    spec: actRunnerSpec(created, job, { forgejoServer: rd.spec.forgejoServer, labels: rd.spec.labels, namespace }),
+  };
+  const listener = listenerResources(created, options.listener).deployment.spec!.template;
+  // The controller creates the listener's ServiceAccount with its Deployment; until then the
+  // namespace's default one stands in (the API server refuses a Pod whose ServiceAccount is missing).
+  if (listener.spec?.serviceAccountName === listenerName(created)) delete listener.spec.serviceAccountName;
+  return {
+    runner: asPod(name, "runner", runnerJob(actRunner, DRY_RUN_UID, options.job).spec!.template),
+    listener: asPod(name, "listener", listener),
+  };
+}
+
+function asPod(rdName: string, role: string, template: V1PodTemplateSpec): V1Pod {
   return {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { ...merged.metadata, generateName: `${rdName || "dry-run"}-${role}-`.slice(0, 58) },
-    spec: merged.spec!,
+    metadata: { ...template.metadata, generateName: `${rdName}-${role}-`.slice(0, 58) },
+    spec: template.spec!,
   };
+}
+
+const BUILT_FROM = {
+  runner: "the runner Pod made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate)",
+  listener: "the listener Pod (from spec.listenerTemplate)",
+} as const;
+
+/** A ResourceQuota that is used up, or just created and not yet counted: it lets the Pod in later. */
+const TRANSIENT_QUOTA_REFUSAL = /exceeded quota|status unknown for quota/;
+
+/** The API server's verdict on the Pods this RunnerDeployment makes: a refusal denies; a full ResourceQuota only warns (it frees up). */
+async function dryRunPods(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules, verdict: Verdict): Promise<void> {
+  const pods = podsToDryRun(rd, namespace, rules.podOptions);
+  const roles = ["runner", "listener"] as const;
+  const refusals = await Promise.all(roles.map((role) => rules.podDryRun!(namespace, pods[role])));
+  for (const [i, role] of roles.entries()) {
+    const refusal = refusals[i];
+    if (!refusal) continue;
+    const field = `spec.${role}Template`;
+    if (TRANSIENT_QUOTA_REFUSAL.test(refusal))
+      verdict.warnings.push(
+        `${field}: no room in the namespace's ResourceQuota for ${BUILT_FROM[role]} now, so it waits until there is: ${refusal}`,
+      );
+    else verdict.denials.push(`${field}: the API server would refuse ${BUILT_FROM[role]}: ${refusal}`);
+  }
 }
 
 export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules): Promise<Verdict> {
@@ -197,18 +260,7 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   checkTemplate("runnerTemplate", spec.runnerTemplate, RUNNER_CONTAINER, "Never", verdict);
   checkTemplate("listenerTemplate", spec.listenerTemplate, LISTENER_CONTAINER, "Always", verdict);
   checkListenerProxy(spec.listenerTemplate, verdict);
-  if (verdict.denials.length === 0 && rules.podDryRun) {
-    const name = rd.metadata?.name ?? "";
-    const checks = [
-      ["runnerTemplate", podFromTemplate(name, "runner", spec.runnerImage ?? rules.images.runner, spec.runnerTemplate)],
-      ["listenerTemplate", podFromTemplate(name, "listener", rules.images.listener, spec.listenerTemplate)],
-    ] as const;
-    for (const [field, pod] of checks) {
-      if (!spec[field]) continue;
-      const refusal = await rules.podDryRun(namespace, pod);
-      if (refusal) verdict.denials.push(`spec.${field}: the API server rejects the Pod this template produces: ${refusal}`);
-    }
-  }
+  if (verdict.denials.length === 0 && rules.podDryRun) await dryRunPods(rd, namespace, rules, verdict);
   return verdict;
 }
 

@@ -9,13 +9,14 @@ import { createApp, WEBHOOK_PATHS } from "../../webhooks/app.ts";
 import { serve } from "../../webhooks/serve.ts";
 import { silentLogger } from "../../src/observability/log.ts";
 import { selfSignedCertificate } from "../../test/fixtures/tls.ts";
+import { POD_OPTIONS } from "../../test/fixtures/webhook-app.ts";
 
 const rate = Number(process.env.BENCH_RATE ?? 200);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 
 const dir = mkdtempSync(join(tmpdir(), "forgejo-arc-bench-"));
 const tls = selfSignedCertificate(dir, "bench");
-const app = createApp({ logger: silentLogger(), images: { runner: "runner:bench", listener: "listener:bench" } });
+const app = createApp({ logger: silentLogger(), podOptions: POD_OPTIONS });
 const server = await serve(app, {
   host: "127.0.0.1",
   port: 0,

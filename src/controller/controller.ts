@@ -17,6 +17,7 @@ import { podDryRun } from "../k8s/pod-dry-run.ts";
 import type { Logger } from "../observability/log.ts";
 import { forgejoCallMetrics } from "../observability/metrics.ts";
 import { createApp } from "../../webhooks/app.ts";
+import type { PodOptions } from "../../webhooks/runnerdeployment.ts";
 import { serve, type WebhookServer } from "../../webhooks/serve.ts";
 import { ActRunnerReconciler } from "./actrunner.ts";
 import { ClusterCache, keyOf, ownerRunnerDeploymentName, splitKey, type AR, type RD } from "./cache.ts";
@@ -54,6 +55,8 @@ export class Controller {
   private readonly metrics: ControllerMetrics;
   private readonly events: EventRecorder;
   private readonly crdCheck: CrdCheck;
+  /** What runner Jobs and listener Deployments are built with; the webhooks' dry-run builds its pods alike. */
+  private readonly podOptions: PodOptions;
   /** kube-system's uid, read when this replica begins to lead; marks the Forgejo runners it registers. */
   private clusterId?: string;
   private orphanSweep?: OrphanSweep;
@@ -71,6 +74,10 @@ export class Controller {
     this.rest = makeRestClient(deps.kc);
     this.events = makeEventRecorder(this.rest, "forgejo-arc-controller", deps.logger);
     this.crdCheck = new CrdCheck(this.rest, deps.logger, deps.registry);
+    this.podOptions = {
+      job: { runnerImage: config.runnerImage, dockerImage: config.dockerImage, jobTimeoutSeconds: Math.round(config.jobTimeoutMs / 1000) },
+      listener: { image: config.listenerImage, imagePullPolicy: config.listenerImagePullPolicy },
+    };
     this.unanswered = new UnansweredServers({
       onChange: ({ server, answering, until, cause }) =>
         answering
@@ -96,7 +103,7 @@ export class Controller {
       apply,
       events: this.events,
       logger: deps.logger,
-      listener: { image: config.listenerImage, imagePullPolicy: config.listenerImagePullPolicy },
+      listener: this.podOptions.listener,
       reapplyIntervalMs: config.relistIntervalMs,
       onTokenReplaced: (rd) => this.retryFailedRegistrations(rd, "the token in its Secret was replaced"),
     });
@@ -107,7 +114,7 @@ export class Controller {
       events: this.events,
       logger: deps.logger,
       forgejo: this.forgejo,
-      job: { runnerImage: config.runnerImage, dockerImage: config.dockerImage, jobTimeoutSeconds: Math.round(config.jobTimeoutMs / 1000) },
+      job: this.podOptions.job,
       cleanupTimeoutMs: config.cleanupTimeoutMs,
       pickupCheckIntervalMs: config.pickupCheckIntervalMs,
       onPhase: (ar, phase) => this.metrics.phaseChanged(ar, phase),
@@ -334,7 +341,7 @@ export class Controller {
       logger: this.deps.logger.child({ server: "webhooks" }),
       registry: this.deps.registry,
       podDryRun: podDryRun(this.deps.kc),
-      images: { runner: this.config.runnerImage, listener: this.config.listenerImage },
+      podOptions: this.podOptions,
       runnerDeployments: () => this.cache.runnerDeployments.list(),
       ready: () => true,
     });

@@ -11,18 +11,17 @@ import {
 } from "@kubernetes/client-node";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { labelNamesQuery } from "../api/labels.ts";
-import { scopeFieldsOf } from "../api/names.ts";
 import { API_GROUP, API_GROUP_VERSION, API_VERSION } from "../api/schemas.ts";
 import { FINALIZER, LABELS } from "../api/well-known.ts";
 import { ForgejoClient } from "../forgejo/client.ts";
 import { ForgejoError } from "../forgejo/errors.ts";
-import type { ActRunner, ActRunnerSpec, ForgejoJob, RunnerDeployment } from "../generated/api.ts";
+import type { ActRunner, ForgejoJob, RunnerDeployment } from "../generated/api.ts";
 import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
 import { Informer } from "../k8s/informer.ts";
 import type { Logger } from "../observability/log.ts";
 import { forgejoCallMetrics } from "../observability/metrics.ts";
 import type { ListenerConfig } from "./config.ts";
-import { RUNNER_TRIES, actRunnerLabels, planPoll } from "./plan.ts";
+import { RUNNER_TRIES, actRunnerLabels, actRunnerSpec, planPoll } from "./plan.ts";
 
 export interface ListenerDeps {
   kc: KubeConfig;
@@ -270,25 +269,11 @@ export class Listener {
         `job ${job.id} has no handle; Forgejo ${MINIMUM_FORGEJO_MAJOR} or newer is needed to bind a runner to one job`,
       );
     }
-    const spec: ActRunnerSpec = {
-      forgejoJobID: job.id,
-      jobHandle: job.handle,
+    const spec = actRunnerSpec(rd, job, {
       forgejoServer: this.config.forgejoServer,
-      ...scopeFieldsOf(rd.spec),
-      tokenSecretRef: { ...rd.spec.tokenSecretRef, namespace: this.config.namespace },
       labels: this.config.labels.map((l) => l.raw).join(","),
-      jobData: {
-        ...job,
-        name: job.name.slice(0, 1024),
-        needs: job.needs ? job.needs.slice(0, 256) : null,
-        runs_on: job.runs_on.slice(0, 64),
-      },
-      ...(rd.spec.runnerTemplate ? { jobTemplate: rd.spec.runnerTemplate } : {}),
-      ...(rd.spec.runnerImage ? { runnerImage: rd.spec.runnerImage } : {}),
-      ...(rd.spec.caBundleConfigMapRef ? { caBundleConfigMapRef: rd.spec.caBundleConfigMapRef } : {}),
-      ...(rd.spec.pickupTimeout ? { pickupTimeout: rd.spec.pickupTimeout } : {}),
-      ...(rd.spec.retentionAfterFinish ? { retentionAfterFinish: rd.spec.retentionAfterFinish } : {}),
-    };
+      namespace: this.config.namespace,
+    });
     const body: ActRunner = {
       apiVersion: API_GROUP_VERSION,
       kind: "ActRunner",

@@ -1,7 +1,8 @@
 // What one poll should do, decided from Forgejo's answer and the cached ActRunners: pure, so the
 // rules (oldest first, no duplicates, maxRunners, retries, vanished and started jobs) are tested
 // without I/O.
-import type { ActRunner, ForgejoJob } from "../generated/api.ts";
+import type { ActRunner, ActRunnerSpec, ForgejoJob, RunnerDeployment } from "../generated/api.ts";
+import { scopeFieldsOf } from "../api/names.ts";
 import { fitName } from "../api/naming.ts";
 import { LABELS } from "../api/well-known.ts";
 
@@ -105,5 +106,36 @@ export function actRunnerLabels(runnerDeployment: string, job: ForgejoJob): Reco
     [LABELS.repositoryId]: String(job.repo_id),
     ...(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(job.handle) ? { [LABELS.jobHandle]: job.handle } : {}),
     [LABELS.managedBy]: "forgejo-arc",
+  };
+}
+
+/**
+ * The spec of the ActRunner for a waiting job: the job as Forgejo returned it (long lists cut to the
+ * schema's bounds) and its RunnerDeployment's runner settings, with the server, labels and namespace
+ * the listener runs with.
+ */
+export function actRunnerSpec(
+  rd: RunnerDeployment,
+  job: ForgejoJob,
+  runsWith: { forgejoServer: string; labels: string; namespace: string },
+): ActRunnerSpec {
+  return {
+    forgejoJobID: job.id,
+    jobHandle: job.handle,
+    forgejoServer: runsWith.forgejoServer,
+    ...scopeFieldsOf(rd.spec),
+    tokenSecretRef: { ...rd.spec.tokenSecretRef, namespace: runsWith.namespace },
+    labels: runsWith.labels,
+    jobData: {
+      ...job,
+      name: job.name.slice(0, 1024),
+      needs: job.needs ? job.needs.slice(0, 256) : null,
+      runs_on: job.runs_on.slice(0, 64),
+    },
+    ...(rd.spec.runnerTemplate ? { jobTemplate: rd.spec.runnerTemplate } : {}),
+    ...(rd.spec.runnerImage ? { runnerImage: rd.spec.runnerImage } : {}),
+    ...(rd.spec.caBundleConfigMapRef ? { caBundleConfigMapRef: rd.spec.caBundleConfigMapRef } : {}),
+    ...(rd.spec.pickupTimeout ? { pickupTimeout: rd.spec.pickupTimeout } : {}),
+    ...(rd.spec.retentionAfterFinish ? { retentionAfterFinish: rd.spec.retentionAfterFinish } : {}),
   };
 }

@@ -1,9 +1,10 @@
 // The API server calls the project's webhook server (URL mode, https://127.0.0.1) and enforces its
 // answers: defaulting, webhook-only rules, and the server-side dry-run of pod templates.
-import { AdmissionregistrationV1Api, KubernetesObjectApi } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Registry } from "prom-client";
-import { issueCertificate } from "../../../scripts/cluster/cluster.ts";
+import { issueCertificate, toolsPath } from "../../../scripts/cluster/cluster.ts";
 import { urlModeWebhookConfigurations } from "../../../scripts/cluster/webhook-registration.ts";
 import { podDryRun } from "../../../src/k8s/pod-dry-run.ts";
 import { serve, type WebhookServer } from "../../../webhooks/serve.ts";
@@ -22,6 +23,7 @@ import {
 } from "../helpers.ts";
 
 const kc = kubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
 const objects = customObjects(kc);
 const registry = new Registry();
 let server: WebhookServer;
@@ -65,6 +67,16 @@ afterAll(async () => {
   await deleteNamespace(ns);
   await server?.close();
 });
+
+function kubectlCreateDryRun(object: unknown): Promise<{ status: number | null; stderr: string }> {
+  const child = spawn("kubectl", ["--kubeconfig", clusterState().kubeconfig, "create", "--dry-run=server", "-f", "-"], {
+    env: { ...process.env, PATH: toolsPath() },
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  child.stdin.end(JSON.stringify(object));
+  return new Promise((resolve) => child.on("close", (status) => resolve({ status, stderr })));
+}
 
 /** Moves a fixture into the test namespace, its token Secret reference included (unless overridden). */
 function inNs<T extends { spec: { tokenSecretRef: { namespace?: string } } }>(object: T, name: string): T {
@@ -116,7 +128,7 @@ describe("admission webhooks called by the real API server", () => {
       "bad-template",
     );
     const failure = await rejection(objects.create("runnerdeployments", ns, body));
-    expect(failure.message).toContain("spec.runnerTemplate: the API server rejects the Pod this template produces");
+    expect(failure.message).toContain("spec.runnerTemplate: the API server would refuse the runner Pod made for each job");
     expect(failure.message).toContain("must be less than or equal to cpu limit");
   });
 
@@ -128,6 +140,55 @@ describe("admission webhooks called by the real API server", () => {
     await expect(objects.create("runnerdeployments", ns, body)).resolves.toBeDefined();
     const pods = await kc.makeApiClient((await import("@kubernetes/client-node")).CoreV1Api).listNamespacedPod({ namespace: ns });
     expect(pods.items).toHaveLength(0);
+  });
+
+  it("dry-runs the pods as the controller makes them: under PodSecurity restricted a listenerTemplate passes, a docker label's privileged sidecar does not", async () => {
+    const enforce = "pod-security.kubernetes.io/enforce";
+    await core.patchNamespace(
+      { name: ns, body: { metadata: { labels: { [enforce]: "restricted" } } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    try {
+      const restricted = inNs(
+        rd({
+          spec: {
+            labels: "x:host",
+            listenerTemplate: { spec: { containers: [{ name: "listener", resources: { limits: { cpu: "1" } } }] } },
+          },
+        }),
+        "restricted-host",
+      );
+      await expect(objects.create("runnerdeployments", ns, restricted)).resolves.toBeDefined();
+      const failure = await rejection(
+        objects.create("runnerdeployments", ns, inNs(rd({ spec: { labels: "docker:docker://node:20" } }), "restricted-docker")),
+      );
+      expect(failure.message).toContain("spec.runnerTemplate: the API server would refuse the runner Pod made for each job");
+      expect(failure.message).toContain('violates PodSecurity "restricted:latest": privileged (container "docker"');
+    } finally {
+      await core.patchNamespace(
+        { name: ns, body: { metadata: { labels: { [enforce]: null } } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+    }
+  });
+
+  it("allows with a warning when a ResourceQuota has no room for the pods now", async () => {
+    await core.createNamespacedResourceQuota({ namespace: ns, body: { metadata: { name: "no-pods" }, spec: { hard: { pods: "0" } } } });
+    try {
+      const body = inNs(rd({ spec: { labels: "x:host" } }), "quota-full");
+      // kubectl, to see the warnings; run apart from this process, which serves the webhooks it calls.
+      const warnings = await eventually("the quota to be in force", async () => {
+        const { status, stderr } = await kubectlCreateDryRun(body);
+        if (status !== 0) throw new Error(`kubectl create: ${stderr}`);
+        return stderr.includes("exceeded quota") ? stderr : undefined;
+      });
+      expect(warnings).toContain(
+        "Warning: spec.runnerTemplate: no room in the namespace's ResourceQuota for the runner Pod made for each job",
+      );
+      expect(warnings).toContain("Warning: spec.listenerTemplate: no room in the namespace's ResourceQuota for the listener Pod");
+    } finally {
+      await core.deleteNamespacedResourceQuota({ name: "no-pods", namespace: ns });
+    }
   });
 
   it("was reached over TLS by the API server for each kind", async () => {

@@ -1,5 +1,6 @@
 import request from "supertest";
 import { jest } from "@jest/globals";
+import type { V1Pod } from "@kubernetes/client-node";
 import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
 import { NAMESPACE, rd, review } from "../../fixtures/resources.ts";
 import { testApp } from "../../fixtures/webhook-app.ts";
@@ -246,9 +247,12 @@ describe("validating webhook for RunnerDeployment", () => {
     expect(response).not.toHaveProperty("warnings");
   });
 
-  describe("pod template dry-run", () => {
+  describe("dry-run of the pods the RunnerDeployment makes", () => {
+    const sentPods = (podDryRun: jest.Mock<(ns: string, pod: V1Pod) => Promise<string | undefined>>) =>
+      Object.fromEntries(podDryRun.mock.calls.map(([, pod]) => [pod.spec?.containers?.[0]?.name, pod]));
+
     it("sends the Pod each template produces to the dry-run and returns its refusal", async () => {
-      const podDryRun = jest.fn(async (_ns: string, pod: { spec?: { containers?: { name: string; resources?: unknown }[] } }) =>
+      const podDryRun = jest.fn(async (_ns: string, pod: V1Pod) =>
         pod.spec?.containers?.[0]?.name === "runner"
           ? 'Pod "x" is invalid: spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1'
           : undefined,
@@ -262,36 +266,80 @@ describe("validating webhook for RunnerDeployment", () => {
       });
       const response = await validate(object, testApp({ podDryRun }));
       expect(podDryRun).toHaveBeenCalledTimes(2);
-      const [namespace, runnerPod] = podDryRun.mock.calls[0]!;
-      expect(namespace).toBe(NAMESPACE);
-      expect(runnerPod).toMatchObject({
+      expect(podDryRun.mock.calls.map(([namespace]) => namespace)).toEqual([NAMESPACE, NAMESPACE]);
+      expect(sentPods(podDryRun).runner).toMatchObject({
         kind: "Pod",
         spec: {
           restartPolicy: "Never",
           containers: [{ name: "runner", image: "code.forgejo.org/forgejo/runner:12.8.0", resources: { limits: { cpu: "1" } } }],
         },
       });
-      expect(podDryRun.mock.calls[1]![1]).toMatchObject({ metadata: { labels: { team: "a" } }, spec: { restartPolicy: "Always" } });
+      expect(sentPods(podDryRun).listener).toMatchObject({ metadata: { labels: { team: "a" } }, spec: { restartPolicy: "Always" } });
       expect(response.allowed).toBe(false);
       expect(response.status?.message).toBe(
-        'spec.runnerTemplate: the API server rejects the Pod this template produces: Pod "x" is invalid: spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1',
+        'spec.runnerTemplate: the API server would refuse the runner Pod made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate): Pod "x" is invalid: spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1',
       );
     });
 
-    it("skips the dry-run when no template is given or another rule already denied", async () => {
+    it("sends the pods as the controller makes them, templates or not: restricted defaults, the Docker sidecar of a docker label", async () => {
+      const podDryRun = jest.fn(async (_ns: string, _pod: V1Pod) => undefined);
+      expect((await validate(rd({ spec: { labels: "docker:docker://node:20" } }), testApp({ podDryRun }))).allowed).toBe(true);
+      const { runner, listener } = sentPods(podDryRun);
+      expect(runner).toMatchObject({
+        spec: {
+          automountServiceAccountToken: false,
+          initContainers: [{ name: "docker", image: "docker:28-dind", restartPolicy: "Always", securityContext: { privileged: true } }],
+          containers: [
+            {
+              name: "runner",
+              args: expect.arrayContaining(["one-job", "--label", "docker:docker://node:20", "--handle"]),
+              securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+            },
+          ],
+        },
+      });
+      expect(listener).toMatchObject({
+        spec: {
+          securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+          containers: [{ name: "listener", args: expect.arrayContaining(["listener", "--labels=docker:docker://node:20"]) }],
+        },
+      });
+      // The controller creates the listener's ServiceAccount with its Deployment: the dry-run uses the namespace's default.
+      expect(listener!.spec).not.toHaveProperty("serviceAccountName");
+    });
+
+    it("keeps a ServiceAccount the listenerTemplate names", async () => {
+      const podDryRun = jest.fn(async (_ns: string, _pod: V1Pod) => undefined);
+      await validate(
+        rd({ spec: { labels: "x:host", listenerTemplate: { spec: { serviceAccountName: "team-a" } } } }),
+        testApp({ podDryRun }),
+      );
+      expect(sentPods(podDryRun).listener!.spec).toMatchObject({ serviceAccountName: "team-a" });
+    });
+
+    it("allows with a warning when the namespace's ResourceQuota has no room now (it frees up)", async () => {
+      const exceeded = 'pods "builders-listener-x" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=4, limited: pods=4';
+      const podDryRun = jest.fn(async (_ns: string, pod: V1Pod) => (pod.spec?.containers?.[0]?.name === "listener" ? exceeded : undefined));
+      const response = await validate(rd({ spec: { labels: "x:host" } }), testApp({ podDryRun }));
+      expect(response.allowed).toBe(true);
+      expect(response.warnings).toEqual([
+        `spec.listenerTemplate: no room in the namespace's ResourceQuota for the listener Pod (from spec.listenerTemplate) now, so it waits until there is: ${exceeded}`,
+      ]);
+    });
+
+    it("skips the dry-run when another rule already denied", async () => {
       const podDryRun = jest.fn(async () => undefined);
-      await validate(rd({ spec: { labels: "x:host" } }), testApp({ podDryRun }));
       await validate(rd({ spec: { pollInterval: "1s", runnerTemplate: { spec: {} } } }), testApp({ podDryRun }));
       expect(podDryRun).not.toHaveBeenCalled();
     });
 
     it("uses the RunnerDeployment's runnerImage", async () => {
-      const podDryRun = jest.fn(async (_ns: string, _pod: unknown) => undefined);
+      const podDryRun = jest.fn(async (_ns: string, _pod: V1Pod) => undefined);
       await validate(
         rd({ spec: { labels: "x:host", runnerImage: "example/runner:1", runnerTemplate: { spec: {} } } }),
         testApp({ podDryRun }),
       );
-      expect(podDryRun.mock.calls[0]![1]).toMatchObject({ spec: { containers: [{ image: "example/runner:1" }] } });
+      expect(sentPods(podDryRun).runner).toMatchObject({ spec: { containers: [{ image: "example/runner:1" }] } });
     });
 
     it("answers not allowed with code 500 when the dry-run itself fails", async () => {
