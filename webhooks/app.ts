@@ -1,5 +1,6 @@
 // The admission webhook HTTP app: routes, envelope checks, metrics. No TLS and no listen here;
 // serve.ts puts it behind HTTPS. Tests drive it with supertest.
+import { isDeepStrictEqual } from "node:util";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { Counter, Histogram, Registry } from "prom-client";
 import type { Logger } from "../src/observability/log.ts";
@@ -35,6 +36,19 @@ export const WEBHOOK_PATHS = {
   validateRunnerDeployments: "/validate/runnerdeployments",
   validateActRunners: "/validate/actrunners",
 } as const;
+
+/**
+ * An UPDATE that leaves the spec as it was admitted (labels, annotations, finalizers — the garbage
+ * collector's and other tools' too) is allowed without the rules: they may have changed since, or
+ * the namespace (a policy, a quota, its deletion, which fails every dry-run), and refusing would
+ * keep a finalizer on an object being deleted, and its namespace Terminating, for ever.
+ */
+function keepsSpec(request: AdmissionRequest): boolean {
+  const spec = (object: unknown) => (object as { spec?: unknown } | undefined)?.spec;
+  return (
+    request.operation === "UPDATE" && spec(request.object) !== undefined && isDeepStrictEqual(spec(request.object), spec(request.oldObject))
+  );
+}
 
 function namespaceOf(request: AdmissionRequest): string {
   const metadata = (request.object as { metadata?: { namespace?: string } } | undefined)?.metadata;
@@ -84,7 +98,7 @@ export function createApp(deps: WebhookDeps): express.Express {
         finish(400, { error: `invalid AdmissionReview: ${request}` }, "bad_request");
         return;
       }
-      if (request.operation === "DELETE") {
+      if (request.operation === "DELETE" || keepsSpec(request)) {
         finish(200, review({ uid: request.uid, allowed: true }), "allowed");
         return;
       }

@@ -191,6 +191,27 @@ describe("admission webhooks called by the real API server", () => {
     }
   });
 
+  it("lets a RunnerDeployment in a namespace being deleted lose its finalizer, though every pod dry-run there is refused", async () => {
+    const doomed = `${ns}-doomed`;
+    await core.createNamespace({ body: { metadata: { name: doomed, labels: { [TEST_NAMESPACE_LABEL]: ns } } } });
+    const held = {
+      ...rd({ spec: { labels: "x:host", tokenSecretRef: { namespace: doomed } } }),
+      metadata: { name: "held", namespace: doomed, finalizers: ["forgejo-arc.test/hold"] },
+    };
+    await objects.create("runnerdeployments", doomed, held);
+    await core.deleteNamespace({ name: doomed });
+    const deleting = await eventually("the namespace's deletion to reach the RunnerDeployment", async () => {
+      const current = (await objects.get("runnerdeployments", doomed, "held")) as typeof held & {
+        metadata: { deletionTimestamp?: string };
+      };
+      return current.metadata.deletionTimestamp ? current : undefined;
+    });
+    await objects.replace("runnerdeployments", doomed, "held", { ...deleting, metadata: { ...deleting.metadata, finalizers: [] } });
+    await eventually("the namespace to be gone", async () =>
+      (await core.readNamespace({ name: doomed }).catch(() => undefined)) ? undefined : true,
+    );
+  });
+
   it("was reached over TLS by the API server for each kind", async () => {
     const metrics = await registry.metrics();
     expect(metrics).toMatch(/forgejo_arc_webhook_requests_total\{path="\/mutate\/runnerdeployments",result="patched"\} [1-9]/);

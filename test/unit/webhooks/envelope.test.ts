@@ -1,7 +1,8 @@
 import request from "supertest";
 import { Registry } from "prom-client";
 import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
-import { rd, review } from "../../fixtures/resources.ts";
+import { jest } from "@jest/globals";
+import { ar, rd, review } from "../../fixtures/resources.ts";
 import { testApp } from "../../fixtures/webhook-app.ts";
 
 const paths = Object.values(WEBHOOK_PATHS);
@@ -12,6 +13,26 @@ describe("admission envelope", () => {
     const res = await request(testApp()).post(path).send(body);
     expect(res.status).toBe(200);
     expect(res.body.response).toEqual({ uid: body.request!.uid, allowed: true });
+  });
+
+  it.each([
+    [WEBHOOK_PATHS.mutateRunnerDeployments, rd({ spec: { pollInterval: "1s" } })],
+    [WEBHOOK_PATHS.validateRunnerDeployments, rd({ spec: { pollInterval: "1s" } })],
+    [WEBHOOK_PATHS.validateActRunners, ar({ spec: { labels: "x:vm" } })],
+  ])("%s allows an UPDATE that keeps the spec (a finalizer removed) without the rules, which would deny it now", async (path, old) => {
+    const podDryRun = jest.fn(async () => "forbidden: unable to create new content in namespace ci because it is being terminated");
+    const updated = { ...old, metadata: { ...old.metadata, finalizers: [] } };
+    const body = review({
+      operation: "UPDATE",
+      object: updated,
+      oldObject: { ...old, metadata: { ...old.metadata, finalizers: ["x/hold"] } },
+    });
+    const res = await request(testApp({ podDryRun })).post(path).send(body);
+    expect(res.body.response).toEqual({ uid: body.request!.uid, allowed: true });
+    expect(podDryRun).not.toHaveBeenCalled();
+    // The same spec changed in any way is checked.
+    const changed = review({ operation: "UPDATE", object: { ...updated, spec: { ...updated.spec, maxRunners: 2 } }, oldObject: old });
+    expect((await request(testApp({ podDryRun })).post(path).send(changed)).body.response.allowed).toBe(false);
   });
 
   it.each(paths)("%s refuses an empty body with 400", async (path) => {
