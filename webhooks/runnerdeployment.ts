@@ -29,8 +29,8 @@ import type { Verdict } from "./admission.ts";
 import { addOnlyPatch } from "./json-patch.ts";
 import type { SchemaValidator } from "./schema-validation.ts";
 
-/** Validates a Pod the way the API server would (a server-side dry-run); returns its refusal. */
-export type PodDryRun = (namespace: string, pod: V1Pod) => Promise<string | undefined>;
+/** Validates a Pod the way the API server would (a server-side dry-run): its refusal, or the warnings it admits it with. */
+export type PodDryRun = (namespace: string, pod: V1Pod) => Promise<{ refusal?: string; warnings: string[] }>;
 
 /** What the controller builds runner Jobs and listener Deployments with (its flags). */
 export interface PodOptions {
@@ -197,11 +197,12 @@ const TRANSIENT_QUOTA_REFUSAL = /exceeded quota|status unknown for quota/;
 async function dryRunPods(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules, verdict: Verdict): Promise<void> {
   const pods = podsToDryRun(rd, namespace, rules.podOptions);
   const roles = ["runner", "listener"] as const;
-  const refusals = await Promise.all(roles.map((role) => rules.podDryRun!(namespace, pods[role])));
+  const answers = await Promise.all(roles.map((role) => rules.podDryRun!(namespace, pods[role])));
   for (const [i, role] of roles.entries()) {
-    const refusal = refusals[i];
-    if (!refusal) continue;
+    const { refusal, warnings } = answers[i]!;
     const field = `spec.${role}Template`;
+    for (const warning of warnings) verdict.warnings.push(`${field}: the API server warns about ${BUILT_FROM[role]}: ${warning}`);
+    if (!refusal) continue;
     if (TRANSIENT_QUOTA_REFUSAL.test(refusal))
       verdict.warnings.push(
         `${field}: no room in the namespace's ResourceQuota for ${BUILT_FROM[role]} now, so it waits until there is: ${refusal}`,

@@ -68,6 +68,17 @@ afterAll(async () => {
   await server?.close();
 });
 
+async function withNamespaceLabel(label: string, value: string, test: () => Promise<void>): Promise<void> {
+  const patch = (labels: Record<string, string | null>) =>
+    core.patchNamespace({ name: ns, body: { metadata: { labels } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+  await patch({ [label]: value });
+  try {
+    await test();
+  } finally {
+    await patch({ [label]: null });
+  }
+}
+
 function kubectlCreateDryRun(object: unknown): Promise<{ status: number | null; stderr: string }> {
   const child = spawn("kubectl", ["--kubeconfig", clusterState().kubeconfig, "create", "--dry-run=server", "-f", "-"], {
     env: { ...process.env, PATH: toolsPath() },
@@ -143,12 +154,7 @@ describe("admission webhooks called by the real API server", () => {
   });
 
   it("dry-runs the pods as the controller makes them: under PodSecurity restricted a listenerTemplate passes, a docker label's privileged sidecar does not", async () => {
-    const enforce = "pod-security.kubernetes.io/enforce";
-    await core.patchNamespace(
-      { name: ns, body: { metadata: { labels: { [enforce]: "restricted" } } } },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-    );
-    try {
+    await withNamespaceLabel("pod-security.kubernetes.io/enforce", "restricted", async () => {
       const restricted = inNs(
         rd({
           spec: {
@@ -164,12 +170,16 @@ describe("admission webhooks called by the real API server", () => {
       );
       expect(failure.message).toContain("spec.runnerTemplate: the API server would refuse the runner Pod made for each job");
       expect(failure.message).toContain('violates PodSecurity "restricted:latest": privileged (container "docker"');
-    } finally {
-      await core.patchNamespace(
-        { name: ns, body: { metadata: { labels: { [enforce]: null } } } },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-      );
-    }
+    });
+  });
+
+  it("passes on the API server's warnings about the pods: PodSecurity restricted in warn mode, a docker label", async () => {
+    await withNamespaceLabel("pod-security.kubernetes.io/warn", "restricted", async () => {
+      const { status, stderr } = await kubectlCreateDryRun(inNs(rd({ spec: { labels: "docker:docker://node:20" } }), "warned-docker"));
+      expect(status).toBe(0);
+      expect(stderr).toContain("Warning: spec.runnerTemplate: the API server warns about the runner Pod made for each job");
+      expect(stderr).toContain('would violate PodSecurity "restricted:latest": privileged (container "docker"');
+    });
   });
 
   it("allows with a warning when a ResourceQuota has no room for the pods now", async () => {

@@ -20,7 +20,10 @@ describe("admission envelope", () => {
     [WEBHOOK_PATHS.validateRunnerDeployments, rd({ spec: { pollInterval: "1s" } })],
     [WEBHOOK_PATHS.validateActRunners, ar({ spec: { labels: "x:vm" } })],
   ])("%s allows an UPDATE that keeps the spec (a finalizer removed) without the rules, which would deny it now", async (path, old) => {
-    const podDryRun = jest.fn(async () => "forbidden: unable to create new content in namespace ci because it is being terminated");
+    const podDryRun = jest.fn(async () => ({
+      refusal: "forbidden: unable to create new content in namespace ci because it is being terminated",
+      warnings: [],
+    }));
     const updated = { ...old, metadata: { ...old.metadata, finalizers: [] } };
     const body = review({
       operation: "UPDATE",

@@ -5,6 +5,7 @@ import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
 import { NAMESPACE, rd, review } from "../../fixtures/resources.ts";
 import { testApp } from "../../fixtures/webhook-app.ts";
 import type { AdmissionResponse } from "../../../webhooks/admission.ts";
+import type { PodDryRun } from "../../../webhooks/runnerdeployment.ts";
 
 const path = WEBHOOK_PATHS.validateRunnerDeployments;
 
@@ -248,14 +249,19 @@ describe("validating webhook for RunnerDeployment", () => {
   });
 
   describe("dry-run of the pods the RunnerDeployment makes", () => {
-    const sentPods = (podDryRun: jest.Mock<(ns: string, pod: V1Pod) => Promise<string | undefined>>) =>
+    const ADMITTED = { warnings: [] };
+    const sentPods = (podDryRun: jest.Mock<PodDryRun>) =>
       Object.fromEntries(podDryRun.mock.calls.map(([, pod]) => [pod.spec?.containers?.[0]?.name, pod]));
 
     it("sends the Pod each template produces to the dry-run and returns its refusal", async () => {
       const podDryRun = jest.fn(async (_ns: string, pod: V1Pod) =>
         pod.spec?.containers?.[0]?.name === "runner"
-          ? 'Pod "x" is invalid: spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1'
-          : undefined,
+          ? {
+              refusal:
+                'Pod "x" is invalid: spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1',
+              warnings: [],
+            }
+          : ADMITTED,
       );
       const object = rd({
         spec: {
@@ -282,7 +288,7 @@ describe("validating webhook for RunnerDeployment", () => {
     });
 
     it("sends the pods as the controller makes them, templates or not: restricted defaults, the Docker sidecar of a docker label", async () => {
-      const podDryRun = jest.fn(async (_ns: string, _pod: V1Pod) => undefined);
+      const podDryRun = jest.fn(async (_ns: string, _pod: V1Pod) => ADMITTED);
       expect((await validate(rd({ spec: { labels: "docker:docker://node:20" } }), testApp({ podDryRun }))).allowed).toBe(true);
       const { runner, listener } = sentPods(podDryRun);
       expect(runner).toMatchObject({
@@ -309,7 +315,7 @@ describe("validating webhook for RunnerDeployment", () => {
     });
 
     it("keeps a ServiceAccount the listenerTemplate names", async () => {
-      const podDryRun = jest.fn(async (_ns: string, _pod: V1Pod) => undefined);
+      const podDryRun = jest.fn(async (_ns: string, _pod: V1Pod) => ADMITTED);
       await validate(
         rd({ spec: { labels: "x:host", listenerTemplate: { spec: { serviceAccountName: "team-a" } } } }),
         testApp({ podDryRun }),
@@ -319,7 +325,9 @@ describe("validating webhook for RunnerDeployment", () => {
 
     it("allows with a warning when the namespace's ResourceQuota has no room now (it frees up)", async () => {
       const exceeded = 'pods "builders-listener-x" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=4, limited: pods=4';
-      const podDryRun = jest.fn(async (_ns: string, pod: V1Pod) => (pod.spec?.containers?.[0]?.name === "listener" ? exceeded : undefined));
+      const podDryRun = jest.fn(async (_ns: string, pod: V1Pod) =>
+        pod.spec?.containers?.[0]?.name === "listener" ? { refusal: exceeded, warnings: [] } : ADMITTED,
+      );
       const response = await validate(rd({ spec: { labels: "x:host" } }), testApp({ podDryRun }));
       expect(response.allowed).toBe(true);
       expect(response.warnings).toEqual([
@@ -327,14 +335,27 @@ describe("validating webhook for RunnerDeployment", () => {
       ]);
     });
 
+    it("passes on the API server's warnings about the pods (e.g. Pod Security in warn mode)", async () => {
+      const warning =
+        'would violate PodSecurity "restricted:latest": privileged (container "docker" must not set securityContext.privileged=true)';
+      const podDryRun = jest.fn(async (_ns: string, pod: V1Pod) =>
+        pod.spec?.containers?.[0]?.name === "runner" ? { warnings: [warning] } : ADMITTED,
+      );
+      const response = await validate(rd({ spec: { labels: "docker:docker://node:20" } }), testApp({ podDryRun }));
+      expect(response.allowed).toBe(true);
+      expect(response.warnings).toContain(
+        `spec.runnerTemplate: the API server warns about the runner Pod made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate): ${warning}`,
+      );
+    });
+
     it("skips the dry-run when another rule already denied", async () => {
-      const podDryRun = jest.fn(async () => undefined);
+      const podDryRun = jest.fn(async () => ADMITTED);
       await validate(rd({ spec: { pollInterval: "1s", runnerTemplate: { spec: {} } } }), testApp({ podDryRun }));
       expect(podDryRun).not.toHaveBeenCalled();
     });
 
     it("uses the RunnerDeployment's runnerImage", async () => {
-      const podDryRun = jest.fn(async (_ns: string, _pod: V1Pod) => undefined);
+      const podDryRun = jest.fn(async (_ns: string, _pod: V1Pod) => ADMITTED);
       await validate(
         rd({ spec: { labels: "x:host", runnerImage: "example/runner:1", runnerTemplate: { spec: {} } } }),
         testApp({ podDryRun }),
