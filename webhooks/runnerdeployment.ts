@@ -190,10 +190,24 @@ const BUILT_FROM = {
   listener: "the listener Pod (from spec.listenerTemplate)",
 } as const;
 
-/** A ResourceQuota that is used up, or just created and not yet counted: it lets the Pod in later. */
-const TRANSIENT_QUOTA_REFUSAL = /exceeded quota|status unknown for quota/;
+/**
+ * Refusals of what is missing or full only for now, which the pods wait out (the Job and the
+ * Deployment keep trying): a ResourceQuota used up or just created and not yet counted, and a
+ * ServiceAccount not created yet — a namespace's `default` one comes a moment after the namespace,
+ * and a manifest may create the RunnerDeployment before the ServiceAccount its template names.
+ */
+const PASSING_REFUSALS: { pattern: RegExp; why: (pods: string) => string }[] = [
+  {
+    pattern: /exceeded quota|status unknown for quota/,
+    why: (pods) => `no room in the namespace's ResourceQuota for ${pods} now, so it waits until there is`,
+  },
+  {
+    pattern: /error looking up service account/,
+    why: (pods) => `${pods} names a ServiceAccount that does not exist yet; the pod is made once it does`,
+  },
+];
 
-/** The API server's verdict on the Pods this RunnerDeployment makes: a refusal denies; a full ResourceQuota only warns (it frees up). */
+/** The API server's verdict on the Pods this RunnerDeployment makes: a refusal denies, unless it only lasts for now (PASSING_REFUSALS). */
 async function dryRunPods(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules, verdict: Verdict): Promise<void> {
   const pods = podsToDryRun(rd, namespace, rules.podOptions);
   const roles = ["runner", "listener"] as const;
@@ -203,10 +217,8 @@ async function dryRunPods(rd: RunnerDeployment, namespace: string, rules: Runner
     const field = `spec.${role}Template`;
     for (const warning of warnings) verdict.warnings.push(`${field}: the API server warns about ${BUILT_FROM[role]}: ${warning}`);
     if (!refusal) continue;
-    if (TRANSIENT_QUOTA_REFUSAL.test(refusal))
-      verdict.warnings.push(
-        `${field}: no room in the namespace's ResourceQuota for ${BUILT_FROM[role]} now, so it waits until there is: ${refusal}`,
-      );
+    const passing = PASSING_REFUSALS.find(({ pattern }) => pattern.test(refusal));
+    if (passing) verdict.warnings.push(`${field}: ${passing.why(BUILT_FROM[role])}: ${refusal}`);
     else verdict.denials.push(`${field}: the API server would refuse ${BUILT_FROM[role]}: ${refusal}`);
   }
 }

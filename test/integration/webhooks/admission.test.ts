@@ -201,6 +201,15 @@ describe("admission webhooks called by the real API server", () => {
     }
   });
 
+  it("allows with a warning a template naming a ServiceAccount not created yet (a manifest may make it after the RunnerDeployment)", async () => {
+    const body = inNs(rd({ spec: { labels: "x:host", runnerTemplate: { spec: { serviceAccountName: "made-later" } } } }), "sa-later");
+    const { status, stderr } = await kubectlCreateDryRun(body);
+    expect(status).toBe(0);
+    expect(stderr).toContain("Warning: spec.runnerTemplate: the runner Pod made for each job");
+    expect(stderr).toContain('names a ServiceAccount that does not exist yet; the pod is made once it does: pods "sa-later-runner-');
+    expect(stderr).toContain('serviceaccount "made-later" not found');
+  });
+
   it("lets a RunnerDeployment in a namespace being deleted lose its finalizer, though every pod dry-run there is refused", async () => {
     const doomed = `${ns}-doomed`;
     await core.createNamespace({ body: { metadata: { name: doomed, labels: { [TEST_NAMESPACE_LABEL]: ns } } } });

@@ -335,6 +335,18 @@ describe("validating webhook for RunnerDeployment", () => {
       ]);
     });
 
+    it("allows with a warning when a ServiceAccount the pods use does not exist yet", async () => {
+      const missing =
+        'pods "builders-runner-x" is forbidden: error looking up service account ci/default: serviceaccount "default" not found';
+      const podDryRun = jest.fn(async () => ({ refusal: missing, warnings: [] }));
+      const response = await validate(rd({ spec: { labels: "x:host" } }), testApp({ podDryRun }));
+      expect(response.allowed).toBe(true);
+      expect(response.warnings).toEqual([
+        `spec.runnerTemplate: the runner Pod made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate) names a ServiceAccount that does not exist yet; the pod is made once it does: ${missing}`,
+        `spec.listenerTemplate: the listener Pod (from spec.listenerTemplate) names a ServiceAccount that does not exist yet; the pod is made once it does: ${missing}`,
+      ]);
+    });
+
     it("passes on the API server's warnings about the pods (e.g. Pod Security in warn mode)", async () => {
       const warning =
         'would violate PodSecurity "restricted:latest": privileged (container "docker" must not set securityContext.privileged=true)';
