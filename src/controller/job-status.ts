@@ -100,7 +100,7 @@ export function observeJob(job: V1Job, pods: V1Pod[], podCreationError?: string)
     return {
       phase: "Failed",
       reason: failed.reason ?? "JobFailed",
-      message: `The runner pod failed: ${failureDetail(pod, failed.message)}`,
+      message: `The runner pod failed: ${pod || failed.reason !== "BackoffLimitExceeded" ? failureDetail(pod, failed.message) : podGone(failed.message)}`,
       startedAt,
       completedAt: iso(failed.lastTransitionTime) ?? new Date().toISOString(),
     };
@@ -162,6 +162,17 @@ function failureDetail(pod: V1Pod | undefined, jobMessage: string | undefined): 
   if (runnerExit)
     parts.push(withMessage(describeExit(`${RUNNER_CONTAINER} container`, RUNNER_CONTAINER, runnerExit), logTail(runnerExit.message)));
   return parts.length > 0 ? parts.join("; ") : (jobMessage ?? "the Job failed");
+}
+
+/**
+ * A pod that failed stays (the Job controller only takes its finalizer off); one that is gone when
+ * its Job failed on the backoff limit was deleted, and a deleted pod's exit is not kept.
+ */
+function podGone(jobMessage: string | undefined): string {
+  return withMessage(
+    "its pod is gone, deleted before it ended (kubectl delete pod, a drain or an eviction, its node lost), so its exit is not known; the Job says",
+    jobMessage,
+  );
 }
 
 /** "<text>: <message>", or the text alone without a message. */

@@ -123,18 +123,20 @@ describe("observing a runner Job", () => {
       expect(quoted.slice(quoted.indexOf("…"))).toHaveLength(LOG_TAIL_MAX_CHARS);
     });
 
-    it("falls back to the Job's message without the pod", () => {
-      expect(observeJob(failedJob, []).message).toBe("The runner pod failed: Job has reached the specified backoff limit");
+    it("says the pod was deleted when none is left of a Job failed on the backoff limit (a failed pod stays)", () => {
+      expect(observeJob(failedJob, []).message).toBe(
+        "The runner pod failed: its pod is gone, deleted before it ended (kubectl delete pod, a drain or an eviction, its node lost), so its exit is not known; the Job says: Job has reached the specified backoff limit",
+      );
     });
   });
 
-  it("is Failed with DeadlineExceeded when the Job ran out of time", () => {
+  it("is Failed with DeadlineExceeded when the Job ran out of time, in the Job's words (its pods were deleted by the Job controller)", () => {
     expect(
       observeJob(
         job([{ type: "Failed", status: "True", reason: "DeadlineExceeded", message: "Job was active longer than specified deadline" }]),
         [],
-      ).reason,
-    ).toBe("DeadlineExceeded");
+      ),
+    ).toMatchObject({ reason: "DeadlineExceeded", message: "The runner pod failed: Job was active longer than specified deadline" });
   });
 
   it("is Running while the runner container runs", () => {
