@@ -1009,6 +1009,24 @@ describe("controller", () => {
     await objects.delete("runnerdeployments", ns, "gone-wait");
   }, 120_000);
 
+  it("fails an ActRunner whose runner pod is deleted while it runs, without a second pod for the same runner", async () => {
+    const job = await queueOneJob("podgone", { runnerTemplate: { metadata: { annotations: { "forgejo-arc.test/run-for": "5m" } } } });
+    const name = `podgone-${job.id}-1`;
+    await actRunnerWhen(name, "PickedUp", (r) => !!r.status?.conditions?.some((c) => c.type === "PickedUp" && c.status === "True"));
+    const podsOfJob = { namespace: ns, labelSelector: `batch.kubernetes.io/job-name=${name}` };
+    const [pod] = (await core.listNamespacedPod(podsOfJob)).items;
+    // As `kubectl delete pod` (or a drain) does: the kubelet stops its containers and reports it Failed.
+    await core.deleteNamespacedPod({ name: pod!.metadata!.name!, namespace: ns });
+    const failed = await actRunnerWhen(name, "Failed", (r) => r.status?.phase === "Failed");
+    expect(failed.status?.reason).toBe("BackoffLimitExceeded");
+    expect(failed.status?.message).toContain("The runner pod failed: its pod is gone, deleted before it ended");
+    const ranJob = await batch.readNamespacedJob({ name, namespace: ns });
+    expect(ranJob.status).toMatchObject({ failed: 1 });
+    expect(ranJob.status?.active ?? 0).toBe(0);
+    expect((await core.listNamespacedPod(podsOfJob)).items.filter((p) => p.metadata?.name !== pod!.metadata!.name)).toEqual([]);
+    await objects.delete("runnerdeployments", ns, "podgone");
+  }, 90_000);
+
   it("starts one runner for a job that two RunnerDeployments with overlapping labels both list; the other ActRunner yields", async () => {
     // The runners do not take the job, so that it waits until both listeners have seen it.
     const runnerTemplate = { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } };
