@@ -1,7 +1,7 @@
 // What an ActRunner's phase is, read from its batch/v1 Job and, when they were fetched, the Job's
 // pods; when the controller, which does not watch runner pods, should fetch them; and how an
 // ActRunner whose Job is gone ends. Pure.
-import type { V1ContainerStateTerminated, V1ContainerStatus, V1Job, V1Pod } from "@kubernetes/client-node";
+import type { V1ContainerStateTerminated, V1ContainerStatus, V1Job, V1JobCondition, V1Pod } from "@kubernetes/client-node";
 import { DEFAULT_PICKUP_TIMEOUT, DOCKER_CONTAINER, RUNNER_CONTAINER } from "../api/defaults.ts";
 import type { ActRunner } from "../generated/api.ts";
 import { pickedUp } from "../listener/plan.ts";
@@ -100,7 +100,7 @@ export function observeJob(job: V1Job, pods: V1Pod[], podCreationError?: string)
     return {
       phase: "Failed",
       reason: failed.reason ?? "JobFailed",
-      message: `The runner pod failed: ${pod || failed.reason !== "BackoffLimitExceeded" ? failureDetail(pod, failed.message) : podGone(failed.message)}`,
+      message: `The runner pod failed: ${failureDetail(pod, failed)}`,
       startedAt,
       completedAt: iso(failed.lastTransitionTime) ?? new Date().toISOString(),
     };
@@ -145,9 +145,11 @@ export const LOG_TAIL_MAX_LINES = 8;
 /**
  * Why a failed runner pod failed, most telling first: the pod's own reason (Evicted, …) or
  * disruption (preempted, drained), then a Docker sidecar that died, then the runner container's exit
- * with the end of its log; for an OOM kill, which memory limit to raise. Without the pod, the Job's message.
+ * with the end of its log; for an OOM kill, which memory limit to raise. Without the pod, the Job's
+ * message, or that the pod was deleted (podGone).
  */
-function failureDetail(pod: V1Pod | undefined, jobMessage: string | undefined): string {
+function failureDetail(pod: V1Pod | undefined, jobFailed: V1JobCondition): string {
+  if (!pod && jobFailed.reason === "BackoffLimitExceeded") return podGone(jobFailed.message);
   const parts: string[] = [];
   if (pod?.status?.reason) parts.push(withMessage(`pod ${pod.status.reason}`, pod.status.message));
   const disruption = pod?.status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
@@ -161,7 +163,7 @@ function failureDetail(pod: V1Pod | undefined, jobMessage: string | undefined): 
   }
   if (runnerExit)
     parts.push(withMessage(describeExit(`${RUNNER_CONTAINER} container`, RUNNER_CONTAINER, runnerExit), logTail(runnerExit.message)));
-  return parts.length > 0 ? parts.join("; ") : (jobMessage ?? "the Job failed");
+  return parts.length > 0 ? parts.join("; ") : (jobFailed.message ?? "the Job failed");
 }
 
 /**
