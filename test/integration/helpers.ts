@@ -1,7 +1,8 @@
 // Shared pieces of the integration tests: the cluster's KubeConfig, throwaway namespaces, polling.
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import { readState, type ClusterState } from "../../scripts/cluster/cluster.ts";
+import { readState, toolsPath, type ClusterState } from "../../scripts/cluster/cluster.ts";
 import { API_GROUP, API_VERSION } from "../../src/api/schemas.ts";
 import { apiErrorCode, apiErrorMessage, loadKubeConfig } from "../../src/k8s/client.ts";
 
@@ -164,4 +165,18 @@ export function metricValues(metrics: string, name: string, labels: Record<strin
 /** Metric `name` in Prometheus text `metrics`, summed over its series whose labels include every pair of `labels`. */
 export function metricSum(metrics: string, name: string, labels: Record<string, string> = {}): number {
   return metricValues(metrics, name, labels).reduce((sum, value) => sum + value, 0);
+}
+
+/**
+ * `kubectl create --dry-run=server` of `object`, for the warnings admission gives (on stderr).
+ * Asynchronous, so that webhooks served by the test process itself can answer meanwhile.
+ */
+export function kubectlCreateDryRun(object: unknown): Promise<{ status: number | null; stderr: string }> {
+  const child = spawn("kubectl", ["--kubeconfig", clusterState().kubeconfig, "create", "--dry-run=server", "-f", "-"], {
+    env: { ...process.env, PATH: toolsPath() },
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  child.stdin.end(JSON.stringify(object));
+  return new Promise((resolve) => child.on("close", (status) => resolve({ status, stderr })));
 }

@@ -3,10 +3,9 @@
 // ci values), so the API server only ever dials loopback. ct install does install → helm test →
 // uninstall; a second install then shows the API server refusing bad RunnerDeployments through
 // the chart's own webhook configuration, and the chart refusing a second installation beside it.
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { AdmissionregistrationV1Api } from "@kubernetes/client-node";
-import { freePort, toolsPath } from "../../../scripts/cluster/cluster.ts";
+import { freePort } from "../../../scripts/cluster/cluster.ts";
 import { CHART_DIR, CT_CONFIG, helmAsync, runToolAsync } from "../../../scripts/chart/chart.ts";
 import type { Executor } from "../../executor/executor.ts";
 import { startTestExecutor, stopTestExecutor } from "../support/executor.ts";
@@ -18,6 +17,7 @@ import {
   deleteNamespace,
   eventually,
   kubeConfig,
+  kubectlCreateDryRun,
   noRunnerResourcesLeft,
   rejection,
 } from "../helpers.ts";
@@ -140,15 +140,9 @@ describe("installed with helm, the API server calls the chart's webhooks", () =>
 
   test("a RunnerDeployment sharing label names with another is admitted with the chart's webhook warning naming that one", async () => {
     const overlapping = rd({ metadata: { name: "overlapping", namespace: ns }, spec: { labels: "docker:host", tokenSecretRef: { name: "t", namespace: ns } } });
-    const createDryRun = () =>
-      spawnSync("kubectl", ["--kubeconfig", clusterState().kubeconfig, "create", "--dry-run=server", "-f", "-"], {
-        input: JSON.stringify(overlapping),
-        encoding: "utf8",
-        env: { ...process.env, PATH: toolsPath() },
-      });
     // "fine" (the test above) reaches the controller's cache a moment after it was created.
     const result = await eventually("the overlap warning", async () => {
-      const run = createDryRun();
+      const run = await kubectlCreateDryRun(overlapping);
       expect(run.status).toBe(0);
       return run.stderr.includes("Warning: spec.labels: shares label names") ? run : undefined;
     });

@@ -1,10 +1,9 @@
 // The API server calls the project's webhook server (URL mode, https://127.0.0.1) and enforces its
 // answers: defaulting, webhook-only rules, and the server-side dry-run of pod templates.
 import { AdmissionregistrationV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Registry } from "prom-client";
-import { issueCertificate, toolsPath } from "../../../scripts/cluster/cluster.ts";
+import { issueCertificate } from "../../../scripts/cluster/cluster.ts";
 import { urlModeWebhookConfigurations } from "../../../scripts/cluster/webhook-registration.ts";
 import { podDryRun } from "../../../src/k8s/pod-dry-run.ts";
 import { serve, type WebhookServer } from "../../../webhooks/serve.ts";
@@ -19,6 +18,7 @@ import {
   deleteNamespace,
   eventually,
   kubeConfig,
+  kubectlCreateDryRun,
   rejection,
 } from "../helpers.ts";
 
@@ -77,16 +77,6 @@ async function withNamespaceLabel(label: string, value: string, test: () => Prom
   } finally {
     await patch({ [label]: null });
   }
-}
-
-function kubectlCreateDryRun(object: unknown): Promise<{ status: number | null; stderr: string }> {
-  const child = spawn("kubectl", ["--kubeconfig", clusterState().kubeconfig, "create", "--dry-run=server", "-f", "-"], {
-    env: { ...process.env, PATH: toolsPath() },
-  });
-  let stderr = "";
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-  child.stdin.end(JSON.stringify(object));
-  return new Promise((resolve) => child.on("close", (status) => resolve({ status, stderr })));
 }
 
 /** Moves a fixture into the test namespace, its token Secret reference included (unless overridden). */
