@@ -10,7 +10,7 @@ import { validateActRunner } from "./actrunner.ts";
 import {
   defaultingVerdict,
   validateRunnerDeployment,
-  type PodDryRun,
+  type DryRun,
   type PodOptions,
   type RunnerDeploymentRules,
 } from "./runnerdeployment.ts";
@@ -19,8 +19,8 @@ import { sharedSchemaValidator } from "./schema-validation.ts";
 export interface WebhookDeps {
   logger: Logger;
   registry?: Registry;
-  podDryRun?: PodDryRun;
-  /** What the controller builds runner and listener pods with: the dry-run checks the pods it will create. */
+  dryRun?: DryRun;
+  /** What the controller builds runner Jobs and listener Deployments with: the dry-run checks the objects it will create. */
   podOptions: PodOptions;
   /** The RunnerDeployments that exist, for warnings about overlapping label names. */
   runnerDeployments?: RunnerDeploymentRules["runnerDeployments"];
@@ -71,7 +71,7 @@ export function createApp(deps: WebhookDeps): express.Express {
     registers: [registry],
   });
   const schema = sharedSchemaValidator();
-  const rules = { schema, podDryRun: deps.podDryRun, podOptions: deps.podOptions, runnerDeployments: deps.runnerDeployments };
+  const rules = { schema, dryRun: deps.dryRun, podOptions: deps.podOptions, runnerDeployments: deps.runnerDeployments };
 
   const app = express();
   app.disable("x-powered-by");

@@ -1,5 +1,5 @@
 // Admission rules for RunnerDeployment: defaulting (mutating) and validation.
-import type { V1Pod, V1PodTemplateSpec } from "@kubernetes/client-node";
+import type { V1Deployment, V1Job, V1Pod, V1PodTemplateSpec } from "@kubernetes/client-node";
 import { API_GROUP_VERSION } from "../src/api/schemas.ts";
 import {
   DEFAULT_PICKUP_TIMEOUT,
@@ -29,8 +29,16 @@ import type { Verdict } from "./admission.ts";
 import { addOnlyPatch } from "./json-patch.ts";
 import type { SchemaValidator } from "./schema-validation.ts";
 
-/** Validates a Pod the way the API server would (a server-side dry-run): its refusal, or the warnings it admits it with. */
-export type PodDryRun = (namespace: string, pod: V1Pod) => Promise<{ refusal?: string; warnings: string[] }>;
+/**
+ * An object the controller makes, to be sent to the API server as the controller sends it but not
+ * stored (a server-side dry-run): Pods and Jobs are created, the listener Deployment is applied.
+ */
+export type DryRunRequest = { namespace: string } & (
+  { kind: "Pod"; object: V1Pod } | { kind: "Job"; object: V1Job } | { kind: "Deployment"; object: V1Deployment }
+);
+
+/** The API server's verdict on an object (src/k8s/dry-run.ts): its refusal, or the warnings it admits it with. */
+export type DryRun = (request: DryRunRequest) => Promise<{ refusal?: string; warnings: string[] }>;
 
 /** What the controller builds runner Jobs and listener Deployments with (its flags). */
 export interface PodOptions {
@@ -40,8 +48,8 @@ export interface PodOptions {
 
 export interface RunnerDeploymentRules {
   schema: SchemaValidator;
-  /** Absent: the pods are checked only by the rules here, not by the API server. */
-  podDryRun?: PodDryRun;
+  /** Absent: the objects the controller makes are checked only by the rules here, not by the API server. */
+  dryRun?: DryRun;
   podOptions: PodOptions;
   /** The RunnerDeployments that exist (the controller's cache): overlapping label names are warned about. Absent: not checked. */
   runnerDeployments?: () => RunnerDeployment[];
@@ -71,7 +79,7 @@ export function defaultRunnerDeployment(rd: RunnerDeployment, namespace: string)
  */
 export async function defaultingVerdict(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules): Promise<Verdict> {
   const defaulted = defaultRunnerDeployment(rd, namespace);
-  const { denials } = await validateRunnerDeployment(defaulted, namespace, { ...rules, podDryRun: undefined });
+  const { denials } = await validateRunnerDeployment(defaulted, namespace, { ...rules, dryRun: undefined });
   if (denials.length > 0) return { denials, warnings: [] };
   return { denials: [], warnings: [], patch: addOnlyPatch(rd, defaulted) };
 }
@@ -140,12 +148,16 @@ function checkListenerProxy(template: PodTemplate | undefined, verdict: Verdict)
 const DRY_RUN_UID = "00000000-0000-4000-8000-000000000000";
 
 /**
- * The Pods the controller would make for this RunnerDeployment, built by its own functions: a
- * runner Job's (through the ActRunner the listener would create for a job) and the listener
- * Deployment's — restricted defaults, the Docker sidecar of docker labels and the templates merged,
- * as they will be created.
+ * The objects the controller makes for this RunnerDeployment, built by its own functions: for each
+ * job a runner Job (through the ActRunner the listener would create) and its Pod, and the listener
+ * Deployment and its Pod — restricted defaults, the Docker sidecar of docker labels and the
+ * templates merged, as they will be created.
  */
-export function podsToDryRun(rd: RunnerDeployment, namespace: string, options: PodOptions): Record<"runner" | "listener", V1Pod> {
+export function objectsToDryRun(
+  rd: RunnerDeployment,
+  namespace: string,
+  options: PodOptions,
+): Record<"runner" | "listener", { workload: DryRunRequest; pod: DryRunRequest }> {
   const name = rd.metadata?.name || "dry-run";
   const created: RunnerDeployment = { ...rd, metadata: { ...rd.metadata, name, namespace, uid: rd.metadata?.uid ?? DRY_RUN_UID } };
   const job: ForgejoJob = {
@@ -166,13 +178,24 @@ export function podsToDryRun(rd: RunnerDeployment, namespace: string, options: P
     metadata: { name: actRunnerName(name, job.id, 1), namespace, uid: DRY_RUN_UID },
     spec: actRunnerSpec(created, job, { forgejoServer: rd.spec.forgejoServer, labels: rd.spec.labels, namespace }),
   };
-  const listener = listenerResources(created, options.listener).deployment.spec!.template;
+  const runnerJobObject = runnerJob(actRunner, DRY_RUN_UID, options.job);
+  // A Job of its own name for every job: a new one, whatever Jobs exist.
+  delete runnerJobObject.metadata!.name;
+  runnerJobObject.metadata!.generateName = `${name}-runner-`.slice(0, 58);
+  const deployment = listenerResources(created, options.listener).deployment;
+  const listenerPod = structuredClone(deployment.spec!.template);
   // The controller creates the listener's ServiceAccount with its Deployment; until then the
   // namespace's default one stands in (the API server refuses a Pod whose ServiceAccount is missing).
-  if (listener.spec?.serviceAccountName === listenerName(created)) delete listener.spec.serviceAccountName;
+  if (listenerPod.spec?.serviceAccountName === listenerName(created)) delete listenerPod.spec.serviceAccountName;
   return {
-    runner: asPod(name, "runner", runnerJob(actRunner, DRY_RUN_UID, options.job).spec!.template),
-    listener: asPod(name, "listener", listener),
+    runner: {
+      workload: { namespace, kind: "Job", object: runnerJobObject },
+      pod: { namespace, kind: "Pod", object: asPod(name, "runner", runnerJobObject.spec!.template) },
+    },
+    listener: {
+      workload: { namespace, kind: "Deployment", object: deployment },
+      pod: { namespace, kind: "Pod", object: asPod(name, "listener", listenerPod) },
+    },
   };
 }
 
@@ -186,40 +209,55 @@ function asPod(rdName: string, role: string, template: V1PodTemplateSpec): V1Pod
 }
 
 const BUILT_FROM = {
-  runner: "the runner Pod made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate)",
-  listener: "the listener Pod (from spec.listenerTemplate)",
+  runner: "made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate)",
+  listener: "(from spec.listenerTemplate)",
 } as const;
 
+/** "the runner Job made for each job (from …)", "the listener Pod (from …)". */
+function describe(role: "runner" | "listener", request: DryRunRequest): string {
+  return `the ${role} ${request.kind} ${BUILT_FROM[role]}`;
+}
+
 /**
- * Refusals of what is missing or full only for now, which the pods wait out (the Job and the
- * Deployment keep trying): a ResourceQuota used up or just created and not yet counted, and a
- * ServiceAccount not created yet — a namespace's `default` one comes a moment after the namespace,
- * and a manifest may create the RunnerDeployment before the ServiceAccount its template names.
+ * Refusals of what is missing or full only for now, which the controller waits out (the Job and
+ * the Deployment keep trying, the controller applies again): a ResourceQuota used up or just
+ * created and not yet counted, and a ServiceAccount not created yet — a namespace's `default` one
+ * comes a moment after the namespace, and a manifest may create the RunnerDeployment before the
+ * ServiceAccount its template names.
  */
-const PASSING_REFUSALS: { pattern: RegExp; why: (pods: string) => string }[] = [
+const PASSING_REFUSALS: { pattern: RegExp; why: (object: string) => string }[] = [
   {
     pattern: /exceeded quota|status unknown for quota/,
-    why: (pods) => `no room in the namespace's ResourceQuota for ${pods} now, so it waits until there is`,
+    why: (object) => `no room in the namespace's ResourceQuota for ${object} now, so it waits until there is`,
   },
   {
     pattern: /error looking up service account/,
-    why: (pods) => `${pods} names a ServiceAccount that does not exist yet; the pod is made once it does`,
+    why: (object) => `${object} names a ServiceAccount that does not exist yet; the pod is made once it does`,
   },
 ];
 
-/** The API server's verdict on the Pods this RunnerDeployment makes: a refusal denies, unless it only lasts for now (PASSING_REFUSALS). */
-async function dryRunPods(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules, verdict: Verdict): Promise<void> {
-  const pods = podsToDryRun(rd, namespace, rules.podOptions);
-  const roles = ["runner", "listener"] as const;
-  const answers = await Promise.all(roles.map((role) => rules.podDryRun!(namespace, pods[role])));
-  for (const [i, role] of roles.entries()) {
+/**
+ * The API server's verdict on the objects this RunnerDeployment makes: a refusal denies, unless it
+ * only lasts for now (PASSING_REFUSALS). Only the Pods' warnings are passed on: what the API server
+ * warns about a Job or a Deployment is its pod template (Pod Security warns in the Pod's words, and
+ * even where it enforces), which the Pod's own dry-run answers.
+ */
+async function dryRunObjects(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules, verdict: Verdict): Promise<void> {
+  const objects = objectsToDryRun(rd, namespace, rules.podOptions);
+  const requests = (["runner", "listener"] as const).flatMap((role) =>
+    [objects[role].pod, objects[role].workload].map((request) => ({ role, request })),
+  );
+  const answers = await Promise.all(requests.map(({ request }) => rules.dryRun!(request)));
+  for (const [i, { role, request }] of requests.entries()) {
     const { refusal, warnings } = answers[i]!;
     const field = `spec.${role}Template`;
-    for (const warning of warnings) verdict.warnings.push(`${field}: the API server warns about ${BUILT_FROM[role]}: ${warning}`);
+    const object = describe(role, request);
+    if (request.kind === "Pod")
+      for (const warning of warnings) verdict.warnings.push(`${field}: the API server warns about ${object}: ${warning}`);
     if (!refusal) continue;
     const passing = PASSING_REFUSALS.find(({ pattern }) => pattern.test(refusal));
-    if (passing) verdict.warnings.push(`${field}: ${passing.why(BUILT_FROM[role])}: ${refusal}`);
-    else verdict.denials.push(`${field}: the API server would refuse ${BUILT_FROM[role]}: ${refusal}`);
+    if (passing) verdict.warnings.push(`${field}: ${passing.why(object)}: ${refusal}`);
+    else verdict.denials.push(`${field}: the API server would refuse ${object}: ${refusal}`);
   }
 }
 
@@ -273,7 +311,7 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   checkTemplate("runnerTemplate", spec.runnerTemplate, RUNNER_CONTAINER, "Never", verdict);
   checkTemplate("listenerTemplate", spec.listenerTemplate, LISTENER_CONTAINER, "Always", verdict);
   checkListenerProxy(spec.listenerTemplate, verdict);
-  if (verdict.denials.length === 0 && rules.podDryRun) await dryRunPods(rd, namespace, rules, verdict);
+  if (verdict.denials.length === 0 && rules.dryRun) await dryRunObjects(rd, namespace, rules, verdict);
   return verdict;
 }
 

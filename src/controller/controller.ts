@@ -13,7 +13,7 @@ import { makeApplier } from "../k8s/apply.ts";
 import { makeEventRecorder, type EventRecorder } from "../k8s/events.ts";
 import { makeRestClient, type RestClient } from "../k8s/rest.ts";
 import { LeaderElector } from "../k8s/leader.ts";
-import { podDryRun } from "../k8s/pod-dry-run.ts";
+import { dryRun } from "../k8s/dry-run.ts";
 import type { Logger } from "../observability/log.ts";
 import { forgejoCallMetrics } from "../observability/metrics.ts";
 import { createApp } from "../../webhooks/app.ts";
@@ -340,7 +340,7 @@ export class Controller {
       // Its lines keep component "controller" (the process) and add which server wrote them.
       logger: this.deps.logger.child({ server: "webhooks" }),
       registry: this.deps.registry,
-      podDryRun: podDryRun(this.deps.kc),
+      dryRun: dryRun(this.deps.kc),
       podOptions: this.podOptions,
       runnerDeployments: () => this.cache.runnerDeployments.list(),
       ready: () => true,

@@ -19,7 +19,7 @@ export function controllerClusterRoleRules(): V1PolicyRule[] {
     { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], verbs: ["get", "create", "patch"] },
     { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "watch", "create", "patch"] },
     { apiGroups: ["batch"], resources: ["jobs"], verbs: ["get", "list", "watch", "create", "delete"] },
-    // create: the webhook's server-side dry-run of pod templates (nothing is stored).
+    // create: the webhook's server-side dry-run of the pods the controller makes (nothing is stored).
     { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "create"] },
     // A runner stopped at its pickup timeout quotes its log's last lines.
     { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },

@@ -168,11 +168,11 @@ export function metricSum(metrics: string, name: string, labels: Record<string, 
 }
 
 /**
- * `kubectl create --dry-run=server` of `object`, for the warnings admission gives (on stderr).
+ * `kubectl create` (or `replace`) `--dry-run=server` of `object`, for the warnings admission gives (on stderr).
  * Asynchronous, so that webhooks served by the test process itself can answer meanwhile.
  */
-export function kubectlCreateDryRun(object: unknown): Promise<{ status: number | null; stderr: string }> {
-  const child = spawn("kubectl", ["--kubeconfig", clusterState().kubeconfig, "create", "--dry-run=server", "-f", "-"], {
+export function kubectlDryRun(verb: "create" | "replace", object: unknown): Promise<{ status: number | null; stderr: string }> {
+  const child = spawn("kubectl", ["--kubeconfig", clusterState().kubeconfig, verb, "--dry-run=server", "-f", "-"], {
     env: { ...process.env, PATH: toolsPath() },
   });
   let stderr = "";

@@ -17,7 +17,7 @@ import {
   deleteNamespace,
   eventually,
   kubeConfig,
-  kubectlCreateDryRun,
+  kubectlDryRun,
   noRunnerResourcesLeft,
   rejection,
 } from "../helpers.ts";
@@ -142,7 +142,7 @@ describe("installed with helm, the API server calls the chart's webhooks", () =>
     const overlapping = rd({ metadata: { name: "overlapping", namespace: ns }, spec: { labels: "docker:host", tokenSecretRef: { name: "t", namespace: ns } } });
     // "fine" (the test above) reaches the controller's cache a moment after it was created.
     const result = await eventually("the overlap warning", async () => {
-      const run = await kubectlCreateDryRun(overlapping);
+      const run = await kubectlDryRun("create", overlapping);
       expect(run.status).toBe(0);
       return run.stderr.includes("Warning: spec.labels: shares label names") ? run : undefined;
     });

@@ -1,15 +1,26 @@
 // The API server calls the project's webhook server (URL mode, https://127.0.0.1) and enforces its
-// answers: defaulting, webhook-only rules, and the server-side dry-run of pod templates.
-import { AdmissionregistrationV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+// answers: defaulting, webhook-only rules, and the server-side dry-run of the objects the controller makes.
+import {
+  AdmissionregistrationV1Api,
+  AppsV1Api,
+  CoreV1Api,
+  KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
 import { readFileSync } from "node:fs";
 import { Registry } from "prom-client";
 import { issueCertificate } from "../../../scripts/cluster/cluster.ts";
 import { urlModeWebhookConfigurations } from "../../../scripts/cluster/webhook-registration.ts";
-import { podDryRun } from "../../../src/k8s/pod-dry-run.ts";
+import { dryRun } from "../../../src/k8s/dry-run.ts";
 import { serve, type WebhookServer } from "../../../webhooks/serve.ts";
 import { silentLogger } from "../../../src/observability/log.ts";
 import { ar, rd } from "../../fixtures/resources.ts";
-import { testApp } from "../../fixtures/webhook-app.ts";
+import { POD_OPTIONS, testApp } from "../../fixtures/webhook-app.ts";
+import { makeApplier } from "../../../src/k8s/apply.ts";
+import { listenerResources } from "../../../src/controller/listener-resources.ts";
+import type { RunnerDeployment } from "../../../src/generated/api.ts";
 import {
   TEST_NAMESPACE_LABEL,
   clusterState,
@@ -18,7 +29,7 @@ import {
   deleteNamespace,
   eventually,
   kubeConfig,
-  kubectlCreateDryRun,
+  kubectlDryRun,
   rejection,
 } from "../helpers.ts";
 
@@ -38,7 +49,7 @@ beforeAll(async () => {
     "subjectAltName=IP:127.0.0.1",
     "extendedKeyUsage=serverAuth",
   ]);
-  server = await serve(testApp({ registry, podDryRun: podDryRun(kc) }), { host: "127.0.0.1", port: 0, ...tls, logger: silentLogger() });
+  server = await serve(testApp({ registry, dryRun: dryRun(kc) }), { host: "127.0.0.1", port: 0, ...tls, logger: silentLogger() });
   const client = KubernetesObjectApi.makeApiClient(kc);
   for (const config of urlModeWebhookConfigurations({
     name: configName,
@@ -165,7 +176,7 @@ describe("admission webhooks called by the real API server", () => {
 
   it("passes on the API server's warnings about the pods: PodSecurity restricted in warn mode, a docker label", async () => {
     await withNamespaceLabel("pod-security.kubernetes.io/warn", "restricted", async () => {
-      const { status, stderr } = await kubectlCreateDryRun(inNs(rd({ spec: { labels: "docker:docker://node:20" } }), "warned-docker"));
+      const { status, stderr } = await kubectlDryRun("create", inNs(rd({ spec: { labels: "docker:docker://node:20" } }), "warned-docker"));
       expect(status).toBe(0);
       expect(stderr).toContain("Warning: spec.runnerTemplate: the API server warns about the runner Pod made for each job");
       expect(stderr).toContain('would violate PodSecurity "restricted:latest": privileged (container "docker"');
@@ -178,7 +189,7 @@ describe("admission webhooks called by the real API server", () => {
       const body = inNs(rd({ spec: { labels: "x:host" } }), "quota-full");
       // kubectl, to see the warnings; run apart from this process, which serves the webhooks it calls.
       const warnings = await eventually("the quota to be in force", async () => {
-        const { status, stderr } = await kubectlCreateDryRun(body);
+        const { status, stderr } = await kubectlDryRun("create", body);
         if (status !== 0) throw new Error(`kubectl create: ${stderr}`);
         return stderr.includes("exceeded quota") ? stderr : undefined;
       });
@@ -193,11 +204,94 @@ describe("admission webhooks called by the real API server", () => {
 
   it("allows with a warning a template naming a ServiceAccount not created yet (a manifest may make it after the RunnerDeployment)", async () => {
     const body = inNs(rd({ spec: { labels: "x:host", runnerTemplate: { spec: { serviceAccountName: "made-later" } } } }), "sa-later");
-    const { status, stderr } = await kubectlCreateDryRun(body);
+    const { status, stderr } = await kubectlDryRun("create", body);
     expect(status).toBe(0);
     expect(stderr).toContain("Warning: spec.runnerTemplate: the runner Pod made for each job");
     expect(stderr).toContain('names a ServiceAccount that does not exist yet; the pod is made once it does: pods "sa-later-runner-');
     expect(stderr).toContain('serviceaccount "made-later" not found');
+  });
+
+  it("denies what a policy on Jobs and Deployments refuses of the runner Job and the listener Deployment, not only of their pods", async () => {
+    const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+    const name = `${ns}-team-label`;
+    await admission.createValidatingAdmissionPolicy({
+      body: {
+        metadata: { name },
+        spec: {
+          failurePolicy: "Fail",
+          matchConstraints: {
+            resourceRules: [
+              { apiGroups: ["batch"], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["jobs"] },
+              { apiGroups: ["apps"], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["deployments"] },
+            ],
+          },
+          validations: [
+            {
+              expression: "has(object.spec.template.metadata.labels) && 'team' in object.spec.template.metadata.labels",
+              message: "pod templates must carry a team label",
+            },
+          ],
+        },
+      },
+    });
+    await admission.createValidatingAdmissionPolicyBinding({
+      body: {
+        metadata: { name },
+        spec: {
+          policyName: name,
+          validationActions: ["Deny"],
+          matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } },
+        },
+      },
+    });
+    const unlabelled = inNs(rd({ spec: { labels: "x:host" } }), "unlabelled");
+    try {
+      // A dry-run create: a create refused by the webhook may have been stored before the policy was in force.
+      const failure = await eventually("the policy to be in force", async () => {
+        const { status, stderr } = await kubectlDryRun("create", unlabelled);
+        return status !== 0 && stderr.includes("ValidatingAdmissionPolicy") ? stderr : undefined;
+      });
+      expect(failure).toContain("spec.runnerTemplate: the API server would refuse the runner Job made for each job");
+      expect(failure).toContain("spec.listenerTemplate: the API server would refuse the listener Deployment");
+      expect(failure).toContain("pod templates must carry a team label");
+      // The policy looks at Jobs and Deployments only: their Pods passed.
+      expect(failure).not.toContain("runner Pod");
+      const labelled = { metadata: { labels: { team: "a" } } };
+      const admitted = inNs(rd({ spec: { labels: "x:host", runnerTemplate: labelled, listenerTemplate: labelled } }), "labelled");
+      await expect(objects.create("runnerdeployments", ns, admitted)).resolves.toBeDefined();
+    } finally {
+      await admission.deleteValidatingAdmissionPolicyBinding({ name });
+      await admission.deleteValidatingAdmissionPolicy({ name });
+      // The API server drops the policy a moment later; the tests after this one must not meet it.
+      await eventually("the policy to be gone", async () => ((await kubectlDryRun("create", unlabelled)).status === 0 ? true : undefined));
+    }
+  });
+
+  it("dry-runs the listener Deployment as the controller applies it: an update of the one that exists needs no room in a quota", async () => {
+    const apps = kc.makeApiClient(AppsV1Api);
+    const grown = inNs(rd({ spec: { labels: "x:host" } }), "grown");
+    const created = (await objects.create("runnerdeployments", ns, grown)) as RunnerDeployment;
+    // The listener Deployment as the controller applies it (without replicas: nothing runs here).
+    const listener = listenerResources(created, POD_OPTIONS.listener).deployment;
+    await makeApplier(kc)({ ...listener, spec: { ...listener.spec!, replicas: 0 } } as KubernetesObject);
+    await core.createNamespacedResourceQuota({
+      namespace: ns,
+      body: { metadata: { name: "one-deployment" }, spec: { hard: { "count/deployments.apps": "1" } } },
+    });
+    try {
+      const warnings = await eventually("the quota to count the Deployment", async () => {
+        const { status, stderr } = await kubectlDryRun("create", inNs(rd({ spec: { labels: "y:host" } }), "another"));
+        if (status !== 0) throw new Error(`kubectl create: ${stderr}`);
+        return stderr.includes("exceeded quota") ? stderr : undefined;
+      });
+      expect(warnings).toContain("Warning: spec.listenerTemplate: no room in the namespace's ResourceQuota for the listener Deployment");
+      const current = (await objects.get("runnerdeployments", ns, "grown")) as typeof grown;
+      const update = await kubectlDryRun("replace", { ...current, spec: { ...current.spec, pollInterval: "20s" } });
+      expect(update).toEqual({ status: 0, stderr: "" });
+    } finally {
+      await core.deleteNamespacedResourceQuota({ name: "one-deployment", namespace: ns });
+      await apps.deleteNamespacedDeployment({ name: listener.metadata!.name!, namespace: ns });
+    }
   });
 
   it("lets a RunnerDeployment in a namespace being deleted lose its finalizer, though every pod dry-run there is refused", async () => {

@@ -20,7 +20,7 @@ describe("admission envelope", () => {
     [WEBHOOK_PATHS.validateRunnerDeployments, rd({ spec: { pollInterval: "1s" } })],
     [WEBHOOK_PATHS.validateActRunners, ar({ spec: { labels: "x:vm" } })],
   ])("%s allows an UPDATE that keeps the spec (a finalizer removed) without the rules, which would deny it now", async (path, old) => {
-    const podDryRun = jest.fn(async () => ({
+    const dryRun = jest.fn(async () => ({
       refusal: "forbidden: unable to create new content in namespace ci because it is being terminated",
       warnings: [],
     }));
@@ -30,12 +30,12 @@ describe("admission envelope", () => {
       object: updated,
       oldObject: { ...old, metadata: { ...old.metadata, finalizers: ["x/hold"] } },
     });
-    const res = await request(testApp({ podDryRun })).post(path).send(body);
+    const res = await request(testApp({ dryRun })).post(path).send(body);
     expect(res.body.response).toEqual({ uid: body.request!.uid, allowed: true });
-    expect(podDryRun).not.toHaveBeenCalled();
+    expect(dryRun).not.toHaveBeenCalled();
     // The same spec changed in any way is checked.
     const changed = review({ operation: "UPDATE", object: { ...updated, spec: { ...updated.spec, maxRunners: 2 } }, oldObject: old });
-    expect((await request(testApp({ podDryRun })).post(path).send(changed)).body.response.allowed).toBe(false);
+    expect((await request(testApp({ dryRun })).post(path).send(changed)).body.response.allowed).toBe(false);
   });
 
   it.each(paths)("%s refuses an empty body with 400", async (path) => {

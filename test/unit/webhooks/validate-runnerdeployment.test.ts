@@ -1,11 +1,11 @@
 import request from "supertest";
 import { jest } from "@jest/globals";
-import type { V1Pod } from "@kubernetes/client-node";
+import type { V1Deployment, V1Job, V1Pod } from "@kubernetes/client-node";
 import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
 import { NAMESPACE, rd, review } from "../../fixtures/resources.ts";
 import { testApp } from "../../fixtures/webhook-app.ts";
 import type { AdmissionResponse } from "../../../webhooks/admission.ts";
-import type { PodDryRun } from "../../../webhooks/runnerdeployment.ts";
+import type { DryRun, DryRunRequest } from "../../../webhooks/runnerdeployment.ts";
 
 const path = WEBHOOK_PATHS.validateRunnerDeployments;
 
@@ -248,14 +248,21 @@ describe("validating webhook for RunnerDeployment", () => {
     expect(response).not.toHaveProperty("warnings");
   });
 
-  describe("dry-run of the pods the RunnerDeployment makes", () => {
+  describe("dry-run of the objects the RunnerDeployment makes", () => {
     const ADMITTED = { warnings: [] };
-    const sentPods = (podDryRun: jest.Mock<PodDryRun>) =>
-      Object.fromEntries(podDryRun.mock.calls.map(([, pod]) => [pod.spec?.containers?.[0]?.name, pod]));
+    /** What was sent to the dry-run, by kind: Pods by their first container's name ("runner", "listener"). */
+    const sent = (dryRun: jest.Mock<DryRun>) =>
+      Object.fromEntries(
+        dryRun.mock.calls.map(([request]) => [
+          request.kind === "Pod" ? (request.object.spec?.containers?.[0]?.name ?? "") : request.kind,
+          request.object as V1Pod & V1Job & V1Deployment,
+        ]),
+      );
+    const isRunnerPod = (request: DryRunRequest) => request.kind === "Pod" && request.object.spec?.containers?.[0]?.name === "runner";
 
-    it("sends the Pod each template produces to the dry-run and returns its refusal", async () => {
-      const podDryRun = jest.fn(async (_ns: string, pod: V1Pod) =>
-        pod.spec?.containers?.[0]?.name === "runner"
+    it("sends the Job and the Deployment the controller makes and their Pods, and returns a refusal", async () => {
+      const dryRun = jest.fn(async (request: DryRunRequest) =>
+        isRunnerPod(request)
           ? {
               refusal:
                 'Pod "x" is invalid: spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1',
@@ -270,27 +277,59 @@ describe("validating webhook for RunnerDeployment", () => {
           listenerTemplate: { metadata: { labels: { team: "a" } } },
         },
       });
-      const response = await validate(object, testApp({ podDryRun }));
-      expect(podDryRun).toHaveBeenCalledTimes(2);
-      expect(podDryRun.mock.calls.map(([namespace]) => namespace)).toEqual([NAMESPACE, NAMESPACE]);
-      expect(sentPods(podDryRun).runner).toMatchObject({
+      const response = await validate(object, testApp({ dryRun }));
+      expect(dryRun).toHaveBeenCalledTimes(4);
+      expect(dryRun.mock.calls.map(([request]) => request.namespace)).toEqual([NAMESPACE, NAMESPACE, NAMESPACE, NAMESPACE]);
+      const { runner, listener, Job, Deployment } = sent(dryRun);
+      expect(runner).toMatchObject({
         kind: "Pod",
         spec: {
           restartPolicy: "Never",
           containers: [{ name: "runner", image: "code.forgejo.org/forgejo/runner:12.8.0", resources: { limits: { cpu: "1" } } }],
         },
       });
-      expect(sentPods(podDryRun).listener).toMatchObject({ metadata: { labels: { team: "a" } }, spec: { restartPolicy: "Always" } });
+      expect(listener).toMatchObject({ metadata: { labels: { team: "a" } }, spec: { restartPolicy: "Always" } });
+      // A new Job for each job (generateName, whatever Jobs exist); the Deployment by the name the controller applies.
+      expect(Job).toMatchObject({ kind: "Job", metadata: { generateName: "builders-runner-" }, spec: { backoffLimit: 0 } });
+      expect(Job!.metadata).not.toHaveProperty("name");
+      expect(Job!.spec!.template.spec).toEqual(runner!.spec);
+      expect(Deployment).toMatchObject({
+        kind: "Deployment",
+        metadata: { name: "builders-listener", namespace: NAMESPACE },
+        spec: { template: { metadata: { labels: { team: "a" } } } },
+      });
       expect(response.allowed).toBe(false);
       expect(response.status?.message).toBe(
         'spec.runnerTemplate: the API server would refuse the runner Pod made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate): Pod "x" is invalid: spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1',
       );
     });
 
-    it("sends the pods as the controller makes them, templates or not: restricted defaults, the Docker sidecar of a docker label", async () => {
-      const podDryRun = jest.fn(async (_ns: string, _pod: V1Pod) => ADMITTED);
-      expect((await validate(rd({ spec: { labels: "docker:docker://node:20" } }), testApp({ podDryRun }))).allowed).toBe(true);
-      const { runner, listener } = sentPods(podDryRun);
+    it("denies what the API server would refuse of the runner Job or the listener Deployment themselves (a policy on Jobs)", async () => {
+      const policy =
+        "jobs.batch \"builders-runner-x\" is forbidden: ValidatingAdmissionPolicy 'no-jobs' denied request: Jobs must carry a team label";
+      const quota =
+        'deployments.apps "builders-listener" is forbidden: exceeded quota: q, requested: count/deployments.apps=1, used: count/deployments.apps=1, limited: count/deployments.apps=1';
+      const dryRun = jest.fn(async (request: DryRunRequest) =>
+        request.kind === "Job"
+          ? { refusal: policy, warnings: [] }
+          : request.kind === "Deployment"
+            ? { refusal: quota, warnings: [] }
+            : ADMITTED,
+      );
+      const response = await validate(rd({ spec: { labels: "x:host" } }), testApp({ dryRun }));
+      expect(response.allowed).toBe(false);
+      expect(response.status?.message).toBe(
+        `spec.runnerTemplate: the API server would refuse the runner Job made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate): ${policy}`,
+      );
+      expect(response.warnings).toEqual([
+        `spec.listenerTemplate: no room in the namespace's ResourceQuota for the listener Deployment (from spec.listenerTemplate) now, so it waits until there is: ${quota}`,
+      ]);
+    });
+
+    it("sends the objects as the controller makes them, templates or not: restricted defaults, the Docker sidecar of a docker label", async () => {
+      const dryRun = jest.fn(async (_request: DryRunRequest) => ADMITTED);
+      expect((await validate(rd({ spec: { labels: "docker:docker://node:20" } }), testApp({ dryRun }))).allowed).toBe(true);
+      const { runner, listener, Deployment } = sent(dryRun);
       expect(runner).toMatchObject({
         spec: {
           automountServiceAccountToken: false,
@@ -310,25 +349,24 @@ describe("validating webhook for RunnerDeployment", () => {
           containers: [{ name: "listener", args: expect.arrayContaining(["listener", "--labels=docker:docker://node:20"]) }],
         },
       });
-      // The controller creates the listener's ServiceAccount with its Deployment: the dry-run uses the namespace's default.
+      // The controller creates the listener's ServiceAccount with its Deployment: the Pod's dry-run
+      // uses the namespace's default, the Deployment (which does not need it to exist) keeps it.
       expect(listener!.spec).not.toHaveProperty("serviceAccountName");
+      expect(Deployment!.spec!.template.spec).toMatchObject({ serviceAccountName: "builders-listener" });
     });
 
     it("keeps a ServiceAccount the listenerTemplate names", async () => {
-      const podDryRun = jest.fn(async (_ns: string, _pod: V1Pod) => ADMITTED);
-      await validate(
-        rd({ spec: { labels: "x:host", listenerTemplate: { spec: { serviceAccountName: "team-a" } } } }),
-        testApp({ podDryRun }),
-      );
-      expect(sentPods(podDryRun).listener!.spec).toMatchObject({ serviceAccountName: "team-a" });
+      const dryRun = jest.fn(async (_request: DryRunRequest) => ADMITTED);
+      await validate(rd({ spec: { labels: "x:host", listenerTemplate: { spec: { serviceAccountName: "team-a" } } } }), testApp({ dryRun }));
+      expect(sent(dryRun).listener!.spec).toMatchObject({ serviceAccountName: "team-a" });
     });
 
     it("allows with a warning when the namespace's ResourceQuota has no room now (it frees up)", async () => {
       const exceeded = 'pods "builders-listener-x" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=4, limited: pods=4';
-      const podDryRun = jest.fn(async (_ns: string, pod: V1Pod) =>
-        pod.spec?.containers?.[0]?.name === "listener" ? { refusal: exceeded, warnings: [] } : ADMITTED,
+      const dryRun = jest.fn(async (request: DryRunRequest) =>
+        request.kind === "Pod" && !isRunnerPod(request) ? { refusal: exceeded, warnings: [] } : ADMITTED,
       );
-      const response = await validate(rd({ spec: { labels: "x:host" } }), testApp({ podDryRun }));
+      const response = await validate(rd({ spec: { labels: "x:host" } }), testApp({ dryRun }));
       expect(response.allowed).toBe(true);
       expect(response.warnings).toEqual([
         `spec.listenerTemplate: no room in the namespace's ResourceQuota for the listener Pod (from spec.listenerTemplate) now, so it waits until there is: ${exceeded}`,
@@ -338,8 +376,8 @@ describe("validating webhook for RunnerDeployment", () => {
     it("allows with a warning when a ServiceAccount the pods use does not exist yet", async () => {
       const missing =
         'pods "builders-runner-x" is forbidden: error looking up service account ci/default: serviceaccount "default" not found';
-      const podDryRun = jest.fn(async () => ({ refusal: missing, warnings: [] }));
-      const response = await validate(rd({ spec: { labels: "x:host" } }), testApp({ podDryRun }));
+      const dryRun = jest.fn(async (request: DryRunRequest) => (request.kind === "Pod" ? { refusal: missing, warnings: [] } : ADMITTED));
+      const response = await validate(rd({ spec: { labels: "x:host" } }), testApp({ dryRun }));
       expect(response.allowed).toBe(true);
       expect(response.warnings).toEqual([
         `spec.runnerTemplate: the runner Pod made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate) names a ServiceAccount that does not exist yet; the pod is made once it does: ${missing}`,
@@ -347,39 +385,40 @@ describe("validating webhook for RunnerDeployment", () => {
       ]);
     });
 
-    it("passes on the API server's warnings about the pods (e.g. Pod Security in warn mode)", async () => {
+    it("passes on the API server's warnings about the Pods (e.g. Pod Security in warn mode), not those a Job repeats of its template", async () => {
       const warning =
         'would violate PodSecurity "restricted:latest": privileged (container "docker" must not set securityContext.privileged=true)';
-      const podDryRun = jest.fn(async (_ns: string, pod: V1Pod) =>
-        pod.spec?.containers?.[0]?.name === "runner" ? { warnings: [warning] } : ADMITTED,
+      // Pod Security warns about a Job's pod template as about its Pod, in the same words.
+      const dryRun = jest.fn(async (request: DryRunRequest) =>
+        isRunnerPod(request) || request.kind === "Job" ? { warnings: [warning] } : ADMITTED,
       );
-      const response = await validate(rd({ spec: { labels: "docker:docker://node:20" } }), testApp({ podDryRun }));
+      const response = await validate(rd({ spec: { labels: "docker:docker://node:20" } }), testApp({ dryRun }));
       expect(response.allowed).toBe(true);
-      expect(response.warnings).toContain(
+      expect(response.warnings!.filter((w) => w.includes("API server warns"))).toEqual([
         `spec.runnerTemplate: the API server warns about the runner Pod made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate): ${warning}`,
-      );
+      ]);
     });
 
     it("skips the dry-run when another rule already denied", async () => {
-      const podDryRun = jest.fn(async () => ADMITTED);
-      await validate(rd({ spec: { pollInterval: "1s", runnerTemplate: { spec: {} } } }), testApp({ podDryRun }));
-      expect(podDryRun).not.toHaveBeenCalled();
+      const dryRun = jest.fn(async () => ADMITTED);
+      await validate(rd({ spec: { pollInterval: "1s", runnerTemplate: { spec: {} } } }), testApp({ dryRun }));
+      expect(dryRun).not.toHaveBeenCalled();
     });
 
     it("uses the RunnerDeployment's runnerImage", async () => {
-      const podDryRun = jest.fn(async (_ns: string, _pod: V1Pod) => ADMITTED);
+      const dryRun = jest.fn(async (_request: DryRunRequest) => ADMITTED);
       await validate(
         rd({ spec: { labels: "x:host", runnerImage: "example/runner:1", runnerTemplate: { spec: {} } } }),
-        testApp({ podDryRun }),
+        testApp({ dryRun }),
       );
-      expect(sentPods(podDryRun).runner).toMatchObject({ spec: { containers: [{ image: "example/runner:1" }] } });
+      expect(sent(dryRun).runner).toMatchObject({ spec: { containers: [{ image: "example/runner:1" }] } });
     });
 
     it("answers not allowed with code 500 when the dry-run itself fails", async () => {
-      const podDryRun = jest.fn(async () => {
+      const dryRun = jest.fn(async () => {
         throw new Error("connect ECONNREFUSED 127.0.0.1:6443");
       });
-      const response = await validate(rd({ spec: { labels: "x:host", runnerTemplate: { spec: {} } } }), testApp({ podDryRun }));
+      const response = await validate(rd({ spec: { labels: "x:host", runnerTemplate: { spec: {} } } }), testApp({ dryRun }));
       expect(response).toMatchObject({ allowed: false, status: { code: 500, message: expect.stringContaining("ECONNREFUSED") } });
     });
   });

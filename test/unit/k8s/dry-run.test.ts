@@ -1,4 +1,4 @@
-import { warningTexts } from "../../../src/k8s/pod-dry-run.ts";
+import { warningTexts } from "../../../src/k8s/dry-run.ts";
 
 describe("warningTexts", () => {
   it("reads each warning of a Warning header, several joined by commas, quotes unescaped", () => {

@@ -1,0 +1,54 @@
+// Sends an object to the API server as the controller would, without storing it (server-side
+// dry-run): every admission step answers — validation, Pod Security, quotas, webhooks, policies.
+import { AppsV1Api, BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
+import { FIELD_MANAGER } from "../api/well-known.ts";
+import type { DryRun, DryRunRequest } from "../../webhooks/runnerdeployment.ts";
+import { apiErrorCode, apiErrorMessage } from "./client.ts";
+
+/** The texts of an answer's Warning headers (RFC 7234 `299 - "text"`, several joined by ", "). */
+export function warningTexts(header: string | undefined): string[] {
+  return [...(header ?? "").matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)].map((match) => match[1]!.replace(/\\(.)/g, "$1"));
+}
+
+export function dryRun(kc: KubeConfig): DryRun {
+  const core = kc.makeApiClient(CoreV1Api);
+  const batch = kc.makeApiClient(BatchV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  // Pods and Jobs are created anew for every job; the listener Deployment is applied (created or
+  // updated) with the controller's field manager, as the controller does.
+  const send = (request: DryRunRequest): Promise<{ headers: Record<string, string> }> => {
+    const { namespace } = request;
+    switch (request.kind) {
+      case "Pod":
+        return core.createNamespacedPodWithHttpInfo({ namespace, body: request.object, dryRun: "All" });
+      case "Job":
+        return batch.createNamespacedJobWithHttpInfo({ namespace, body: request.object, dryRun: "All" });
+      case "Deployment":
+        return apps.patchNamespacedDeploymentWithHttpInfo(
+          {
+            name: request.object.metadata!.name!,
+            namespace,
+            body: request.object,
+            dryRun: "All",
+            fieldManager: FIELD_MANAGER,
+            force: true,
+          },
+          setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply),
+        );
+    }
+  };
+  return async (request) => {
+    try {
+      // E.g. Pod Security in warn mode: "would violate PodSecurity …".
+      return { warnings: warningTexts((await send(request)).headers.warning) };
+    } catch (error) {
+      const code = apiErrorCode(error);
+      // 400/403/422 are verdicts on the object (invalid, forbidden by policy or quota); anything else
+      // is a failure to ask, which the webhook reports as an error rather than a denial.
+      if (code === 400 || code === 403 || code === 422) return { refusal: apiErrorMessage(error), warnings: [] };
+      throw new Error(`server-side dry-run of the ${request.kind} in namespace ${request.namespace} failed: ${apiErrorMessage(error)}`, {
+        cause: error,
+      });
+    }
+  };
+}
