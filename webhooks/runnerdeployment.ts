@@ -147,17 +147,15 @@ function checkListenerProxy(template: PodTemplate | undefined, verdict: Verdict)
 
 const DRY_RUN_UID = "00000000-0000-4000-8000-000000000000";
 
+type Role = "runner" | "listener";
+
 /**
  * The objects the controller makes for this RunnerDeployment, built by its own functions: for each
  * job a runner Job (through the ActRunner the listener would create) and its Pod, and the listener
  * Deployment and its Pod — restricted defaults, the Docker sidecar of docker labels and the
  * templates merged, as they will be created.
  */
-export function objectsToDryRun(
-  rd: RunnerDeployment,
-  namespace: string,
-  options: PodOptions,
-): Record<"runner" | "listener", { workload: DryRunRequest; pod: DryRunRequest }> {
+function objectsToDryRun(rd: RunnerDeployment, namespace: string, options: PodOptions): { role: Role; request: DryRunRequest }[] {
   const name = rd.metadata?.name || "dry-run";
   const created: RunnerDeployment = { ...rd, metadata: { ...rd.metadata, name, namespace, uid: rd.metadata?.uid ?? DRY_RUN_UID } };
   const job: ForgejoJob = {
@@ -187,16 +185,12 @@ export function objectsToDryRun(
   // The controller creates the listener's ServiceAccount with its Deployment; until then the
   // namespace's default one stands in (the API server refuses a Pod whose ServiceAccount is missing).
   if (listenerPod.spec?.serviceAccountName === listenerName(created)) delete listenerPod.spec.serviceAccountName;
-  return {
-    runner: {
-      workload: { namespace, kind: "Job", object: runnerJobObject },
-      pod: { namespace, kind: "Pod", object: asPod(name, "runner", runnerJobObject.spec!.template) },
-    },
-    listener: {
-      workload: { namespace, kind: "Deployment", object: deployment },
-      pod: { namespace, kind: "Pod", object: asPod(name, "listener", listenerPod) },
-    },
-  };
+  return [
+    { role: "runner", request: { namespace, kind: "Pod", object: asPod(name, "runner", runnerJobObject.spec!.template) } },
+    { role: "runner", request: { namespace, kind: "Job", object: runnerJobObject } },
+    { role: "listener", request: { namespace, kind: "Pod", object: asPod(name, "listener", listenerPod) } },
+    { role: "listener", request: { namespace, kind: "Deployment", object: deployment } },
+  ];
 }
 
 function asPod(rdName: string, role: string, template: V1PodTemplateSpec): V1Pod {
@@ -214,7 +208,7 @@ const BUILT_FROM = {
 } as const;
 
 /** "the runner Job made for each job (from …)", "the listener Pod (from …)". */
-function describe(role: "runner" | "listener", request: DryRunRequest): string {
+function objectPhrase(role: Role, request: DryRunRequest): string {
   return `the ${role} ${request.kind} ${BUILT_FROM[role]}`;
 }
 
@@ -243,15 +237,12 @@ const PASSING_REFUSALS: { pattern: RegExp; why: (object: string) => string }[] =
  * even where it enforces), which the Pod's own dry-run answers.
  */
 async function dryRunObjects(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules, verdict: Verdict): Promise<void> {
-  const objects = objectsToDryRun(rd, namespace, rules.podOptions);
-  const requests = (["runner", "listener"] as const).flatMap((role) =>
-    [objects[role].pod, objects[role].workload].map((request) => ({ role, request })),
-  );
+  const requests = objectsToDryRun(rd, namespace, rules.podOptions);
   const answers = await Promise.all(requests.map(({ request }) => rules.dryRun!(request)));
   for (const [i, { role, request }] of requests.entries()) {
     const { refusal, warnings } = answers[i]!;
     const field = `spec.${role}Template`;
-    const object = describe(role, request);
+    const object = objectPhrase(role, request);
     if (request.kind === "Pod")
       for (const warning of warnings) verdict.warnings.push(`${field}: the API server warns about ${object}: ${warning}`);
     if (!refusal) continue;
