@@ -8,6 +8,7 @@ import type { ActRunner, RunnerDeployment } from "../src/generated/api.ts";
 import { readRequest, review, toResponse, type AdmissionRequest, type Verdict } from "./admission.ts";
 import { validateActRunner } from "./actrunner.ts";
 import {
+  answerWithinMs,
   defaultingVerdict,
   validateRunnerDeployment,
   type DryRun,
@@ -29,7 +30,8 @@ export interface WebhookDeps {
   bodyLimit?: string;
 }
 
-type Handler = (request: AdmissionRequest) => Promise<Verdict> | Verdict;
+/** `withinMs`: how long the API server waits for the answer (answerWithinMs). */
+type Handler = (request: AdmissionRequest, withinMs: number) => Promise<Verdict> | Verdict;
 
 export const WEBHOOK_PATHS = {
   mutateRunnerDeployments: "/mutate/runnerdeployments",
@@ -103,7 +105,7 @@ export function createApp(deps: WebhookDeps): express.Express {
         return;
       }
       try {
-        const response = toResponse(request.uid, await handler(request));
+        const response = toResponse(request.uid, await handler(request, answerWithinMs(req.query.timeout)));
         const result = !response.allowed ? "denied" : response.patch ? "patched" : "allowed";
         if (!response.allowed) {
           deps.logger.info(
@@ -121,7 +123,9 @@ export function createApp(deps: WebhookDeps): express.Express {
   }
 
   route(WEBHOOK_PATHS.mutateRunnerDeployments, (r) => defaultingVerdict(r.object as RunnerDeployment, namespaceOf(r), rules));
-  route(WEBHOOK_PATHS.validateRunnerDeployments, (r) => validateRunnerDeployment(r.object as RunnerDeployment, namespaceOf(r), rules));
+  route(WEBHOOK_PATHS.validateRunnerDeployments, (r, withinMs) =>
+    validateRunnerDeployment(r.object as RunnerDeployment, namespaceOf(r), { ...rules, dryRunWithinMs: withinMs }),
+  );
   route(WEBHOOK_PATHS.validateActRunners, (r) =>
     validateActRunner(r.object as ActRunner, r.operation === "UPDATE" ? (r.oldObject as ActRunner) : undefined, namespaceOf(r), schema),
   );

@@ -51,6 +51,11 @@ export interface RunnerDeploymentRules {
   /** Absent: the objects the controller makes are checked only by the rules here, not by the API server. */
   dryRun?: DryRun;
   podOptions: PodOptions;
+  /**
+   * How long the dry-run may take (answerWithinMs): past the API server's timeout for this webhook
+   * it would answer the user only `context deadline exceeded`. Absent: DEFAULT_ANSWER_WITHIN_MS.
+   */
+  dryRunWithinMs?: number;
   /** The RunnerDeployments that exist (the controller's cache): overlapping label names are warned about. Absent: not checked. */
   runnerDeployments?: () => RunnerDeployment[];
 }
@@ -147,6 +152,19 @@ function checkListenerProxy(template: PodTemplate | undefined, verdict: Verdict)
 
 const DRY_RUN_UID = "00000000-0000-4000-8000-000000000000";
 
+/** The API server's default timeout for a webhook (timeoutSeconds 10), less the margin below. */
+const DEFAULT_ANSWER_WITHIN_MS = 9_000;
+const ANSWER_MARGIN_MS = 1_000;
+
+/**
+ * How long the webhook may spend on a request whose call carries the API server's `?timeout=` (its
+ * timeoutSeconds, e.g. "10s"): that, less a second for the answer's way back, and at least a second.
+ */
+export function answerWithinMs(timeout: unknown): number {
+  const ms = typeof timeout === "string" ? parseDuration(timeout) : undefined;
+  return ms === undefined ? DEFAULT_ANSWER_WITHIN_MS : Math.max(ANSWER_MARGIN_MS, ms - ANSWER_MARGIN_MS);
+}
+
 type Role = "runner" | "listener";
 
 /**
@@ -238,7 +256,7 @@ const PASSING_REFUSALS: { pattern: RegExp; why: (object: string) => string }[] =
  */
 async function dryRunObjects(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules, verdict: Verdict): Promise<void> {
   const requests = objectsToDryRun(rd, namespace, rules.podOptions);
-  const answers = await Promise.all(requests.map(({ request }) => rules.dryRun!(request)));
+  const answers = await answersWithin(requests, namespace, rules);
   for (const [i, { role, request }] of requests.entries()) {
     const { refusal, warnings } = answers[i]!;
     const field = `spec.${role}Template`;
@@ -249,6 +267,40 @@ async function dryRunObjects(rd: RunnerDeployment, namespace: string, rules: Run
     const passing = PASSING_REFUSALS.find(({ pattern }) => pattern.test(refusal));
     if (passing) verdict.warnings.push(`${field}: ${passing.why(object)}: ${refusal}`);
     else verdict.denials.push(`${field}: the API server would refuse ${object}: ${refusal}`);
+  }
+}
+
+/**
+ * The dry-runs' answers, or an error naming those the API server did not answer in time: it waits
+ * on every admission webhook that intercepts those objects in the namespace, and one that is slow
+ * or unreachable would otherwise make the API server give up on this webhook without a word of why.
+ */
+async function answersWithin(
+  requests: { role: Role; request: DryRunRequest }[],
+  namespace: string,
+  rules: RunnerDeploymentRules,
+): Promise<Awaited<ReturnType<DryRun>>[]> {
+  const withinMs = rules.dryRunWithinMs ?? DEFAULT_ANSWER_WITHIN_MS;
+  const unanswered = new Set(requests.keys());
+  const answers = Promise.all(requests.map(({ request }, i) => rules.dryRun!(request).finally(() => unanswered.delete(i))));
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const objects = [...unanswered].map((i) => objectPhrase(requests[i]!.role, requests[i]!.request));
+      const kinds = [...new Set([...unanswered].map((i) => `${requests[i]!.request.kind}s`))].join(", ");
+      reject(
+        new Error(
+          `the API server did not answer the server-side dry-run of ${objects.join(", ")} within ${formatDuration(withinMs)}: ` +
+            `it waits on every admission webhook that intercepts ${kinds} in namespace "${namespace}", and one of them is slow or unreachable ` +
+            "(kubectl get validatingwebhookconfigurations,mutatingwebhookconfigurations); try again once it answers",
+        ),
+      );
+    }, withinMs);
+  });
+  try {
+    return await Promise.race([answers, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

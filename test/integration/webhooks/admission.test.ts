@@ -18,6 +18,7 @@ import { serve, type WebhookServer } from "../../../webhooks/serve.ts";
 import { silentLogger } from "../../../src/observability/log.ts";
 import { ar, rd } from "../../fixtures/resources.ts";
 import { POD_OPTIONS, testApp } from "../../fixtures/webhook-app.ts";
+import { httpsServer } from "../../fixtures/tls.ts";
 import { makeApplier } from "../../../src/k8s/apply.ts";
 import { listenerResources } from "../../../src/controller/listener-resources.ts";
 import type { RunnerDeployment } from "../../../src/generated/api.ts";
@@ -293,6 +294,70 @@ describe("admission webhooks called by the real API server", () => {
       await apps.deleteNamespacedDeployment({ name: listener.metadata!.name!, namespace: ns });
     }
   });
+
+  it("answers before the API server gives up on it when another webhook holds up the dry-run, naming what did not answer", async () => {
+    // Another admission webhook on Pods that answers only after 12 s (failurePolicy Ignore, timeout
+    // 15 s): the API server waits on it for every Pod in the namespace, the webhook's dry-runs too.
+    const slow = await httpsServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
+      req.on("end", () => {
+        const uid = (JSON.parse(body) as { request: { uid: string } }).request.uid;
+        const answer = setTimeout(() => {
+          res.setHeader("content-type", "application/json");
+          res.end(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid, allowed: true } }));
+        }, 12_000);
+        res.on("close", () => clearTimeout(answer));
+      });
+    });
+    const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+    const name = `${ns}-slow-pods`;
+    const label = "forgejo-arc.test/slow-pods";
+    await admission.createValidatingWebhookConfiguration({
+      body: {
+        metadata: { name },
+        webhooks: [
+          {
+            name: "slow-pods.forgejo-arc.test",
+            clientConfig: {
+              url: `${slow.url}/`,
+              caBundle: Buffer.from(slow.cert).toString("base64"),
+            },
+            rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }],
+            namespaceSelector: { matchLabels: { [label]: "true" } },
+            sideEffects: "None",
+            admissionReviewVersions: ["v1"],
+            failurePolicy: "Ignore",
+            timeoutSeconds: 15,
+          },
+        ],
+      },
+    });
+    const body = inNs(rd({ spec: { labels: "x:host" } }), "held-up");
+    try {
+      await withNamespaceLabel(label, "true", async () => {
+        const { stderr } = await eventually(
+          "the slow webhook to hold up the dry-run",
+          async () => {
+            const run = await kubectlDryRun("create", body);
+            return run.status !== 0 ? run : undefined;
+          },
+          60_000,
+        );
+        expect(stderr).toContain(
+          "forgejo-arc webhook failed: the API server did not answer the server-side dry-run of the runner Pod made for each job",
+        );
+        expect(stderr).toContain("the listener Pod (from spec.listenerTemplate) within 9s");
+        expect(stderr).toContain(`intercepts Pods in namespace "${ns}"`);
+        expect(stderr).not.toContain("context deadline exceeded");
+      });
+    } finally {
+      await admission.deleteValidatingWebhookConfiguration({ name });
+      await slow.close();
+      // The API server drops the configuration a moment later; the tests after this one must not meet it.
+      await eventually("the slow webhook to be gone", async () => ((await kubectlDryRun("create", body)).status === 0 ? true : undefined));
+    }
+  }, 120_000);
 
   it("lets a RunnerDeployment in a namespace being deleted lose its finalizer, though every pod dry-run there is refused", async () => {
     const doomed = `${ns}-doomed`;

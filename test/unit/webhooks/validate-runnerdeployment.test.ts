@@ -5,7 +5,7 @@ import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
 import { NAMESPACE, rd, review } from "../../fixtures/resources.ts";
 import { testApp } from "../../fixtures/webhook-app.ts";
 import type { AdmissionResponse } from "../../../webhooks/admission.ts";
-import type { DryRun, DryRunRequest } from "../../../webhooks/runnerdeployment.ts";
+import { answerWithinMs, type DryRun, type DryRunRequest } from "../../../webhooks/runnerdeployment.ts";
 
 const path = WEBHOOK_PATHS.validateRunnerDeployments;
 
@@ -412,6 +412,35 @@ describe("validating webhook for RunnerDeployment", () => {
         testApp({ dryRun }),
       );
       expect(sent(dryRun).runner).toMatchObject({ spec: { containers: [{ image: "example/runner:1" }] } });
+    });
+
+    it("answers within the API server's timeout for the webhook, naming the objects whose dry-run did not answer", async () => {
+      // The Job's dry-run answers after the time the webhook has (a slow webhook on Jobs).
+      const dryRun = jest.fn((request: DryRunRequest) =>
+        request.kind === "Job"
+          ? new Promise<typeof ADMITTED>((resolve) => setTimeout(() => resolve(ADMITTED), 3_000).unref())
+          : Promise.resolve(ADMITTED),
+      );
+      // The API server calls with ?timeout=<its timeoutSeconds>; the webhook keeps a second for its answer.
+      const res = await request(testApp({ dryRun }))
+        .post(`${path}?timeout=2s`)
+        .send(review({ object: rd({ spec: { labels: "x:host" } }) }));
+      const response = res.body.response as AdmissionResponse;
+      expect(response).toMatchObject({ allowed: false, status: { code: 500 } });
+      expect(response.status?.message).toBe(
+        'forgejo-arc webhook failed: the API server did not answer the server-side dry-run of the runner Job made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate) within 1s: it waits on every admission webhook that intercepts Jobs in namespace "ci", and one of them is slow or unreachable (kubectl get validatingwebhookconfigurations,mutatingwebhookconfigurations); try again once it answers',
+      );
+    });
+
+    it.each([
+      ["10s", 9_000],
+      ["30s", 29_000],
+      ["1s", 1_000],
+      [undefined, 9_000],
+      ["soon", 9_000],
+      [["10s", "20s"], 9_000],
+    ])("gives a request with ?timeout=%j %i ms", (timeout, ms) => {
+      expect(answerWithinMs(timeout)).toBe(ms);
     });
 
     it("answers not allowed with code 500 when the dry-run itself fails", async () => {
