@@ -125,9 +125,36 @@ function checkDuration(field: string, value: string | undefined, minMs: number, 
   return ms;
 }
 
-function checkTemplate(field: string, template: PodTemplate | undefined, container: string, restartPolicy: string, verdict: Verdict): void {
+/**
+ * What a template must leave to the controller in its main container: the field and why. Replacing
+ * the runner's arguments would drop `--uuid`, `--token-url` and `--handle` (the pod would run no job,
+ * or another one); its command may wrap them. The listener's command and flags come from the spec.
+ */
+const CONTROLLER_OWNED = {
+  runnerTemplate: {
+    args: "the controller gives the runner its arguments (one-job with this runner's --uuid, --token-url, --label and the job's --handle), which these would replace; to wrap the runner, set command to a script that ends with exec forgejo-runner \"$@\"",
+  },
+  listenerTemplate: {
+    command: "the controller runs the listener with its own command and flags, which come from the RunnerDeployment's spec",
+    args: "the controller runs the listener with its own command and flags, which come from the RunnerDeployment's spec",
+  },
+} as const;
+
+function checkTemplate(
+  field: keyof typeof CONTROLLER_OWNED,
+  template: PodTemplate | undefined,
+  container: string,
+  restartPolicy: string,
+  verdict: Verdict,
+): void {
   const spec = template?.spec;
   if (!spec) return;
+  for (const [i, c] of (Array.isArray(spec.containers) ? spec.containers : []).entries()) {
+    if (c.name !== container) continue;
+    for (const [key, why] of Object.entries(CONTROLLER_OWNED[field]) as [keyof typeof c, string][]) {
+      if (c[key] !== undefined) verdict.denials.push(`spec.${field}.spec.containers[${i}].${key}: must not be set: ${why}`);
+    }
+  }
   if (Array.isArray(spec.containers) && spec.containers.length > 0 && !spec.containers.some((c) => c.name === container)) {
     verdict.denials.push(
       `spec.${field}.spec.containers: must include a container named "${container}" (it is merged onto the default ${container} container), got ${JSON.stringify(spec.containers.map((c) => c.name))}`,

@@ -83,11 +83,11 @@ export interface RunnerDeploymentSpec {
   retentionAfterFinish?: string;
   caBundleConfigMapRef?: CaBundleConfigMapRef;
   /**
-   * Pod template merged onto the listener pod. A container named "listener" overrides the default listener container.
+   * Pod template merged onto the listener pod. A container named "listener" overrides the default listener container, except its command and args, which are the controller's.
    */
   listenerTemplate?: PodTemplate;
   /**
-   * Pod template merged onto every runner pod. When containers are given, one must be named "runner"; restartPolicy, when set, must be Never.
+   * Pod template merged onto every runner pod. When containers are given, one must be named "runner"; restartPolicy, when set, must be Never. The runner container's args are the controller's (forgejo-runner one-job with the runner's --uuid and the job's --handle); a command set here wraps them.
    */
   runnerTemplate?: PodTemplate;
 }

@@ -2,6 +2,6 @@
 
 /** Each CRD's name and the digest of its spec (annotation forgejo.actions.io/schema-digest). */
 export const CRD_SCHEMA_DIGESTS: Readonly<Record<string, string>> = {
-  "runnerdeployments.forgejo.actions.io": "13caa87b65da4807",
+  "runnerdeployments.forgejo.actions.io": "1d87e1129d26888f",
   "actrunners.forgejo.actions.io": "f7e2a33589329342",
 };

@@ -141,6 +141,21 @@ describe("validating webhook for RunnerDeployment", () => {
       { spec: { listenerTemplate: { spec: { restartPolicy: "Never" } } } },
       'spec.listenerTemplate.spec.restartPolicy: must be Always or unset, got "Never"',
     ],
+    [
+      "runner arguments in the runnerTemplate (they would replace --uuid and --handle)",
+      { spec: { runnerTemplate: { spec: { containers: [{ name: "runner", args: ["one-job", "--debug"] }] } } } },
+      "spec.runnerTemplate.spec.containers[0].args: must not be set: the controller gives the runner its arguments (one-job with this runner's --uuid, --token-url, --label and the job's --handle), which these would replace; to wrap the runner, set command to a script that ends with exec forgejo-runner \"$@\"",
+    ],
+    [
+      "a listener command in the listenerTemplate",
+      { spec: { listenerTemplate: { spec: { containers: [{ name: "x" }, { name: "listener", command: ["sh"] }] } } } },
+      "spec.listenerTemplate.spec.containers[1].command: must not be set: the controller runs the listener with its own command and flags, which come from the RunnerDeployment's spec",
+    ],
+    [
+      "listener arguments in the listenerTemplate",
+      { spec: { listenerTemplate: { spec: { containers: [{ name: "listener", args: ["listener", "--labels=x:host"] }] } } } },
+      "spec.listenerTemplate.spec.containers[0].args: must not be set",
+    ],
     ["minRunners above maxRunners", { spec: { minRunners: 5, maxRunners: 2 } }, "spec.minRunners: must not exceed spec.maxRunners"],
     [
       "a listener proxy that is not a URL",
@@ -353,6 +368,31 @@ describe("validating webhook for RunnerDeployment", () => {
       // uses the namespace's default, the Deployment (which does not need it to exist) keeps it.
       expect(listener!.spec).not.toHaveProperty("serviceAccountName");
       expect(Deployment!.spec!.template.spec).toMatchObject({ serviceAccountName: "builders-listener" });
+    });
+
+    it("lets a runnerTemplate wrap the runner with its command, the controller's arguments kept, and set the Docker sidecar's arguments", async () => {
+      const dryRun = jest.fn(async (_request: DryRunRequest) => ADMITTED);
+      const response = await validate(
+        rd({
+          spec: {
+            labels: "docker:docker://node:20",
+            runnerTemplate: {
+              spec: {
+                containers: [{ name: "runner", command: ["/scripts/with-cache.sh"] }],
+                initContainers: [{ name: "docker", args: ["--mtu=1400"] }],
+              },
+            },
+          },
+        }),
+        testApp({ dryRun }),
+      );
+      expect(response.allowed).toBe(true);
+      const spec = sent(dryRun).runner!.spec!;
+      expect(spec.containers[0]).toMatchObject({
+        command: ["/scripts/with-cache.sh"],
+        args: expect.arrayContaining(["one-job", "--uuid", "--handle"]),
+      });
+      expect(spec.initContainers![0]).toMatchObject({ name: "docker", args: ["--mtu=1400"] });
     });
 
     it("keeps a ServiceAccount the listenerTemplate names", async () => {
