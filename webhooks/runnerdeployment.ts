@@ -23,7 +23,7 @@ import { sharedLabelNames } from "../src/api/overlap.ts";
 import { proxySettingsFromEnv } from "../src/forgejo/proxy.ts";
 import { RUNNER_TRIES, actRunnerName, actRunnerSpec } from "../src/listener/plan.ts";
 import { listenerName, listenerResources, type ListenerOptions } from "../src/controller/listener-resources.ts";
-import { runnerJob, type RunnerJobOptions } from "../src/controller/runner-job.ts";
+import { CREDENTIALS_DIR, CREDENTIALS_VOLUME, runnerJob, type RunnerJobOptions } from "../src/controller/runner-job.ts";
 import type { ActRunner, ForgejoJob, PodTemplate, RunnerDeployment, RunnerDeploymentSpec } from "../src/generated/api.ts";
 import type { Verdict } from "./admission.ts";
 import { addOnlyPatch } from "./json-patch.ts";
@@ -162,6 +162,30 @@ function checkTemplate(
   }
   if (spec.restartPolicy !== undefined && spec.restartPolicy !== restartPolicy) {
     verdict.denials.push(`spec.${field}.spec.restartPolicy: must be ${restartPolicy} or unset, got "${spec.restartPolicy}"`);
+  }
+}
+
+/**
+ * Volumes merge by name and mounts by path, so a template's volume named like the runner's
+ * credentials volume, or a mount at its path, would replace the runner token the runner reads.
+ */
+function checkRunnerCredentials(template: PodTemplate | undefined, verdict: Verdict): void {
+  const spec = template?.spec;
+  const why = "the runner's own (its token, from the Secret the controller writes for each runner), which this would replace";
+  for (const [i, volume] of (Array.isArray(spec?.volumes) ? spec.volumes : []).entries()) {
+    if (volume.name === CREDENTIALS_VOLUME)
+      verdict.denials.push(
+        `spec.runnerTemplate.spec.volumes[${i}].name: must not be "${CREDENTIALS_VOLUME}": that volume is ${why}; name yours otherwise`,
+      );
+  }
+  for (const [i, container] of (Array.isArray(spec?.containers) ? spec.containers : []).entries()) {
+    if (container.name !== RUNNER_CONTAINER) continue;
+    for (const [j, mount] of (Array.isArray(container.volumeMounts) ? container.volumeMounts : []).entries()) {
+      if (mount.mountPath?.replace(/\/+$/, "") === CREDENTIALS_DIR)
+        verdict.denials.push(
+          `spec.runnerTemplate.spec.containers[${i}].volumeMounts[${j}].mountPath: must not be "${CREDENTIALS_DIR}": that mount is ${why}; mount yours elsewhere`,
+        );
+    }
   }
 }
 
@@ -380,6 +404,7 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   if (verdict.denials.length === 0 && rules.runnerDeployments) checkOverlap(rd, namespace, rules.runnerDeployments(), verdict);
   checkTemplate("runnerTemplate", spec.runnerTemplate, RUNNER_CONTAINER, "Never", verdict);
   checkTemplate("listenerTemplate", spec.listenerTemplate, LISTENER_CONTAINER, "Always", verdict);
+  checkRunnerCredentials(spec.runnerTemplate, verdict);
   checkListenerProxy(spec.listenerTemplate, verdict);
   if (verdict.denials.length === 0 && rules.dryRun) await dryRunObjects(rd, namespace, rules, verdict);
   return verdict;

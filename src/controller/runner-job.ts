@@ -21,6 +21,8 @@ import { LABELS, MANAGED_BY } from "../api/well-known.ts";
 import type { ActRunner } from "../generated/api.ts";
 
 export const CREDENTIALS_DIR = "/var/run/forgejo-arc/runner";
+/** The runner pod's volume of its token (from the runner Secret), mounted at CREDENTIALS_DIR. */
+export const CREDENTIALS_VOLUME = "credentials";
 export const TOKEN_FILE = `${CREDENTIALS_DIR}/token`;
 
 export interface RunnerJobOptions {
@@ -157,12 +159,15 @@ export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions
   const labels = runnerLabels(ar);
   const env: V1EnvVar[] = [{ name: "HOME", value: "/data" }];
   const mounts: V1VolumeMount[] = [
-    { name: "credentials", mountPath: CREDENTIALS_DIR, readOnly: true },
+    { name: CREDENTIALS_VOLUME, mountPath: CREDENTIALS_DIR, readOnly: true },
     { name: "data", mountPath: "/data" },
     { name: "tmp", mountPath: "/tmp" },
   ];
   const volumes: V1Volume[] = [
-    { name: "credentials", secret: { secretName: runnerSecretName(ar), defaultMode: 0o440, items: [{ key: "token", path: "token" }] } },
+    {
+      name: CREDENTIALS_VOLUME,
+      secret: { secretName: runnerSecretName(ar), defaultMode: 0o440, items: [{ key: "token", path: "token" }] },
+    },
     { name: "data", emptyDir: {} },
     { name: "tmp", emptyDir: {} },
   ];

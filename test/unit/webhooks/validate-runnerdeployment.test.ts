@@ -156,6 +156,33 @@ describe("validating webhook for RunnerDeployment", () => {
       { spec: { listenerTemplate: { spec: { containers: [{ name: "listener", args: ["listener", "--labels=x:host"] }] } } } },
       "spec.listenerTemplate.spec.containers[0].args: must not be set",
     ],
+    [
+      "a runnerTemplate volume named like the runner's credentials volume",
+      {
+        spec: {
+          runnerTemplate: {
+            spec: {
+              volumes: [
+                { name: "cache", emptyDir: {} },
+                { name: "credentials", secret: { secretName: "aws" } },
+              ],
+            },
+          },
+        },
+      },
+      'spec.runnerTemplate.spec.volumes[1].name: must not be "credentials": that volume is the runner\'s own (its token, from the Secret the controller writes for each runner), which this would replace; name yours otherwise',
+    ],
+    [
+      "a runner mount at the credentials path",
+      {
+        spec: {
+          runnerTemplate: {
+            spec: { containers: [{ name: "runner", volumeMounts: [{ name: "aws", mountPath: "/var/run/forgejo-arc/runner/" }] }] },
+          },
+        },
+      },
+      'spec.runnerTemplate.spec.containers[0].volumeMounts[0].mountPath: must not be "/var/run/forgejo-arc/runner": that mount is the runner\'s own',
+    ],
     ["minRunners above maxRunners", { spec: { minRunners: 5, maxRunners: 2 } }, "spec.minRunners: must not exceed spec.maxRunners"],
     [
       "a listener proxy that is not a URL",
