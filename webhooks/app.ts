@@ -7,14 +7,8 @@ import type { Logger } from "../src/observability/log.ts";
 import type { ActRunner, RunnerDeployment } from "../src/generated/api.ts";
 import { readRequest, review, toResponse, type AdmissionRequest, type Verdict } from "./admission.ts";
 import { validateActRunner } from "./actrunner.ts";
-import {
-  answerWithinMs,
-  defaultingVerdict,
-  validateRunnerDeployment,
-  type DryRun,
-  type PodOptions,
-  type RunnerDeploymentRules,
-} from "./runnerdeployment.ts";
+import { answerWithinMs, type DryRun, type PodOptions } from "./dry-run.ts";
+import { defaultingVerdict, validateRunnerDeployment, type RunnerDeploymentRules } from "./runnerdeployment.ts";
 import { sharedSchemaValidator } from "./schema-validation.ts";
 
 export interface WebhookDeps {

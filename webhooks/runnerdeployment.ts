@@ -1,6 +1,4 @@
 // Admission rules for RunnerDeployment: defaulting (mutating) and validation.
-import type { V1Deployment, V1Job, V1Pod, V1PodTemplateSpec } from "@kubernetes/client-node";
-import { API_GROUP_VERSION } from "../src/api/schemas.ts";
 import {
   DEFAULT_PICKUP_TIMEOUT,
   DEFAULT_POLL_INTERVAL,
@@ -21,40 +19,20 @@ import { normaliseLabels, parseLabels } from "../src/api/labels.ts";
 import { scopeProblems } from "../src/api/names.ts";
 import { sharedLabelNames } from "../src/api/overlap.ts";
 import { proxySettingsFromEnv } from "../src/forgejo/proxy.ts";
-import { RUNNER_TRIES, actRunnerName, actRunnerSpec } from "../src/listener/plan.ts";
-import { listenerName, listenerResources, type ListenerOptions } from "../src/controller/listener-resources.ts";
-import { CREDENTIALS_DIR, CREDENTIALS_VOLUME, runnerJob, type RunnerJobOptions } from "../src/controller/runner-job.ts";
-import type { ActRunner, ForgejoJob, PodTemplate, RunnerDeployment, RunnerDeploymentSpec } from "../src/generated/api.ts";
+import { RUNNER_TRIES } from "../src/listener/plan.ts";
+import { CREDENTIALS_DIR, CREDENTIALS_VOLUME } from "../src/controller/runner-job.ts";
+import type { PodTemplate, RunnerDeployment, RunnerDeploymentSpec } from "../src/generated/api.ts";
 import type { Verdict } from "./admission.ts";
 import { addOnlyPatch } from "./json-patch.ts";
 import type { SchemaValidator } from "./schema-validation.ts";
-
-/**
- * An object the controller makes, to be sent to the API server as the controller sends it but not
- * stored (a server-side dry-run): Pods and Jobs are created, the listener Deployment is applied.
- */
-export type DryRunRequest = { namespace: string } & (
-  { kind: "Pod"; object: V1Pod } | { kind: "Job"; object: V1Job } | { kind: "Deployment"; object: V1Deployment }
-);
-
-/** The API server's verdict on an object (src/k8s/dry-run.ts): its refusal, or the warnings it admits it with. */
-export type DryRun = (request: DryRunRequest) => Promise<{ refusal?: string; warnings: string[] }>;
-
-/** What the controller builds runner Jobs and listener Deployments with (its flags). */
-export interface PodOptions {
-  job: RunnerJobOptions;
-  listener: ListenerOptions;
-}
+import { dryRunObjects, type DryRun, type PodOptions } from "./dry-run.ts";
 
 export interface RunnerDeploymentRules {
   schema: SchemaValidator;
   /** Absent: the objects the controller makes are checked only by the rules here, not by the API server. */
   dryRun?: DryRun;
   podOptions: PodOptions;
-  /**
-   * How long the dry-run may take (answerWithinMs): past the API server's timeout for this webhook
-   * it would answer the user only `context deadline exceeded`. Absent: DEFAULT_ANSWER_WITHIN_MS.
-   */
+  /** How long the dry-run may take (DryRunRules.withinMs). */
   dryRunWithinMs?: number;
   /** The RunnerDeployments that exist (the controller's cache): overlapping label names are warned about. Absent: not checked. */
   runnerDeployments?: () => RunnerDeployment[];
@@ -125,6 +103,8 @@ function checkDuration(field: string, value: string | undefined, minMs: number, 
   return ms;
 }
 
+const LISTENER_FLAGS = "the controller runs the listener with its own command and flags, which come from the RunnerDeployment's spec";
+
 /**
  * What a template must leave to the controller in its main container: the field and why. Replacing
  * the runner's arguments would drop `--uuid`, `--token-url` and `--handle` (the pod would run no job,
@@ -134,10 +114,7 @@ const CONTROLLER_OWNED = {
   runnerTemplate: {
     args: "the controller gives the runner its arguments (one-job with this runner's --uuid, --token-url, --label and the job's --handle), which these would replace; to wrap the runner, set command to a script that ends with exec forgejo-runner \"$@\"",
   },
-  listenerTemplate: {
-    command: "the controller runs the listener with its own command and flags, which come from the RunnerDeployment's spec",
-    args: "the controller runs the listener with its own command and flags, which come from the RunnerDeployment's spec",
-  },
+  listenerTemplate: { command: LISTENER_FLAGS, args: LISTENER_FLAGS },
 } as const;
 
 function checkTemplate(
@@ -201,160 +178,6 @@ function checkListenerProxy(template: PodTemplate | undefined, verdict: Verdict)
     verdict.denials.push(`spec.listenerTemplate.spec.containers[${index}].env: ${problem}; the listener would not start`);
 }
 
-const DRY_RUN_UID = "00000000-0000-4000-8000-000000000000";
-
-/** The API server's default timeout for a webhook (timeoutSeconds 10), less the margin below. */
-const DEFAULT_ANSWER_WITHIN_MS = 9_000;
-const ANSWER_MARGIN_MS = 1_000;
-
-/**
- * How long the webhook may spend on a request whose call carries the API server's `?timeout=` (its
- * timeoutSeconds, e.g. "10s"): that, less a second for the answer's way back, and at least a second.
- */
-export function answerWithinMs(timeout: unknown): number {
-  const ms = typeof timeout === "string" ? parseDuration(timeout) : undefined;
-  return ms === undefined ? DEFAULT_ANSWER_WITHIN_MS : Math.max(ANSWER_MARGIN_MS, ms - ANSWER_MARGIN_MS);
-}
-
-type Role = "runner" | "listener";
-
-/**
- * The objects the controller makes for this RunnerDeployment, built by its own functions: for each
- * job a runner Job (through the ActRunner the listener would create) and its Pod, and the listener
- * Deployment and its Pod — restricted defaults, the Docker sidecar of docker labels and the
- * templates merged, as they will be created.
- */
-function objectsToDryRun(rd: RunnerDeployment, namespace: string, options: PodOptions): { role: Role; request: DryRunRequest }[] {
-  const name = rd.metadata?.name || "dry-run";
-  const created: RunnerDeployment = { ...rd, metadata: { ...rd.metadata, name, namespace, uid: rd.metadata?.uid ?? DRY_RUN_UID } };
-  const job: ForgejoJob = {
-    id: 1,
-    attempt: 1,
-    handle: DRY_RUN_UID,
-    repo_id: 1,
-    owner_id: 1,
-    name: "dry-run",
-    needs: null,
-    runs_on: [],
-    task_id: 0,
-    status: "waiting",
-  };
-  const actRunner: ActRunner = {
-    apiVersion: API_GROUP_VERSION,
-    kind: "ActRunner",
-    metadata: { name: actRunnerName(name, job.id, 1), namespace, uid: DRY_RUN_UID },
-    spec: actRunnerSpec(created, job, { forgejoServer: rd.spec.forgejoServer, labels: rd.spec.labels, namespace }),
-  };
-  const runnerJobObject = runnerJob(actRunner, DRY_RUN_UID, options.job);
-  // A Job of its own name for every job: a new one, whatever Jobs exist.
-  delete runnerJobObject.metadata!.name;
-  runnerJobObject.metadata!.generateName = `${name}-runner-`.slice(0, 58);
-  const deployment = listenerResources(created, options.listener).deployment;
-  const listenerPod = structuredClone(deployment.spec!.template);
-  // The controller creates the listener's ServiceAccount with its Deployment; until then the
-  // namespace's default one stands in (the API server refuses a Pod whose ServiceAccount is missing).
-  if (listenerPod.spec?.serviceAccountName === listenerName(created)) delete listenerPod.spec.serviceAccountName;
-  return [
-    { role: "runner", request: { namespace, kind: "Pod", object: asPod(name, "runner", runnerJobObject.spec!.template) } },
-    { role: "runner", request: { namespace, kind: "Job", object: runnerJobObject } },
-    { role: "listener", request: { namespace, kind: "Pod", object: asPod(name, "listener", listenerPod) } },
-    { role: "listener", request: { namespace, kind: "Deployment", object: deployment } },
-  ];
-}
-
-function asPod(rdName: string, role: string, template: V1PodTemplateSpec): V1Pod {
-  return {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { ...template.metadata, generateName: `${rdName}-${role}-`.slice(0, 58) },
-    spec: template.spec!,
-  };
-}
-
-const BUILT_FROM = {
-  runner: "made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate)",
-  listener: "(from spec.listenerTemplate)",
-} as const;
-
-/** "the runner Job made for each job (from …)", "the listener Pod (from …)". */
-function objectPhrase(role: Role, request: DryRunRequest): string {
-  return `the ${role} ${request.kind} ${BUILT_FROM[role]}`;
-}
-
-/**
- * Refusals of what is missing or full only for now, which the controller waits out (the Job and
- * the Deployment keep trying, the controller applies again): a ResourceQuota used up or just
- * created and not yet counted, and a ServiceAccount not created yet — a namespace's `default` one
- * comes a moment after the namespace, and a manifest may create the RunnerDeployment before the
- * ServiceAccount its template names.
- */
-const PASSING_REFUSALS: { pattern: RegExp; why: (object: string) => string }[] = [
-  {
-    pattern: /exceeded quota|status unknown for quota/,
-    why: (object) => `no room in the namespace's ResourceQuota for ${object} now, so it waits until there is`,
-  },
-  {
-    pattern: /error looking up service account/,
-    why: (object) => `${object} names a ServiceAccount that does not exist yet; the pod is made once it does`,
-  },
-];
-
-/**
- * The API server's verdict on the objects this RunnerDeployment makes: a refusal denies, unless it
- * only lasts for now (PASSING_REFUSALS). Only the Pods' warnings are passed on: what the API server
- * warns about a Job or a Deployment is its pod template (Pod Security warns in the Pod's words, and
- * even where it enforces), which the Pod's own dry-run answers.
- */
-async function dryRunObjects(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules, verdict: Verdict): Promise<void> {
-  const requests = objectsToDryRun(rd, namespace, rules.podOptions);
-  const answers = await answersWithin(requests, namespace, rules);
-  for (const [i, { role, request }] of requests.entries()) {
-    const { refusal, warnings } = answers[i]!;
-    const field = `spec.${role}Template`;
-    const object = objectPhrase(role, request);
-    if (request.kind === "Pod")
-      for (const warning of warnings) verdict.warnings.push(`${field}: the API server warns about ${object}: ${warning}`);
-    if (!refusal) continue;
-    const passing = PASSING_REFUSALS.find(({ pattern }) => pattern.test(refusal));
-    if (passing) verdict.warnings.push(`${field}: ${passing.why(object)}: ${refusal}`);
-    else verdict.denials.push(`${field}: the API server would refuse ${object}: ${refusal}`);
-  }
-}
-
-/**
- * The dry-runs' answers, or an error naming those the API server did not answer in time: it waits
- * on every admission webhook that intercepts those objects in the namespace, and one that is slow
- * or unreachable would otherwise make the API server give up on this webhook without a word of why.
- */
-async function answersWithin(
-  requests: { role: Role; request: DryRunRequest }[],
-  namespace: string,
-  rules: RunnerDeploymentRules,
-): Promise<Awaited<ReturnType<DryRun>>[]> {
-  const withinMs = rules.dryRunWithinMs ?? DEFAULT_ANSWER_WITHIN_MS;
-  const unanswered = new Set(requests.keys());
-  const answers = Promise.all(requests.map(({ request }, i) => rules.dryRun!(request).finally(() => unanswered.delete(i))));
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const objects = [...unanswered].map((i) => objectPhrase(requests[i]!.role, requests[i]!.request));
-      const kinds = [...new Set([...unanswered].map((i) => `${requests[i]!.request.kind}s`))].join(", ");
-      reject(
-        new Error(
-          `the API server did not answer the server-side dry-run of ${objects.join(", ")} within ${formatDuration(withinMs)}: ` +
-            `it waits on every admission webhook that intercepts ${kinds} in namespace "${namespace}", and one of them is slow or unreachable ` +
-            "(kubectl get validatingwebhookconfigurations,mutatingwebhookconfigurations); try again once it answers",
-        ),
-      );
-    }, withinMs);
-  });
-  try {
-    return await Promise.race([answers, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules): Promise<Verdict> {
   const verdict: Verdict = { denials: rules.schema.problems("RunnerDeployment", rd), warnings: [] };
   const spec = rd.spec as RunnerDeploymentSpec | undefined;
@@ -406,7 +229,9 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   checkTemplate("listenerTemplate", spec.listenerTemplate, LISTENER_CONTAINER, "Always", verdict);
   checkRunnerCredentials(spec.runnerTemplate, verdict);
   checkListenerProxy(spec.listenerTemplate, verdict);
-  if (verdict.denials.length === 0 && rules.dryRun) await dryRunObjects(rd, namespace, rules, verdict);
+  if (verdict.denials.length === 0 && rules.dryRun) {
+    await dryRunObjects(rd, namespace, { dryRun: rules.dryRun, podOptions: rules.podOptions, withinMs: rules.dryRunWithinMs }, verdict);
+  }
   return verdict;
 }
 

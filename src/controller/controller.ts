@@ -17,7 +17,7 @@ import { dryRun } from "../k8s/dry-run.ts";
 import type { Logger } from "../observability/log.ts";
 import { forgejoCallMetrics } from "../observability/metrics.ts";
 import { createApp } from "../../webhooks/app.ts";
-import type { PodOptions } from "../../webhooks/runnerdeployment.ts";
+import type { PodOptions } from "../../webhooks/dry-run.ts";
 import { serve, type WebhookServer } from "../../webhooks/serve.ts";
 import { ActRunnerReconciler } from "./actrunner.ts";
 import { ClusterCache, keyOf, ownerRunnerDeploymentName, splitKey, type AR, type RD } from "./cache.ts";

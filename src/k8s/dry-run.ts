@@ -2,7 +2,7 @@
 // dry-run): every admission step answers — validation, Pod Security, quotas, webhooks, policies.
 import { AppsV1Api, BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
 import { FIELD_MANAGER } from "../api/well-known.ts";
-import type { DryRun, DryRunRequest } from "../../webhooks/runnerdeployment.ts";
+import type { DryRun, DryRunRequest } from "../../webhooks/dry-run.ts";
 import { apiErrorCode, apiErrorMessage } from "./client.ts";
 
 /** The texts of an answer's Warning headers (RFC 7234 `299 - "text"`, several joined by ", "). */

@@ -5,7 +5,7 @@ import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
 import { NAMESPACE, rd, review } from "../../fixtures/resources.ts";
 import { testApp } from "../../fixtures/webhook-app.ts";
 import type { AdmissionResponse } from "../../../webhooks/admission.ts";
-import { answerWithinMs, type DryRun, type DryRunRequest } from "../../../webhooks/runnerdeployment.ts";
+import { answerWithinMs, type DryRun, type DryRunRequest } from "../../../webhooks/dry-run.ts";
 
 const path = WEBHOOK_PATHS.validateRunnerDeployments;
 
