@@ -63,7 +63,9 @@ export function createApp(deps: WebhookDeps): express.Express {
     name: "forgejo_arc_webhook_request_duration_seconds",
     help: "Time to answer an admission request, by path and result.",
     labelNames: ["path", "result"],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    // Up to the longest timeout the API server may give a webhook (30 s): a dry-run held up by
+    // another admission webhook takes seconds.
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
   const schema = sharedSchemaValidator();
