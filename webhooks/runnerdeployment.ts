@@ -166,11 +166,25 @@ function checkRunnerCredentials(template: PodTemplate | undefined, verdict: Verd
   }
 }
 
-/** Proxy variables the listener would refuse at start (docs/configuration.md#forgejo-behind-an-http-proxy); values from Secrets are not seen here. */
-function checkListenerProxy(template: PodTemplate | undefined, verdict: Verdict): void {
+/** Variables the controller gives the listener, which a template's (env merges by name) would replace. */
+const LISTENER_OWNED_ENV: Record<string, string> = {
+  FORGEJO_TOKEN: "the listener's token comes from spec.tokenSecretRef, through a secretKeyRef; name the token's Secret there",
+  POD_NAMESPACE: "the listener works in the RunnerDeployment's namespace, which the controller passes it",
+};
+
+/**
+ * The listener's variables: none of those the controller sets, and proxy variables the listener
+ * would accept at start (docs/configuration.md#forgejo-behind-an-http-proxy); values from Secrets
+ * are not seen here.
+ */
+function checkListenerEnv(template: PodTemplate | undefined, verdict: Verdict): void {
   const containers = template?.spec?.containers ?? [];
   const index = containers.findIndex((c) => c.name === LISTENER_CONTAINER);
   if (index < 0) return;
+  for (const [j, variable] of (containers[index]!.env ?? []).entries()) {
+    const why = LISTENER_OWNED_ENV[variable.name];
+    if (why) verdict.denials.push(`spec.listenerTemplate.spec.containers[${index}].env[${j}]: must not set ${variable.name}: ${why}`);
+  }
   const literal = Object.fromEntries(
     (containers[index]!.env ?? []).flatMap((e) => (typeof e.value === "string" ? [[e.name, e.value]] : [])),
   );
@@ -228,7 +242,7 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   checkTemplate("runnerTemplate", spec.runnerTemplate, RUNNER_CONTAINER, "Never", verdict);
   checkTemplate("listenerTemplate", spec.listenerTemplate, LISTENER_CONTAINER, "Always", verdict);
   checkRunnerCredentials(spec.runnerTemplate, verdict);
-  checkListenerProxy(spec.listenerTemplate, verdict);
+  checkListenerEnv(spec.listenerTemplate, verdict);
   if (verdict.denials.length === 0 && rules.dryRun) {
     await dryRunObjects(rd, namespace, { dryRun: rules.dryRun, podOptions: rules.podOptions, withinMs: rules.dryRunWithinMs }, verdict);
   }

@@ -183,6 +183,32 @@ describe("validating webhook for RunnerDeployment", () => {
       },
       'spec.runnerTemplate.spec.containers[0].volumeMounts[0].mountPath: must not be "/var/run/forgejo-arc/runner": that mount is the runner\'s own',
     ],
+    [
+      "the listener's token in the listenerTemplate (a Secret in an env value)",
+      {
+        spec: {
+          listenerTemplate: {
+            spec: {
+              containers: [
+                {
+                  name: "listener",
+                  env: [
+                    { name: "LOG_LEVEL", value: "debug" },
+                    { name: "FORGEJO_TOKEN", value: "abc" },
+                  ],
+                },
+              ],
+            },
+          },
+        },
+      },
+      "spec.listenerTemplate.spec.containers[0].env[1]: must not set FORGEJO_TOKEN: the listener's token comes from spec.tokenSecretRef, through a secretKeyRef; name the token's Secret there",
+    ],
+    [
+      "the listener's namespace in the listenerTemplate",
+      { spec: { listenerTemplate: { spec: { containers: [{ name: "listener", env: [{ name: "POD_NAMESPACE", value: "other" }] }] } } } },
+      "spec.listenerTemplate.spec.containers[0].env[0]: must not set POD_NAMESPACE",
+    ],
     ["minRunners above maxRunners", { spec: { minRunners: 5, maxRunners: 2 } }, "spec.minRunners: must not exceed spec.maxRunners"],
     [
       "a listener proxy that is not a URL",
