@@ -5,6 +5,8 @@ import {
   DEFAULT_RETENTION_AFTER_FINISH,
   DEFAULT_TOKEN_KEY,
   LISTENER_CONTAINER,
+  LISTENER_NAMESPACE_ENV,
+  LISTENER_TOKEN_ENV,
   PICKUP_TIMEOUT_MAX_MS,
   PICKUP_TIMEOUT_MIN_MS,
   POLL_INTERVAL_MAX_MS,
@@ -168,8 +170,8 @@ function checkRunnerCredentials(template: PodTemplate | undefined, verdict: Verd
 
 /** Variables the controller gives the listener, which a template's (env merges by name) would replace. */
 const LISTENER_OWNED_ENV: Record<string, string> = {
-  FORGEJO_TOKEN: "the listener's token comes from spec.tokenSecretRef, through a secretKeyRef; name the token's Secret there",
-  POD_NAMESPACE: "the listener works in the RunnerDeployment's namespace, which the controller passes it",
+  [LISTENER_TOKEN_ENV]: "the listener's token comes from spec.tokenSecretRef, through a secretKeyRef; name the token's Secret there",
+  [LISTENER_NAMESPACE_ENV]: "the listener works in the RunnerDeployment's namespace, which the controller passes it",
 };
 
 /**

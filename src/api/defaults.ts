@@ -20,5 +20,8 @@ export const RETENTION_WARN_BELOW_MS = 30_000;
 /** Container names the operator's pods are built around; templates override them by name. */
 export const RUNNER_CONTAINER = "runner";
 export const LISTENER_CONTAINER = "listener";
+/** The listener container's variables that the controller sets: the token (a secretKeyRef) and its namespace. */
+export const LISTENER_TOKEN_ENV = "FORGEJO_TOKEN";
+export const LISTENER_NAMESPACE_ENV = "POD_NAMESPACE";
 /** The Docker-in-Docker sidecar of runner pods with docker labels. */
 export const DOCKER_CONTAINER = "docker";

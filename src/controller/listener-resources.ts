@@ -1,7 +1,15 @@
 // The objects a RunnerDeployment's listener runs with, built from the RunnerDeployment alone:
 // ServiceAccount, Role (listenerRoleRules), RoleBinding and a one-replica Recreate Deployment.
 import type { V1Deployment, V1OwnerReference, V1PodTemplateSpec, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
-import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_POLL_INTERVAL, DEFAULT_TOKEN_KEY, FORGEJO_CA_DIR, LISTENER_CONTAINER } from "../api/defaults.ts";
+import {
+  DEFAULT_CA_BUNDLE_KEY,
+  DEFAULT_POLL_INTERVAL,
+  DEFAULT_TOKEN_KEY,
+  FORGEJO_CA_DIR,
+  LISTENER_CONTAINER,
+  LISTENER_NAMESPACE_ENV,
+  LISTENER_TOKEN_ENV,
+} from "../api/defaults.ts";
 import { fitName, hashOf } from "../api/naming.ts";
 import { scopeFieldsOf, type ScopeFields } from "../api/names.ts";
 import { mergePodTemplate } from "../api/pod-template.ts";
@@ -80,9 +88,9 @@ function defaultPodTemplate(rd: RunnerDeployment, options: ListenerOptions, name
           ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
           args: listenerArgs(rd),
           env: [
-            { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+            { name: LISTENER_NAMESPACE_ENV, valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
             {
-              name: "FORGEJO_TOKEN",
+              name: LISTENER_TOKEN_ENV,
               valueFrom: { secretKeyRef: { name: spec.tokenSecretRef.name, key: spec.tokenSecretRef.key ?? DEFAULT_TOKEN_KEY } },
             },
             // A RunnerDeployment's listenerTemplate may set another (env merges by name).

@@ -2,7 +2,7 @@
 // environment fallbacks. The token comes from FORGEJO_TOKEN (a secretKeyRef) or --token-file.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { DEFAULT_POLL_INTERVAL } from "../api/defaults.ts";
+import { DEFAULT_POLL_INTERVAL, LISTENER_NAMESPACE_ENV, LISTENER_TOKEN_ENV } from "../api/defaults.ts";
 import { parseDuration } from "../api/duration.ts";
 import { parseLabels, type RunnerLabel } from "../api/labels.ts";
 import { scopeProblems } from "../api/names.ts";
@@ -30,7 +30,7 @@ export interface ListenerConfig {
 
 export const LISTENER_FLAGS = {
   "runner-deployment": { type: "string", env: "FORGEJO_ARC_RUNNER_DEPLOYMENT", help: "Name of the RunnerDeployment served (required)." },
-  namespace: { type: "string", env: "POD_NAMESPACE", help: "Its namespace (required)." },
+  namespace: { type: "string", env: LISTENER_NAMESPACE_ENV, help: "Its namespace (required)." },
   "forgejo-server": { type: "string", env: "FORGEJO_ARC_FORGEJO_SERVER", help: "Forgejo base URL (required)." },
   organization: { type: "string", env: "FORGEJO_ARC_ORGANIZATION", help: "Scope: organization." },
   repository: { type: "string", env: "FORGEJO_ARC_REPOSITORY", help: "Scope: repository owner/name." },
@@ -86,7 +86,7 @@ export function parseListenerConfig(argv: string[], env: NodeJS.ProcessEnv = pro
   const pollIntervalMs = duration("poll-interval", DEFAULT_POLL_INTERVAL);
   const maxBackoffMs = duration("max-backoff", "5m");
   const tokenFile = value("token-file");
-  const token = (tokenFile ? readFileSync(tokenFile, "utf8") : (env.FORGEJO_TOKEN ?? "")).trim();
+  const token = (tokenFile ? readFileSync(tokenFile, "utf8") : (env[LISTENER_TOKEN_ENV] ?? "")).trim();
   if (!token) problems.push("no Forgejo token: set $FORGEJO_TOKEN (from the token Secret) or --token-file");
   const port = Number(value("port") ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`--port: must be a port number, got "${value("port")}"`);
