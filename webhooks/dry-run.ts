@@ -4,7 +4,7 @@
 import type { V1Deployment, V1Job, V1Pod, V1PodTemplateSpec } from "@kubernetes/client-node";
 import { API_GROUP_VERSION } from "../src/api/schemas.ts";
 import { formatDuration, parseDuration } from "../src/api/duration.ts";
-import { actRunnerName, actRunnerSpec } from "../src/listener/plan.ts";
+import { actRunnerLabels, actRunnerName, actRunnerSpec } from "../src/listener/plan.ts";
 import { listenerName, listenerResources, type ListenerOptions } from "../src/controller/listener-resources.ts";
 import { runnerJob, type RunnerJobOptions } from "../src/controller/runner-job.ts";
 import type { ActRunner, ForgejoJob, RunnerDeployment } from "../src/generated/api.ts";
@@ -79,7 +79,12 @@ function objectsToDryRun(rd: RunnerDeployment, namespace: string, options: PodOp
   const actRunner: ActRunner = {
     apiVersion: API_GROUP_VERSION,
     kind: "ActRunner",
-    metadata: { name: actRunnerName(name, job.id, 1), namespace, uid: DRY_RUN_UID },
+    metadata: {
+      name: actRunnerName(name, job.id, 1),
+      namespace,
+      uid: DRY_RUN_UID,
+      labels: actRunnerLabels(created, job, options.listener.labelPropagationExclude),
+    },
     spec: actRunnerSpec(created, job, { forgejoServer: rd.spec.forgejoServer, labels: rd.spec.labels, namespace }),
   };
   const runnerJobObject = runnerJob(actRunner, DRY_RUN_UID, options.job);

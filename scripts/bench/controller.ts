@@ -40,7 +40,7 @@ import { makeRestClient, type RestClient } from "../../src/k8s/rest.ts";
 import { API_GROUP, API_GROUP_VERSION, API_VERSION } from "../../src/api/schemas.ts";
 import type { AR } from "../../src/controller/cache.ts";
 import { nextStatus } from "../../src/controller/actrunner.ts";
-import { parseControllerConfig } from "../../src/controller/config.ts";
+import { parseControllerConfig, podOptionsOf } from "../../src/controller/config.ts";
 import { runnerJob, runnerSecret, type RunnerJobOptions } from "../../src/controller/runner-job.ts";
 import { startedRecord } from "../../src/controller/runner-start.ts";
 import type { ActRunner } from "../../src/generated/api.ts";
@@ -391,7 +391,7 @@ async function idealWrites(client: RestClient, jobOptions: RunnerJobOptions): Pr
   const begin = performance.now();
   await inWorkers(ars as AR[], async (ar) => {
     const credentials = { id: 1_000_000 + ar.spec.forgejoJobID, uuid: randomUUID(), token: randomBytes(20).toString("hex") };
-    await client.request("POST", `/api/v1/namespaces/${idealNs}/secrets`, runnerSecret(ar, credentials));
+    await client.request("POST", `/api/v1/namespaces/${idealNs}/secrets`, runnerSecret(ar, credentials, jobOptions));
     const job = await client.request<V1Job>(
       "POST",
       `/apis/batch/v1/namespaces/${idealNs}/jobs`,
@@ -501,12 +501,7 @@ try {
   // as it does the controller's; the admin's certificate would skip flow control): for every
   // ActRunner the Job the controller made for it (same spec, labels and owner), under another name.
   const rawClient = (rest = makeRestClient(loadKubeConfig(controllerKubeconfig)));
-  const defaults = parseControllerConfig([], {});
-  const jobOptions = {
-    runnerImage: defaults.runnerImage,
-    dockerImage: defaults.dockerImage,
-    jobTimeoutSeconds: defaults.jobTimeoutMs / 1000,
-  };
+  const jobOptions = podOptionsOf(parseControllerConfig([], {})).job;
   const registered = (
     (await custom.listNamespacedCustomObject({
       group: API_GROUP,

@@ -2,7 +2,10 @@
 // --help` prints this table; docs/configuration.md lists the same.
 import { parseArgs } from "node:util";
 import { parseDuration } from "../api/duration.ts";
+import { DEFAULT_LABEL_PROPAGATION_EXCLUDE, parseLabelPrefixes } from "../api/propagated-labels.ts";
 import { proxySettingsFromEnv, type ProxySettings } from "../forgejo/proxy.ts";
+import type { ListenerOptions } from "./listener-resources.ts";
+import type { RunnerJobOptions } from "./runner-job.ts";
 import { VERSION } from "../version.ts";
 
 export const CONTROLLER_FLAGS = {
@@ -70,6 +73,11 @@ export const CONTROLLER_FLAGS = {
     default: "5m",
     help: "Full relist period of every informer; also how often each listener's ServiceAccount, Role, RoleBinding and Deployment are applied again, undoing edits and deletions from outside.",
   },
+  "label-propagation-exclude": {
+    env: "FORGEJO_ARC_LABEL_PROPAGATION_EXCLUDE",
+    default: DEFAULT_LABEL_PROPAGATION_EXCLUDE.join(","),
+    help: "Label key prefixes, comma-separated, not copied from a RunnerDeployment to the objects made for it (GitOps tools' tracking labels); empty copies every label.",
+  },
 } as const;
 
 type Flag = keyof typeof CONTROLLER_FLAGS;
@@ -96,6 +104,8 @@ export interface ControllerConfig {
   leaderElectionId: string;
   identity: string;
   relistIntervalMs: number;
+  /** Label key prefixes a RunnerDeployment's labels are not copied with. */
+  labelPropagationExclude: string[];
   /** From HTTP_PROXY, HTTPS_PROXY and NO_PROXY: how the Forgejo servers are reached. */
   proxy: ProxySettings;
 }
@@ -152,10 +162,28 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
     leaderElectionId: value("leader-election-id"),
     identity: value("identity") || `${env.HOSTNAME ?? "forgejo-arc"}-${process.pid}`,
     relistIntervalMs: duration("relist-interval"),
+    labelPropagationExclude: parseLabelPrefixes(value("label-propagation-exclude")),
     proxy,
   };
   if (config.orphanSweepIntervalMs > 0 && config.orphanSweepIntervalMs < 1000)
     problems.push(`--orphan-sweep-interval: must be 0s (off) or at least 1s, got "${value("orphan-sweep-interval")}"`);
   if (problems.length > 0) throw new Error(`controller configuration: ${problems.join("; ")}`);
   return config;
+}
+
+/** What the runner Jobs and listener objects are built with, from the controller's flags. */
+export function podOptionsOf(config: ControllerConfig): { job: RunnerJobOptions; listener: ListenerOptions } {
+  return {
+    job: {
+      runnerImage: config.runnerImage,
+      dockerImage: config.dockerImage,
+      jobTimeoutSeconds: Math.round(config.jobTimeoutMs / 1000),
+      labelPropagationExclude: config.labelPropagationExclude,
+    },
+    listener: {
+      image: config.listenerImage,
+      imagePullPolicy: config.listenerImagePullPolicy,
+      labelPropagationExclude: config.labelPropagationExclude,
+    },
+  };
 }

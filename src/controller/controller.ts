@@ -21,7 +21,7 @@ import type { PodOptions } from "../../webhooks/dry-run.ts";
 import { serve, type WebhookServer } from "../../webhooks/serve.ts";
 import { ActRunnerReconciler } from "./actrunner.ts";
 import { ClusterCache, keyOf, ownerRunnerDeploymentName, splitKey, type AR, type RD } from "./cache.ts";
-import type { ControllerConfig } from "./config.ts";
+import { podOptionsOf, type ControllerConfig } from "./config.ts";
 import { ForgejoClients } from "./forgejo-clients.ts";
 import { CrdCheck } from "./crd-check.ts";
 import { ControllerMetrics } from "./metrics.ts";
@@ -74,10 +74,7 @@ export class Controller {
     this.rest = makeRestClient(deps.kc);
     this.events = makeEventRecorder(this.rest, "forgejo-arc-controller", deps.logger);
     this.crdCheck = new CrdCheck(this.rest, deps.logger, deps.registry);
-    this.podOptions = {
-      job: { runnerImage: config.runnerImage, dockerImage: config.dockerImage, jobTimeoutSeconds: Math.round(config.jobTimeoutMs / 1000) },
-      listener: { image: config.listenerImage, imagePullPolicy: config.listenerImagePullPolicy },
-    };
+    this.podOptions = podOptionsOf(config);
     this.unanswered = new UnansweredServers({
       onChange: ({ server, answering, until, cause }) =>
         answering

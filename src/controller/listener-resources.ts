@@ -13,6 +13,7 @@ import {
 import { fitName, hashOf } from "../api/naming.ts";
 import { scopeFieldsOf, type ScopeFields } from "../api/names.ts";
 import { mergePodTemplate } from "../api/pod-template.ts";
+import { propagatedLabels } from "../api/propagated-labels.ts";
 import { API_GROUP_VERSION } from "../api/schemas.ts";
 import { LABELS, MANAGED_BY } from "../api/well-known.ts";
 import type { RunnerDeployment } from "../generated/api.ts";
@@ -25,6 +26,8 @@ export interface ListenerOptions {
   /** The operator's own image; its entrypoint is `forgejo-arc`. */
   image: string;
   imagePullPolicy?: string;
+  /** Label key prefixes the RunnerDeployment's labels are not copied with (to these objects and, by the listener, to ActRunners). */
+  labelPropagationExclude: readonly string[];
 }
 
 export interface ListenerResources {
@@ -53,7 +56,7 @@ export function ownerReference(rd: RunnerDeployment): V1OwnerReference {
   };
 }
 
-export function listenerArgs(rd: RunnerDeployment): string[] {
+function listenerArgs(rd: RunnerDeployment, options: ListenerOptions): string[] {
   const spec = rd.spec;
   return [
     "listener",
@@ -63,6 +66,7 @@ export function listenerArgs(rd: RunnerDeployment): string[] {
     `--labels=${spec.labels}`,
     `--poll-interval=${spec.pollInterval ?? DEFAULT_POLL_INTERVAL}`,
     ...(spec.caBundleConfigMapRef ? [`--ca-file=${FORGEJO_CA_DIR}/${spec.caBundleConfigMapRef.key ?? DEFAULT_CA_BUNDLE_KEY}`] : []),
+    `--label-propagation-exclude=${options.labelPropagationExclude.join(",")}`,
   ];
 }
 
@@ -86,7 +90,7 @@ function defaultPodTemplate(rd: RunnerDeployment, options: ListenerOptions, name
           name: LISTENER_CONTAINER,
           image: options.image,
           ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
-          args: listenerArgs(rd),
+          args: listenerArgs(rd, options),
           env: [
             { name: LISTENER_NAMESPACE_ENV, valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
             {
@@ -114,6 +118,7 @@ export function listenerResources(rd: RunnerDeployment, options: ListenerOptions
   const name = listenerName(rd);
   const namespace = rd.metadata!.namespace!;
   const labels = {
+    ...propagatedLabels(rd.metadata?.labels, options.labelPropagationExclude),
     [LABELS.name]: "forgejo-arc",
     [LABELS.component]: "listener",
     [LABELS.runnerDeployment]: fitName(rd.metadata!.name!, ""),
@@ -124,7 +129,7 @@ export function listenerResources(rd: RunnerDeployment, options: ListenerOptions
   // The hash of everything the pod is built from: a change of it rolls the listener. The token too,
   // as the listener's env holds the token of when its pod started: a token replaced in the Secret
   // reaches the listener only through a new pod.
-  const configHash = hashOf({ args: listenerArgs(rd), template, image: options.image, token: tokenDigest });
+  const configHash = hashOf({ args: listenerArgs(rd, options), template, image: options.image, token: tokenDigest });
   template.metadata = { ...template.metadata, annotations: { ...template.metadata?.annotations, [CONFIG_HASH_ANNOTATION]: configHash } };
   return {
     serviceAccount: { apiVersion: "v1", kind: "ServiceAccount", metadata },

@@ -14,6 +14,7 @@ import type {
 import { parseDuration } from "../api/duration.ts";
 import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_PICKUP_TIMEOUT, DOCKER_CONTAINER, FORGEJO_CA_DIR, RUNNER_CONTAINER } from "../api/defaults.ts";
 import { parseLabels } from "../api/labels.ts";
+import { propagatedLabels } from "../api/propagated-labels.ts";
 import { fitName } from "../api/naming.ts";
 import { mergePodTemplate } from "../api/pod-template.ts";
 import { API_GROUP_VERSION } from "../api/schemas.ts";
@@ -32,6 +33,8 @@ export interface RunnerJobOptions {
   dockerImage: string;
   /** How long a job may run once picked up; with the pickup timeout it bounds the Job (activeDeadlineSeconds). */
   jobTimeoutSeconds: number;
+  /** Label key prefixes the ActRunner's labels are not copied to its Secret and Job with. */
+  labelPropagationExclude: readonly string[];
 }
 
 export function runnerObjectName(ar: ActRunner): string {
@@ -75,6 +78,7 @@ function ownerReference(ar: ActRunner): V1OwnerReference {
   };
 }
 
+/** The labels of the runner's pod: the operator's own. */
 export function runnerLabels(ar: ActRunner): Record<string, string> {
   const labels = ar.metadata?.labels ?? {};
   return {
@@ -87,7 +91,16 @@ export function runnerLabels(ar: ActRunner): Record<string, string> {
   };
 }
 
-export function runnerSecret(ar: ActRunner, credentials: { id: number; uuid: string; token: string }): V1Secret {
+/** The labels of the runner Secret and Job: the ActRunner's (those passed on) and the operator's own. */
+function runnerObjectLabels(ar: ActRunner, options: Pick<RunnerJobOptions, "labelPropagationExclude">): Record<string, string> {
+  return { ...propagatedLabels(ar.metadata?.labels, options.labelPropagationExclude), ...runnerLabels(ar) };
+}
+
+export function runnerSecret(
+  ar: ActRunner,
+  credentials: { id: number; uuid: string; token: string },
+  options: Pick<RunnerJobOptions, "labelPropagationExclude">,
+): V1Secret {
   return {
     apiVersion: "v1",
     kind: "Secret",
@@ -95,7 +108,7 @@ export function runnerSecret(ar: ActRunner, credentials: { id: number; uuid: str
     metadata: {
       name: runnerSecretName(ar),
       namespace: ar.metadata!.namespace,
-      labels: runnerLabels(ar),
+      labels: runnerObjectLabels(ar, options),
       ownerReferences: [ownerReference(ar)],
     },
     stringData: { uuid: credentials.uuid, token: credentials.token, id: String(credentials.id) },
@@ -156,7 +169,7 @@ function dockerSidecar(image: string, registryCa: V1VolumeMount | undefined): V1
 
 export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions): V1Job {
   const docker = usesDocker(ar);
-  const labels = runnerLabels(ar);
+  const podLabels = runnerLabels(ar);
   const env: V1EnvVar[] = [{ name: "HOME", value: "/data" }];
   const mounts: V1VolumeMount[] = [
     { name: CREDENTIALS_VOLUME, mountPath: CREDENTIALS_DIR, readOnly: true },
@@ -201,7 +214,7 @@ export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions
     initContainers.push(dockerSidecar(options.dockerImage, registryCa));
   }
   const base: V1PodTemplateSpec = {
-    metadata: { labels },
+    metadata: { labels: podLabels },
     spec: {
       restartPolicy: "Never",
       automountServiceAccountToken: false,
@@ -235,12 +248,17 @@ export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions
     },
   };
   const template = mergePodTemplate(base, ar.spec.jobTemplate);
-  template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, ...labels } };
+  template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, ...podLabels } };
   const pickupSeconds = Math.ceil(pickupTimeoutMs(ar) / 1000);
   return {
     apiVersion: "batch/v1",
     kind: "Job",
-    metadata: { name: runnerObjectName(ar), namespace: ar.metadata!.namespace, labels, ownerReferences: [ownerReference(ar)] },
+    metadata: {
+      name: runnerObjectName(ar),
+      namespace: ar.metadata!.namespace,
+      labels: runnerObjectLabels(ar, options),
+      ownerReferences: [ownerReference(ar)],
+    },
     spec: {
       backoffLimit: 0,
       activeDeadlineSeconds: pickupSeconds + options.jobTimeoutSeconds,

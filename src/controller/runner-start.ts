@@ -135,7 +135,7 @@ export class RunnerStarter {
 
   /** A plain create costs the API server far less than server-side apply; a Secret left by a lost registration is overwritten. */
   private async writeRunnerSecret(ar: AR, credentials: RunnerCredentials): Promise<void> {
-    const secret = runnerSecret(ar, credentials);
+    const secret = runnerSecret(ar, credentials, this.deps.job);
     const secrets = `/api/v1/namespaces/${encodeURIComponent(ar.metadata!.namespace!)}/secrets`;
     const refused = (error: unknown) => creationError(`runner Secret ${ar.metadata!.namespace}/${secret.metadata!.name}`, error);
     try {

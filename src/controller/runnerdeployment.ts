@@ -222,8 +222,8 @@ export class RunnerDeploymentReconciler {
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
   private readonly deps: RunnerDeploymentReconcilerDeps;
-  /** Per RunnerDeployment key, what the last apply of its listener objects left. */
-  private readonly applied = new Map<string, { at: number; marks: ListenerObjectMark[] }>();
+  /** Per RunnerDeployment key, what the last apply of its listener objects left, and the labels they got. */
+  private readonly applied = new Map<string, { at: number; marks: ListenerObjectMark[]; labels: string }>();
   /** Deciding from a version older than our own last status write would post its Events again. */
   private readonly statusSuperseded = new SupersededVersions();
   /** Per RunnerDeployment key, the digest of the token its Secret last held. */
@@ -268,9 +268,12 @@ export class RunnerDeploymentReconciler {
     const tokenReplaced =
       changed && digest.replaced && configHashOf(listenerResources(rd, this.deps.listener, digest.previous)) === deployedHash;
     const previous = this.applied.get(key);
+    // The RunnerDeployment's labels are copied to the listener's objects' own metadata, outside the
+    // config hash (relabelling rolls no listener pod); a change of them is applied at once all the same.
+    const labels = hashOf(desired.deployment.metadata?.labels);
     const refusal = registrationRefusal(this.deps.cache.actRunnersOf(rd));
     let applyRefused: string | undefined;
-    if (changed || Date.now() - (previous?.at ?? 0) >= this.deps.reapplyIntervalMs) {
+    if (changed || labels !== previous?.labels || Date.now() - (previous?.at ?? 0) >= this.deps.reapplyIntervalMs) {
       const marks: ListenerObjectMark[] = [];
       for (const object of [desired.serviceAccount, desired.role, desired.roleBinding, desired.deployment]) {
         try {
@@ -286,7 +289,7 @@ export class RunnerDeploymentReconciler {
         await this.writeStatus(rd, { token, caBundle, deployment, refusal, applyRefused });
         throw new Error(applyRefused);
       }
-      this.applied.set(key, { at: Date.now(), marks });
+      this.applied.set(key, { at: Date.now(), marks, labels });
       const changedOutside = previous && !changed ? marks.filter((mark, i) => mark.id !== previous.marks[i]?.id) : [];
       if (changedOutside.length > 0) {
         const message = `The listener's objects were changed from outside and applied again: ${changedOutside.map((m) => m.what).join(", ")}. Change the listener through spec.listenerTemplate`;

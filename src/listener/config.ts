@@ -6,6 +6,7 @@ import { DEFAULT_POLL_INTERVAL, LISTENER_NAMESPACE_ENV, LISTENER_TOKEN_ENV } fro
 import { parseDuration } from "../api/duration.ts";
 import { parseLabels, type RunnerLabel } from "../api/labels.ts";
 import { scopeProblems } from "../api/names.ts";
+import { DEFAULT_LABEL_PROPAGATION_EXCLUDE, parseLabelPrefixes } from "../api/propagated-labels.ts";
 import { proxySettingsFromEnv, type ProxySettings } from "../forgejo/proxy.ts";
 import { scopeFromSpec, type ForgejoScope } from "../forgejo/scope.ts";
 
@@ -24,6 +25,8 @@ export interface ListenerConfig {
   port: number;
   host: string;
   maxBackoffMs: number;
+  /** Label key prefixes the RunnerDeployment's labels are not copied to ActRunners with. */
+  labelPropagationExclude: string[];
   /** From HTTP_PROXY, HTTPS_PROXY and NO_PROXY (set through the RunnerDeployment's listenerTemplate). */
   proxy: ProxySettings;
 }
@@ -43,6 +46,11 @@ export const LISTENER_FLAGS = {
   port: { type: "string", env: "FORGEJO_ARC_PORT", help: "Health and metrics port (default 8080)." },
   host: { type: "string", env: "FORGEJO_ARC_HOST", help: "Health and metrics address (default 0.0.0.0)." },
   "max-backoff": { type: "string", env: "FORGEJO_ARC_MAX_BACKOFF", help: "Cap of the error backoff (default 5m)." },
+  "label-propagation-exclude": {
+    type: "string",
+    env: "FORGEJO_ARC_LABEL_PROPAGATION_EXCLUDE",
+    help: `Label key prefixes, comma-separated, not copied from the RunnerDeployment to its ActRunners; the controller passes its own (default ${DEFAULT_LABEL_PROPAGATION_EXCLUDE.join(",")}).`,
+  },
 } as const;
 
 export function parseListenerConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ListenerConfig {
@@ -105,6 +113,7 @@ export function parseListenerConfig(argv: string[], env: NodeJS.ProcessEnv = pro
     port,
     host: value("host") ?? "0.0.0.0",
     maxBackoffMs,
+    labelPropagationExclude: parseLabelPrefixes(value("label-propagation-exclude") ?? DEFAULT_LABEL_PROPAGATION_EXCLUDE.join(",")),
     proxy,
   };
 }

@@ -280,7 +280,7 @@ export class Listener {
       metadata: {
         name,
         namespace: this.config.namespace,
-        labels: actRunnerLabels(this.config.runnerDeployment, job),
+        labels: actRunnerLabels(rd, job, this.config.labelPropagationExclude),
         // Set here so the controller need not add it (one write fewer per job); it adds it to ActRunners made otherwise.
         finalizers: [FINALIZER],
         ownerReferences: [

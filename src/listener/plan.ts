@@ -4,6 +4,7 @@
 import type { ActRunner, ActRunnerSpec, ForgejoJob, RunnerDeployment } from "../generated/api.ts";
 import { scopeFieldsOf } from "../api/names.ts";
 import { fitName } from "../api/naming.ts";
+import { propagatedLabels } from "../api/propagated-labels.ts";
 import { LABELS } from "../api/well-known.ts";
 
 /**
@@ -98,9 +99,11 @@ function nextTry(tries: ActRunner[], now: number): number | undefined {
   return now >= lastEnd + RETRY_DELAY_MS * 2 ** (tries.length - 1) ? tries.length + 1 : undefined;
 }
 
-export function actRunnerLabels(runnerDeployment: string, job: ForgejoJob): Record<string, string> {
+/** The ActRunner's labels: its RunnerDeployment's (those passed on, see propagatedLabels) and the operator's own. */
+export function actRunnerLabels(rd: RunnerDeployment, job: ForgejoJob, labelPropagationExclude: readonly string[]): Record<string, string> {
   return {
-    [LABELS.runnerDeployment]: runnerDeployment,
+    ...propagatedLabels(rd.metadata?.labels, labelPropagationExclude),
+    [LABELS.runnerDeployment]: rd.metadata!.name!,
     [LABELS.jobId]: String(job.id),
     [LABELS.jobAttempt]: String(job.attempt ?? 0),
     [LABELS.repositoryId]: String(job.repo_id),

@@ -15,6 +15,8 @@ import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
 import { matchesLabels } from "../../../src/controller/cache.ts";
 import { LISTENER_PORT, listenerResources } from "../../../src/controller/listener-resources.ts";
 import { rd } from "../../fixtures/resources.ts";
+import { POD_OPTIONS } from "../../fixtures/webhook-app.ts";
+import { DEFAULT_LABEL_PROPAGATION_EXCLUDE } from "../../../src/api/propagated-labels.ts";
 import { clusterState, createNamespace, deleteNamespace } from "../helpers.ts";
 
 const isBeforeUninstall = (o: RenderedObject) => o.metadata.labels?.["app.kubernetes.io/component"] === "before-uninstall";
@@ -67,6 +69,22 @@ describe("chart defaults", () => {
     expect(args).toContain("--listener-image=ghcr.io/forgejo-arc/forgejo-arc:0.1.0");
     expect(deployment.spec!.template.spec!.topologySpreadConstraints?.[0]?.topologyKey).toBe("kubernetes.io/hostname");
     expect(one<{ spec: { minAvailable: number } }>(objects, "PodDisruptionBudget").spec.minAvailable).toBe(1);
+  });
+
+  test("passes controller.labelPropagationExclude as one flag: by default the controller's own default, a list of yours, or none", () => {
+    const flag = (rendered: RenderedObject[]) => controllerContainer(rendered).args!.filter((a) => a.startsWith("--label-propagation-exclude="));
+    expect(flag(objects)).toEqual([`--label-propagation-exclude=${DEFAULT_LABEL_PROPAGATION_EXCLUDE.join(",")}`]);
+    const valuesFile = (list: string[]) => {
+      const file = join(mkdtempSync(join(tmpdir(), "chart-")), "values.yaml");
+      writeFileSync(file, JSON.stringify({ controller: { labelPropagationExclude: list } }));
+      return file;
+    };
+    expect(flag(render({ valuesFiles: [valuesFile(["example.com/", "app.kubernetes.io/instance"])] }))).toEqual([
+      "--label-propagation-exclude=example.com/,app.kubernetes.io/instance",
+    ]);
+    expect(flag(render({ valuesFiles: [valuesFile([])] }))).toEqual(["--label-propagation-exclude="]);
+    // One flag of comma-separated prefixes: a prefix holding a comma would be two.
+    expect(() => render({ valuesFiles: [valuesFile(["a,b"])] })).toThrow(/labelPropagationExclude/);
   });
 
   test("the controller pod is restricted: non-root, read-only root, no capabilities, RuntimeDefault seccomp", () => {
@@ -212,7 +230,7 @@ describe("chart options", () => {
     }>(objects, "PodMonitor");
     expect(monitor.metadata.labels.release).toBe("kube-prometheus");
     expect(monitor.spec.namespaceSelector).toEqual({ any: true });
-    const listener = listenerResources(rd({ metadata: { name: "builds", namespace: "team-a" } }), { image: "forgejo-arc:test" }).deployment;
+    const listener = listenerResources(rd({ metadata: { name: "builds", namespace: "team-a" } }), POD_OPTIONS.listener).deployment;
     const pod = listener.spec!.template;
     expect(matchesLabels(monitor.spec.selector.matchLabels, pod.metadata!.labels)).toBe(true);
     expect(monitor.spec.podMetricsEndpoints).toEqual([{ port: "http", path: "/metrics", interval: "30s" }]);

@@ -37,6 +37,7 @@ import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridg
 import { EXECUTOR_NODE, EXECUTOR_POD_TEMPLATE, type Executor } from "../../executor/executor.ts";
 import { startTestExecutor, stopTestExecutor } from "../support/executor.ts";
 import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount } from "../support/service-account.ts";
+import { DEFAULT_LABEL_PROPAGATION_EXCLUDE } from "../../../src/api/propagated-labels.ts";
 import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../../src/controller/rbac.ts";
 import { CONFIG_HASH_ANNOTATION } from "../../../src/controller/listener-resources.ts";
 import { KWOK_CONTAINER_LOG_LINES } from "../../../scripts/cluster/cluster.ts";
@@ -306,6 +307,7 @@ describe("controller", () => {
       "--organization=acme",
       "--labels=chain:host",
       "--poll-interval=10s",
+      `--label-propagation-exclude=${DEFAULT_LABEL_PROPAGATION_EXCLUDE.join(",")}`,
     ]);
     expect(container.env?.find((e) => e.name === "FORGEJO_TOKEN")).toEqual({
       name: "FORGEJO_TOKEN",
@@ -444,6 +446,62 @@ describe("controller", () => {
           : undefined,
       30_000,
     );
+  }, 150_000);
+
+  it("passes the RunnerDeployment's labels on to the listener's objects, ActRunners, runner Secrets and Jobs — not GitOps tracking labels, not pods — and a relabel rolls no listener", async () => {
+    const body = rd({ spec: { forgejoServer: forgejoUrl, labels: "labelled:host", tokenSecretRef: { namespace: ns } } });
+    const team = (value: string) => ({ team: value, "argocd.argoproj.io/instance": "runners" });
+    await objects.create("runnerdeployments", ns, {
+      ...body,
+      spec: { ...body.spec, listenerTemplate: EXECUTOR_POD_TEMPLATE },
+      metadata: { name: "labelled", namespace: ns, labels: team("platform") },
+    });
+    const listenerObjects = () =>
+      Promise.all([
+        core.readNamespacedServiceAccount({ name: "labelled-listener", namespace: ns }),
+        rbacApi.readNamespacedRole({ name: "labelled-listener", namespace: ns }),
+        rbacApi.readNamespacedRoleBinding({ name: "labelled-listener", namespace: ns }),
+        apps.readNamespacedDeployment({ name: "labelled-listener", namespace: ns }),
+      ]);
+    const labelledAs = (value: string) => async () => {
+      const made = await listenerObjects().catch(() => undefined);
+      return made?.every((o) => o.metadata?.labels?.team === value) ? made : undefined;
+    };
+    const made = await eventually("the listener's objects labelled team=platform", labelledAs("platform"), 30_000);
+    for (const object of made) expect(object.metadata?.labels).not.toHaveProperty("argocd.argoproj.io/instance");
+    expect(made[3].spec!.template.metadata!.labels).not.toHaveProperty("team");
+    const pod = await eventually(
+      "the listener pod on the executor node",
+      async () => (await readyListenerPods("labelled")).find((p) => p.spec?.nodeName === EXECUTOR_NODE),
+      60_000,
+    );
+
+    // The listener passes them on to the ActRunner it creates; the controller to its Secret and Job.
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["labelled"] });
+    const name = `labelled-${job.id}-1`;
+    const runnerJob = await eventually("the runner Job", () => batch.readNamespacedJob({ name, namespace: ns }), 30_000);
+    const secret = await core.readNamespacedSecret({ name: `${name}-runner`, namespace: ns });
+    for (const object of [(await actRunner(name))!, runnerJob, secret]) {
+      expect(object.metadata?.labels).toMatchObject({ team: "platform" });
+      expect(object.metadata?.labels).not.toHaveProperty("argocd.argoproj.io/instance");
+    }
+    expect(runnerJob.spec!.template.metadata!.labels).not.toHaveProperty("team");
+
+    // A relabel reaches the listener's objects at once (not at the next reapply, a minute here), and
+    // rolls no listener pod.
+    await objects.api.patchNamespacedCustomObject(
+      {
+        group: "forgejo.actions.io",
+        version: "v1alpha1",
+        namespace: ns,
+        plural: "runnerdeployments",
+        name: "labelled",
+        body: { metadata: { labels: team("infra") } },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    await eventually("the listener's objects labelled team=infra", labelledAs("infra"), 15_000);
+    expect((await readyListenerPods("labelled")).map((p) => p.metadata?.name)).toEqual([pod.metadata?.name]);
   }, 150_000);
 
   it("rolls the listener when its token is replaced in the Secret, so that it polls with the new token once Forgejo refuses the old", async () => {

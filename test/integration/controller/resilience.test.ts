@@ -17,6 +17,7 @@ import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../..
 import { ForgejoClient } from "../../../src/forgejo/client.ts";
 import { forgejoRunnerName, runnerJob, runnerSecret, runnerUUIDOf } from "../../../src/controller/runner-job.ts";
 import { ar } from "../../fixtures/resources.ts";
+import { POD_OPTIONS } from "../../fixtures/webhook-app.ts";
 import { API_GROUP, API_VERSION } from "../../../src/api/schemas.ts";
 
 const kc = kubeConfig();
@@ -157,12 +158,8 @@ describe("controller resilience", () => {
     const { name, created, client } = await createActRunnerFor("adopt");
     const lost = await client.registerRunner(forgejoScope, { name: forgejoRunnerName(created), ephemeral: true });
     const registered = await client.registerRunner(forgejoScope, { name: forgejoRunnerName(created), ephemeral: true });
-    await core.createNamespacedSecret({ namespace: ns, body: runnerSecret(created, registered) });
-    const staleJob = runnerJob(created, "00000000-0000-4000-8000-00000000dead", {
-      runnerImage: "runner:12.8",
-      dockerImage: "docker:dind",
-      jobTimeoutSeconds: 3600,
-    });
+    await core.createNamespacedSecret({ namespace: ns, body: runnerSecret(created, registered, POD_OPTIONS.job) });
+    const staleJob = runnerJob(created, "00000000-0000-4000-8000-00000000dead", POD_OPTIONS.job);
     // The runner bridge must not try to claim the job with the dead uuid.
     staleJob.spec!.template.metadata!.annotations = { ...staleJob.spec!.template.metadata!.annotations, [NO_PICKUP_ANNOTATION]: "true" };
     await batch.createNamespacedJob({ namespace: ns, body: staleJob });
@@ -184,7 +181,7 @@ describe("controller resilience", () => {
     const { name, created, client } = await createActRunnerFor("replace");
     const lost = await client.registerRunner(forgejoScope, { name: forgejoRunnerName(created), ephemeral: true });
     await client.deleteRunner(forgejoScope, lost.id);
-    const left = await core.createNamespacedSecret({ namespace: ns, body: runnerSecret(created, lost) });
+    const left = await core.createNamespacedSecret({ namespace: ns, body: runnerSecret(created, lost, POD_OPTIONS.job) });
     expect(left.immutable).toBe(true);
 
     await startController();
@@ -225,7 +222,7 @@ describe("controller resilience", () => {
     const served = await createActRunnerFor("served");
     const other = await createActRunnerFor("other", served.job);
     const registered = await served.client.registerRunner(forgejoScope, { name: forgejoRunnerName(served.created), ephemeral: true });
-    await core.createNamespacedSecret({ namespace: ns, body: runnerSecret(served.created, registered) });
+    await core.createNamespacedSecret({ namespace: ns, body: runnerSecret(served.created, registered, POD_OPTIONS.job) });
     await objects.api.replaceNamespacedCustomObjectStatus({
       group: API_GROUP,
       version: API_VERSION,

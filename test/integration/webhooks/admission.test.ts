@@ -212,7 +212,7 @@ describe("admission webhooks called by the real API server", () => {
     expect(stderr).toContain('serviceaccount "made-later" not found');
   });
 
-  it("denies what a policy on Jobs and Deployments refuses of the runner Job and the listener Deployment, not only of their pods", async () => {
+  it("denies what a policy on Jobs and Deployments refuses of the runner Job and the listener Deployment, not only of their pods; their labels come from the RunnerDeployment", async () => {
     const admission = kc.makeApiClient(AdmissionregistrationV1Api);
     const name = `${ns}-team-label`;
     await admission.createValidatingAdmissionPolicy({
@@ -230,6 +230,10 @@ describe("admission webhooks called by the real API server", () => {
             {
               expression: "has(object.spec.template.metadata.labels) && 'team' in object.spec.template.metadata.labels",
               message: "pod templates must carry a team label",
+            },
+            {
+              expression: "has(object.metadata.labels) && 'team' in object.metadata.labels",
+              message: "Jobs and Deployments must carry a team label",
             },
           ],
         },
@@ -258,7 +262,11 @@ describe("admission webhooks called by the real API server", () => {
       // The policy looks at Jobs and Deployments only: their Pods passed.
       expect(failure).not.toContain("runner Pod");
       const labelled = { metadata: { labels: { team: "a" } } };
-      const admitted = inNs(rd({ spec: { labels: "x:host", runnerTemplate: labelled, listenerTemplate: labelled } }), "labelled");
+      const templatesLabelled = inNs(rd({ spec: { labels: "x:host", runnerTemplate: labelled, listenerTemplate: labelled } }), "labelled");
+      // The Job's and the Deployment's own labels come from the RunnerDeployment's.
+      const { stderr } = await kubectlDryRun("create", templatesLabelled);
+      expect(stderr).toContain("Jobs and Deployments must carry a team label");
+      const admitted = { ...templatesLabelled, metadata: { ...templatesLabelled.metadata, labels: { team: "a" } } };
       await expect(objects.create("runnerdeployments", ns, admitted)).resolves.toBeDefined();
     } finally {
       await admission.deleteValidatingAdmissionPolicyBinding({ name });

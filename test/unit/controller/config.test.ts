@@ -1,6 +1,16 @@
+import { DEFAULT_LABEL_PROPAGATION_EXCLUDE } from "../../../src/api/propagated-labels.ts";
 import { parseControllerConfig } from "../../../src/controller/config.ts";
 
 describe("controller configuration", () => {
+  it("leaves GitOps tracking labels out of label propagation by default; an empty flag leaves out none", () => {
+    expect(parseControllerConfig([], {}).labelPropagationExclude).toEqual(DEFAULT_LABEL_PROPAGATION_EXCLUDE);
+    expect(parseControllerConfig(["--label-propagation-exclude="], {}).labelPropagationExclude).toEqual([]);
+    expect(
+      parseControllerConfig([], { FORGEJO_ARC_LABEL_PROPAGATION_EXCLUDE: "example.com/, app.kubernetes.io/instance" })
+        .labelPropagationExclude,
+    ).toEqual(["example.com/", "app.kubernetes.io/instance"]);
+  });
+
   it("sweeps orphan runners every 10 minutes by default; 0s turns the sweep off; a flag wins over its variable", () => {
     expect(parseControllerConfig([], {}).orphanSweepIntervalMs).toBe(600_000);
     expect(parseControllerConfig([], { FORGEJO_ARC_ORPHAN_SWEEP_INTERVAL: "0s" }).orphanSweepIntervalMs).toBe(0);

@@ -2,10 +2,11 @@ import { CONFIG_HASH_ANNOTATION, listenerResources } from "../../../src/controll
 import { listenerRoleRules } from "../../../src/listener/rbac.ts";
 import { rd } from "../../fixtures/resources.ts";
 
+const OPTIONS = { image: "forgejo-arc:1", labelPropagationExclude: [] };
 const owner = rd({ metadata: { uid: "uid-rd", generation: 1 } });
 
 describe("listener resources", () => {
-  const resources = listenerResources(owner, { image: "forgejo-arc:1" });
+  const resources = listenerResources(owner, OPTIONS);
 
   it("binds exactly the listener Role to the listener's own ServiceAccount", () => {
     expect(resources.role.rules).toEqual(listenerRoleRules("builders"));
@@ -26,6 +27,24 @@ describe("listener resources", () => {
         },
       ]);
     }
+  });
+
+  it("labels its objects with the RunnerDeployment's labels but excluded prefixes; not the pod, and a relabel rolls nothing", () => {
+    const labelled = (labels: Record<string, string>) =>
+      listenerResources(rd({ metadata: { uid: "uid-rd", labels } }), { ...OPTIONS, labelPropagationExclude: ["argocd.argoproj.io/"] });
+    const built = labelled({ team: "platform", "argocd.argoproj.io/instance": "runners", "app.kubernetes.io/component": "mine" });
+    for (const object of Object.values(built)) {
+      expect(object.metadata!.labels).toEqual({
+        team: "platform",
+        "app.kubernetes.io/name": "forgejo-arc",
+        "app.kubernetes.io/component": "listener",
+        "app.kubernetes.io/managed-by": "forgejo-arc",
+        "forgejo.actions.io/runner-deployment": "builders",
+      });
+    }
+    expect(built.deployment.spec!.template.metadata!.labels).not.toHaveProperty("team");
+    expect(built.deployment.spec!.template).toEqual(labelled({ team: "other" }).deployment.spec!.template);
+    expect(built.deployment.spec!.template.spec!.containers[0]!.args).toContain("--label-propagation-exclude=argocd.argoproj.io/");
   });
 
   it("runs one listener replica, Recreate, with probes, resources and a restricted security context", () => {
@@ -49,7 +68,7 @@ describe("listener resources", () => {
     [{ organization: undefined, user: true as const }, "--user=true"],
     [{ organization: undefined, instance: true as const }, "--instance=true"],
   ])("gives the listener the scope %j as %s", (scope, flag) => {
-    const args = listenerResources(rd({ spec: scope }), { image: "forgejo-arc:1" }).deployment.spec!.template.spec!.containers[0]!.args!;
+    const args = listenerResources(rd({ spec: scope }), OPTIONS).deployment.spec!.template.spec!.containers[0]!.args!;
     expect(args.filter((arg) => /^--(organization|repository|user|instance)=/.test(arg))).toEqual([flag]);
   });
 
@@ -64,7 +83,7 @@ describe("listener resources", () => {
 
   it("rolls the listener when the spec changes, not otherwise", () => {
     const hash = (r: ReturnType<typeof rd>) =>
-      listenerResources(r, { image: "forgejo-arc:1" }).deployment.spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
+      listenerResources(r, OPTIONS).deployment.spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
     expect(hash(owner)).toBe(hash(rd({ metadata: { uid: "uid-rd", generation: 1 } })));
     expect(hash(owner)).not.toBe(hash(rd({ metadata: { uid: "uid-rd" }, spec: { pollInterval: "30s" } })));
     expect(hash(owner)).not.toBe(
@@ -74,9 +93,7 @@ describe("listener resources", () => {
 
   it("rolls the listener when the token in its Secret changes, as its env holds the token of when its pod started", () => {
     const hash = (tokenDigest?: string) =>
-      listenerResources(owner, { image: "forgejo-arc:1" }, tokenDigest).deployment.spec!.template.metadata!.annotations![
-        CONFIG_HASH_ANNOTATION
-      ];
+      listenerResources(owner, OPTIONS, tokenDigest).deployment.spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
     expect(hash("digest-a")).toBe(hash("digest-a"));
     expect(hash("digest-a")).not.toBe(hash("digest-b"));
     expect(hash("digest-a")).not.toBe(hash(undefined));
@@ -92,7 +109,7 @@ describe("listener resources", () => {
           },
         },
       }),
-      { image: "i" },
+      OPTIONS,
     );
     const pod = custom.deployment.spec!.template.spec!;
     expect(pod.nodeSelector).toEqual({ pool: "sys" });
@@ -102,9 +119,10 @@ describe("listener resources", () => {
 
   it("logs at info unless the listenerTemplate sets LOG_LEVEL (docs/install.md#troubleshooting)", () => {
     const env = (listenerTemplate?: object) =>
-      listenerResources(rd({ metadata: { uid: "u" }, spec: { listenerTemplate } }), {
-        image: "i",
-      }).deployment.spec!.template.spec!.containers[0]!.env!.filter((e) => e.name === "LOG_LEVEL");
+      listenerResources(
+        rd({ metadata: { uid: "u" }, spec: { listenerTemplate } }),
+        OPTIONS,
+      ).deployment.spec!.template.spec!.containers[0]!.env!.filter((e) => e.name === "LOG_LEVEL");
     expect(env()).toEqual([{ name: "LOG_LEVEL", value: "info" }]);
     expect(env({ spec: { containers: [{ name: "listener", env: [{ name: "LOG_LEVEL", value: "debug" }] }] } })).toEqual([
       { name: "LOG_LEVEL", value: "debug" },

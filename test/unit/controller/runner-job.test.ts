@@ -1,7 +1,7 @@
 import { runnerArgs, runnerJob, runnerSecret, forgejoRunnerName, runnerUUIDOf } from "../../../src/controller/runner-job.ts";
 import { ar } from "../../fixtures/resources.ts";
 
-const options = { runnerImage: "runner:12.8", dockerImage: "docker:dind", jobTimeoutSeconds: 3 * 3600 };
+const options = { runnerImage: "runner:12.8", dockerImage: "docker:dind", jobTimeoutSeconds: 3 * 3600, labelPropagationExclude: [] };
 const runner = ar({
   metadata: { name: "builders-42-1", namespace: "ci", uid: "uid-1", labels: { "forgejo.actions.io/runner-deployment": "builders" } },
   spec: { labels: "ubuntu-22.04:host,node:docker://node:20" },
@@ -41,7 +41,7 @@ describe("runner Job", () => {
       secret: { secretName: "builders-42-1-runner", defaultMode: 0o440, items: [{ key: "token", path: "token" }] },
     });
     expect(JSON.stringify(container.env)).not.toMatch(/token/i);
-    const secret = runnerSecret(runner, { id: 5, uuid: "uuid-1", token: "s3cret" });
+    const secret = runnerSecret(runner, { id: 5, uuid: "uuid-1", token: "s3cret" }, options);
     expect(secret.stringData).toEqual({ uuid: "uuid-1", token: "s3cret", id: "5" });
     expect(secret.immutable).toBe(true);
     expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({
@@ -50,6 +50,39 @@ describe("runner Job", () => {
       uid: "uid-1",
       controller: true,
     });
+  });
+
+  it("labels the Job and the Secret with the ActRunner's labels but excluded prefixes, and the pod with the operator's own", () => {
+    const labelled = ar({
+      metadata: {
+        name: "builders-42-1",
+        namespace: "ci",
+        uid: "uid-1",
+        labels: {
+          "forgejo.actions.io/runner-deployment": "builders",
+          "forgejo.actions.io/job-attempt": "1",
+          team: "platform",
+          "app.kubernetes.io/name": "my-runners",
+          "argocd.argoproj.io/instance": "runners",
+        },
+      },
+      spec: { labels: "ubuntu-22.04:host" },
+    });
+    const excluding = { ...options, labelPropagationExclude: ["argocd.argoproj.io/"] };
+    const job = runnerJob(labelled, "uuid-1", excluding);
+    const secret = runnerSecret(labelled, { id: 5, uuid: "uuid-1", token: "s3cret" }, excluding);
+    for (const labels of [job.metadata!.labels!, secret.metadata!.labels!]) {
+      expect(labels).toEqual({
+        team: "platform",
+        "app.kubernetes.io/name": "forgejo-arc",
+        "app.kubernetes.io/component": "runner",
+        "app.kubernetes.io/managed-by": "forgejo-arc",
+        "forgejo.actions.io/act-runner": "builders-42-1",
+        "forgejo.actions.io/job-id": "42",
+        "forgejo.actions.io/runner-deployment": "builders",
+      });
+    }
+    expect(job.spec!.template.metadata!.labels).not.toHaveProperty("team");
   });
 
   it("is one attempt with a deadline: backoffLimit 0, restartPolicy Never, pickup timeout plus job timeout", () => {

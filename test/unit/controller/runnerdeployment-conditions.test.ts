@@ -282,7 +282,7 @@ describe("RunnerDeploymentReconciler", () => {
         event: (_o: unknown, type: string, reason: string) => recorded.posted.push(`${type} ${reason}`),
       } as unknown as EventRecorder,
       logger: pino({ level: "silent" }),
-      listener: { image: "forgejo-arc:test" },
+      listener: { image: "forgejo-arc:test", labelPropagationExclude: [] },
       reapplyIntervalMs: 60_000,
       ...more,
     });

@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DEFAULT_LABEL_PROPAGATION_EXCLUDE } from "../../../src/api/propagated-labels.ts";
 import { parseListenerConfig } from "../../../src/listener/config.ts";
 
 const flags = [
@@ -76,6 +77,15 @@ describe("listener configuration", () => {
 
   it("refuses to start without a token", () => {
     expect(() => parseListenerConfig(flags, {})).toThrow("no Forgejo token");
+  });
+
+  it("leaves GitOps tracking labels out of ActRunners by default, or the prefixes the controller passes", () => {
+    expect(parseListenerConfig(flags, { FORGEJO_TOKEN: "t" }).labelPropagationExclude).toEqual(DEFAULT_LABEL_PROPAGATION_EXCLUDE);
+    expect(parseListenerConfig([...flags, "--label-propagation-exclude="], { FORGEJO_TOKEN: "t" }).labelPropagationExclude).toEqual([]);
+    expect(parseListenerConfig([...flags, "--label-propagation-exclude=a/,b"], { FORGEJO_TOKEN: "t" }).labelPropagationExclude).toEqual([
+      "a/",
+      "b",
+    ]);
   });
 
   it("rejects an unknown flag", () => {

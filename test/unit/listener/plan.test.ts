@@ -1,6 +1,8 @@
 import { RETRY_DELAY_MS, RUNNER_TRIES, actRunnerLabels, actRunnerName, planPoll } from "../../../src/listener/plan.ts";
 import type { ActRunner, ForgejoJob } from "../../../src/generated/api.ts";
-import { ar } from "../../fixtures/resources.ts";
+import { ar, rd } from "../../fixtures/resources.ts";
+
+const owner = rd({ metadata: { name: "rd" } });
 
 function job(id: number, overrides: Partial<ForgejoJob> = {}): ForgejoJob {
   return {
@@ -50,13 +52,33 @@ describe("ActRunner names", () => {
   });
 
   it("labels carry the RunnerDeployment, job id, attempt, handle and repository", () => {
-    expect(actRunnerLabels("rd", job(5, { handle: "3f2a1e9c-8d4b-4c3e-9a7f-1b2c3d4e5f60" }))).toMatchObject({
+    expect(actRunnerLabels(owner, job(5, { handle: "3f2a1e9c-8d4b-4c3e-9a7f-1b2c3d4e5f60" }), [])).toMatchObject({
       "forgejo.actions.io/runner-deployment": "rd",
       "forgejo.actions.io/job-id": "5",
       "forgejo.actions.io/job-attempt": "1",
       "forgejo.actions.io/job-handle": "3f2a1e9c-8d4b-4c3e-9a7f-1b2c3d4e5f60",
       "forgejo.actions.io/repository-id": "7",
     });
+  });
+
+  it("carry the RunnerDeployment's own labels but excluded prefixes and the operator's keys", () => {
+    const labelled = rd({
+      metadata: {
+        name: "rd",
+        labels: {
+          team: "platform",
+          "cost-center": "ci",
+          "argocd.argoproj.io/instance": "runners",
+          "app.kubernetes.io/managed-by": "Helm",
+          "forgejo.actions.io/job-handle": "not-this-job",
+        },
+      },
+    });
+    // A handle that is no label value: the RunnerDeployment's job-handle label must not stand in for it.
+    const labels = actRunnerLabels(labelled, job(5, { handle: "not a label value" }), ["argocd.argoproj.io/"]);
+    expect(labels).toMatchObject({ team: "platform", "cost-center": "ci", "app.kubernetes.io/managed-by": "forgejo-arc" });
+    expect(labels).not.toHaveProperty("argocd.argoproj.io/instance");
+    expect(labels).not.toHaveProperty("forgejo.actions.io/job-handle");
   });
 });
 

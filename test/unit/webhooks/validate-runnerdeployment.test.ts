@@ -339,6 +339,7 @@ describe("validating webhook for RunnerDeployment", () => {
           : ADMITTED,
       );
       const object = rd({
+        metadata: { labels: { team: "platform", "argocd.argoproj.io/instance": "runners" } },
         spec: {
           labels: "x:host",
           runnerTemplate: { spec: { containers: [{ name: "runner", resources: { requests: { cpu: "2" }, limits: { cpu: "1" } } }] } },
@@ -360,6 +361,10 @@ describe("validating webhook for RunnerDeployment", () => {
       // A new Job for each job (generateName, whatever Jobs exist); the Deployment by the name the controller applies.
       expect(Job).toMatchObject({ kind: "Job", metadata: { generateName: "builders-runner-" }, spec: { backoffLimit: 0 } });
       expect(Job!.metadata).not.toHaveProperty("name");
+      // With the RunnerDeployment's labels, as the listener and the controller pass them on.
+      expect(Job!.metadata!.labels).toMatchObject({ team: "platform" });
+      expect(Deployment!.metadata!.labels).toMatchObject({ team: "platform" });
+      expect(Job!.metadata!.labels).not.toHaveProperty("argocd.argoproj.io/instance");
       expect(Job!.spec!.template.spec).toEqual(runner!.spec);
       expect(Deployment).toMatchObject({
         kind: "Deployment",
