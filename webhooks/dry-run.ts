@@ -5,7 +5,7 @@ import type { V1Deployment, V1Job, V1Pod, V1PodTemplateSpec } from "@kubernetes/
 import { API_GROUP_VERSION } from "../src/api/schemas.ts";
 import { formatDuration, parseDuration } from "../src/api/duration.ts";
 import { actRunnerLabels, actRunnerName, actRunnerSpec } from "../src/listener/plan.ts";
-import { listenerName, listenerResources, type ListenerOptions } from "../src/controller/listener-resources.ts";
+import { listenerResources, type ListenerOptions } from "../src/controller/listener-resources.ts";
 import { runnerJob, type RunnerJobOptions } from "../src/controller/runner-job.ts";
 import type { ActRunner, ForgejoJob, RunnerDeployment } from "../src/generated/api.ts";
 import type { Verdict } from "./admission.ts";
@@ -27,10 +27,9 @@ export interface PodOptions {
   listener: ListenerOptions;
 }
 
-/** What the dry-run needs: the API server to ask, the controller's settings, and how long it may take. */
+/** What the dry-run needs: the API server to ask, and how long it may take. */
 export interface DryRunRules {
   dryRun: DryRun;
-  podOptions: PodOptions;
   /**
    * How long the dry-run may take (answerWithinMs): past the API server's timeout for this webhook
    * it would answer the user only `context deadline exceeded`. Absent: DEFAULT_ANSWER_WITHIN_MS.
@@ -55,13 +54,22 @@ export function answerWithinMs(timeout: unknown): number {
 
 type Role = "runner" | "listener";
 
+/** The objects the controller makes for a RunnerDeployment (objectsMadeFor). */
+export interface MadeObjects {
+  /** The RunnerDeployment's name ("dry-run" while it has none). */
+  name: string;
+  /** A runner Job as made for each job, with a generated name (a new one for every job, whatever Jobs exist). */
+  runnerJob: V1Job;
+  listenerDeployment: V1Deployment;
+}
+
 /**
  * The objects the controller makes for this RunnerDeployment, built by its own functions: for each
- * job a runner Job (through the ActRunner the listener would create) and its Pod, and the listener
- * Deployment and its Pod — restricted defaults, the Docker sidecar of docker labels and the
- * templates merged, as they will be created.
+ * job a runner Job (through the ActRunner the listener would create), and the listener Deployment —
+ * restricted defaults, the Docker sidecar of docker labels, the labels passed on and the templates
+ * merged, as they will be created.
  */
-function objectsToDryRun(rd: RunnerDeployment, namespace: string, options: PodOptions): { role: Role; request: DryRunRequest }[] {
+export function objectsMadeFor(rd: RunnerDeployment, namespace: string, options: PodOptions): MadeObjects {
   const name = rd.metadata?.name || "dry-run";
   const created: RunnerDeployment = { ...rd, metadata: { ...rd.metadata, name, namespace, uid: rd.metadata?.uid ?? DRY_RUN_UID } };
   const job: ForgejoJob = {
@@ -88,19 +96,22 @@ function objectsToDryRun(rd: RunnerDeployment, namespace: string, options: PodOp
     spec: actRunnerSpec(created, job, { forgejoServer: rd.spec.forgejoServer, labels: rd.spec.labels, namespace }),
   };
   const runnerJobObject = runnerJob(actRunner, DRY_RUN_UID, options.job);
-  // A Job of its own name for every job: a new one, whatever Jobs exist.
   delete runnerJobObject.metadata!.name;
   runnerJobObject.metadata!.generateName = `${name}-runner-`.slice(0, 58);
-  const deployment = listenerResources(created, options.listener).deployment;
-  const listenerPod = structuredClone(deployment.spec!.template);
+  return { name, runnerJob: runnerJobObject, listenerDeployment: listenerResources(created, options.listener).deployment };
+}
+
+/** The objects to dry-run: the runner Job and the listener Deployment, and the Pods of each. */
+function objectsToDryRun(made: MadeObjects, namespace: string): { role: Role; request: DryRunRequest }[] {
+  const listenerPod = structuredClone(made.listenerDeployment.spec!.template);
   // The controller creates the listener's ServiceAccount with its Deployment; until then the
   // namespace's default one stands in (the API server refuses a Pod whose ServiceAccount is missing).
-  if (listenerPod.spec?.serviceAccountName === listenerName(created)) delete listenerPod.spec.serviceAccountName;
+  if (listenerPod.spec!.serviceAccountName === made.listenerDeployment.metadata!.name) delete listenerPod.spec!.serviceAccountName;
   return [
-    { role: "runner", request: { namespace, kind: "Pod", object: asPod(name, "runner", runnerJobObject.spec!.template) } },
-    { role: "runner", request: { namespace, kind: "Job", object: runnerJobObject } },
-    { role: "listener", request: { namespace, kind: "Pod", object: asPod(name, "listener", listenerPod) } },
-    { role: "listener", request: { namespace, kind: "Deployment", object: deployment } },
+    { role: "runner", request: { namespace, kind: "Pod", object: asPod(made.name, "runner", made.runnerJob.spec!.template) } },
+    { role: "runner", request: { namespace, kind: "Job", object: made.runnerJob } },
+    { role: "listener", request: { namespace, kind: "Pod", object: asPod(made.name, "listener", listenerPod) } },
+    { role: "listener", request: { namespace, kind: "Deployment", object: made.listenerDeployment } },
   ];
 }
 
@@ -147,8 +158,8 @@ const PASSING_REFUSALS: { pattern: RegExp; why: (object: string) => string }[] =
  * warns about a Job or a Deployment is its pod template (Pod Security warns in the Pod's words, and
  * even where it enforces), which the Pod's own dry-run answers.
  */
-export async function dryRunObjects(rd: RunnerDeployment, namespace: string, rules: DryRunRules, verdict: Verdict): Promise<void> {
-  const requests = objectsToDryRun(rd, namespace, rules.podOptions);
+export async function dryRunObjects(made: MadeObjects, namespace: string, rules: DryRunRules, verdict: Verdict): Promise<void> {
+  const requests = objectsToDryRun(made, namespace);
   const answers = await answersWithin(requests, namespace, rules);
   for (const [i, { role, request }] of requests.entries()) {
     const { refusal, warnings } = answers[i]!;

@@ -23,11 +23,12 @@ import { sharedLabelNames } from "../src/api/overlap.ts";
 import { proxySettingsFromEnv } from "../src/forgejo/proxy.ts";
 import { RUNNER_TRIES } from "../src/listener/plan.ts";
 import { CREDENTIALS_DIR, CREDENTIALS_VOLUME } from "../src/controller/runner-job.ts";
+import type { V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { PodTemplate, RunnerDeployment, RunnerDeploymentSpec } from "../src/generated/api.ts";
 import type { Verdict } from "./admission.ts";
 import { addOnlyPatch } from "./json-patch.ts";
 import type { SchemaValidator } from "./schema-validation.ts";
-import { dryRunObjects, type DryRun, type PodOptions } from "./dry-run.ts";
+import { dryRunObjects, objectsMadeFor, type DryRun, type PodOptions } from "./dry-run.ts";
 
 export interface RunnerDeploymentRules {
   schema: SchemaValidator;
@@ -144,6 +145,22 @@ function checkTemplate(
   }
 }
 
+/** A template's label that the pods built from it do not carry as given: forgejo-arc sets that key on its pods itself. */
+function checkTemplateLabels(
+  field: keyof typeof CONTROLLER_OWNED,
+  template: PodTemplate | undefined,
+  built: V1PodTemplateSpec,
+  verdict: Verdict,
+): void {
+  for (const [key, value] of Object.entries(template?.metadata?.labels ?? {})) {
+    const used = built.metadata?.labels?.[key];
+    if (used !== value)
+      verdict.warnings.push(
+        `spec.${field}.metadata.labels["${key}"]: "${value}" is not used: forgejo-arc sets this label on its pods itself, to "${used}" (it selects them by it); use a key of your own`,
+      );
+  }
+}
+
 /**
  * Volumes merge by name and mounts by path, so a template's volume named like the runner's
  * credentials volume, or a mount at its path, would replace the runner token the runner reads.
@@ -245,8 +262,11 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   checkTemplate("listenerTemplate", spec.listenerTemplate, LISTENER_CONTAINER, "Always", verdict);
   checkRunnerCredentials(spec.runnerTemplate, verdict);
   checkListenerEnv(spec.listenerTemplate, verdict);
-  if (verdict.denials.length === 0 && rules.dryRun) {
-    await dryRunObjects(rd, namespace, { dryRun: rules.dryRun, podOptions: rules.podOptions, withinMs: rules.dryRunWithinMs }, verdict);
+  if (verdict.denials.length === 0) {
+    const made = objectsMadeFor(rd, namespace, rules.podOptions);
+    checkTemplateLabels("runnerTemplate", spec.runnerTemplate, made.runnerJob.spec!.template, verdict);
+    checkTemplateLabels("listenerTemplate", spec.listenerTemplate, made.listenerDeployment.spec!.template, verdict);
+    if (rules.dryRun) await dryRunObjects(made, namespace, { dryRun: rules.dryRun, withinMs: rules.dryRunWithinMs }, verdict);
   }
   return verdict;
 }

@@ -45,6 +45,11 @@ export function listenerSelector(rd: RunnerDeployment): Record<string, string> {
   return { [LABELS.name]: "forgejo-arc", [LABELS.component]: "listener", [LABELS.runnerDeployment]: fitName(rd.metadata!.name!, "") };
 }
 
+/** The listener pod's own labels: its Deployment's selector, which a template's labels must not replace. */
+function listenerPodLabels(rd: RunnerDeployment): Record<string, string> {
+  return { ...listenerSelector(rd), [LABELS.managedBy]: MANAGED_BY };
+}
+
 export function ownerReference(rd: RunnerDeployment): V1OwnerReference {
   return {
     apiVersion: API_GROUP_VERSION,
@@ -79,7 +84,7 @@ function scopeArgument(spec: ScopeFields): string {
 function defaultPodTemplate(rd: RunnerDeployment, options: ListenerOptions, name: string): V1PodTemplateSpec {
   const spec = rd.spec;
   return {
-    metadata: { labels: { ...listenerSelector(rd), [LABELS.managedBy]: MANAGED_BY } },
+    metadata: { labels: listenerPodLabels(rd) },
     spec: {
       serviceAccountName: name,
       restartPolicy: "Always",
@@ -130,7 +135,11 @@ export function listenerResources(rd: RunnerDeployment, options: ListenerOptions
   // as the listener's env holds the token of when its pod started: a token replaced in the Secret
   // reaches the listener only through a new pod.
   const configHash = hashOf({ args: listenerArgs(rd, options), template, image: options.image, token: tokenDigest });
-  template.metadata = { ...template.metadata, annotations: { ...template.metadata?.annotations, [CONFIG_HASH_ANNOTATION]: configHash } };
+  template.metadata = {
+    ...template.metadata,
+    labels: { ...template.metadata?.labels, ...listenerPodLabels(rd) },
+    annotations: { ...template.metadata?.annotations, [CONFIG_HASH_ANNOTATION]: configHash },
+  };
   return {
     serviceAccount: { apiVersion: "v1", kind: "ServiceAccount", metadata },
     role: { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata, rules: listenerRoleRules(rd.metadata!.name!) },

@@ -212,6 +212,17 @@ describe("admission webhooks called by the real API server", () => {
     expect(stderr).toContain('serviceaccount "made-later" not found');
   });
 
+  it("admits, with a warning, a listenerTemplate label with a key the listener Deployment selects its pod by: the controller's value is kept", async () => {
+    const labels = { "app.kubernetes.io/component": "mine", team: "a" };
+    const body = inNs(rd({ spec: { labels: "x:host", listenerTemplate: { metadata: { labels } } } }), "own-label");
+    const { status, stderr } = await kubectlDryRun("create", body);
+    expect(status).toBe(0);
+    expect(stderr).toContain(
+      'Warning: spec.listenerTemplate.metadata.labels["app.kubernetes.io/component"]: "mine" is not used: forgejo-arc sets this label on its pods itself, to "listener"',
+    );
+    expect(stderr).not.toContain("team");
+  });
+
   it("denies what a policy on Jobs and Deployments refuses of the runner Job and the listener Deployment, not only of their pods; their labels come from the RunnerDeployment", async () => {
     const admission = kc.makeApiClient(AdmissionregistrationV1Api);
     const name = `${ns}-team-label`;

@@ -1,3 +1,4 @@
+import { matchesLabels } from "../../../src/controller/cache.ts";
 import { CONFIG_HASH_ANNOTATION, listenerResources } from "../../../src/controller/listener-resources.ts";
 import { listenerRoleRules } from "../../../src/listener/rbac.ts";
 import { rd } from "../../fixtures/resources.ts";
@@ -45,6 +46,18 @@ describe("listener resources", () => {
     expect(built.deployment.spec!.template.metadata!.labels).not.toHaveProperty("team");
     expect(built.deployment.spec!.template).toEqual(labelled({ team: "other" }).deployment.spec!.template);
     expect(built.deployment.spec!.template.spec!.containers[0]!.args).toContain("--label-propagation-exclude=argocd.argoproj.io/");
+  });
+
+  it("keeps the labels its Deployment selects the pod by over a template's, and adds the template's others", () => {
+    const built = listenerResources(
+      rd({
+        metadata: { uid: "u" },
+        spec: { listenerTemplate: { metadata: { labels: { "app.kubernetes.io/component": "mine", team: "a" } } } },
+      }),
+      OPTIONS,
+    ).deployment.spec!;
+    expect(built.template.metadata!.labels).toMatchObject({ "app.kubernetes.io/component": "listener", team: "a" });
+    expect(matchesLabels(built.selector.matchLabels, built.template.metadata!.labels)).toBe(true);
   });
 
   it("runs one listener replica, Recreate, with probes, resources and a restricted security context", () => {

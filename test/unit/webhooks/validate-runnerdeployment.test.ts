@@ -316,6 +316,25 @@ describe("validating webhook for RunnerDeployment", () => {
     expect(response).not.toHaveProperty("warnings");
   });
 
+  it("warns about a template label that its pods do not carry as given, the controller's own keys, and admits", async () => {
+    const response = await validate(
+      rd({
+        spec: {
+          labels: "x:host",
+          runnerTemplate: { metadata: { labels: { "app.kubernetes.io/name": "ci", "forgejo.actions.io/job-attempt": "7", team: "a" } } },
+          listenerTemplate: {
+            metadata: { labels: { "forgejo.actions.io/runner-deployment": "other", "app.kubernetes.io/managed-by": "forgejo-arc" } },
+          },
+        },
+      }),
+    );
+    expect(response.allowed).toBe(true);
+    expect(response.warnings).toEqual([
+      'spec.runnerTemplate.metadata.labels["app.kubernetes.io/name"]: "ci" is not used: forgejo-arc sets this label on its pods itself, to "forgejo-arc" (it selects them by it); use a key of your own',
+      'spec.listenerTemplate.metadata.labels["forgejo.actions.io/runner-deployment"]: "other" is not used: forgejo-arc sets this label on its pods itself, to "builders" (it selects them by it); use a key of your own',
+    ]);
+  });
+
   describe("dry-run of the objects the RunnerDeployment makes", () => {
     const ADMITTED = { warnings: [] };
     /** What was sent to the dry-run, by kind: Pods by their first container's name ("runner", "listener"). */
