@@ -1,6 +1,7 @@
 // Merges a user's pod template onto the operator's default pod: maps merge key by key, containers,
-// init containers and volumes merge by name, env by name, volume mounts by mount path; any other
-// field of the template replaces the default's.
+// init containers and volumes merge by name, env by name, volume mounts by mount path, ports by
+// container port (the listener's probes go by its port's name); any other field of the template
+// replaces the default's.
 import type { V1Container, V1PodSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { PodTemplate } from "../generated/api.ts";
 
@@ -26,6 +27,7 @@ export function mergeContainer(base: V1Container, overlay: V1Container): V1Conta
     ...overlay,
     env: mergeByKey(base.env, overlay.env, "name", (_, o) => o),
     volumeMounts: mergeByKey(base.volumeMounts, overlay.volumeMounts, "mountPath", (_, o) => o),
+    ports: mergeByKey(base.ports, overlay.ports, "containerPort", (_, o) => o),
     securityContext: base.securityContext || overlay.securityContext ? { ...base.securityContext, ...overlay.securityContext } : undefined,
   };
 }

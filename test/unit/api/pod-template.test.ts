@@ -69,6 +69,19 @@ describe("pod template merge", () => {
     });
   });
 
+  it("merges ports by container port, so a template's port leaves the default's (the listener's probes use its name)", () => {
+    const withPort = {
+      spec: { containers: [{ name: "listener", image: "l:1", ports: [{ name: "http", containerPort: 8080 }] }] },
+    };
+    const merged = mergePodTemplate(withPort, {
+      spec: { containers: [{ name: "listener", ports: [{ name: "debug", containerPort: 9229 }] }] },
+    });
+    expect(merged.spec!.containers[0]!.ports).toEqual([
+      { name: "http", containerPort: 8080 },
+      { name: "debug", containerPort: 9229 },
+    ]);
+  });
+
   it("does not change the default it was given", () => {
     const copy = structuredClone(base);
     mergePodTemplate(base, { spec: { containers: [{ name: "runner", image: "other" }] } });
