@@ -170,7 +170,14 @@ export async function dryRunObjects(made: MadeObjects, namespace: string, rules:
     if (!refusal) continue;
     const passing = PASSING_REFUSALS.find(({ pattern }) => pattern.test(refusal));
     if (passing) verdict.warnings.push(`${field}: ${passing.why(object)}: ${refusal}`);
-    else verdict.denials.push(`${field}: the API server would refuse ${object}: ${refusal}`);
+    else {
+      // A policy on a Job's or a Deployment's own labels is met on the RunnerDeployment, which passes its labels on.
+      const labelsFrom =
+        request.kind === "Pod"
+          ? ""
+          : ` (the ${request.kind} carries the RunnerDeployment's metadata.labels, its pod those of ${field}.metadata.labels)`;
+      verdict.denials.push(`${field}: the API server would refuse ${object}: ${refusal}${labelsFrom}`);
+    }
   }
 }
 

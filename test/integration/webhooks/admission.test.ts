@@ -277,6 +277,9 @@ describe("admission webhooks called by the real API server", () => {
       // The Job's and the Deployment's own labels come from the RunnerDeployment's.
       const { stderr } = await kubectlDryRun("create", templatesLabelled);
       expect(stderr).toContain("Jobs and Deployments must carry a team label");
+      expect(stderr).toContain(
+        "(the Job carries the RunnerDeployment's metadata.labels, its pod those of spec.runnerTemplate.metadata.labels)",
+      );
       const admitted = { ...templatesLabelled, metadata: { ...templatesLabelled.metadata, labels: { team: "a" } } };
       await expect(objects.create("runnerdeployments", ns, admitted)).resolves.toBeDefined();
     } finally {

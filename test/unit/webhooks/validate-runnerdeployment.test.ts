@@ -411,7 +411,7 @@ describe("validating webhook for RunnerDeployment", () => {
       const response = await validate(rd({ spec: { labels: "x:host" } }), testApp({ dryRun }));
       expect(response.allowed).toBe(false);
       expect(response.status?.message).toBe(
-        `spec.runnerTemplate: the API server would refuse the runner Job made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate): ${policy}`,
+        `spec.runnerTemplate: the API server would refuse the runner Job made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate): ${policy} (the Job carries the RunnerDeployment's metadata.labels, its pod those of spec.runnerTemplate.metadata.labels)`,
       );
       expect(response.warnings).toEqual([
         `spec.listenerTemplate: no room in the namespace's ResourceQuota for the listener Deployment (from spec.listenerTemplate) now, so it waits until there is: ${quota}`,
