@@ -45,7 +45,7 @@ export function listenerSelector(rd: RunnerDeployment): Record<string, string> {
   return { [LABELS.name]: "forgejo-arc", [LABELS.component]: "listener", [LABELS.runnerDeployment]: fitName(rd.metadata!.name!, "") };
 }
 
-/** The listener pod's own labels: its Deployment's selector, which a template's labels must not replace. */
+/** The labels the operator sets on the listener's pod and objects; on the pod, its Deployment's selector, which a template's labels must not replace. */
 function listenerPodLabels(rd: RunnerDeployment): Record<string, string> {
   return { ...listenerSelector(rd), [LABELS.managedBy]: MANAGED_BY };
 }
@@ -122,13 +122,7 @@ function defaultPodTemplate(rd: RunnerDeployment, options: ListenerOptions, name
 export function listenerResources(rd: RunnerDeployment, options: ListenerOptions, tokenDigest?: string): ListenerResources {
   const name = listenerName(rd);
   const namespace = rd.metadata!.namespace!;
-  const labels = {
-    ...propagatedLabels(rd.metadata?.labels, options.labelPropagationExclude),
-    [LABELS.name]: "forgejo-arc",
-    [LABELS.component]: "listener",
-    [LABELS.runnerDeployment]: fitName(rd.metadata!.name!, ""),
-    [LABELS.managedBy]: MANAGED_BY,
-  };
+  const labels = { ...propagatedLabels(rd.metadata?.labels, options.labelPropagationExclude), ...listenerPodLabels(rd) };
   const metadata = { name, namespace, labels, ownerReferences: [ownerReference(rd)] };
   const template = mergePodTemplate(defaultPodTemplate(rd, options, name), rd.spec.listenerTemplate);
   // The hash of everything the pod is built from: a change of it rolls the listener. The token too,
