@@ -12,12 +12,20 @@ type RunnerDeploymentLabels = Record<(typeof RD_LABELS)[number], string>;
 
 const PHASES = ["Pending", "Running", "Succeeded", "Failed"] as const;
 
-/** The finishes of most ActRunners: a finished Job, a failed one (its Job condition's reason), a runner that never took its job. */
-const USUAL_FINISHES = [
+/**
+ * Every way an ActRunner finishes: its Job complete or failed (the Job condition's reason), a runner
+ * that never took its job, a job that left the queue, a Job or runner Secret deleted from outside,
+ * a job another ActRunner serves.
+ */
+const FINISHES = [
   { phase: "Succeeded", reason: "Completed" },
   { phase: "Failed", reason: "BackoffLimitExceeded" },
   { phase: "Failed", reason: "DeadlineExceeded" },
   { phase: "Failed", reason: "PickupTimeout" },
+  { phase: "Failed", reason: "JobVanished" },
+  { phase: "Failed", reason: "JobDeleted" },
+  { phase: "Failed", reason: "RunnerSecretDeleted" },
+  { phase: "Failed", reason: "DuplicateJob" },
 ];
 
 type PerRunnerDeployment = Counter<string> | Histogram<string>;
@@ -139,7 +147,7 @@ export class ControllerMetrics {
    */
   runnerDeploymentSeen(rd: RD): void {
     const labels = { runner_deployment_namespace: rd.metadata?.namespace ?? "", runner_deployment: rd.metadata?.name ?? "" };
-    for (const finish of USUAL_FINISHES) this.write(labels, this.finished, finish, 0);
+    for (const finish of FINISHES) this.write(labels, this.finished, finish, 0);
   }
 
   jobCreated(ar: AR): void {

@@ -79,7 +79,7 @@ describe("ControllerMetrics", () => {
     expect(await valueOf(registry, "forgejo_arc_actrunners", { ...a, phase: "Pending" })).toBe(0);
   });
 
-  it("exports the usual finishes of a RunnerDeployment at 0 once it is seen, so that an alert on their increase sees the first", async () => {
+  it("exports every finish of a RunnerDeployment at 0 once it is seen, so that an alert on their increase sees the first", async () => {
     const seen = rdNamed("a");
     const { registry, metrics } = metricsOver(new Map([["a", seen]]));
     metrics.runnerDeploymentSeen(seen);
@@ -89,6 +89,10 @@ describe("ControllerMetrics", () => {
       ["Failed", "BackoffLimitExceeded"],
       ["Failed", "DeadlineExceeded"],
       ["Failed", "PickupTimeout"],
+      ["Failed", "JobVanished"],
+      ["Failed", "JobDeleted"],
+      ["Failed", "RunnerSecretDeleted"],
+      ["Failed", "DuplicateJob"],
     ])
       expect(await valueOf(registry, "forgejo_arc_actrunners_finished_total", { ...a, phase: phase!, reason: reason! })).toBe(0);
     metrics.phaseChanged(runnerOf(seen, "a-1-1"), "Succeeded");
