@@ -29,6 +29,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: forgejo-arc
+{{- with include "forgejo-arc.commonLabels" . }}
+{{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* commonLabels as YAML; a key the chart sets itself fails the render. */}}
+{{- define "forgejo-arc.commonLabels" -}}
+{{- range $key, $_ := .Values.commonLabels }}
+{{- if or (hasPrefix "app.kubernetes.io/" $key) (hasPrefix "helm.sh/" $key) }}
+{{- fail (printf "commonLabels: %q is a key the chart sets itself (app.kubernetes.io/*, helm.sh/*); use a key of your own" $key) }}
+{{- end }}
+{{- end }}
+{{- with .Values.commonLabels }}{{ toYaml . }}{{ end }}
 {{- end -}}
 
 {{- define "forgejo-arc.serviceAccountName" -}}

@@ -33,6 +33,12 @@ const allWebhooks = (objects: RenderedObject[]) => [
   ...one<V1ValidatingWebhookConfiguration>(objects, "ValidatingWebhookConfiguration").webhooks!,
 ];
 const controllerContainer = (objects: RenderedObject[]) => one<V1Deployment>(objects, "Deployment").spec!.template.spec!.containers[0]!;
+/** A values file holding `values`. */
+const valuesFile = (values: object): string => {
+  const file = join(mkdtempSync(join(tmpdir(), "chart-")), "values.yaml");
+  writeFileSync(file, JSON.stringify(values));
+  return file;
+};
 const renderError = (set: Record<string, string | number | boolean>): string => {
   try {
     renderYaml({ set });
@@ -74,17 +80,13 @@ describe("chart defaults", () => {
   test("passes controller.labelPropagationExclude as one flag: by default the controller's own default, a list of yours, or none", () => {
     const flag = (rendered: RenderedObject[]) => controllerContainer(rendered).args!.filter((a) => a.startsWith("--label-propagation-exclude="));
     expect(flag(objects)).toEqual([`--label-propagation-exclude=${DEFAULT_LABEL_PROPAGATION_EXCLUDE.join(",")}`]);
-    const valuesFile = (list: string[]) => {
-      const file = join(mkdtempSync(join(tmpdir(), "chart-")), "values.yaml");
-      writeFileSync(file, JSON.stringify({ controller: { labelPropagationExclude: list } }));
-      return file;
-    };
-    expect(flag(render({ valuesFiles: [valuesFile(["example.com/", "app.kubernetes.io/instance"])] }))).toEqual([
+    const excluding = (list: string[]) => render({ valuesFiles: [valuesFile({ controller: { labelPropagationExclude: list } })] });
+    expect(flag(excluding(["example.com/", "app.kubernetes.io/instance"]))).toEqual([
       "--label-propagation-exclude=example.com/,app.kubernetes.io/instance",
     ]);
-    expect(flag(render({ valuesFiles: [valuesFile([])] }))).toEqual(["--label-propagation-exclude="]);
+    expect(flag(excluding([]))).toEqual(["--label-propagation-exclude="]);
     // One flag of comma-separated prefixes: a prefix holding a comma would be two.
-    expect(() => render({ valuesFiles: [valuesFile(["a,b"])] })).toThrow(/labelPropagationExclude/);
+    expect(() => excluding(["a,b"])).toThrow(/labelPropagationExclude/);
   });
 
   test("the controller pod is restricted: non-root, read-only root, no capabilities, RuntimeDefault seccomp", () => {
@@ -184,6 +186,30 @@ describe("the before-uninstall hook", () => {
 });
 
 describe("chart options", () => {
+  test("commonLabels go on every object the chart makes and on its pods; a key the chart sets is refused, naming it", () => {
+    const everything = {
+      commonLabels: { team: "platform", "example.com/cost-center": "42" },
+      metrics: {
+        serviceMonitor: { enabled: true },
+        podMonitor: { enabled: true },
+        prometheusRule: { enabled: true },
+        grafanaDashboard: { enabled: true },
+      },
+      networkPolicy: { enabled: true },
+    };
+    const rendered = render({ valuesFiles: [valuesFile(everything)] });
+    const podTemplates = rendered.flatMap((o) => {
+      const template = (o as { spec?: { template?: { metadata?: { labels?: Record<string, string> } } } }).spec?.template;
+      return template ? [template] : [];
+    });
+    expect(rendered.length).toBeGreaterThan(16);
+    expect(podTemplates).toHaveLength(2); // the controller's and the uninstall hook's
+    for (const labels of [...rendered.map((o) => o.metadata.labels), ...podTemplates.map((t) => t.metadata?.labels)])
+      expect(labels).toMatchObject({ team: "platform", "example.com/cost-center": "42" });
+    const refused = renderError({ "commonLabels.app\\.kubernetes\\.io/name": "mine" });
+    expect(refused).toContain('commonLabels: "app.kubernetes.io/name" is a key the chart sets itself');
+  });
+
   test("url mode calls the host and port directly, and the certificate is valid for that IP", () => {
     const objects = render({ set: { "webhooks.mode": "url", "webhooks.url.port": 31443 } });
     for (const webhook of allWebhooks(objects)) {
