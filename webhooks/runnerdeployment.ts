@@ -156,7 +156,7 @@ function checkTemplateLabels(
     const used = built.metadata?.labels?.[key];
     if (used !== value)
       verdict.warnings.push(
-        `spec.${field}.metadata.labels["${key}"]: "${value}" is not used: forgejo-arc sets this label on its pods itself, to "${used}" (it selects them by it); use a key of your own`,
+        `spec.${field}.metadata.labels["${key}"]: "${value}" is not used: forgejo-arc sets this label on its pods itself, to "${used}"; use a key of your own`,
       );
   }
 }
