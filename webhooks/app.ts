@@ -1,6 +1,7 @@
 // The admission webhook HTTP app: routes, envelope checks, metrics. No TLS and no listen here;
 // serve.ts puts it behind HTTPS. Tests drive it with supertest.
 import { isDeepStrictEqual } from "node:util";
+import { propagatedLabels } from "../src/api/propagated-labels.ts";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { Counter, Histogram, Registry } from "prom-client";
 import type { Logger } from "../src/observability/log.ts";
@@ -34,16 +35,20 @@ export const WEBHOOK_PATHS = {
 } as const;
 
 /**
- * An UPDATE that leaves the spec as it was admitted (labels, annotations, finalizers — the garbage
- * collector's and other tools' too) is allowed without the rules: they may have changed since, or
- * the namespace (a policy, a quota, its deletion, which fails every dry-run), and refusing would
- * keep a finalizer on an object being deleted, and its namespace Terminating, for ever.
+ * An UPDATE that changes nothing made from the object — the same spec, the same labels passed on to
+ * what is made for it (annotations, finalizers, other labels: the garbage collector's and other
+ * tools' writes) — is allowed without the rules: they may have changed since, or the namespace (a
+ * policy, a quota, its deletion, which fails every dry-run), and refusing would keep a finalizer on
+ * an object being deleted, and its namespace Terminating, for ever. A change of the labels passed
+ * on is checked like a change of the spec (a policy may require them on Jobs and Deployments),
+ * except on an object being deleted.
  */
-function keepsSpec(request: AdmissionRequest): boolean {
-  const spec = (object: unknown) => (object as { spec?: unknown } | undefined)?.spec;
-  return (
-    request.operation === "UPDATE" && spec(request.object) !== undefined && isDeepStrictEqual(spec(request.object), spec(request.oldObject))
-  );
+function changesNothingMade(request: AdmissionRequest, labelPropagationExclude: readonly string[]): boolean {
+  type Fields = { spec?: unknown; metadata?: { labels?: Record<string, string>; deletionTimestamp?: string } } | undefined;
+  const [after, before] = [request.object as Fields, request.oldObject as Fields];
+  if (request.operation !== "UPDATE" || after?.spec === undefined || !isDeepStrictEqual(after.spec, before?.spec)) return false;
+  const passedOn = (fields: Fields) => propagatedLabels(fields?.metadata?.labels, labelPropagationExclude);
+  return after.metadata?.deletionTimestamp !== undefined || isDeepStrictEqual(passedOn(after), passedOn(before));
 }
 
 function namespaceOf(request: AdmissionRequest): string {
@@ -96,7 +101,7 @@ export function createApp(deps: WebhookDeps): express.Express {
         finish(400, { error: `invalid AdmissionReview: ${request}` }, "bad_request");
         return;
       }
-      if (request.operation === "DELETE" || keepsSpec(request)) {
+      if (request.operation === "DELETE" || changesNothingMade(request, deps.podOptions.listener.labelPropagationExclude)) {
         finish(200, review({ uid: request.uid, allowed: true }), "allowed");
         return;
       }

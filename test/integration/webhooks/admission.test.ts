@@ -282,6 +282,21 @@ describe("admission webhooks called by the real API server", () => {
       );
       const admitted = { ...templatesLabelled, metadata: { ...templatesLabelled.metadata, labels: { team: "a" } } };
       await expect(objects.create("runnerdeployments", ns, admitted)).resolves.toBeDefined();
+      // Removing the label later is checked like a spec change; an annotation is not checked.
+      const patch = (metadata: object) =>
+        objects.api.patchNamespacedCustomObject(
+          {
+            group: "forgejo.actions.io",
+            version: "v1alpha1",
+            namespace: ns,
+            plural: "runnerdeployments",
+            name: "labelled",
+            body: { metadata },
+          },
+          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        );
+      await expect(patch({ labels: { team: null } })).rejects.toThrow(/Jobs and Deployments must carry a team label/);
+      await expect(patch({ annotations: { note: "checked" } })).resolves.toBeDefined();
     } finally {
       await admission.deleteValidatingAdmissionPolicyBinding({ name });
       await admission.deleteValidatingAdmissionPolicy({ name });

@@ -38,6 +38,23 @@ describe("admission envelope", () => {
     expect((await request(testApp({ dryRun })).post(path).send(changed)).body.response.allowed).toBe(false);
   });
 
+  it("checks a RunnerDeployment UPDATE that changes only labels it passes on, like a spec change, unless it is being deleted", async () => {
+    const dryRun = jest.fn(async () => ({ refusal: "jobs.batch is forbidden: Jobs must carry a team label", warnings: [] }));
+    const old = rd({ metadata: { labels: { team: "a", "argocd.argoproj.io/instance": "ci" } } });
+    const relabelled = (labels: Record<string, string>, deletionTimestamp?: string) =>
+      review({ operation: "UPDATE", object: { ...old, metadata: { ...old.metadata, labels, deletionTimestamp } }, oldObject: old });
+    const allowed = async (body: ReturnType<typeof review>) =>
+      (await request(testApp({ dryRun })).post(WEBHOOK_PATHS.validateRunnerDeployments).send(body)).body.response.allowed;
+    // A label passed on removed: the runner Jobs and the listener's objects would lose it.
+    expect(await allowed(relabelled({ "argocd.argoproj.io/instance": "ci" }))).toBe(false);
+    expect(dryRun).toHaveBeenCalled();
+    dryRun.mockClear();
+    // Only a label that is not passed on changed, or the object is being deleted: not checked.
+    expect(await allowed(relabelled({ team: "a", "argocd.argoproj.io/instance": "other" }))).toBe(true);
+    expect(await allowed(relabelled({}, "2026-11-30T00:00:00Z"))).toBe(true);
+    expect(dryRun).not.toHaveBeenCalled();
+  });
+
   it.each(paths)("%s refuses an empty body with 400", async (path) => {
     const res = await request(testApp()).post(path).set("Content-Type", "application/json");
     expect(res.status).toBe(400);
