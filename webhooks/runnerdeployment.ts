@@ -161,6 +161,15 @@ function checkTemplateLabels(
   }
 }
 
+/** spec.runnerImage is the runner container's image, unless the runnerTemplate's runner container names another, which wins. */
+function checkRunnerImage(runnerImage: string | undefined, built: V1PodTemplateSpec, verdict: Verdict): void {
+  const used = built.spec?.containers.find((c) => c.name === RUNNER_CONTAINER)?.image;
+  if (runnerImage !== undefined && used !== runnerImage)
+    verdict.warnings.push(
+      `spec.runnerImage: "${runnerImage}" is not used: the runner container of spec.runnerTemplate names the image "${used}", which wins; set the image in one place`,
+    );
+}
+
 /**
  * Volumes merge by name and mounts by path, so a template's volume named like the runner's
  * credentials volume, or a mount at its path, would replace the runner token the runner reads.
@@ -266,6 +275,7 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
     const made = objectsMadeFor(rd, namespace, rules.podOptions);
     checkTemplateLabels("runnerTemplate", spec.runnerTemplate, made.runnerJob.spec!.template, verdict);
     checkTemplateLabels("listenerTemplate", spec.listenerTemplate, made.listenerDeployment.spec!.template, verdict);
+    checkRunnerImage(spec.runnerImage, made.runnerJob.spec!.template, verdict);
     if (rules.dryRun) await dryRunObjects(made, namespace, { dryRun: rules.dryRun, withinMs: rules.dryRunWithinMs }, verdict);
   }
   return verdict;

@@ -70,7 +70,7 @@ export interface RunnerDeploymentSpec {
    */
   minRunners?: number;
   /**
-   * Image of the runner container (forgejo-runner >= 12.8). Absent: the operator's default runner image.
+   * Image of the runner container (forgejo-runner >= 12.8). Absent: the operator's default runner image. An image set on the runner container of runnerTemplate wins over this one (the webhook warns).
    */
   runnerImage?: string;
   /**

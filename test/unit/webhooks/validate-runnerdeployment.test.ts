@@ -335,6 +335,22 @@ describe("validating webhook for RunnerDeployment", () => {
     ]);
   });
 
+  it("warns when spec.runnerImage is not used because the runnerTemplate's runner container names another image", async () => {
+    const runnerTemplate = (image: string) => ({ spec: { containers: [{ name: "runner", image }] } });
+    const warned = await validate(
+      rd({ spec: { labels: "x:host", runnerImage: "example/runner:1", runnerTemplate: runnerTemplate("example/runner:2") } }),
+    );
+    expect(warned.allowed).toBe(true);
+    expect(warned.warnings).toEqual([
+      'spec.runnerImage: "example/runner:1" is not used: the runner container of spec.runnerTemplate names the image "example/runner:2", which wins; set the image in one place',
+    ]);
+    const same = await validate(
+      rd({ spec: { labels: "x:host", runnerImage: "example/runner:1", runnerTemplate: runnerTemplate("example/runner:1") } }),
+    );
+    expect(same).not.toHaveProperty("warnings");
+    expect(await validate(rd({ spec: { labels: "x:host", runnerImage: "example/runner:1" } }))).not.toHaveProperty("warnings");
+  });
+
   describe("dry-run of the objects the RunnerDeployment makes", () => {
     const ADMITTED = { warnings: [] };
     /** What was sent to the dry-run, by kind: Pods by their first container's name ("runner", "listener"). */
