@@ -152,11 +152,11 @@ function checkTemplateLabels(
   built: V1PodTemplateSpec,
   verdict: Verdict,
 ): void {
+  // The value is not named: some (a job's id, its ActRunner's name) differ from pod to pod.
   for (const [key, value] of Object.entries(template?.metadata?.labels ?? {})) {
-    const used = built.metadata?.labels?.[key];
-    if (used !== value)
+    if (built.metadata?.labels?.[key] !== value)
       verdict.warnings.push(
-        `spec.${field}.metadata.labels["${key}"]: "${value}" is not used: forgejo-arc sets this label on its pods itself, to "${used}"; use a key of your own`,
+        `spec.${field}.metadata.labels["${key}"]: "${value}" is not used: forgejo-arc sets this label on its pods itself; use a key of your own`,
       );
   }
 }

@@ -330,8 +330,8 @@ describe("validating webhook for RunnerDeployment", () => {
     );
     expect(response.allowed).toBe(true);
     expect(response.warnings).toEqual([
-      'spec.runnerTemplate.metadata.labels["app.kubernetes.io/name"]: "ci" is not used: forgejo-arc sets this label on its pods itself, to "forgejo-arc"; use a key of your own',
-      'spec.listenerTemplate.metadata.labels["forgejo.actions.io/runner-deployment"]: "other" is not used: forgejo-arc sets this label on its pods itself, to "builders"; use a key of your own',
+      'spec.runnerTemplate.metadata.labels["app.kubernetes.io/name"]: "ci" is not used: forgejo-arc sets this label on its pods itself; use a key of your own',
+      'spec.listenerTemplate.metadata.labels["forgejo.actions.io/runner-deployment"]: "other" is not used: forgejo-arc sets this label on its pods itself; use a key of your own',
     ]);
   });
 
