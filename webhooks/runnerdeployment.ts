@@ -57,15 +57,16 @@ export function defaultRunnerDeployment(rd: RunnerDeployment, namespace: string)
 }
 
 /**
- * The defaulting webhook's answer. It refuses already what the cheap checks (all but the Pod
- * dry-run) refuse: the API server checks the CRD schema and CEL rules between the mutating and
- * the validating phase, and only the first phase that fails answers — without this, a bad
- * pollInterval would get CEL's terse message instead of ours, and one problem at a time.
+ * The defaulting webhook's answer. It refuses already what the cheap checks (checkRules: all but
+ * those on the objects built from it and their dry-run) refuse: the API server checks the CRD
+ * schema and CEL rules between the mutating and the validating phase, and only the first phase
+ * that fails answers — without this, a bad pollInterval would get CEL's terse message instead of
+ * ours, and one problem at a time.
  * Warnings are left to the validating webhook so that they are not shown twice.
  */
 export async function defaultingVerdict(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules): Promise<Verdict> {
   const defaulted = defaultRunnerDeployment(rd, namespace);
-  const { denials } = await validateRunnerDeployment(defaulted, namespace, { ...rules, dryRun: undefined });
+  const { denials } = checkRules(defaulted, namespace, rules);
   if (denials.length > 0) return { denials, warnings: [] };
   return { denials: [], warnings: [], patch: addOnlyPatch(rd, defaulted) };
 }
@@ -220,7 +221,8 @@ function checkListenerEnv(template: PodTemplate | undefined, verdict: Verdict): 
     verdict.denials.push(`spec.listenerTemplate.spec.containers[${index}].env: ${problem}; the listener would not start`);
 }
 
-export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules): Promise<Verdict> {
+/** The rules on the object itself: all but those on the objects built from it (checkMadeObjects). */
+function checkRules(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules): Verdict {
   const verdict: Verdict = { denials: rules.schema.problems("RunnerDeployment", rd), warnings: [] };
   const spec = rd.spec as RunnerDeploymentSpec | undefined;
   if (typeof spec !== "object" || spec === null) return verdict;
@@ -271,13 +273,19 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   checkTemplate("listenerTemplate", spec.listenerTemplate, LISTENER_CONTAINER, "Always", verdict);
   checkRunnerCredentials(spec.runnerTemplate, verdict);
   checkListenerEnv(spec.listenerTemplate, verdict);
-  if (verdict.denials.length === 0) {
-    const made = objectsMadeFor(rd, namespace, rules.podOptions);
-    checkTemplateLabels("runnerTemplate", spec.runnerTemplate, made.runnerJob.spec!.template, verdict);
-    checkTemplateLabels("listenerTemplate", spec.listenerTemplate, made.listenerDeployment.spec!.template, verdict);
-    checkRunnerImage(spec.runnerImage, made.runnerJob.spec!.template, verdict);
-    if (rules.dryRun) await dryRunObjects(made, namespace, { dryRun: rules.dryRun, withinMs: rules.dryRunWithinMs }, verdict);
-  }
+  return verdict;
+}
+
+export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules): Promise<Verdict> {
+  const verdict = checkRules(rd, namespace, rules);
+  if (verdict.denials.length > 0) return verdict;
+  // The objects the controller would make, built only for a RunnerDeployment the rules above admit.
+  const spec = rd.spec;
+  const made = objectsMadeFor(rd, namespace, rules.podOptions);
+  checkTemplateLabels("runnerTemplate", spec.runnerTemplate, made.runnerJob.spec!.template, verdict);
+  checkTemplateLabels("listenerTemplate", spec.listenerTemplate, made.listenerDeployment.spec!.template, verdict);
+  checkRunnerImage(spec.runnerImage, made.runnerJob.spec!.template, verdict);
+  if (rules.dryRun) await dryRunObjects(made, namespace, { dryRun: rules.dryRun, withinMs: rules.dryRunWithinMs }, verdict);
   return verdict;
 }
 
