@@ -1,21 +1,28 @@
-// The webhook's server-side dry-run of what the controller makes for a RunnerDeployment: the runner
-// Job and its Pod, the listener Deployment and its Pod, built by the controller's own functions and
-// sent to the API server (src/k8s/dry-run.ts), whose verdict becomes denials and warnings.
-import type { V1Deployment, V1Job, V1Pod, V1PodTemplateSpec } from "@kubernetes/client-node";
-import { API_GROUP_VERSION } from "../src/api/schemas.ts";
+// The webhook's server-side dry-run of what forgejo-arc makes for a RunnerDeployment: for each job
+// an ActRunner (by the listener), a runner Secret, a runner Job and its Pod; the listener's
+// ServiceAccount, Role, Deployment and its Pod. Built by the listener's and the controller's own
+// functions and sent to the API server (src/k8s/dry-run.ts), whose verdict becomes denials and warnings.
+import type { V1Deployment, V1Job, V1Pod, V1PodTemplateSpec, V1Role, V1Secret, V1ServiceAccount } from "@kubernetes/client-node";
 import { formatDuration, parseDuration } from "../src/api/duration.ts";
-import { actRunnerLabels, actRunnerName, actRunnerSpec } from "../src/listener/plan.ts";
-import { listenerResources, type ListenerOptions } from "../src/controller/listener-resources.ts";
-import { runnerJob, type RunnerJobOptions } from "../src/controller/runner-job.ts";
+import { actRunnerName, newActRunner } from "../src/listener/plan.ts";
+import { listenerResources, type ListenerOptions, type ListenerResources } from "../src/controller/listener-resources.ts";
+import { runnerJob, runnerSecret, type RunnerJobOptions } from "../src/controller/runner-job.ts";
 import type { ActRunner, ForgejoJob, RunnerDeployment } from "../src/generated/api.ts";
 import type { Verdict } from "./admission.ts";
 
 /**
- * An object the controller makes, to be sent to the API server as the controller sends it but not
- * stored (a server-side dry-run): Pods and Jobs are created, the listener Deployment is applied.
+ * An object forgejo-arc makes, to be sent to the API server as it is sent at run time but not
+ * stored (a server-side dry-run): what is made for each job (Pod, Job, Secret, ActRunner) is
+ * created, the listener's objects (Deployment, ServiceAccount, Role) are applied.
  */
 export type DryRunRequest = { namespace: string } & (
-  { kind: "Pod"; object: V1Pod } | { kind: "Job"; object: V1Job } | { kind: "Deployment"; object: V1Deployment }
+  | { kind: "Pod"; object: V1Pod }
+  | { kind: "Job"; object: V1Job }
+  | { kind: "Secret"; object: V1Secret }
+  | { kind: "ActRunner"; object: ActRunner }
+  | { kind: "Deployment"; object: V1Deployment }
+  | { kind: "ServiceAccount"; object: V1ServiceAccount }
+  | { kind: "Role"; object: V1Role }
 );
 
 /** The API server's verdict on an object (src/k8s/dry-run.ts): its refusal, or the warnings it admits it with. */
@@ -52,22 +59,26 @@ export function answerWithinMs(timeout: unknown): number {
   return ms === undefined ? DEFAULT_ANSWER_WITHIN_MS : Math.max(ANSWER_MARGIN_MS, ms - ANSWER_MARGIN_MS);
 }
 
-type Role = "runner" | "listener";
-
-/** The objects the controller makes for a RunnerDeployment (objectsMadeFor). */
+/** The objects forgejo-arc makes for a RunnerDeployment (objectsMadeFor). */
 export interface MadeObjects {
   /** The RunnerDeployment's name ("dry-run" while it has none). */
   name: string;
-  /** A runner Job as made for each job, with a generated name (a new one for every job, whatever Jobs exist). */
+  /**
+   * What is made for each job, with generated names (new ones for every job, whatever objects
+   * exist): the ActRunner the listener creates, and the runner Secret and Job the controller does.
+   */
+  actRunner: ActRunner;
+  runnerSecret: V1Secret;
   runnerJob: V1Job;
-  listenerDeployment: V1Deployment;
+  /** The listener's objects, by the names they have. */
+  listener: ListenerResources;
 }
 
 /**
- * The objects the controller makes for this RunnerDeployment, built by its own functions: for each
- * job a runner Job (through the ActRunner the listener would create), and the listener Deployment —
- * restricted defaults, the Docker sidecar of docker labels, the labels passed on and the templates
- * merged, as they will be created.
+ * The objects forgejo-arc makes for this RunnerDeployment, built by the listener's and the
+ * controller's own functions: for each job an ActRunner, its runner Secret (stand-in credentials)
+ * and runner Job, and the listener's objects — restricted defaults, the Docker sidecar of docker
+ * labels, the labels passed on and the templates merged, as they will be created.
  */
 export function objectsMadeFor(rd: RunnerDeployment, namespace: string, options: PodOptions): MadeObjects {
   const name = rd.metadata?.name || "dry-run";
@@ -84,34 +95,72 @@ export function objectsMadeFor(rd: RunnerDeployment, namespace: string, options:
     task_id: 0,
     status: "waiting",
   };
-  const actRunner: ActRunner = {
-    apiVersion: API_GROUP_VERSION,
-    kind: "ActRunner",
-    metadata: {
-      name: actRunnerName(name, job.id, 1),
-      namespace,
-      uid: DRY_RUN_UID,
-      labels: actRunnerLabels(created, job, options.listener.labelPropagationExclude),
-    },
-    spec: actRunnerSpec(created, job, { forgejoServer: rd.spec.forgejoServer, labels: rd.spec.labels, namespace }),
+  const actRunner = newActRunner(created, job, actRunnerName(name, job.id, 1), {
+    forgejoServer: rd.spec.forgejoServer,
+    labels: rd.spec.labels,
+    namespace,
+    labelPropagationExclude: options.listener.labelPropagationExclude,
+  });
+  actRunner.metadata!.uid = DRY_RUN_UID;
+  const credentials = { id: 1, uuid: DRY_RUN_UID, token: "dry-run" };
+  return {
+    name,
+    actRunner: generatedName(actRunner, `${name}-`),
+    runnerSecret: generatedName(runnerSecret(actRunner, credentials, options.job), `${name}-runner-`),
+    runnerJob: generatedName(runnerJob(actRunner, credentials.uuid, options.job), `${name}-runner-`),
+    listener: listenerResources(created, options.listener),
   };
-  const runnerJobObject = runnerJob(actRunner, DRY_RUN_UID, options.job);
-  delete runnerJobObject.metadata!.name;
-  runnerJobObject.metadata!.generateName = `${name}-runner-`.slice(0, 58);
-  return { name, runnerJob: runnerJobObject, listenerDeployment: listenerResources(created, options.listener).deployment };
 }
 
-/** The objects to dry-run: the runner Job and the listener Deployment, and the Pods of each. */
-function objectsToDryRun(made: MadeObjects, namespace: string): { role: Role; request: DryRunRequest }[] {
-  const listenerPod = structuredClone(made.listenerDeployment.spec!.template);
+/** The object with a name the API server generates from `prefix` instead of its own. */
+function generatedName<T extends { metadata?: { name?: string; generateName?: string } }>(object: T, prefix: string): T {
+  const { name: _name, ...metadata } = object.metadata!;
+  return { ...object, metadata: { ...metadata, generateName: prefix.slice(0, 58) } };
+}
+
+/** One object to dry-run: what it is called in answers, and what of the RunnerDeployment it is made from. */
+interface ToDryRun {
+  request: DryRunRequest;
+  /** "the runner Job made for each job (from …)". */
+  phrase: string;
+  /** The field its verdicts are reported under. */
+  field: string;
+}
+
+const RUNNER_BUILT_FROM = "made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate)";
+
+/** The objects to dry-run: what is made for each job, and the listener's objects but its RoleBinding (see docs/webhooks.md). */
+function objectsToDryRun(made: MadeObjects, namespace: string): ToDryRun[] {
+  const { deployment, serviceAccount, role } = made.listener;
+  const listenerPod = structuredClone(deployment.spec!.template);
   // The controller creates the listener's ServiceAccount with its Deployment; until then the
   // namespace's default one stands in (the API server refuses a Pod whose ServiceAccount is missing).
-  if (listenerPod.spec!.serviceAccountName === made.listenerDeployment.metadata!.name) delete listenerPod.spec!.serviceAccountName;
+  if (listenerPod.spec!.serviceAccountName === deployment.metadata!.name) delete listenerPod.spec!.serviceAccountName;
+  const runner = "spec.runnerTemplate";
+  const listener = "spec.listenerTemplate";
+  // What is not built from a template is built from the RunnerDeployment's metadata (its name and labels).
+  const metadata = "metadata";
   return [
-    { role: "runner", request: { namespace, kind: "Pod", object: asPod(made.name, "runner", made.runnerJob.spec!.template) } },
-    { role: "runner", request: { namespace, kind: "Job", object: made.runnerJob } },
-    { role: "listener", request: { namespace, kind: "Pod", object: asPod(made.name, "listener", listenerPod) } },
-    { role: "listener", request: { namespace, kind: "Deployment", object: made.listenerDeployment } },
+    {
+      field: runner,
+      phrase: `the runner Pod ${RUNNER_BUILT_FROM}`,
+      request: { namespace, kind: "Pod", object: asPod(made.name, "runner", made.runnerJob.spec!.template) },
+    },
+    { field: runner, phrase: `the runner Job ${RUNNER_BUILT_FROM}`, request: { namespace, kind: "Job", object: made.runnerJob } },
+    { field: metadata, phrase: "the runner Secret made for each job", request: { namespace, kind: "Secret", object: made.runnerSecret } },
+    { field: metadata, phrase: "the ActRunner made for each job", request: { namespace, kind: "ActRunner", object: made.actRunner } },
+    {
+      field: listener,
+      phrase: "the listener Pod (from spec.listenerTemplate)",
+      request: { namespace, kind: "Pod", object: asPod(made.name, "listener", listenerPod) },
+    },
+    {
+      field: listener,
+      phrase: "the listener Deployment (from spec.listenerTemplate)",
+      request: { namespace, kind: "Deployment", object: deployment },
+    },
+    { field: metadata, phrase: "the listener ServiceAccount", request: { namespace, kind: "ServiceAccount", object: serviceAccount } },
+    { field: metadata, phrase: "the listener Role", request: { namespace, kind: "Role", object: role } },
   ];
 }
 
@@ -122,16 +171,6 @@ function asPod(rdName: string, role: string, template: V1PodTemplateSpec): V1Pod
     metadata: { ...template.metadata, generateName: `${rdName}-${role}-`.slice(0, 58) },
     spec: template.spec!,
   };
-}
-
-const BUILT_FROM = {
-  runner: "made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate)",
-  listener: "(from spec.listenerTemplate)",
-} as const;
-
-/** "the runner Job made for each job (from …)", "the listener Pod (from …)". */
-function objectPhrase(role: Role, request: DryRunRequest): string {
-  return `the ${role} ${request.kind} ${BUILT_FROM[role]}`;
 }
 
 /**
@@ -161,23 +200,28 @@ const PASSING_REFUSALS: { pattern: RegExp; why: (object: string) => string }[] =
 export async function dryRunObjects(made: MadeObjects, namespace: string, rules: DryRunRules, verdict: Verdict): Promise<void> {
   const requests = objectsToDryRun(made, namespace);
   const answers = await answersWithin(requests, namespace, rules);
-  for (const [i, { role, request }] of requests.entries()) {
+  for (const [i, { request, phrase, field }] of requests.entries()) {
     const { refusal, warnings } = answers[i]!;
-    const field = `spec.${role}Template`;
-    const object = objectPhrase(role, request);
     if (request.kind === "Pod")
-      for (const warning of warnings) verdict.warnings.push(`${field}: the API server warns about ${object}: ${warning}`);
+      for (const warning of warnings) verdict.warnings.push(`${field}: the API server warns about ${phrase}: ${warning}`);
     if (!refusal) continue;
     const passing = PASSING_REFUSALS.find(({ pattern }) => pattern.test(refusal));
-    if (passing) verdict.warnings.push(`${field}: ${passing.why(object)}: ${refusal}`);
-    else {
-      // A policy on a Job's or a Deployment's own labels is met on the RunnerDeployment, which passes its labels on.
-      const labelsFrom =
-        request.kind === "Pod"
-          ? ""
-          : ` (the ${request.kind} carries the RunnerDeployment's metadata.labels, its pod those of ${field}.metadata.labels)`;
-      verdict.denials.push(`${field}: the API server would refuse ${object}: ${refusal}${labelsFrom}`);
-    }
+    if (passing) verdict.warnings.push(`${field}: ${passing.why(phrase)}: ${refusal}`);
+    else verdict.denials.push(`${field}: the API server would refuse ${phrase}: ${refusal}${labelsFrom(request.kind)}`);
+  }
+}
+
+/** Where a refused object's labels come from: a policy on them is met by labelling the RunnerDeployment, which passes its labels on. */
+function labelsFrom(kind: DryRunRequest["kind"]): string {
+  switch (kind) {
+    case "Pod":
+      return "";
+    case "Job":
+      return " (the Job carries the RunnerDeployment's metadata.labels, its pod those of spec.runnerTemplate.metadata.labels)";
+    case "Deployment":
+      return " (the Deployment carries the RunnerDeployment's metadata.labels, its pod those of spec.listenerTemplate.metadata.labels)";
+    default:
+      return ` (the ${kind} carries the RunnerDeployment's metadata.labels)`;
   }
 }
 
@@ -186,18 +230,14 @@ export async function dryRunObjects(made: MadeObjects, namespace: string, rules:
  * on every admission webhook that intercepts those objects in the namespace, and one that is slow
  * or unreachable would otherwise make the API server give up on this webhook without a word of why.
  */
-async function answersWithin(
-  requests: { role: Role; request: DryRunRequest }[],
-  namespace: string,
-  rules: DryRunRules,
-): Promise<Awaited<ReturnType<DryRun>>[]> {
+async function answersWithin(requests: ToDryRun[], namespace: string, rules: DryRunRules): Promise<Awaited<ReturnType<DryRun>>[]> {
   const withinMs = rules.withinMs ?? DEFAULT_ANSWER_WITHIN_MS;
   const unanswered = new Set(requests.keys());
   const answers = Promise.all(requests.map(({ request }, i) => rules.dryRun(request).finally(() => unanswered.delete(i))));
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const objects = [...unanswered].map((i) => objectPhrase(requests[i]!.role, requests[i]!.request));
+      const objects = [...unanswered].map((i) => requests[i]!.phrase);
       const kinds = [...new Set([...unanswered].map((i) => `${requests[i]!.request.kind}s`))].join(", ");
       reject(
         new Error(

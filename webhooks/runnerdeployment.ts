@@ -283,7 +283,7 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   const spec = rd.spec;
   const made = objectsMadeFor(rd, namespace, rules.podOptions);
   checkTemplateLabels("runnerTemplate", spec.runnerTemplate, made.runnerJob.spec!.template, verdict);
-  checkTemplateLabels("listenerTemplate", spec.listenerTemplate, made.listenerDeployment.spec!.template, verdict);
+  checkTemplateLabels("listenerTemplate", spec.listenerTemplate, made.listener.deployment.spec!.template, verdict);
   checkRunnerImage(spec.runnerImage, made.runnerJob.spec!.template, verdict);
   if (rules.dryRun) await dryRunObjects(made, namespace, { dryRun: rules.dryRun, withinMs: rules.dryRunWithinMs }, verdict);
   return verdict;

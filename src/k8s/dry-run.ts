@@ -1,6 +1,16 @@
 // Sends an object to the API server as the controller would, without storing it (server-side
 // dry-run): every admission step answers — validation, Pod Security, quotas, webhooks, policies.
-import { AppsV1Api, BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  RbacAuthorizationV1Api,
+  setHeaderOptions,
+  type KubeConfig,
+} from "@kubernetes/client-node";
+import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { FIELD_MANAGER } from "../api/well-known.ts";
 import type { DryRun, DryRunRequest } from "../../webhooks/dry-run.ts";
 import { apiErrorCode, apiErrorMessage } from "./client.ts";
@@ -14,26 +24,44 @@ export function dryRun(kc: KubeConfig): DryRun {
   const core = kc.makeApiClient(CoreV1Api);
   const batch = kc.makeApiClient(BatchV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
-  // Pods and Jobs are created anew for every job; the listener Deployment is applied (created or
-  // updated) with the controller's field manager, as the controller does.
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const applyOptions = setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply);
+  const applied = { dryRun: "All", fieldManager: FIELD_MANAGER, force: true };
+  // What is made for each job is created anew every time; the listener's objects are applied
+  // (created or updated) with the controller's field manager, as the controller does.
   const send = (request: DryRunRequest): Promise<{ headers: Record<string, string> }> => {
     const { namespace } = request;
+    const created = { namespace, dryRun: "All" };
     switch (request.kind) {
       case "Pod":
-        return core.createNamespacedPodWithHttpInfo({ namespace, body: request.object, dryRun: "All" });
+        return core.createNamespacedPodWithHttpInfo({ ...created, body: request.object });
       case "Job":
-        return batch.createNamespacedJobWithHttpInfo({ namespace, body: request.object, dryRun: "All" });
+        return batch.createNamespacedJobWithHttpInfo({ ...created, body: request.object });
+      case "Secret":
+        return core.createNamespacedSecretWithHttpInfo({ ...created, body: request.object });
+      case "ActRunner":
+        return custom.createNamespacedCustomObjectWithHttpInfo({
+          ...created,
+          group: API_GROUP,
+          version: API_VERSION,
+          plural: "actrunners",
+          body: request.object,
+        });
       case "Deployment":
         return apps.patchNamespacedDeploymentWithHttpInfo(
-          {
-            name: request.object.metadata!.name!,
-            namespace,
-            body: request.object,
-            dryRun: "All",
-            fieldManager: FIELD_MANAGER,
-            force: true,
-          },
-          setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply),
+          { ...applied, name: request.object.metadata!.name!, namespace, body: request.object },
+          applyOptions,
+        );
+      case "ServiceAccount":
+        return core.patchNamespacedServiceAccountWithHttpInfo(
+          { ...applied, name: request.object.metadata!.name!, namespace, body: request.object },
+          applyOptions,
+        );
+      case "Role":
+        return rbac.patchNamespacedRoleWithHttpInfo(
+          { ...applied, name: request.object.metadata!.name!, namespace, body: request.object },
+          applyOptions,
         );
     }
   };

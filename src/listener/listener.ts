@@ -12,7 +12,7 @@ import {
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { labelNamesQuery } from "../api/labels.ts";
 import { API_GROUP, API_GROUP_VERSION, API_VERSION } from "../api/schemas.ts";
-import { FINALIZER, LABELS } from "../api/well-known.ts";
+import { LABELS } from "../api/well-known.ts";
 import { ForgejoClient } from "../forgejo/client.ts";
 import { ForgejoError } from "../forgejo/errors.ts";
 import type { ActRunner, ForgejoJob, RunnerDeployment } from "../generated/api.ts";
@@ -21,7 +21,7 @@ import { Informer } from "../k8s/informer.ts";
 import type { Logger } from "../observability/log.ts";
 import { forgejoCallMetrics } from "../observability/metrics.ts";
 import type { ListenerConfig } from "./config.ts";
-import { RUNNER_TRIES, actRunnerLabels, actRunnerSpec, planPoll } from "./plan.ts";
+import { RUNNER_TRIES, newActRunner, planPoll } from "./plan.ts";
 
 export interface ListenerDeps {
   kc: KubeConfig;
@@ -269,26 +269,12 @@ export class Listener {
         `job ${job.id} has no handle; Forgejo ${MINIMUM_FORGEJO_MAJOR} or newer is needed to bind a runner to one job`,
       );
     }
-    const spec = actRunnerSpec(rd, job, {
+    const body = newActRunner(rd, job, name, {
       forgejoServer: this.config.forgejoServer,
       labels: this.config.labels.map((l) => l.raw).join(","),
       namespace: this.config.namespace,
+      labelPropagationExclude: this.config.labelPropagationExclude,
     });
-    const body: ActRunner = {
-      apiVersion: API_GROUP_VERSION,
-      kind: "ActRunner",
-      metadata: {
-        name,
-        namespace: this.config.namespace,
-        labels: actRunnerLabels(rd, job, this.config.labelPropagationExclude),
-        // Set here so the controller need not add it (one write fewer per job); it adds it to ActRunners made otherwise.
-        finalizers: [FINALIZER],
-        ownerReferences: [
-          { apiVersion: API_GROUP_VERSION, kind: "RunnerDeployment", name: rd.metadata!.name!, uid: rd.metadata!.uid!, controller: true },
-        ],
-      },
-      spec,
-    };
     try {
       await this.api.createNamespacedCustomObject({ ...RESOURCE, namespace: this.config.namespace, plural: "actrunners", body });
       this.metrics.created.inc();

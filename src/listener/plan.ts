@@ -5,7 +5,8 @@ import type { ActRunner, ActRunnerSpec, ForgejoJob, RunnerDeployment } from "../
 import { scopeFieldsOf } from "../api/names.ts";
 import { fitName } from "../api/naming.ts";
 import { propagatedLabels } from "../api/propagated-labels.ts";
-import { LABELS } from "../api/well-known.ts";
+import { API_GROUP_VERSION } from "../api/schemas.ts";
+import { FINALIZER, LABELS } from "../api/well-known.ts";
 
 /**
  * How many runners a job attempt gets while it waits, one after the other: a runner whose pod failed
@@ -112,16 +113,43 @@ export function actRunnerLabels(rd: RunnerDeployment, job: ForgejoJob, labelProp
   };
 }
 
+/** What a listener runs with, which goes into the ActRunners it makes. */
+export interface ListenerRunsWith {
+  forgejoServer: string;
+  /** Runner labels, comma-separated. */
+  labels: string;
+  namespace: string;
+  labelPropagationExclude: readonly string[];
+}
+
+/**
+ * The ActRunner a listener creates for a waiting job, owned by its RunnerDeployment. The finalizer
+ * is set here so that the controller need not add it (one write fewer per job); the controller adds
+ * it to ActRunners made otherwise.
+ */
+export function newActRunner(rd: RunnerDeployment, job: ForgejoJob, name: string, runsWith: ListenerRunsWith): ActRunner {
+  return {
+    apiVersion: API_GROUP_VERSION,
+    kind: "ActRunner",
+    metadata: {
+      name,
+      namespace: runsWith.namespace,
+      labels: actRunnerLabels(rd, job, runsWith.labelPropagationExclude),
+      finalizers: [FINALIZER],
+      ownerReferences: [
+        { apiVersion: API_GROUP_VERSION, kind: "RunnerDeployment", name: rd.metadata!.name!, uid: rd.metadata!.uid!, controller: true },
+      ],
+    },
+    spec: actRunnerSpec(rd, job, runsWith),
+  };
+}
+
 /**
  * The spec of the ActRunner for a waiting job: the job as Forgejo returned it (long lists cut to the
  * schema's bounds) and its RunnerDeployment's runner settings, with the server, labels and namespace
  * the listener runs with.
  */
-export function actRunnerSpec(
-  rd: RunnerDeployment,
-  job: ForgejoJob,
-  runsWith: { forgejoServer: string; labels: string; namespace: string },
-): ActRunnerSpec {
+function actRunnerSpec(rd: RunnerDeployment, job: ForgejoJob, runsWith: ListenerRunsWith): ActRunnerSpec {
   return {
     forgejoJobID: job.id,
     jobHandle: job.handle,

@@ -184,8 +184,11 @@ describe("admission webhooks called by the real API server", () => {
     });
   });
 
-  it("allows with a warning when a ResourceQuota has no room for the pods now", async () => {
-    await core.createNamespacedResourceQuota({ namespace: ns, body: { metadata: { name: "no-pods" }, spec: { hard: { pods: "0" } } } });
+  it("allows with a warning when a ResourceQuota has no room for the pods or the ActRunners now", async () => {
+    await core.createNamespacedResourceQuota({
+      namespace: ns,
+      body: { metadata: { name: "no-pods" }, spec: { hard: { pods: "0", "count/actrunners.forgejo.actions.io": "0" } } },
+    });
     try {
       const body = inNs(rd({ spec: { labels: "x:host" } }), "quota-full");
       // kubectl, to see the warnings; run apart from this process, which serves the webhooks it calls.
@@ -198,6 +201,7 @@ describe("admission webhooks called by the real API server", () => {
         "Warning: spec.runnerTemplate: no room in the namespace's ResourceQuota for the runner Pod made for each job",
       );
       expect(warnings).toContain("Warning: spec.listenerTemplate: no room in the namespace's ResourceQuota for the listener Pod");
+      expect(warnings).toContain("Warning: metadata: no room in the namespace's ResourceQuota for the ActRunner made for each job now");
     } finally {
       await core.deleteNamespacedResourceQuota({ name: "no-pods", namespace: ns });
     }
@@ -223,7 +227,7 @@ describe("admission webhooks called by the real API server", () => {
     expect(stderr).not.toContain("team");
   });
 
-  it("denies what a policy on Jobs and Deployments refuses of the runner Job and the listener Deployment, not only of their pods; their labels come from the RunnerDeployment", async () => {
+  it("denies what a label policy refuses of every object made for the RunnerDeployment, not only of the pods; their labels come from the RunnerDeployment", async () => {
     const admission = kc.makeApiClient(AdmissionregistrationV1Api);
     const name = `${ns}-team-label`;
     await admission.createValidatingAdmissionPolicy({
@@ -235,16 +239,20 @@ describe("admission webhooks called by the real API server", () => {
             resourceRules: [
               { apiGroups: ["batch"], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["jobs"] },
               { apiGroups: ["apps"], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["deployments"] },
+              { apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["secrets", "serviceaccounts"] },
+              { apiGroups: ["rbac.authorization.k8s.io"], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["roles"] },
+              { apiGroups: ["forgejo.actions.io"], apiVersions: ["v1alpha1"], operations: ["CREATE", "UPDATE"], resources: ["actrunners"] },
             ],
           },
           validations: [
             {
-              expression: "has(object.spec.template.metadata.labels) && 'team' in object.spec.template.metadata.labels",
+              expression:
+                "!has(object.spec) || !has(object.spec.template) || has(object.spec.template.metadata.labels) && 'team' in object.spec.template.metadata.labels",
               message: "pod templates must carry a team label",
             },
             {
               expression: "has(object.metadata.labels) && 'team' in object.metadata.labels",
-              message: "Jobs and Deployments must carry a team label",
+              message: "objects must carry a team label",
             },
           ],
         },
@@ -269,6 +277,14 @@ describe("admission webhooks called by the real API server", () => {
       });
       expect(failure).toContain("spec.runnerTemplate: the API server would refuse the runner Job made for each job");
       expect(failure).toContain("spec.listenerTemplate: the API server would refuse the listener Deployment");
+      for (const object of [
+        "the runner Secret made for each job",
+        "the ActRunner made for each job",
+        "the listener ServiceAccount",
+        "the listener Role",
+      ])
+        expect(failure).toContain(`metadata: the API server would refuse ${object}: `);
+      expect(failure).toContain("(the Secret carries the RunnerDeployment's metadata.labels)");
       expect(failure).toContain("pod templates must carry a team label");
       // The policy looks at Jobs and Deployments only: their Pods passed.
       expect(failure).not.toContain("runner Pod");
@@ -276,7 +292,8 @@ describe("admission webhooks called by the real API server", () => {
       const templatesLabelled = inNs(rd({ spec: { labels: "x:host", runnerTemplate: labelled, listenerTemplate: labelled } }), "labelled");
       // The Job's and the Deployment's own labels come from the RunnerDeployment's.
       const { stderr } = await kubectlDryRun("create", templatesLabelled);
-      expect(stderr).toContain("Jobs and Deployments must carry a team label");
+      expect(stderr).toContain("objects must carry a team label");
+      expect(stderr).toContain("metadata: the API server would refuse the ActRunner made for each job");
       expect(stderr).toContain(
         "(the Job carries the RunnerDeployment's metadata.labels, its pod those of spec.runnerTemplate.metadata.labels)",
       );
@@ -295,7 +312,7 @@ describe("admission webhooks called by the real API server", () => {
           },
           setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
         );
-      await expect(patch({ labels: { team: null } })).rejects.toThrow(/Jobs and Deployments must carry a team label/);
+      await expect(patch({ labels: { team: null } })).rejects.toThrow(/the listener Role: .*objects must carry a team label/);
       await expect(patch({ annotations: { note: "checked" } })).resolves.toBeDefined();
     } finally {
       await admission.deleteValidatingAdmissionPolicyBinding({ name });

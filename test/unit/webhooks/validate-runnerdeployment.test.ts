@@ -1,6 +1,7 @@
 import request from "supertest";
 import { jest } from "@jest/globals";
-import type { V1Deployment, V1Job, V1Pod } from "@kubernetes/client-node";
+import type { V1Deployment, V1Job, V1Pod, V1Role, V1Secret } from "@kubernetes/client-node";
+import type { ActRunner } from "../../../src/generated/api.ts";
 import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
 import { NAMESPACE, rd, review } from "../../fixtures/resources.ts";
 import { testApp } from "../../fixtures/webhook-app.ts";
@@ -358,12 +359,12 @@ describe("validating webhook for RunnerDeployment", () => {
       Object.fromEntries(
         dryRun.mock.calls.map(([request]) => [
           request.kind === "Pod" ? (request.object.spec?.containers?.[0]?.name ?? "") : request.kind,
-          request.object as V1Pod & V1Job & V1Deployment,
+          request.object as V1Pod & V1Job & V1Deployment & V1Secret & V1Role & ActRunner,
         ]),
       );
     const isRunnerPod = (request: DryRunRequest) => request.kind === "Pod" && request.object.spec?.containers?.[0]?.name === "runner";
 
-    it("sends the Job and the Deployment the controller makes and their Pods, and returns a refusal", async () => {
+    it("sends what is made for each job and the listener's objects, and returns a refusal", async () => {
       const dryRun = jest.fn(async (request: DryRunRequest) =>
         isRunnerPod(request)
           ? {
@@ -382,9 +383,18 @@ describe("validating webhook for RunnerDeployment", () => {
         },
       });
       const response = await validate(object, testApp({ dryRun }));
-      expect(dryRun).toHaveBeenCalledTimes(4);
-      expect(dryRun.mock.calls.map(([request]) => request.namespace)).toEqual([NAMESPACE, NAMESPACE, NAMESPACE, NAMESPACE]);
-      const { runner, listener, Job, Deployment } = sent(dryRun);
+      expect(dryRun.mock.calls.map(([request]) => request.kind).sort()).toEqual([
+        "ActRunner",
+        "Deployment",
+        "Job",
+        "Pod",
+        "Pod",
+        "Role",
+        "Secret",
+        "ServiceAccount",
+      ]);
+      expect(new Set(dryRun.mock.calls.map(([request]) => request.namespace))).toEqual(new Set([NAMESPACE]));
+      const { runner, listener, Job, Deployment, Secret, ActRunner, ServiceAccount, Role } = sent(dryRun);
       expect(runner).toMatchObject({
         kind: "Pod",
         spec: {
@@ -401,6 +411,32 @@ describe("validating webhook for RunnerDeployment", () => {
       expect(Deployment!.metadata!.labels).toMatchObject({ team: "platform" });
       expect(Job!.metadata!.labels).not.toHaveProperty("argocd.argoproj.io/instance");
       expect(Job!.spec!.template.spec).toEqual(runner!.spec);
+      // The ActRunner as the listener creates it, and its runner Secret as the controller does; new for each job too.
+      expect(ActRunner).toMatchObject({
+        kind: "ActRunner",
+        metadata: {
+          generateName: "builders-",
+          labels: { team: "platform", "forgejo.actions.io/runner-deployment": "builders" },
+          finalizers: ["forgejo.actions.io/runner-cleanup"],
+          ownerReferences: [{ kind: "RunnerDeployment", name: "builders", controller: true }],
+        },
+        spec: { labels: "x:host", jobTemplate: object.spec.runnerTemplate, tokenSecretRef: { namespace: NAMESPACE } },
+      });
+      expect(Secret).toMatchObject({
+        kind: "Secret",
+        immutable: true,
+        metadata: { generateName: "builders-runner-", labels: { team: "platform" }, ownerReferences: [{ kind: "ActRunner" }] },
+      });
+      for (const made of [ActRunner, Secret]) {
+        expect(made!.metadata).not.toHaveProperty("name");
+        expect(made!.metadata!.labels).not.toHaveProperty("argocd.argoproj.io/instance");
+      }
+      // The listener's ServiceAccount and Role by the names the controller applies them with.
+      for (const [made, kind] of [
+        [ServiceAccount, "ServiceAccount"],
+        [Role, "Role"],
+      ] as const)
+        expect(made).toMatchObject({ kind, metadata: { name: "builders-listener", namespace: NAMESPACE, labels: { team: "platform" } } });
       expect(Deployment).toMatchObject({
         kind: "Deployment",
         metadata: { name: "builders-listener", namespace: NAMESPACE },
@@ -431,6 +467,30 @@ describe("validating webhook for RunnerDeployment", () => {
       );
       expect(response.warnings).toEqual([
         `spec.listenerTemplate: no room in the namespace's ResourceQuota for the listener Deployment (from spec.listenerTemplate) now, so it waits until there is: ${quota}`,
+      ]);
+    });
+
+    it("denies what the API server would refuse of the runner Secret, the ActRunner or the listener's ServiceAccount and Role, naming where their labels come from", async () => {
+      const policy = (kind: string) =>
+        `${kind} "x" is forbidden: ValidatingAdmissionPolicy 'team' denied request: a team label is required`;
+      const quota =
+        'actrunners.forgejo.actions.io "builders-x" is forbidden: exceeded quota: q, requested: count/actrunners.forgejo.actions.io=1, used: count/actrunners.forgejo.actions.io=4, limited: count/actrunners.forgejo.actions.io=4';
+      const dryRun = jest.fn(async (request: DryRunRequest) =>
+        request.kind === "ActRunner"
+          ? { refusal: quota, warnings: [] }
+          : ["Secret", "ServiceAccount", "Role"].includes(request.kind)
+            ? { refusal: policy(request.kind), warnings: [] }
+            : ADMITTED,
+      );
+      const response = await validate(rd({ spec: { labels: "x:host" } }), testApp({ dryRun }));
+      expect(response.allowed).toBe(false);
+      expect(response.status?.message?.split("; ")).toEqual([
+        `metadata: the API server would refuse the runner Secret made for each job: ${policy("Secret")} (the Secret carries the RunnerDeployment's metadata.labels)`,
+        `metadata: the API server would refuse the listener ServiceAccount: ${policy("ServiceAccount")} (the ServiceAccount carries the RunnerDeployment's metadata.labels)`,
+        `metadata: the API server would refuse the listener Role: ${policy("Role")} (the Role carries the RunnerDeployment's metadata.labels)`,
+      ]);
+      expect(response.warnings).toEqual([
+        `metadata: no room in the namespace's ResourceQuota for the ActRunner made for each job now, so it waits until there is: ${quota}`,
       ]);
     });
 
