@@ -16,7 +16,7 @@ import { LABELS } from "../api/well-known.ts";
 import { ForgejoClient } from "../forgejo/client.ts";
 import { ForgejoError } from "../forgejo/errors.ts";
 import type { ActRunner, ForgejoJob, RunnerDeployment } from "../generated/api.ts";
-import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
+import { apiErrorCode, apiErrorMessage, isRefusal } from "../k8s/client.ts";
 import { Informer } from "../k8s/informer.ts";
 import type { Logger } from "../observability/log.ts";
 import { forgejoCallMetrics } from "../observability/metrics.ts";
@@ -208,41 +208,41 @@ export class Listener {
         recentlyCreated: [...this.recentlyCreated],
         maxRunners: rd.spec.maxRunners,
       });
-      for (const { job, name, tryNumber } of plan.create) await this.createActRunner(rd, job, name, tryNumber);
+      let refused: PollFailure | undefined;
+      for (const { job, name, tryNumber } of plan.create) {
+        refused = await this.createActRunner(rd, job, name, tryNumber);
+        // The next ones would meet the same quota or policy; the poll's other duties go on.
+        if (refused) break;
+      }
       const waiting = jobs.filter((j) => j.status === "waiting").length;
       this.metrics.waitingJobs.set(waiting);
       this.metrics.overCapacity.set(plan.overCapacity);
       if (this.consecutiveFailures > 0) this.log.info({ failures: this.consecutiveFailures }, "Polled Forgejo successfully again");
       this.consecutiveFailures = 0;
       this.retryAfterMs = undefined;
-      this.lastError = undefined;
+      const time = new Date().toISOString();
+      if (!refused) this.lastError = undefined;
       await this.patchStatus({
-        lastPollTime: new Date().toISOString(),
+        lastPollTime: time,
         waitingJobs: waiting,
-        lastPollError: null,
+        lastPollError: refused ? this.noteFailure(refused, time, "refused").status : null,
         ...(this.forgejoVersion ? { forgejoVersion: this.forgejoVersion } : {}),
         ...(sameList(plan.vanished, this.lastVanished) ? {} : { vanishedActRunners: plan.vanished }),
         ...(sameList(plan.started, this.lastStarted) ? {} : { startedActRunners: plan.started }),
       });
       this.lastVanished = plan.vanished;
       this.lastStarted = plan.started;
+      // Refused ActRunners leave the listener ready and on its interval: it polls and reports vanished
+      // and started jobs as before, and creates them once the cause is gone.
       this.progress.lastSuccessAt = Date.now();
-      this.metrics.polls.inc({ result: "success" });
+      if (!refused) this.metrics.polls.inc({ result: "success" });
       return true;
     } catch (error) {
-      const failure = describeFailure(error);
       this.consecutiveFailures++;
       this.retryAfterMs = error instanceof ForgejoError ? error.retryAfterMs : undefined;
-      this.metrics.polls.inc({ result: "error" });
-      this.metrics.pollErrors.inc({ kind: failure.kind });
-      const changed = this.lastError?.kind !== failure.kind || this.lastError.message !== failure.message;
       const time = new Date().toISOString();
-      this.lastError = { ...failure, since: this.lastError?.since ?? time };
-      this.log.warn(
-        { kind: failure.kind, failures: this.consecutiveFailures, retryInMs: this.nextDelay(false) },
-        `Poll failed: ${failure.message}`,
-      );
-      if (changed) await this.patchStatus({ lastPollError: { ...failure, time, since: this.lastError.since } }).catch(() => undefined);
+      const failure = this.noteFailure(error, time, "failed");
+      if (failure.changed) await this.patchStatus({ lastPollError: failure.status }).catch(() => undefined);
       return false;
     } finally {
       stopTimer();
@@ -262,7 +262,31 @@ export class Listener {
     this.forgejoVersion = version;
   }
 
-  private async createActRunner(rd: RunnerDeployment, job: ForgejoJob, name: string, tryNumber: number): Promise<void> {
+  /**
+   * A failed poll, or one whose ActRunner the API server refused: counted, logged and kept as the
+   * last error (`since` kept while it lasts). Returns it as the status says it, and whether it changed.
+   */
+  private noteFailure(
+    error: unknown,
+    time: string,
+    outcome: "failed" | "refused",
+  ): { status: PollError & { time: string; since: string }; changed: boolean } {
+    const failure = describeFailure(error);
+    this.metrics.polls.inc({ result: "error" });
+    this.metrics.pollErrors.inc({ kind: failure.kind });
+    const changed = this.lastError?.kind !== failure.kind || this.lastError.message !== failure.message;
+    this.lastError = { ...failure, since: this.lastError?.since ?? time };
+    // A failed poll is retried with backoff, each try logged; a refusal is logged when it changes.
+    if (outcome === "failed" || changed)
+      this.log.warn(
+        { kind: failure.kind, failures: this.consecutiveFailures, retryInMs: this.nextDelay(outcome === "refused") },
+        `Poll failed: ${failure.message}`,
+      );
+    return { status: { ...failure, time, since: this.lastError.since }, changed };
+  }
+
+  /** Creates the ActRunner; a refusal by the API server (a quota, a policy) is returned, any other failure thrown. */
+  private async createActRunner(rd: RunnerDeployment, job: ForgejoJob, name: string, tryNumber: number): Promise<PollFailure | undefined> {
     if (!job.handle) {
       throw new PollFailure(
         "unsupported",
@@ -286,10 +310,14 @@ export class Listener {
       );
     } catch (error) {
       // AlreadyExists: an earlier poll, a restarted listener or a second one made it. Same outcome.
-      if (apiErrorCode(error) !== 409)
-        throw new PollFailure("kubernetes", `creating ActRunner ${this.config.namespace}/${name}: ${apiErrorMessage(error)}`);
+      if (apiErrorCode(error) !== 409) {
+        const failure = new PollFailure("kubernetes", `creating ActRunner ${this.config.namespace}/${name}: ${apiErrorMessage(error)}`);
+        if (isRefusal(error)) return failure;
+        throw failure;
+      }
     }
     this.recentlyCreated.add(name);
+    return undefined;
   }
 
   private async patchStatus(status: Record<string, unknown>): Promise<void> {

@@ -2,7 +2,7 @@
 // ServiceAccount token bound to exactly the Role the controller gives listeners.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FlowcontrolApiserverV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { CoreV1Api, FlowcontrolApiserverV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { httpsGet } from "../../../scripts/cluster/cluster.ts";
 import { API_GROUP, API_VERSION } from "../../../src/api/schemas.ts";
 import type { ActRunner, RunnerDeployment } from "../../../src/generated/api.ts";
@@ -40,26 +40,26 @@ afterAll(async () => {
   await deleteNamespace(ns);
 });
 
-async function runnerDeployment(name: string, spec: Partial<RunnerDeployment["spec"]> = {}): Promise<RunnerDeployment> {
-  const body = rd({ spec: { forgejoServer: forgejoUrl, labels: `${name}:host`, tokenSecretRef: { namespace: ns }, ...spec } as never });
-  return (await objects.create("runnerdeployments", ns, { ...body, metadata: { name, namespace: ns } })) as RunnerDeployment;
+async function runnerDeployment(name: string, spec: Partial<RunnerDeployment["spec"]> = {}, namespace = ns): Promise<RunnerDeployment> {
+  const body = rd({ spec: { forgejoServer: forgejoUrl, labels: `${name}:host`, tokenSecretRef: { namespace }, ...spec } as never });
+  return (await objects.create("runnerdeployments", namespace, { ...body, metadata: { name, namespace } })) as RunnerDeployment;
 }
 
 /** A listener process for RunnerDeployment `rdName`, whose runner label is `<rdName>:host`. */
-async function startListener(rdName: string, extraArgs: string[] = []): Promise<RoleProcess> {
-  const listener = await startListenerProcess({ namespace: ns, rdName, forgejoUrl, token: TOKENS.owner, extraArgs });
+async function startListener(rdName: string, extraArgs: string[] = [], namespace = ns): Promise<RoleProcess> {
+  const listener = await startListenerProcess({ namespace, rdName, forgejoUrl, token: TOKENS.owner, extraArgs });
   started.push(listener);
   await listener.waitForOutput("Started listener");
   return listener;
 }
 
-async function actRunnersOf(rdName: string): Promise<ActRunner[]> {
-  const list = (await objects.list("actrunners", ns)) as { items: ActRunner[] };
+async function actRunnersOf(rdName: string, namespace = ns): Promise<ActRunner[]> {
+  const list = (await objects.list("actrunners", namespace)) as { items: ActRunner[] };
   return list.items.filter((r) => r.metadata?.labels?.["forgejo.actions.io/runner-deployment"] === rdName);
 }
 
-async function rdStatus(name: string): Promise<NonNullable<RunnerDeployment["status"]>> {
-  return ((await objects.get("runnerdeployments", ns, name)) as RunnerDeployment).status ?? {};
+async function rdStatus(name: string, namespace = ns): Promise<NonNullable<RunnerDeployment["status"]>> {
+  return ((await objects.get("runnerdeployments", namespace, name)) as RunnerDeployment).status ?? {};
 }
 
 function enqueue(count: number, runs_on: string[], repository = "acme/app") {
@@ -288,6 +288,55 @@ describe("listener", () => {
     expect(new Set(runners.map((r) => r.spec.forgejoJobID))).toEqual(new Set(jobs.map((j) => j.id)));
     await eventually("lastPollError cleared", async () => ((await rdStatus("outage")).lastPollError ? undefined : true));
     await listener.stop();
+  }, 90_000);
+
+  it("stays ready and on its interval while the API server refuses its ActRunners (a ResourceQuota), reporting that and vanished jobs, and creates them once there is room", async () => {
+    const core = kubeConfig().makeApiClient(CoreV1Api);
+    const quoted = await createNamespace("listener-quota");
+    try {
+      const quota = "two-actrunners";
+      await core.createNamespacedResourceQuota({
+        namespace: quoted,
+        body: { metadata: { name: quota }, spec: { hard: { "count/actrunners.forgejo.actions.io": "2" } } },
+      });
+      await runnerDeployment("quota", {}, quoted);
+      const [first, second, third] = enqueue(3, ["quota"]);
+      const listener = await startListener("quota", [], quoted);
+      const refused = await eventually("two ActRunners, the third refused", async () => {
+        const status = await rdStatus("quota", quoted);
+        const made = await actRunnersOf("quota", quoted);
+        return made.length === 2 && status.lastPollError?.message.includes(`exceeded quota: ${quota}`) ? status : undefined;
+      });
+      expect(refused.lastPollError).toMatchObject({
+        kind: "kubernetes",
+        message: expect.stringMatching(new RegExp(`^creating ActRunner ${quoted}/quota-${third!.id}-1: `)),
+      });
+      expect(refused.waitingJobs).toBe(3);
+      expect((await actRunnersOf("quota", quoted)).map((r) => r.spec.forgejoJobID).sort()).toEqual([first!.id, second!.id].sort());
+      expect((await listener.get("/readyz")).status).toBe(200);
+      // Its polls go on at the 2 s interval, not backing off, and still report a cancelled job's ActRunner.
+      fake.resetCalls();
+      fake.cancelJob(first!.id);
+      const vanished = await eventually("the cancelled job's ActRunner reported", async () => {
+        const status = await rdStatus("quota", quoted);
+        return status.vanishedActRunners?.length ? status : undefined;
+      });
+      expect(vanished.vanishedActRunners).toEqual([`quota-${first!.id}-1`]);
+      expect(vanished.lastPollError?.message).toContain(`exceeded quota: ${quota}`);
+      await new Promise((r) => setTimeout(r, 8_000));
+      const polls = fake.callCount("GET", "/api/v1/orgs/acme/actions/runners/jobs");
+      // Backing off (4 s, 8 s, …) would have polled at most 3 times in these ≥ 8 s.
+      expect(polls).toBeGreaterThanOrEqual(4);
+      expect((await listener.get("/readyz")).status).toBe(200);
+      await core.deleteNamespacedResourceQuota({ name: quota, namespace: quoted });
+      await eventually("the third ActRunner once there is room", async () =>
+        (await actRunnersOf("quota", quoted)).some((r) => r.spec.forgejoJobID === third!.id) ? true : undefined,
+      );
+      await eventually("lastPollError cleared", async () => ((await rdStatus("quota", quoted)).lastPollError ? undefined : true));
+      await listener.stop();
+    } finally {
+      await deleteNamespace(quoted);
+    }
   }, 90_000);
 
   it("reports ActRunners whose job was cancelled or re-run as vanished and whose job a runner took as started, replacing an earlier listener's lists", async () => {
