@@ -197,12 +197,11 @@ export class Listener {
       if (!rd) throw new PollFailure("not_found", `RunnerDeployment ${this.config.namespace}/${this.config.runnerDeployment} not found`);
       this.reloadCaBundle();
       await this.checkVersion();
-      const jobs = await this.forgejo.jobs(
-        this.config.scope,
-        this.config.labels.map((l) => l.name),
-      );
+      const labelNames = this.config.labels.map((l) => l.name);
+      const jobs = await this.forgejo.jobs(this.config.scope, labelNames);
       const plan = planPoll({
         runnerDeployment: this.config.runnerDeployment,
+        labelNames,
         jobs,
         actRunners: this.actRunners.list(),
         recentlyCreated: [...this.recentlyCreated],

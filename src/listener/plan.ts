@@ -39,7 +39,10 @@ export interface PollPlan {
   create: { job: ForgejoJob; name: string; tryNumber: number }[];
   /** Waiting jobs without an ActRunner left for a later poll because maxRunners is reached. */
   overCapacity: number;
-  /** Unfinished ActRunners whose runner has not picked up the job, and whose job attempt Forgejo no longer lists. */
+  /**
+   * Unfinished ActRunners whose runner has not picked up the job, and whose job attempt Forgejo no
+   * longer lists although the listing would show it (see inListing).
+   */
   vanished: string[];
   /** Unfinished ActRunners not yet marked PickedUp whose job attempt Forgejo lists as running: some runner took it. */
   started: string[];
@@ -48,6 +51,8 @@ export interface PollPlan {
 
 export function planPoll(input: {
   runnerDeployment: string;
+  /** The label names the jobs were listed with. */
+  labelNames: readonly string[];
   /** Everything Forgejo listed (waiting and running). */
   jobs: ForgejoJob[];
   actRunners: ActRunner[];
@@ -83,7 +88,12 @@ export function planPoll(input: {
   }
   const listed = new Set(input.jobs.map((job) => attempt(job.id, job.attempt)));
   const running = new Set(input.jobs.filter((job) => job.status === "running").map((job) => attempt(job.id, job.attempt)));
-  const unpicked = input.actRunners.filter((r) => !isFinished(r) && !pickedUp(r) && !r.metadata?.deletionTimestamp);
+  const listable = new Set(input.labelNames);
+  // Forgejo lists a job when every label of its runs-on is among those asked for. A job whose
+  // ActRunner was made before the RunnerDeployment's labels changed may not be: its absence says
+  // nothing (its runner still runs it; one that never starts is stopped at its pickup timeout).
+  const inListing = (r: ActRunner) => r.spec.jobData.runs_on.every((label) => listable.has(label));
+  const unpicked = input.actRunners.filter((r) => !isFinished(r) && !pickedUp(r) && !r.metadata?.deletionTimestamp && inListing(r));
   const namesOf = (runners: ActRunner[]) => runners.map((r) => r.metadata!.name!).sort();
   const vanished = namesOf(unpicked.filter((r) => !listed.has(attempt(r.spec.forgejoJobID, r.spec.jobData.attempt))));
   const started = namesOf(unpicked.filter((r) => running.has(attempt(r.spec.forgejoJobID, r.spec.jobData.attempt))));

@@ -45,9 +45,9 @@ async function runnerDeployment(name: string, spec: Partial<RunnerDeployment["sp
   return (await objects.create("runnerdeployments", namespace, { ...body, metadata: { name, namespace } })) as RunnerDeployment;
 }
 
-/** A listener process for RunnerDeployment `rdName`, whose runner label is `<rdName>:host`. */
-async function startListener(rdName: string, extraArgs: string[] = [], namespace = ns): Promise<RoleProcess> {
-  const listener = await startListenerProcess({ namespace, rdName, forgejoUrl, token: TOKENS.owner, extraArgs });
+/** A listener process for RunnerDeployment `rdName`, whose runner label is `<rdName>:host` unless `labels` says otherwise. */
+async function startListener(rdName: string, extraArgs: string[] = [], namespace = ns, labels?: string): Promise<RoleProcess> {
+  const listener = await startListenerProcess({ namespace, rdName, forgejoUrl, token: TOKENS.owner, extraArgs, labels });
   started.push(listener);
   await listener.waitForOutput("Started listener");
   return listener;
@@ -338,6 +338,27 @@ describe("listener", () => {
       await deleteNamespace(quoted);
     }
   }, 90_000);
+
+  it("after its labels changed, leaves alone an ActRunner made for a label it no longer lists: its job is not gone", async () => {
+    await runnerDeployment("relabel");
+    const [old] = enqueue(1, ["relabel"]);
+    const first = await startListener("relabel");
+    await eventually("the ActRunner for the old label", async () => ((await actRunnersOf("relabel")).length === 1 ? true : undefined));
+    await first.stop();
+    // The RunnerDeployment's labels changed: the controller rolls the listener, which lists jobs with the new ones.
+    const [cancelled] = enqueue(1, ["relabel-new"]);
+    const relabelled = await startListener("relabel", [], ns, "relabel-new:host");
+    await eventually("the ActRunner for the new label", async () => ((await actRunnersOf("relabel")).length === 2 ? true : undefined));
+    fake.cancelJob(cancelled!.id);
+    const vanished = await eventually("the cancelled job's ActRunner reported", async () => {
+      const list = (await rdStatus("relabel")).vanishedActRunners;
+      return list?.length ? list : undefined;
+    });
+    // The old label's job still waits in Forgejo, though this listener's listing no longer shows it.
+    expect(vanished).toEqual([`relabel-${cancelled!.id}-1`]);
+    expect(vanished).not.toContain(`relabel-${old!.id}-1`);
+    await relabelled.stop();
+  }, 60_000);
 
   it("reports ActRunners whose job was cancelled or re-run as vanished and whose job a runner took as started, replacing an earlier listener's lists", async () => {
     await runnerDeployment("vanish");

@@ -3,6 +3,8 @@ import type { ActRunner, ForgejoJob } from "../../../src/generated/api.ts";
 import { ar, rd } from "../../fixtures/resources.ts";
 
 const owner = rd({ metadata: { name: "rd" } });
+/** The listener's label names: those of job() and of the ActRunner fixture's job. */
+const LABEL_NAMES = ["x", "ubuntu-22.04"];
 
 function job(id: number, overrides: Partial<ForgejoJob> = {}): ForgejoJob {
   return {
@@ -84,30 +86,59 @@ describe("ActRunner names", () => {
 
 describe("poll plan", () => {
   it("creates one ActRunner per waiting job, oldest first, and none for running jobs", () => {
-    const plan = planPoll({ runnerDeployment: "rd", jobs: [job(9), job(8, { status: "running", task_id: 3 }), job(3)], actRunners: [] });
+    const plan = planPoll({
+      runnerDeployment: "rd",
+      labelNames: LABEL_NAMES,
+      jobs: [job(9), job(8, { status: "running", task_id: 3 }), job(3)],
+      actRunners: [],
+    });
     expect(plan.create.map((c) => c.name)).toEqual(["rd-3-1", "rd-9-1"]);
   });
 
   it("skips jobs that already have an ActRunner, cached or just created", () => {
-    const plan = planPoll({ runnerDeployment: "rd", jobs: [job(1), job(2), job(3)], actRunners: [runner(1)], recentlyCreated: ["rd-2-1"] });
+    const plan = planPoll({
+      runnerDeployment: "rd",
+      labelNames: LABEL_NAMES,
+      jobs: [job(1), job(2), job(3)],
+      actRunners: [runner(1)],
+      recentlyCreated: ["rd-2-1"],
+    });
     expect(plan.create.map((c) => c.name)).toEqual(["rd-3-1"]);
   });
 
   it("never exceeds maxRunners, counting unfinished ActRunners only", () => {
     const runners = [runner(1, "Running"), runner(2, "Succeeded"), runner(3, "Failed")];
-    const plan = planPoll({ runnerDeployment: "rd", jobs: [job(4), job(5), job(6)], actRunners: runners, maxRunners: 2 });
+    const plan = planPoll({
+      runnerDeployment: "rd",
+      labelNames: LABEL_NAMES,
+      jobs: [job(4), job(5), job(6)],
+      actRunners: runners,
+      maxRunners: 2,
+    });
     expect(plan.create.map((c) => c.name)).toEqual(["rd-4-1"]);
     expect(plan.overCapacity).toBe(2);
     expect(plan.active).toBe(2);
   });
 
   it("counts just-created ActRunners the cache has not shown yet against maxRunners", () => {
-    const plan = planPoll({ runnerDeployment: "rd", jobs: [job(1), job(2)], actRunners: [], recentlyCreated: ["rd-1-1"], maxRunners: 1 });
+    const plan = planPoll({
+      runnerDeployment: "rd",
+      labelNames: LABEL_NAMES,
+      jobs: [job(1), job(2)],
+      actRunners: [],
+      recentlyCreated: ["rd-1-1"],
+      maxRunners: 1,
+    });
     expect(plan.create).toEqual([]);
   });
 
   it("makes a new ActRunner for a re-run attempt", () => {
-    const plan = planPoll({ runnerDeployment: "rd", jobs: [job(1, { attempt: 2, handle: "new" })], actRunners: [runner(1)] });
+    const plan = planPoll({
+      runnerDeployment: "rd",
+      labelNames: LABEL_NAMES,
+      jobs: [job(1, { attempt: 2, handle: "new" })],
+      actRunners: [runner(1)],
+    });
     expect(plan.create.map((c) => c.name)).toEqual(["rd-1-2"]);
   });
 
@@ -127,11 +158,29 @@ describe("poll plan", () => {
     ];
     const plan = planPoll({
       runnerDeployment: "rd",
+      labelNames: LABEL_NAMES,
       jobs: [job(2, { status: "running", task_id: 9 }), job(4), job(5, { attempt: 2 })],
       actRunners: runners,
     });
     // 1: cancelled; 3: its pod waits for a job that is gone; 5: re-run (attempt 2). 6 took its job; 7 is done.
     expect(plan.vanished).toEqual(["rd-1-1", "rd-3-1", "rd-5-1"]);
+  });
+
+  it("does not report as vanished an ActRunner whose job the listing would not show: made before the labels changed", () => {
+    const before = (jobId: number, runsOn: string[]) => {
+      const made = runner(jobId, "Pending");
+      made.spec.jobData.runs_on = runsOn;
+      return made;
+    };
+    const plan = planPoll({
+      runnerDeployment: "rd",
+      labelNames: ["new", "docker"],
+      jobs: [job(9, { runs_on: ["new"] })],
+      // 1: runs-on a label no longer asked for; 2: one still asked for, and not listed: cancelled.
+      actRunners: [before(1, ["old"]), before(2, ["new"]), before(3, ["new", "old"])],
+    });
+    expect(plan.vanished).toEqual(["rd-2-1"]);
+    expect(plan.create.map((c) => c.name)).toEqual(["rd-9-1"]);
   });
 
   it("reports unfinished ActRunners not yet marked PickedUp whose job attempt Forgejo lists as running as started", () => {
@@ -141,6 +190,7 @@ describe("poll plan", () => {
     ];
     const plan = planPoll({
       runnerDeployment: "rd",
+      labelNames: LABEL_NAMES,
       jobs: [
         job(1, { status: "running", task_id: 11 }),
         job(2),
@@ -173,7 +223,7 @@ describe("poll plan", () => {
       return base;
     }
     const plan = (actRunners: ActRunner[], afterMs: number, recentlyCreated: string[] = []) =>
-      planPoll({ runnerDeployment: "rd", jobs: [job(1)], actRunners, recentlyCreated, now: failedAt + afterMs });
+      planPoll({ runnerDeployment: "rd", labelNames: LABEL_NAMES, jobs: [job(1)], actRunners, recentlyCreated, now: failedAt + afterMs });
 
     it("makes the next try once the delay passed, doubling it each time, up to RUNNER_TRIES", () => {
       expect(plan([failedTry(1)], RETRY_DELAY_MS - 1).create).toEqual([]);
