@@ -201,7 +201,7 @@ export class Listener {
       const jobs = await this.forgejo.jobs(this.config.scope, labelNames);
       const plan = planPoll({
         runnerDeployment: this.config.runnerDeployment,
-        labelNames,
+        listing: { forgejoServer: this.config.forgejoServer, scope: this.config.scope, labelNames },
         jobs,
         actRunners: this.actRunners.list(),
         recentlyCreated: [...this.recentlyCreated],

@@ -5,6 +5,7 @@ import type { ActRunner, ActRunnerSpec, ForgejoJob, RunnerDeployment } from "../
 import { scopeFieldsOf } from "../api/names.ts";
 import { fitName } from "../api/naming.ts";
 import { propagatedLabels } from "../api/propagated-labels.ts";
+import { scopeFromSpec, scopePrefix, type ForgejoScope } from "../forgejo/scope.ts";
 import { API_GROUP_VERSION } from "../api/schemas.ts";
 import { FINALIZER, LABELS } from "../api/well-known.ts";
 
@@ -51,8 +52,8 @@ export interface PollPlan {
 
 export function planPoll(input: {
   runnerDeployment: string;
-  /** The label names the jobs were listed with. */
-  labelNames: readonly string[];
+  /** Where and with which label names the jobs were listed. */
+  listing: JobListing;
   /** Everything Forgejo listed (waiting and running). */
   jobs: ForgejoJob[];
   actRunners: ActRunner[];
@@ -88,16 +89,34 @@ export function planPoll(input: {
   }
   const listed = new Set(input.jobs.map((job) => attempt(job.id, job.attempt)));
   const running = new Set(input.jobs.filter((job) => job.status === "running").map((job) => attempt(job.id, job.attempt)));
-  const listable = new Set(input.labelNames);
-  // Forgejo lists a job when every label of its runs-on is among those asked for. A job whose
-  // ActRunner was made before the RunnerDeployment's labels changed may not be: its absence says
-  // nothing (its runner still runs it; one that never starts is stopped at its pickup timeout).
-  const inListing = (r: ActRunner) => r.spec.jobData.runs_on.every((label) => listable.has(label));
+  const inListing = listedIn(input.listing);
   const unpicked = input.actRunners.filter((r) => !isFinished(r) && !pickedUp(r) && !r.metadata?.deletionTimestamp && inListing(r));
   const namesOf = (runners: ActRunner[]) => runners.map((r) => r.metadata!.name!).sort();
   const vanished = namesOf(unpicked.filter((r) => !listed.has(attempt(r.spec.forgejoJobID, r.spec.jobData.attempt))));
   const started = namesOf(unpicked.filter((r) => running.has(attempt(r.spec.forgejoJobID, r.spec.jobData.attempt))));
   return { create, overCapacity, vanished, started, active };
+}
+
+/** Where a listener lists jobs: the RunnerDeployment's server and scope, and its label names. */
+export interface JobListing {
+  forgejoServer: string;
+  scope: ForgejoScope;
+  labelNames: readonly string[];
+}
+
+/**
+ * Whether the listing would show an ActRunner's job while it waits or runs: same server and scope,
+ * and every label of its runs-on asked for (Forgejo lists a job only then). One made before the
+ * RunnerDeployment's server, scope or labels changed may not be, and its absence says nothing: its
+ * runner still runs it (one that never starts is stopped at its pickup timeout).
+ */
+function listedIn(listing: JobListing): (runner: ActRunner) => boolean {
+  const labels = new Set(listing.labelNames);
+  const prefix = scopePrefix(listing.scope);
+  return (runner) =>
+    runner.spec.forgejoServer === listing.forgejoServer &&
+    scopePrefix(scopeFromSpec(runner.spec)) === prefix &&
+    runner.spec.jobData.runs_on.every((label) => labels.has(label));
 }
 
 /** The number of the next try for a waiting job attempt whose ActRunners are `tries`; undefined: none now. */

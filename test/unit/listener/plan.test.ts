@@ -1,10 +1,14 @@
-import { RETRY_DELAY_MS, RUNNER_TRIES, actRunnerLabels, actRunnerName, planPoll } from "../../../src/listener/plan.ts";
+import { RETRY_DELAY_MS, RUNNER_TRIES, actRunnerLabels, actRunnerName, planPoll, type JobListing } from "../../../src/listener/plan.ts";
 import type { ActRunner, ForgejoJob } from "../../../src/generated/api.ts";
 import { ar, rd } from "../../fixtures/resources.ts";
 
 const owner = rd({ metadata: { name: "rd" } });
-/** The listener's label names: those of job() and of the ActRunner fixture's job. */
-const LABEL_NAMES = ["x", "ubuntu-22.04"];
+/** Where the listener lists jobs: the ActRunner fixture's server and organization, the labels of job() and of the fixture's job. */
+const LISTING: JobListing = {
+  forgejoServer: ar().spec.forgejoServer,
+  scope: { kind: "organization", organization: ar().spec.organization! },
+  labelNames: ["x", "ubuntu-22.04"],
+};
 
 function job(id: number, overrides: Partial<ForgejoJob> = {}): ForgejoJob {
   return {
@@ -88,7 +92,7 @@ describe("poll plan", () => {
   it("creates one ActRunner per waiting job, oldest first, and none for running jobs", () => {
     const plan = planPoll({
       runnerDeployment: "rd",
-      labelNames: LABEL_NAMES,
+      listing: LISTING,
       jobs: [job(9), job(8, { status: "running", task_id: 3 }), job(3)],
       actRunners: [],
     });
@@ -98,7 +102,7 @@ describe("poll plan", () => {
   it("skips jobs that already have an ActRunner, cached or just created", () => {
     const plan = planPoll({
       runnerDeployment: "rd",
-      labelNames: LABEL_NAMES,
+      listing: LISTING,
       jobs: [job(1), job(2), job(3)],
       actRunners: [runner(1)],
       recentlyCreated: ["rd-2-1"],
@@ -110,7 +114,7 @@ describe("poll plan", () => {
     const runners = [runner(1, "Running"), runner(2, "Succeeded"), runner(3, "Failed")];
     const plan = planPoll({
       runnerDeployment: "rd",
-      labelNames: LABEL_NAMES,
+      listing: LISTING,
       jobs: [job(4), job(5), job(6)],
       actRunners: runners,
       maxRunners: 2,
@@ -123,7 +127,7 @@ describe("poll plan", () => {
   it("counts just-created ActRunners the cache has not shown yet against maxRunners", () => {
     const plan = planPoll({
       runnerDeployment: "rd",
-      labelNames: LABEL_NAMES,
+      listing: LISTING,
       jobs: [job(1), job(2)],
       actRunners: [],
       recentlyCreated: ["rd-1-1"],
@@ -135,7 +139,7 @@ describe("poll plan", () => {
   it("makes a new ActRunner for a re-run attempt", () => {
     const plan = planPoll({
       runnerDeployment: "rd",
-      labelNames: LABEL_NAMES,
+      listing: LISTING,
       jobs: [job(1, { attempt: 2, handle: "new" })],
       actRunners: [runner(1)],
     });
@@ -158,7 +162,7 @@ describe("poll plan", () => {
     ];
     const plan = planPoll({
       runnerDeployment: "rd",
-      labelNames: LABEL_NAMES,
+      listing: LISTING,
       jobs: [job(2, { status: "running", task_id: 9 }), job(4), job(5, { attempt: 2 })],
       actRunners: runners,
     });
@@ -166,18 +170,24 @@ describe("poll plan", () => {
     expect(plan.vanished).toEqual(["rd-1-1", "rd-3-1", "rd-5-1"]);
   });
 
-  it("does not report as vanished an ActRunner whose job the listing would not show: made before the labels changed", () => {
-    const before = (jobId: number, runsOn: string[]) => {
+  it("does not report as vanished an ActRunner whose job the listing would not show: made before the labels, scope or server changed", () => {
+    const before = (jobId: number, runsOn: string[], spec: Partial<ActRunner["spec"]> = {}) => {
       const made = runner(jobId, "Pending");
-      made.spec.jobData.runs_on = runsOn;
+      made.spec = { ...made.spec, ...spec, jobData: { ...made.spec.jobData, runs_on: runsOn } };
       return made;
     };
     const plan = planPoll({
       runnerDeployment: "rd",
-      labelNames: ["new", "docker"],
+      listing: { ...LISTING, labelNames: ["new", "docker"] },
       jobs: [job(9, { runs_on: ["new"] })],
-      // 1: runs-on a label no longer asked for; 2: one still asked for, and not listed: cancelled.
-      actRunners: [before(1, ["old"]), before(2, ["new"]), before(3, ["new", "old"])],
+      actRunners: [
+        before(1, ["old"]),
+        // Asked for, and not listed: cancelled.
+        before(2, ["new"]),
+        before(3, ["new", "old"]),
+        before(4, ["new"], { organization: "elsewhere" }),
+        before(5, ["new"], { forgejoServer: "https://old.example.com" }),
+      ],
     });
     expect(plan.vanished).toEqual(["rd-2-1"]);
     expect(plan.create.map((c) => c.name)).toEqual(["rd-9-1"]);
@@ -190,7 +200,7 @@ describe("poll plan", () => {
     ];
     const plan = planPoll({
       runnerDeployment: "rd",
-      labelNames: LABEL_NAMES,
+      listing: LISTING,
       jobs: [
         job(1, { status: "running", task_id: 11 }),
         job(2),
@@ -223,7 +233,7 @@ describe("poll plan", () => {
       return base;
     }
     const plan = (actRunners: ActRunner[], afterMs: number, recentlyCreated: string[] = []) =>
-      planPoll({ runnerDeployment: "rd", labelNames: LABEL_NAMES, jobs: [job(1)], actRunners, recentlyCreated, now: failedAt + afterMs });
+      planPoll({ runnerDeployment: "rd", listing: LISTING, jobs: [job(1)], actRunners, recentlyCreated, now: failedAt + afterMs });
 
     it("makes the next try once the delay passed, doubling it each time, up to RUNNER_TRIES", () => {
       expect(plan([failedTry(1)], RETRY_DELAY_MS - 1).create).toEqual([]);
