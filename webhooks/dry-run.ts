@@ -112,9 +112,9 @@ export function objectsMadeFor(rd: RunnerDeployment, namespace: string, options:
   };
 }
 
-/** The object with a name the API server generates from `prefix` instead of its own. */
-function generatedName<T extends { metadata?: { name?: string; generateName?: string } }>(object: T, prefix: string): T {
-  const { name: _name, ...metadata } = object.metadata!;
+/** The object as sent for a new one: a name the API server generates from `prefix`, and no uid. */
+function generatedName<T extends { metadata?: { name?: string; generateName?: string; uid?: string } }>(object: T, prefix: string): T {
+  const { name: _name, uid: _uid, ...metadata } = object.metadata!;
   return { ...object, metadata: { ...metadata, generateName: prefix.slice(0, 58) } };
 }
 

@@ -220,11 +220,12 @@ export class Listener {
       this.consecutiveFailures = 0;
       this.retryAfterMs = undefined;
       const time = new Date().toISOString();
+      const refusal = refused ? this.noteFailure(refused, time, "refused").status : undefined;
       if (!refused) this.lastError = undefined;
       await this.patchStatus({
         lastPollTime: time,
         waitingJobs: waiting,
-        lastPollError: refused ? this.noteFailure(refused, time, "refused").status : null,
+        lastPollError: refusal ?? null,
         ...(this.forgejoVersion ? { forgejoVersion: this.forgejoVersion } : {}),
         ...(sameList(plan.vanished, this.lastVanished) ? {} : { vanishedActRunners: plan.vanished }),
         ...(sameList(plan.started, this.lastStarted) ? {} : { startedActRunners: plan.started }),

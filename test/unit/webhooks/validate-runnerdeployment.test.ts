@@ -429,6 +429,7 @@ describe("validating webhook for RunnerDeployment", () => {
       });
       for (const made of [ActRunner, Secret]) {
         expect(made!.metadata).not.toHaveProperty("name");
+        expect(made!.metadata).not.toHaveProperty("uid");
         expect(made!.metadata!.labels).not.toHaveProperty("argocd.argoproj.io/instance");
       }
       // The listener's ServiceAccount and Role by the names the controller applies them with.
