@@ -20,6 +20,8 @@ export interface WebhookDeps {
   podOptions: PodOptions;
   /** The RunnerDeployments that exist, for warnings about overlapping label names. */
   runnerDeployments?: RunnerDeploymentRules["runnerDeployments"];
+  /** The namespace's ResourceQuotas, for warnings about a spec.maxRunners above what they allow. */
+  resourceQuotas?: RunnerDeploymentRules["resourceQuotas"];
   /** /readyz answers 200 only while this holds (e.g. certificates loaded). */
   ready?: () => boolean;
   bodyLimit?: string;
@@ -74,7 +76,13 @@ export function createApp(deps: WebhookDeps): express.Express {
     registers: [registry],
   });
   const schema = sharedSchemaValidator();
-  const rules = { schema, dryRun: deps.dryRun, podOptions: deps.podOptions, runnerDeployments: deps.runnerDeployments };
+  const rules = {
+    schema,
+    dryRun: deps.dryRun,
+    podOptions: deps.podOptions,
+    runnerDeployments: deps.runnerDeployments,
+    resourceQuotas: deps.resourceQuotas,
+  };
 
   const app = express();
   app.disable("x-powered-by");

@@ -29,6 +29,7 @@ import type { Verdict } from "./admission.ts";
 import { addOnlyPatch } from "./json-patch.ts";
 import type { SchemaValidator } from "./schema-validation.ts";
 import { dryRunObjects, objectsMadeFor, type DryRun, type PodOptions } from "./dry-run.ts";
+import { quotaWarnings, type ResourceQuotas } from "./quota.ts";
 
 export interface RunnerDeploymentRules {
   schema: SchemaValidator;
@@ -39,6 +40,8 @@ export interface RunnerDeploymentRules {
   dryRunWithinMs?: number;
   /** The RunnerDeployments that exist (the controller's cache): overlapping label names are warned about. Absent: not checked. */
   runnerDeployments?: () => RunnerDeployment[];
+  /** The namespace's ResourceQuotas: spec.maxRunners is checked against their counts. Absent: not checked. */
+  resourceQuotas?: ResourceQuotas;
 }
 
 export function defaultRunnerDeployment(rd: RunnerDeployment, namespace: string): RunnerDeployment {
@@ -286,6 +289,11 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   checkTemplateLabels("listenerTemplate", spec.listenerTemplate, made.listener.deployment.spec!.template, verdict);
   checkRunnerImage(spec.runnerImage, made.runnerJob.spec!.template, verdict);
   if (rules.dryRun) await dryRunObjects(made, namespace, { dryRun: rules.dryRun, withinMs: rules.dryRunWithinMs }, verdict);
+  if (verdict.denials.length === 0 && rules.resourceQuotas) {
+    // A hint only: when the quotas cannot be read, the RunnerDeployment is judged without it.
+    const quotas = await rules.resourceQuotas(namespace).catch(() => []);
+    quotaWarnings(spec.maxRunners, quotas, verdict);
+  }
   return verdict;
 }
 

@@ -21,6 +21,8 @@ export function controllerClusterRoleRules(): V1PolicyRule[] {
     { apiGroups: ["batch"], resources: ["jobs"], verbs: ["get", "list", "watch", "create", "delete"] },
     // create: the webhook's server-side dry-run of the pods the controller makes (nothing is stored).
     { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "create"] },
+    // The webhook warns about a spec.maxRunners above what the namespace's ResourceQuotas allow.
+    { apiGroups: [""], resources: ["resourcequotas"], verbs: ["list"] },
     // A runner stopped at its pickup timeout quotes its log's last lines.
     { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
     // list: a runner Job without a pod has its FailedCreate Events read, to say why.

@@ -1,5 +1,6 @@
-// Sends an object to the API server as the controller would, without storing it (server-side
-// dry-run): every admission step answers — validation, Pod Security, quotas, webhooks, policies.
+// What the admission webhook asks the API server: an object sent as the controller would, without
+// storing it (server-side dry-run), which every admission step answers — validation, Pod Security,
+// quotas, webhooks, policies; and a namespace's ResourceQuotas.
 import {
   AppsV1Api,
   BatchV1Api,
@@ -13,6 +14,7 @@ import {
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { FIELD_MANAGER } from "../api/well-known.ts";
 import type { DryRun, DryRunRequest } from "../../webhooks/dry-run.ts";
+import type { ResourceQuotas } from "../../webhooks/quota.ts";
 import { apiErrorCode, apiErrorMessage } from "./client.ts";
 
 /** The texts of an answer's Warning headers (RFC 7234 `299 - "text"`, several joined by ", "). */
@@ -79,4 +81,10 @@ export function dryRun(kc: KubeConfig): DryRun {
       });
     }
   };
+}
+
+/** The namespace's ResourceQuotas, for the webhook's check of spec.maxRunners (webhooks/quota.ts). */
+export function resourceQuotas(kc: KubeConfig): ResourceQuotas {
+  const core = kc.makeApiClient(CoreV1Api);
+  return async (namespace) => (await core.listNamespacedResourceQuota({ namespace })).items;
 }

@@ -4,7 +4,7 @@
 // uninstall; a second install then shows the API server refusing bad RunnerDeployments through
 // the chart's own webhook configuration, and the chart refusing a second installation beside it.
 import { join } from "node:path";
-import { AdmissionregistrationV1Api } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { freePort } from "../../../scripts/cluster/cluster.ts";
 import { CHART_DIR, CT_CONFIG, helmAsync, runToolAsync } from "../../../scripts/chart/chart.ts";
 import type { Executor } from "../../executor/executor.ts";
@@ -147,6 +147,22 @@ describe("installed with helm, the API server calls the chart's webhooks", () =>
       return run.stderr.includes("Warning: spec.labels: shares label names") ? run : undefined;
     });
     expect(result.stderr).toContain(`shares label names with RunnerDeployment ${ns}/fine (docker) on the same Forgejo server and scope`);
+  });
+
+  test("a maxRunners above a count quota of the namespace draws the chart's webhook warning (its ClusterRole lists quotas)", async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespacedResourceQuota({ namespace: ns, body: { metadata: { name: "three-jobs" }, spec: { hard: { "count/jobs.batch": "3" } } } });
+    try {
+      const capped = rd({ metadata: { name: "capped", namespace: ns }, spec: { labels: "capped:host", maxRunners: 5, tokenSecretRef: { name: "t", namespace: ns } } });
+      const run = await kubectlDryRun("create", capped);
+      expect(run.status).toBe(0);
+      expect(run.stderr).toContain('Warning: spec.maxRunners lets 5 runners run at once, but ResourceQuota "three-jobs" allows 3 Jobs in this namespace');
+      expect(run.stderr).toContain("set spec.maxRunners to at most 3");
+      const within = await kubectlDryRun("create", { ...capped, spec: { ...capped.spec, maxRunners: 3 } });
+      expect(within.stderr).not.toContain("spec.maxRunners");
+    } finally {
+      await core.deleteNamespacedResourceQuota({ name: "three-jobs", namespace: ns });
+    }
   });
 
   test("a second installation is refused before it creates anything, naming the installed release; that release still upgrades", async () => {

@@ -352,6 +352,26 @@ describe("validating webhook for RunnerDeployment", () => {
     expect(await validate(rd({ spec: { labels: "x:host", runnerImage: "example/runner:1" } }))).not.toHaveProperty("warnings");
   });
 
+  it("warns about a spec.maxRunners above what the namespace's count quotas allow, and admits without the check when the quotas cannot be read", async () => {
+    const asked: string[] = [];
+    const quotas = async (namespace: string) => {
+      asked.push(namespace);
+      return [{ metadata: { name: "team" }, spec: { hard: { "count/jobs.batch": "3" } } }];
+    };
+    const warned = await validate(rd({ spec: { labels: "x:host", maxRunners: 5 } }), testApp({ resourceQuotas: quotas }));
+    expect(asked).toEqual([NAMESPACE]);
+    expect(warned.allowed).toBe(true);
+    expect(warned.warnings).toEqual([
+      expect.stringMatching(/^spec\.maxRunners lets 5 runners run at once, but ResourceQuota "team" allows 3 Jobs/),
+    ]);
+    const unread = await validate(
+      rd({ spec: { labels: "x:host", maxRunners: 5 } }),
+      testApp({ resourceQuotas: () => Promise.reject(new Error("forbidden")) }),
+    );
+    expect(unread).toMatchObject({ allowed: true });
+    expect(unread).not.toHaveProperty("warnings");
+  });
+
   describe("dry-run of the objects the RunnerDeployment makes", () => {
     const ADMITTED = { warnings: [] };
     /** What was sent to the dry-run, by kind: Pods by their first container's name ("runner", "listener"). */
