@@ -29,7 +29,7 @@ export function countLimit(quantity: string): number | undefined {
  * Quotas limited to some pods (scopes, a scopeSelector) are left out: whether they count the
  * runner pods depends on the pods.
  */
-export function quotaWarnings(maxRunners: number | undefined, quotas: V1ResourceQuota[], verdict: Verdict): void {
+export function checkQuotas(maxRunners: number | undefined, quotas: V1ResourceQuota[], verdict: Verdict): void {
   for (const quota of quotas) {
     if (quota.spec?.scopes?.length || quota.spec?.scopeSelector) continue;
     for (const { resource, what, listenerToo } of PER_RUNNER) {

@@ -29,7 +29,7 @@ import type { Verdict } from "./admission.ts";
 import { addOnlyPatch } from "./json-patch.ts";
 import type { SchemaValidator } from "./schema-validation.ts";
 import { dryRunObjects, objectsMadeFor, type DryRun, type PodOptions } from "./dry-run.ts";
-import { quotaWarnings, type ResourceQuotas } from "./quota.ts";
+import { checkQuotas, type ResourceQuotas } from "./quota.ts";
 
 export interface RunnerDeploymentRules {
   schema: SchemaValidator;
@@ -292,7 +292,7 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   if (verdict.denials.length === 0 && rules.resourceQuotas) {
     // A hint only: when the quotas cannot be read, the RunnerDeployment is judged without it.
     const quotas = await rules.resourceQuotas(namespace).catch(() => []);
-    quotaWarnings(spec.maxRunners, quotas, verdict);
+    checkQuotas(spec.maxRunners, quotas, verdict);
   }
   return verdict;
 }

@@ -1,5 +1,5 @@
 import type { V1ResourceQuota } from "@kubernetes/client-node";
-import { countLimit, quotaWarnings } from "../../../webhooks/quota.ts";
+import { countLimit, checkQuotas } from "../../../webhooks/quota.ts";
 import type { Verdict } from "../../../webhooks/admission.ts";
 
 function quota(name: string, hard: Record<string, string>, spec: Partial<NonNullable<V1ResourceQuota["spec"]>> = {}): V1ResourceQuota {
@@ -8,7 +8,7 @@ function quota(name: string, hard: Record<string, string>, spec: Partial<NonNull
 
 function warnings(maxRunners: number | undefined, quotas: V1ResourceQuota[]): string[] {
   const verdict: Verdict = { denials: [], warnings: [] };
-  quotaWarnings(maxRunners, quotas, verdict);
+  checkQuotas(maxRunners, quotas, verdict);
   expect(verdict.denials).toEqual([]);
   return verdict.warnings;
 }
