@@ -288,12 +288,10 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   checkTemplateLabels("runnerTemplate", spec.runnerTemplate, made.runnerJob.spec!.template, verdict);
   checkTemplateLabels("listenerTemplate", spec.listenerTemplate, made.listener.deployment.spec!.template, verdict);
   checkRunnerImage(spec.runnerImage, made.runnerJob.spec!.template, verdict);
+  // Read while the dry-run runs. A hint only: when the quotas cannot be read, it is left out.
+  const quotas = rules.resourceQuotas?.(namespace).catch(() => []);
   if (rules.dryRun) await dryRunObjects(made, namespace, { dryRun: rules.dryRun, withinMs: rules.dryRunWithinMs }, verdict);
-  if (verdict.denials.length === 0 && rules.resourceQuotas) {
-    // A hint only: when the quotas cannot be read, the RunnerDeployment is judged without it.
-    const quotas = await rules.resourceQuotas(namespace).catch(() => []);
-    checkQuotas(spec.maxRunners, quotas, verdict);
-  }
+  if (verdict.denials.length === 0 && quotas) checkQuotas(spec.maxRunners, await quotas, verdict);
   return verdict;
 }
 
