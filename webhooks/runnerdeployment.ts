@@ -224,7 +224,7 @@ function checkListenerEnv(template: PodTemplate | undefined, verdict: Verdict): 
     verdict.denials.push(`spec.listenerTemplate.spec.containers[${index}].env: ${problem}; the listener would not start`);
 }
 
-/** The rules on the object itself: all but those on the objects built from it (checkMadeObjects). */
+/** The rules on the object itself: all but those on the objects built from it (validateRunnerDeployment adds them). */
 function checkRules(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules): Verdict {
   const verdict: Verdict = { denials: rules.schema.problems("RunnerDeployment", rd), warnings: [] };
   const spec = rd.spec as RunnerDeploymentSpec | undefined;

@@ -1,18 +1,9 @@
 // What the admission webhook asks the API server: an object sent as the controller would, without
 // storing it (server-side dry-run), which every admission step answers — validation, Pod Security,
 // quotas, webhooks, policies; and a namespace's ResourceQuotas.
-import {
-  AppsV1Api,
-  BatchV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  RbacAuthorizationV1Api,
-  setHeaderOptions,
-  type KubeConfig,
-} from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
-import { FIELD_MANAGER } from "../api/well-known.ts";
+import { makeApplier } from "./apply.ts";
 import type { DryRun, DryRunRequest } from "../../webhooks/dry-run.ts";
 import type { ResourceQuotas } from "../../webhooks/quota.ts";
 import { apiErrorCode, apiErrorMessage } from "./client.ts";
@@ -25,13 +16,10 @@ export function warningTexts(header: string | undefined): string[] {
 export function dryRun(kc: KubeConfig): DryRun {
   const core = kc.makeApiClient(CoreV1Api);
   const batch = kc.makeApiClient(BatchV1Api);
-  const apps = kc.makeApiClient(AppsV1Api);
-  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const applyOptions = setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply);
-  const applied = { dryRun: "All", fieldManager: FIELD_MANAGER, force: true };
   // What is made for each job is created anew every time; the listener's objects are applied
-  // (created or updated) with the controller's field manager, as the controller does.
+  // (created or updated) by the controller's own applier. Only the Pods' warnings are read.
+  const apply = makeApplier(kc, { dryRun: true });
   const send = (request: DryRunRequest): Promise<{ headers: Record<string, string> }> => {
     const { namespace } = request;
     const created = { namespace, dryRun: "All" };
@@ -51,20 +39,9 @@ export function dryRun(kc: KubeConfig): DryRun {
           body: request.object,
         });
       case "Deployment":
-        return apps.patchNamespacedDeploymentWithHttpInfo(
-          { ...applied, name: request.object.metadata!.name!, namespace, body: request.object },
-          applyOptions,
-        );
       case "ServiceAccount":
-        return core.patchNamespacedServiceAccountWithHttpInfo(
-          { ...applied, name: request.object.metadata!.name!, namespace, body: request.object },
-          applyOptions,
-        );
       case "Role":
-        return rbac.patchNamespacedRoleWithHttpInfo(
-          { ...applied, name: request.object.metadata!.name!, namespace, body: request.object },
-          applyOptions,
-        );
+        return apply(request.object).then(() => ({ headers: {} }));
     }
   };
   return async (request) => {
