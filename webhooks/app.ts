@@ -22,6 +22,8 @@ export interface WebhookDeps {
   runnerDeployments?: RunnerDeploymentRules["runnerDeployments"];
   /** The namespace's ResourceQuotas, for warnings about a spec.maxRunners above what they allow. */
   resourceQuotas?: RunnerDeploymentRules["resourceQuotas"];
+  /** Which of some Secrets a namespace lacks, for warnings about missing image pull Secrets. */
+  missingSecrets?: RunnerDeploymentRules["missingSecrets"];
   /** /readyz answers 200 only while this holds (e.g. certificates loaded). */
   ready?: () => boolean;
   bodyLimit?: string;
@@ -82,6 +84,7 @@ export function createApp(deps: WebhookDeps): express.Express {
     podOptions: deps.podOptions,
     runnerDeployments: deps.runnerDeployments,
     resourceQuotas: deps.resourceQuotas,
+    missingSecrets: deps.missingSecrets,
   };
 
   const app = express();

@@ -30,6 +30,7 @@ import { addOnlyPatch } from "./json-patch.ts";
 import type { SchemaValidator } from "./schema-validation.ts";
 import { dryRunObjects, objectsMadeFor, type DryRun, type PodOptions } from "./dry-run.ts";
 import { checkQuotas, type ResourceQuotas } from "./quota.ts";
+import { checkPullSecrets, pullSecretsNamed, type MissingSecrets } from "./pull-secrets.ts";
 
 export interface RunnerDeploymentRules {
   schema: SchemaValidator;
@@ -42,6 +43,8 @@ export interface RunnerDeploymentRules {
   runnerDeployments?: () => RunnerDeployment[];
   /** The namespace's ResourceQuotas: spec.maxRunners is checked against their counts. Absent: not checked. */
   resourceQuotas?: ResourceQuotas;
+  /** Which of some Secrets a namespace lacks: image pull Secrets named for the pods are checked. Absent: not checked. */
+  missingSecrets?: MissingSecrets;
 }
 
 export function defaultRunnerDeployment(rd: RunnerDeployment, namespace: string): RunnerDeployment {
@@ -288,10 +291,14 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   checkTemplateLabels("runnerTemplate", spec.runnerTemplate, made.runnerJob.spec!.template, verdict);
   checkTemplateLabels("listenerTemplate", spec.listenerTemplate, made.listener.deployment.spec!.template, verdict);
   checkRunnerImage(spec.runnerImage, made.runnerJob.spec!.template, verdict);
-  // Read while the dry-run runs. A hint only: when the quotas cannot be read, it is left out.
+  // Read while the dry-run runs. Hints only: what cannot be read is left out.
   const quotas = rules.resourceQuotas?.(namespace).catch(() => []);
+  const pullSecrets = pullSecretsNamed(rd, made, rules.podOptions.listener.imagePullSecrets ?? []);
+  const missing =
+    pullSecrets.length > 0 ? rules.missingSecrets?.(namespace, [...new Set(pullSecrets.map((s) => s.name))]).catch(() => []) : undefined;
   if (rules.dryRun) await dryRunObjects(made, namespace, { dryRun: rules.dryRun, withinMs: rules.dryRunWithinMs }, verdict);
   if (verdict.denials.length === 0 && quotas) checkQuotas(spec.maxRunners, await quotas, verdict);
+  if (verdict.denials.length === 0 && missing) checkPullSecrets(pullSecrets, await missing, namespace, verdict);
   return verdict;
 }
 

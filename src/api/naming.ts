@@ -11,6 +11,21 @@ export function fitName(base: string, suffix: string, max = MAX_NAME_LENGTH): st
   return `${base.slice(0, keep).replace(/[-.]+$/, "")}-${hash}${suffix}`;
 }
 
+/** A comma-separated list, such as a flag's value: parts trimmed, empty ones dropped. */
+export function commaSeparated(text: string): string[] {
+  return text
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "");
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Whether `name` can name a Secret, a ConfigMap and most other objects: a DNS subdomain of at most 253 characters. */
+export function isObjectName(name: string): boolean {
+  return name.length <= 253 && DNS_SUBDOMAIN.test(name);
+}
+
 /** A stable short hash of any JSON value, for "did the desired object change" annotations. */
 export function hashOf(value: unknown): string {
   return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);

@@ -22,14 +22,6 @@ export const DEFAULT_LABEL_PROPAGATION_EXCLUDE: readonly string[] = [
 /** The operator's own label keys: never copied, whatever the flag says (they would mislead its own selectors). */
 const OWN_PREFIX = `${API_GROUP}/`;
 
-/** A comma-separated list of prefixes (the --label-propagation-exclude flag): trimmed, empty parts dropped. */
-export function parseLabelPrefixes(text: string): string[] {
-  return text
-    .split(",")
-    .map((part) => part.trim())
-    .filter((part) => part !== "");
-}
-
 /** The labels of `labels` that are passed on: all but the operator's own and those whose key starts with a prefix of `exclude`. */
 export function propagatedLabels(labels: Record<string, string> | undefined, exclude: readonly string[]): Record<string, string> {
   return Object.fromEntries(

@@ -2,7 +2,8 @@
 // --help` prints this table; docs/configuration.md lists the same.
 import { parseArgs } from "node:util";
 import { parseDuration } from "../api/duration.ts";
-import { DEFAULT_LABEL_PROPAGATION_EXCLUDE, parseLabelPrefixes } from "../api/propagated-labels.ts";
+import { DEFAULT_LABEL_PROPAGATION_EXCLUDE } from "../api/propagated-labels.ts";
+import { commaSeparated, isObjectName } from "../api/naming.ts";
 import { proxySettingsFromEnv, type ProxySettings } from "../forgejo/proxy.ts";
 import type { ListenerOptions } from "./listener-resources.ts";
 import type { RunnerJobOptions } from "./runner-job.ts";
@@ -18,6 +19,11 @@ export const CONTROLLER_FLAGS = {
     env: "FORGEJO_ARC_LISTENER_IMAGE_PULL_POLICY",
     default: "",
     help: "imagePullPolicy of listener pods (empty: Kubernetes' default).",
+  },
+  "listener-image-pull-secrets": {
+    env: "FORGEJO_ARC_LISTENER_IMAGE_PULL_SECRETS",
+    default: "",
+    help: "Image pull Secrets of listener pods, comma-separated names; each RunnerDeployment's namespace must hold them (the webhook warns where one is missing).",
   },
   "runner-image": {
     env: "FORGEJO_ARC_RUNNER_IMAGE",
@@ -85,6 +91,8 @@ type Flag = keyof typeof CONTROLLER_FLAGS;
 export interface ControllerConfig {
   listenerImage: string;
   listenerImagePullPolicy?: string;
+  /** Names of Secrets in each RunnerDeployment's namespace that listener pods pull their image with. */
+  listenerImagePullSecrets: string[];
   runnerImage: string;
   dockerImage: string;
   jobTimeoutMs: number;
@@ -144,6 +152,7 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
   const config: ControllerConfig = {
     listenerImage: value("listener-image"),
     listenerImagePullPolicy: value("listener-image-pull-policy") || undefined,
+    listenerImagePullSecrets: commaSeparated(value("listener-image-pull-secrets")),
     runnerImage: value("runner-image"),
     dockerImage: value("docker-image"),
     jobTimeoutMs: duration("job-timeout"),
@@ -162,9 +171,11 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
     leaderElectionId: value("leader-election-id"),
     identity: value("identity") || `${env.HOSTNAME ?? "forgejo-arc"}-${process.pid}`,
     relistIntervalMs: duration("relist-interval"),
-    labelPropagationExclude: parseLabelPrefixes(value("label-propagation-exclude")),
+    labelPropagationExclude: commaSeparated(value("label-propagation-exclude")),
     proxy,
   };
+  for (const name of config.listenerImagePullSecrets.filter((n) => !isObjectName(n)))
+    problems.push(`--listener-image-pull-secrets: "${name}" is not a Secret name (lowercase letters, digits, "-" and ".")`);
   if (config.orphanSweepIntervalMs > 0 && config.orphanSweepIntervalMs < 1000)
     problems.push(`--orphan-sweep-interval: must be 0s (off) or at least 1s, got "${value("orphan-sweep-interval")}"`);
   if (problems.length > 0) throw new Error(`controller configuration: ${problems.join("; ")}`);
@@ -183,6 +194,7 @@ export function podOptionsOf(config: ControllerConfig): { job: RunnerJobOptions;
     listener: {
       image: config.listenerImage,
       imagePullPolicy: config.listenerImagePullPolicy,
+      imagePullSecrets: config.listenerImagePullSecrets,
       labelPropagationExclude: config.labelPropagationExclude,
     },
   };

@@ -13,7 +13,7 @@ import { makeApplier } from "../k8s/apply.ts";
 import { makeEventRecorder, type EventRecorder } from "../k8s/events.ts";
 import { makeRestClient, type RestClient } from "../k8s/rest.ts";
 import { LeaderElector } from "../k8s/leader.ts";
-import { dryRun, resourceQuotas } from "../k8s/dry-run.ts";
+import { dryRun, missingSecrets, resourceQuotas } from "../k8s/dry-run.ts";
 import type { Logger } from "../observability/log.ts";
 import { forgejoCallMetrics } from "../observability/metrics.ts";
 import { createApp } from "../../webhooks/app.ts";
@@ -341,6 +341,7 @@ export class Controller {
       podOptions: this.podOptions,
       runnerDeployments: () => this.cache.runnerDeployments.list(),
       resourceQuotas: resourceQuotas(this.deps.kc),
+      missingSecrets: missingSecrets(this.deps.kc),
       ready: () => true,
     });
     this.webhooks = await serve(app, {

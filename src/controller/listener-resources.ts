@@ -26,6 +26,8 @@ export interface ListenerOptions {
   /** The operator's own image; its entrypoint is `forgejo-arc`. */
   image: string;
   imagePullPolicy?: string;
+  /** Names of image pull Secrets (in the RunnerDeployment's namespace) for the listener's image. */
+  imagePullSecrets?: readonly string[];
   /** Label key prefixes the RunnerDeployment's labels are not copied with (to these objects and, by the listener, to ActRunners). */
   labelPropagationExclude: readonly string[];
 }
@@ -114,6 +116,7 @@ function defaultPodTemplate(rd: RunnerDeployment, options: ListenerOptions, name
         },
       ],
       ...(spec.caBundleConfigMapRef ? { volumes: [{ name: "forgejo-ca", configMap: { name: spec.caBundleConfigMapRef.name } }] } : {}),
+      ...(options.imagePullSecrets?.length ? { imagePullSecrets: options.imagePullSecrets.map((name) => ({ name })) } : {}),
     },
   };
 }

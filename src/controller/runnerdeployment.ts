@@ -124,6 +124,11 @@ function readyCondition(
   return { type: "Ready", status: "True", reason: "Ready", message: "The listener runs and Forgejo answers its polls" };
 }
 
+const IMAGE_PULL_FAILURES = new Set(["ErrImagePull", "ImagePullBackOff"]);
+const LISTENER_PULL_HINT =
+  " (listener pods run the operator's image: where its registry needs credentials, create an image pull Secret in this namespace " +
+  "and name it in the chart's listener.imagePullSecrets, for every RunnerDeployment, or in spec.listenerTemplate.spec.imagePullSecrets)";
+
 /**
  * ListenerAvailable: the Deployment's available replica, else why not — its objects refused by the
  * API server (none created), the listener pod's waiting container or the scheduler's reason, the
@@ -153,7 +158,8 @@ function listenerAvailable(
   if (waiting?.reason)
     return unavailable(
       waiting.reason,
-      `Listener pod ${listenerPod?.metadata?.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`,
+      `Listener pod ${listenerPod?.metadata?.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}` +
+        (IMAGE_PULL_FAILURES.has(waiting.reason) ? LISTENER_PULL_HINT : ""),
     );
   const unscheduled = listenerPod?.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
   if (unscheduled)

@@ -1,12 +1,13 @@
 // What the admission webhook asks the API server: an object sent as the controller would, without
 // storing it (server-side dry-run), which every admission step answers — validation, Pod Security,
-// quotas, webhooks, policies; and a namespace's ResourceQuotas.
+// quotas, webhooks, policies; and a namespace's ResourceQuotas and which Secrets it lacks.
 import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { makeApplier } from "./apply.ts";
 import type { DryRun, DryRunRequest } from "../../webhooks/dry-run.ts";
 import type { ResourceQuotas } from "../../webhooks/quota.ts";
-import { apiErrorCode, apiErrorMessage } from "./client.ts";
+import type { MissingSecrets } from "../../webhooks/pull-secrets.ts";
+import { apiErrorCode, apiErrorMessage, ignoreNotFound } from "./client.ts";
 
 /** The texts of an answer's Warning headers (RFC 7234 `299 - "text"`, several joined by ", "). */
 export function warningTexts(header: string | undefined): string[] {
@@ -64,4 +65,13 @@ export function dryRun(kc: KubeConfig): DryRun {
 export function resourceQuotas(kc: KubeConfig): ResourceQuotas {
   const core = kc.makeApiClient(CoreV1Api);
   return async (namespace) => (await core.listNamespacedResourceQuota({ namespace })).items;
+}
+
+/** Which of these Secrets the namespace lacks, for the webhook's check of image pull Secrets (webhooks/pull-secrets.ts). */
+export function missingSecrets(kc: KubeConfig): MissingSecrets {
+  const core = kc.makeApiClient(CoreV1Api);
+  return async (namespace, names) => {
+    const found = await Promise.all(names.map((name) => ignoreNotFound(core.readNamespacedSecret({ name, namespace }))));
+    return names.filter((_, i) => found[i] === undefined);
+  };
 }

@@ -6,7 +6,8 @@ import { DEFAULT_POLL_INTERVAL, LISTENER_NAMESPACE_ENV, LISTENER_TOKEN_ENV } fro
 import { parseDuration } from "../api/duration.ts";
 import { parseLabels, type RunnerLabel } from "../api/labels.ts";
 import { scopeProblems } from "../api/names.ts";
-import { DEFAULT_LABEL_PROPAGATION_EXCLUDE, parseLabelPrefixes } from "../api/propagated-labels.ts";
+import { DEFAULT_LABEL_PROPAGATION_EXCLUDE } from "../api/propagated-labels.ts";
+import { commaSeparated } from "../api/naming.ts";
 import { proxySettingsFromEnv, type ProxySettings } from "../forgejo/proxy.ts";
 import { scopeFromSpec, type ForgejoScope } from "../forgejo/scope.ts";
 
@@ -113,7 +114,7 @@ export function parseListenerConfig(argv: string[], env: NodeJS.ProcessEnv = pro
     port,
     host: value("host") ?? "0.0.0.0",
     maxBackoffMs,
-    labelPropagationExclude: parseLabelPrefixes(value("label-propagation-exclude") ?? DEFAULT_LABEL_PROPAGATION_EXCLUDE.join(",")),
+    labelPropagationExclude: commaSeparated(value("label-propagation-exclude") ?? DEFAULT_LABEL_PROPAGATION_EXCLUDE.join(",")),
     proxy,
   };
 }

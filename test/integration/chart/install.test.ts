@@ -4,7 +4,8 @@
 // uninstall; a second install then shows the API server refusing bad RunnerDeployments through
 // the chart's own webhook configuration, and the chart refusing a second installation beside it.
 import { join } from "node:path";
-import { AdmissionregistrationV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { ignoreNotFound } from "../../../src/k8s/client.ts";
 import { freePort } from "../../../scripts/cluster/cluster.ts";
 import { CHART_DIR, CT_CONFIG, helmAsync, runToolAsync } from "../../../scripts/chart/chart.ts";
 import type { Executor } from "../../executor/executor.ts";
@@ -97,6 +98,8 @@ describe("installed with helm, the API server calls the chart's webhooks", () =>
         CI_VALUES,
         "--set",
         `webhooks.url.port=${port}`,
+        "--set",
+        "listener.imagePullSecrets[0].name=regcred",
         "--wait",
         "--timeout",
         "120s",
@@ -162,6 +165,34 @@ describe("installed with helm, the API server calls the chart's webhooks", () =>
       expect(within.stderr).not.toContain("spec.maxRunners");
     } finally {
       await core.deleteNamespacedResourceQuota({ name: "three-jobs", namespace: ns });
+    }
+  });
+
+  test("a namespace without the chart's listener.imagePullSecrets draws the chart's webhook warning; listener pods get them", async () => {
+    const pulling = rd({ metadata: { name: "pulling", namespace: ns }, spec: { labels: "pulling:host", tokenSecretRef: { name: "t", namespace: ns } } });
+    const missing = await kubectlDryRun("create", pulling);
+    expect(missing.status).toBe(0);
+    expect(missing.stderr).toContain(
+      `Warning: spec.listenerTemplate: the controller gives listener pods the image pull Secret "regcred" (the chart's listener.imagePullSecrets), which does not exist in namespace "${ns}"`,
+    );
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: "regcred" }, type: "kubernetes.io/dockerconfigjson", stringData: { ".dockerconfigjson": '{"auths":{}}' } },
+    });
+    try {
+      const present = await kubectlDryRun("create", pulling);
+      expect(present.status).toBe(0);
+      expect(present.stderr).not.toContain("regcred");
+      await objects.create("runnerdeployments", ns, pulling);
+      const apps = kc.makeApiClient(AppsV1Api);
+      const pullSecrets = await eventually("the listener Deployment of pulling", async () =>
+        ignoreNotFound(apps.readNamespacedDeployment({ name: "pulling-listener", namespace: ns })).then((d) => d?.spec?.template.spec?.imagePullSecrets),
+      );
+      expect(pullSecrets).toEqual([{ name: "regcred" }]);
+    } finally {
+      await objects.delete("runnerdeployments", ns, "pulling").catch(() => undefined);
+      await core.deleteNamespacedSecret({ name: "regcred", namespace: ns });
     }
   });
 

@@ -82,6 +82,12 @@ describe("pod template merge", () => {
     ]);
   });
 
+  it("merges image pull Secrets by name, so a template's add to the default's", () => {
+    const withSecret = { spec: { containers: [{ name: "listener", image: "l:1" }], imagePullSecrets: [{ name: "operator-registry" }] } };
+    const merged = mergePodTemplate(withSecret, { spec: { imagePullSecrets: [{ name: "mirror" }, { name: "operator-registry" }] } });
+    expect(merged.spec!.imagePullSecrets).toEqual([{ name: "operator-registry" }, { name: "mirror" }]);
+  });
+
   it("does not change the default it was given", () => {
     const copy = structuredClone(base);
     mergePodTemplate(base, { spec: { containers: [{ name: "runner", image: "other" }] } });

@@ -1,4 +1,4 @@
-import { DEFAULT_LABEL_PROPAGATION_EXCLUDE, parseLabelPrefixes, propagatedLabels } from "../../../src/api/propagated-labels.ts";
+import { DEFAULT_LABEL_PROPAGATION_EXCLUDE, propagatedLabels } from "../../../src/api/propagated-labels.ts";
 
 describe("labels passed on from a RunnerDeployment", () => {
   const labels = {
@@ -27,10 +27,5 @@ describe("labels passed on from a RunnerDeployment", () => {
     expect(propagatedLabels(labels, ["team", "example.com/"])).not.toHaveProperty("team");
     expect(propagatedLabels(labels, ["team", "example.com/"])).not.toHaveProperty("example.com/cost-center");
     expect(propagatedLabels(undefined, [])).toEqual({});
-  });
-
-  it("reads a comma-separated prefix list, trimmed, empty parts dropped", () => {
-    expect(parseLabelPrefixes(" a/, b ,,c")).toEqual(["a/", "b", "c"]);
-    expect(parseLabelPrefixes("")).toEqual([]);
   });
 });

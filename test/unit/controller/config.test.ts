@@ -1,5 +1,5 @@
 import { DEFAULT_LABEL_PROPAGATION_EXCLUDE } from "../../../src/api/propagated-labels.ts";
-import { parseControllerConfig } from "../../../src/controller/config.ts";
+import { parseControllerConfig, podOptionsOf } from "../../../src/controller/config.ts";
 
 describe("controller configuration", () => {
   it("leaves GitOps tracking labels out of label propagation by default; an empty flag leaves out none", () => {
@@ -34,6 +34,16 @@ describe("controller configuration", () => {
     expect(config.proxy.noProxy).toEqual(["forgejo.internal"]);
     expect(() => parseControllerConfig([], { https_proxy: "socks5://proxy:1080" })).toThrow(
       "controller configuration: $HTTPS_PROXY: not the URL of an HTTP proxy",
+    );
+  });
+
+  it("reads the listener pods' image pull Secrets as names and refuses one that cannot name a Secret", () => {
+    expect(parseControllerConfig([], {}).listenerImagePullSecrets).toEqual([]);
+    const config = parseControllerConfig([], { FORGEJO_ARC_LISTENER_IMAGE_PULL_SECRETS: "regcred, mirror.example ," });
+    expect(config.listenerImagePullSecrets).toEqual(["regcred", "mirror.example"]);
+    expect(podOptionsOf(config).listener.imagePullSecrets).toEqual(["regcred", "mirror.example"]);
+    expect(() => parseControllerConfig(["--listener-image-pull-secrets", "regcred,Reg_Cred"], {})).toThrow(
+      '--listener-image-pull-secrets: "Reg_Cred" is not a Secret name (lowercase letters, digits, "-" and ".")',
     );
   });
 });

@@ -130,6 +130,15 @@ describe("listener resources", () => {
     expect(pod.containers[0]!.args?.[0]).toBe("listener");
   });
 
+  it("gives the listener pod the controller's image pull Secrets, and a listenerTemplate's beside them", () => {
+    const pullSecrets = (listenerTemplate?: object) =>
+      listenerResources(rd({ metadata: { uid: "u" }, spec: { listenerTemplate } }), { ...OPTIONS, imagePullSecrets: ["regcred"] })
+        .deployment.spec!.template.spec!.imagePullSecrets;
+    expect(pullSecrets()).toEqual([{ name: "regcred" }]);
+    expect(pullSecrets({ spec: { imagePullSecrets: [{ name: "team-mirror" }] } })).toEqual([{ name: "regcred" }, { name: "team-mirror" }]);
+    expect(resources.deployment.spec!.template.spec!).not.toHaveProperty("imagePullSecrets");
+  });
+
   it("logs at info unless the listenerTemplate sets LOG_LEVEL (docs/install.md#troubleshooting)", () => {
     const env = (listenerTemplate?: object) =>
       listenerResources(

@@ -98,6 +98,25 @@ describe("RunnerDeployment conditions", () => {
     });
   });
 
+  it("says how to give listener pods pull credentials when their image cannot be pulled", () => {
+    const conditionFor = (reason: string) => {
+      const waiting = { reason, message: 'Back-off pulling image "registry.example.com/forgejo-arc:0.1.0"' };
+      const pod = { metadata: { name: "l-1" }, status: { containerStatuses: [{ name: "listener", state: { waiting } }] } } as V1Pod;
+      return byType(runnerDeploymentConditions(rd(), { token: { ok: true }, deployment: { status: {} } as V1Deployment, listenerPod: pod }))
+        .ListenerAvailable;
+    };
+    for (const reason of ["ImagePullBackOff", "ErrImagePull"]) {
+      expect(conditionFor(reason)).toMatchObject({ status: "False", reason });
+      expect(conditionFor(reason)!.message).toContain(
+        `Listener pod l-1: ${reason}: Back-off pulling image "registry.example.com/forgejo-arc:0.1.0"`,
+      );
+      expect(conditionFor(reason)!.message).toContain(
+        "create an image pull Secret in this namespace and name it in the chart's listener.imagePullSecrets, for every RunnerDeployment, or in spec.listenerTemplate.spec.imagePullSecrets",
+      );
+    }
+    expect(conditionFor("CrashLoopBackOff")!.message).not.toContain("imagePullSecrets");
+  });
+
   it("names the scheduler's reason when the listener pod cannot be scheduled", () => {
     const message = "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.";
     const pod = {

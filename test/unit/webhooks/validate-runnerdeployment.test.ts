@@ -4,7 +4,7 @@ import type { V1Deployment, V1Job, V1Pod, V1Role, V1Secret } from "@kubernetes/c
 import type { ActRunner } from "../../../src/generated/api.ts";
 import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
 import { NAMESPACE, rd, review } from "../../fixtures/resources.ts";
-import { testApp } from "../../fixtures/webhook-app.ts";
+import { POD_OPTIONS, testApp } from "../../fixtures/webhook-app.ts";
 import type { AdmissionResponse } from "../../../webhooks/admission.ts";
 import { answerWithinMs, type DryRun, type DryRunRequest } from "../../../webhooks/dry-run.ts";
 
@@ -368,6 +368,38 @@ describe("validating webhook for RunnerDeployment", () => {
       rd({ spec: { labels: "x:host", maxRunners: 5 } }),
       testApp({ resourceQuotas: () => Promise.reject(new Error("forbidden")) }),
     );
+    expect(unread).toMatchObject({ allowed: true });
+    expect(unread).not.toHaveProperty("warnings");
+  });
+
+  it("warns about each image pull Secret the runner or listener pod names that the namespace lacks, saying where it was named", async () => {
+    const asked: [string, string[]][] = [];
+    const missingSecrets = async (namespace: string, names: string[]) => {
+      asked.push([namespace, names]);
+      return names.filter((name) => name !== "present");
+    };
+    const app = testApp({
+      missingSecrets,
+      podOptions: { ...POD_OPTIONS, listener: { ...POD_OPTIONS.listener, imagePullSecrets: ["regcred"] } },
+    });
+    const spec = {
+      labels: "x:host",
+      runnerTemplate: { spec: { imagePullSecrets: [{ name: "runner-registry" }, { name: "present" }] } },
+      listenerTemplate: { spec: { imagePullSecrets: [{ name: "team-mirror" }] } },
+    };
+    const warned = await validate(rd({ spec }), app);
+    expect(asked).toEqual([[NAMESPACE, ["runner-registry", "present", "regcred", "team-mirror"]]]);
+    expect(warned.allowed).toBe(true);
+    expect(warned.warnings).toEqual([
+      `spec.runnerTemplate.spec.imagePullSecrets: Secret "runner-registry" does not exist in namespace "${NAMESPACE}": the runner pods would pull their images without it (ImagePullBackOff where a registry needs it); create it there`,
+      `spec.listenerTemplate: the controller gives listener pods the image pull Secret "regcred" (the chart's listener.imagePullSecrets), which does not exist in namespace "${NAMESPACE}": the listener pod would pull the operator's image without it (ImagePullBackOff where its registry needs it); create it there`,
+      `spec.listenerTemplate.spec.imagePullSecrets: Secret "team-mirror" does not exist in namespace "${NAMESPACE}": the listener pod would pull its image without it (ImagePullBackOff where its registry needs it); create it there`,
+    ]);
+    // Nothing named: nothing asked. Unreadable: admitted without the check.
+    asked.length = 0;
+    expect(await validate(rd({ spec: { labels: "x:host" } }), testApp({ missingSecrets }))).not.toHaveProperty("warnings");
+    expect(asked).toEqual([]);
+    const unread = await validate(rd({ spec }), testApp({ missingSecrets: () => Promise.reject(new Error("forbidden")) }));
     expect(unread).toMatchObject({ allowed: true });
     expect(unread).not.toHaveProperty("warnings");
   });
