@@ -218,7 +218,14 @@ describe("installed with helm, the API server calls the chart's webhooks", () =>
       expect(ofSecond).toEqual([]);
       // The same name in another namespace is another installation too.
       expect(await installBeside(release)).toContain(`already installed in this cluster as release "arc" in namespace "${releaseNamespace}"`);
-      await helmAsync(["upgrade", release, CHART_DIR, "--namespace", releaseNamespace, "--reuse-values", "--wait", "--timeout", "60s"], { kubeconfig });
+      // A change of the pod template rolls the controller: its ports are the host's here, so the ci
+      // values' Recreate strategy lets the new pod listen (RollingUpdate would wait for it for ever).
+      const upgrade = ["upgrade", release, CHART_DIR, "--namespace", releaseNamespace, "--reuse-values", "--set-string", "podAnnotations.upgraded=yes"];
+      await helmAsync([...upgrade, "--wait", "--timeout", "60s"], { kubeconfig });
+      const controllerPods = await kc
+        .makeApiClient(CoreV1Api)
+        .listNamespacedPod({ namespace: releaseNamespace, labelSelector: "app.kubernetes.io/component=controller" });
+      expect(controllerPods.items.map((p) => [p.metadata?.annotations?.upgraded, p.status?.phase])).toEqual([["yes", "Running"]]);
     } finally {
       for (const name of ["second", release])
         await helmAsync(["uninstall", name, "--namespace", otherNamespace, "--no-hooks", "--ignore-not-found"], { kubeconfig });
