@@ -1375,7 +1375,9 @@ describe("controller", () => {
     // another's token. Created before the ActRunner goes, so every sweep that can delete it sees it.
     await createRunnerDeployment("a-broken", { tokenSecretRef: { name: "absent", namespace: ns } });
     await eventually("a-broken cached by the controller", async () => ((await rdCondition("a-broken", "TokenValid")) ? true : undefined));
-    fake.addFault({ status: 503, pathPrefix: "/orgs/acme/actions/runners/" });
+    // Every runner deletion fails, by whichever scope it comes: the orphan sweep may list and delete
+    // this organization's runner through the instance scope of "site" (a test above) too.
+    fake.addFault({ status: 503, method: "DELETE" });
     const abandonedBefore = await controllerMetric("forgejo_arc_runner_cleanups_abandoned_total");
     const started = Date.now();
     await objects.delete("actrunners", ns, name);
@@ -1387,6 +1389,8 @@ describe("controller", () => {
       (e) => e.reason === "RunnerCleanupAbandoned" && !!e.message?.includes("delete it in Forgejo"),
     );
     expect((await controllerMetric("forgejo_arc_runner_cleanups_abandoned_total")) - abandonedBefore).toBe(1);
+    // Longer than one orphan sweep interval (2s): while Forgejo is down, the sweep cannot delete it either.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(fake.runners.has(left!.id)).toBe(true);
 
     // Once Forgejo answers again, the orphan sweep deletes the runner left behind, and only it.
