@@ -38,11 +38,11 @@ export function pullSecretsNamed(rd: RunnerDeployment, made: MadeObjects, contro
     ...listenerNames.map((name) => ({
       name,
       warning: (namespace: string) =>
-        listenerTemplateNames.has(name) || !controllerNames.includes(name)
-          ? `spec.listenerTemplate.spec.imagePullSecrets: ${missingFrom(name, namespace)}: the listener pod would pull its image without it ` +
-            "(ImagePullBackOff where its registry needs it); create it there"
-          : `spec.listenerTemplate: the controller gives listener pods the image pull Secret "${name}" (the chart's listener.imagePullSecrets), ` +
+        controllerNames.includes(name) && !listenerTemplateNames.has(name)
+          ? `spec.listenerTemplate: the controller gives listener pods the image pull Secret "${name}" (the chart's listener.imagePullSecrets), ` +
             `which does not exist in namespace "${namespace}": the listener pod would pull the operator's image without it ` +
+            "(ImagePullBackOff where its registry needs it); create it there"
+          : `spec.listenerTemplate.spec.imagePullSecrets: ${missingFrom(name, namespace)}: the listener pod would pull its image without it ` +
             "(ImagePullBackOff where its registry needs it); create it there",
     })),
   ];

@@ -12,7 +12,8 @@ export function controllerClusterRoleRules(): V1PolicyRule[] {
     // create: a Role may only grant what its creator holds, and listeners create ActRunners.
     { apiGroups: [API_GROUP], resources: ["actrunners"], verbs: ["get", "list", "watch", "create", "patch", "update", "delete"] },
     { apiGroups: [API_GROUP], resources: ["actrunners/status"], verbs: ["get", "patch", "update"] },
-    // Token Secrets are read; runner credential Secrets are created, read (is a waiting pod's still there?) and replaced.
+    // Token Secrets are read; runner credential Secrets are created, read (is a waiting pod's still there?) and replaced;
+    // the webhook sees whether the image pull Secrets named for the pods exist.
     { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "delete"] },
     { apiGroups: [""], resources: ["configmaps"], verbs: ["get"] },
     { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["get", "create", "patch"] },
