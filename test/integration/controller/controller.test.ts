@@ -1381,7 +1381,13 @@ describe("controller", () => {
     const abandonedBefore = await controllerMetric("forgejo_arc_runner_cleanups_abandoned_total");
     const started = Date.now();
     await objects.delete("actrunners", ns, name);
-    await eventually("the ActRunner released", async () => ((await actRunner(name)) ? undefined : true), 60_000, 500);
+    // By uid: the listener makes a new ActRunner of the same name for the job, which still waits.
+    await eventually(
+      "the ActRunner released",
+      async () => ((await actRunner(name))?.metadata?.uid === abandonedUid ? undefined : true),
+      60_000,
+      500,
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(14_000);
     await eventOf(
       name,
