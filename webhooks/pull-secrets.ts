@@ -11,44 +11,46 @@ import type { MadeObjects } from "./dry-run.ts";
 /** The names among `names` of Secrets that do not exist in the namespace (the API server answered 404). */
 export type MissingSecrets = (namespace: string, names: string[]) => Promise<string[]>;
 
-/** A pull Secret a pod made for the RunnerDeployment names, and what to say when it is missing. */
+/** A pull Secret a pod made for the RunnerDeployment names, and the warning when it is missing. */
 interface NamedPullSecret {
   name: string;
-  warning: (namespace: string) => string;
+  warning: string;
 }
 
 const namesOf = (secrets: V1LocalObjectReference[] | undefined): string[] => (secrets ?? []).map((s) => s.name ?? "").filter(Boolean);
 
 /**
- * The pull Secrets of the runner pod and the listener pod as they will be made: those of the
- * templates, and the controller's own for the listener (`controllerNames`).
+ * The pull Secrets of the runner pod and the listener pod as they will be made in `namespace`: those
+ * of the templates, and the controller's own for the listener (`controllerNames`).
  */
-export function pullSecretsNamed(rd: RunnerDeployment, made: MadeObjects, controllerNames: readonly string[]): NamedPullSecret[] {
-  const runnerNames = namesOf(made.runnerJob.spec?.template.spec?.imagePullSecrets);
-  const listenerNames = namesOf(made.listener.deployment.spec?.template.spec?.imagePullSecrets);
+export function pullSecretsNamed(
+  rd: RunnerDeployment,
+  made: MadeObjects,
+  controllerNames: readonly string[],
+  namespace: string,
+): NamedPullSecret[] {
   const listenerTemplateNames = new Set(namesOf(rd.spec.listenerTemplate?.spec?.imagePullSecrets));
-  const missingFrom = (name: string, namespace: string) => `Secret "${name}" does not exist in namespace "${namespace}"`;
-  return [
-    ...runnerNames.map((name) => ({
-      name,
-      warning: (namespace: string) =>
-        `spec.runnerTemplate.spec.imagePullSecrets: ${missingFrom(name, namespace)}: the runner pods would pull their images without it ` +
-        "(ImagePullBackOff where a registry needs it); create it there",
-    })),
-    ...listenerNames.map((name) => ({
-      name,
-      warning: (namespace: string) =>
-        controllerNames.includes(name) && !listenerTemplateNames.has(name)
-          ? `spec.listenerTemplate: the controller gives listener pods the image pull Secret "${name}" (the chart's listener.imagePullSecrets), ` +
-            `which does not exist in namespace "${namespace}": the listener pod would pull the operator's image without it ` +
-            "(ImagePullBackOff where its registry needs it); create it there"
-          : `spec.listenerTemplate.spec.imagePullSecrets: ${missingFrom(name, namespace)}: the listener pod would pull its image without it ` +
-            "(ImagePullBackOff where its registry needs it); create it there",
-    })),
-  ];
+  const missing = (name: string) => `Secret "${name}" does not exist in namespace "${namespace}"`;
+  const runner = namesOf(made.runnerJob.spec?.template.spec?.imagePullSecrets).map((name) => ({
+    name,
+    warning:
+      `spec.runnerTemplate.spec.imagePullSecrets: ${missing(name)}: the runner pods would pull their images without it ` +
+      "(ImagePullBackOff where a registry needs it); create it there",
+  }));
+  const listener = namesOf(made.listener.deployment.spec?.template.spec?.imagePullSecrets).map((name) => ({
+    name,
+    warning:
+      controllerNames.includes(name) && !listenerTemplateNames.has(name)
+        ? `spec.listenerTemplate: the controller gives listener pods the image pull Secret "${name}" (the chart's listener.imagePullSecrets), ` +
+          `which does not exist in namespace "${namespace}": the listener pod would pull the operator's image without it ` +
+          "(ImagePullBackOff where its registry needs it); create it there"
+        : `spec.listenerTemplate.spec.imagePullSecrets: ${missing(name)}: the listener pod would pull its image without it ` +
+          "(ImagePullBackOff where its registry needs it); create it there",
+  }));
+  return [...runner, ...listener];
 }
 
 /** Warnings for each named pull Secret among `missing`. A manifest may create it after the RunnerDeployment, so it is not refused. */
-export function checkPullSecrets(named: NamedPullSecret[], missing: string[], namespace: string, verdict: Verdict): void {
-  for (const { name, warning } of named) if (missing.includes(name)) verdict.warnings.push(warning(namespace));
+export function checkPullSecrets(named: NamedPullSecret[], missing: string[], verdict: Verdict): void {
+  for (const { name, warning } of named) if (missing.includes(name)) verdict.warnings.push(warning);
 }

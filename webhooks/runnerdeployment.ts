@@ -293,12 +293,12 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   checkRunnerImage(spec.runnerImage, made.runnerJob.spec!.template, verdict);
   // Read while the dry-run runs. Hints only: what cannot be read is left out.
   const quotas = rules.resourceQuotas?.(namespace).catch(() => []);
-  const pullSecrets = pullSecretsNamed(rd, made, rules.podOptions.listener.imagePullSecrets ?? []);
+  const pullSecrets = pullSecretsNamed(rd, made, rules.podOptions.listener.imagePullSecrets ?? [], namespace);
   const missing =
     pullSecrets.length > 0 ? rules.missingSecrets?.(namespace, [...new Set(pullSecrets.map((s) => s.name))]).catch(() => []) : undefined;
   if (rules.dryRun) await dryRunObjects(made, namespace, { dryRun: rules.dryRun, withinMs: rules.dryRunWithinMs }, verdict);
   if (verdict.denials.length === 0 && quotas) checkQuotas(spec.maxRunners, await quotas, verdict);
-  if (verdict.denials.length === 0 && missing) checkPullSecrets(pullSecrets, await missing, namespace, verdict);
+  if (verdict.denials.length === 0 && missing) checkPullSecrets(pullSecrets, await missing, verdict);
   return verdict;
 }
 
