@@ -18,7 +18,7 @@ import { propagatedLabels } from "../api/propagated-labels.ts";
 import { fitName } from "../api/naming.ts";
 import { mergePodTemplate } from "../api/pod-template.ts";
 import { API_GROUP_VERSION } from "../api/schemas.ts";
-import { LABELS, MANAGED_BY } from "../api/well-known.ts";
+import { LABELS, MANAGED_BY, RUNNER_POD_ANNOTATIONS } from "../api/well-known.ts";
 import type { ActRunner } from "../generated/api.ts";
 
 export const CREDENTIALS_DIR = "/var/run/forgejo-arc/runner";
@@ -214,7 +214,7 @@ export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions
     initContainers.push(dockerSidecar(options.dockerImage, registryCa));
   }
   const base: V1PodTemplateSpec = {
-    metadata: { labels: podLabels },
+    metadata: { labels: podLabels, annotations: { ...RUNNER_POD_ANNOTATIONS } },
     spec: {
       restartPolicy: "Never",
       automountServiceAccountToken: false,

@@ -320,6 +320,7 @@ describe("controller", () => {
     const job = await eventually("the first Kubernetes Job", () => batch.readNamespacedJob({ name: names[0]!, namespace: ns }), 30_000);
     const args = job.spec!.template.spec!.containers.find((c) => c.name === "runner")!.args!;
     expect(args).toEqual(expect.arrayContaining(["one-job", "--handle", jobs[0]!.handle, "--wait", "--label", "chain:host"]));
+    expect(job.spec!.template.metadata?.annotations).toMatchObject({ "cluster-autoscaler.kubernetes.io/safe-to-evict": "false" });
     const secret = await core.readNamespacedSecret({ name: `${names[0]}-runner`, namespace: ns });
     expect(Buffer.from(secret.data!.token!, "base64").toString()).toMatch(/^[0-9a-f]{32}$/);
     expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "ActRunner", name: names[0] });

@@ -171,13 +171,31 @@ describe("runner Job", () => {
     });
     const template = runnerJob(custom, "u", options).spec!.template;
     expect(template.metadata?.labels).toMatchObject({ team: "a", "app.kubernetes.io/component": "runner" });
-    expect(template.metadata?.annotations).toEqual({ note: "n" });
+    expect(template.metadata?.annotations).toEqual({
+      note: "n",
+      "cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
+      "karpenter.sh/do-not-disrupt": "true",
+    });
     expect(template.spec?.nodeSelector).toEqual({ pool: "ci" });
     expect(template.spec?.containers[0]).toMatchObject({
       name: "runner",
       image: "custom/runner:1",
       resources: { limits: { cpu: "2" } },
       command: ["forgejo-runner"],
+    });
+  });
+
+  it("tells node autoscalers not to evict a runner pod, unless the jobTemplate says otherwise", () => {
+    expect(runnerJob(runner, "u", options).spec!.template.metadata?.annotations).toEqual({
+      "cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
+      "karpenter.sh/do-not-disrupt": "true",
+    });
+    const evictable = ar({
+      spec: { labels: "x:host", jobTemplate: { metadata: { annotations: { "cluster-autoscaler.kubernetes.io/safe-to-evict": "true" } } } },
+    });
+    expect(runnerJob(evictable, "u", options).spec!.template.metadata?.annotations).toEqual({
+      "cluster-autoscaler.kubernetes.io/safe-to-evict": "true",
+      "karpenter.sh/do-not-disrupt": "true",
     });
   });
 
