@@ -120,9 +120,13 @@ export async function runCheckWebhooks(argv: string[]): Promise<number> {
   });
   const url = values.url ?? process.env.FORGEJO_ARC_WEBHOOK_URL;
   const caFile = values["ca-file"] ?? process.env.FORGEJO_ARC_WEBHOOK_CA_FILE;
+  const ca = caFile ? readFileSync(caFile, "utf8") : process.env.FORGEJO_ARC_WEBHOOK_CA;
   const namespace = values.namespace ?? process.env.POD_NAMESPACE ?? "default";
-  if (!url || !caFile) throw new Error("check-webhooks: --url (base URL of the webhook server) and --ca-file (PEM CA) are required");
-  const results = await checkWebhooks({ url, ca: readFileSync(caFile, "utf8"), namespace });
+  if (!url || !ca)
+    throw new Error(
+      "check-webhooks: --url (base URL of the webhook server) and --ca-file (PEM CA; or the PEM itself in $FORGEJO_ARC_WEBHOOK_CA) are required",
+    );
+  const results = await checkWebhooks({ url, ca, namespace });
   for (const result of results) console.log(`${result.ok ? "ok  " : "FAIL"} ${result.name}: ${result.detail}`);
   const failed = results.filter((r) => !r.ok).length;
   console.log(failed === 0 ? `webhooks at ${url} answer correctly` : `${failed} of ${results.length} webhook checks failed`);

@@ -73,7 +73,7 @@ tolerations:
 {{- end -}}
 
 {{- define "forgejo-arc.webhookSecretName" -}}
-{{- printf "%s-webhook-tls" (include "forgejo-arc.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- .Values.webhooks.existingSecret | default (printf "%s-webhook-tls" (include "forgejo-arc.fullname" .) | trunc 63 | trimSuffix "-") -}}
 {{- end -}}
 
 {{/* Base URL the webhooks are reached at: the Service in service mode, url.host:url.port in url mode. */}}

@@ -3,6 +3,8 @@
 // ci values), so the API server only ever dials loopback. ct install does install → helm test →
 // uninstall; a second install then shows the API server refusing bad RunnerDeployments through
 // the chart's own webhook configuration, and the chart refusing a second installation beside it.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { ignoreNotFound } from "../../../src/k8s/client.ts";
@@ -11,6 +13,7 @@ import { CHART_DIR, CT_CONFIG, helmAsync, runToolAsync } from "../../../scripts/
 import type { Executor } from "../../executor/executor.ts";
 import { startTestExecutor, stopTestExecutor } from "../support/executor.ts";
 import { rd } from "../../fixtures/resources.ts";
+import { selfSignedCertificate } from "../../fixtures/tls.ts";
 import {
   clusterState,
   createNamespace,
@@ -237,4 +240,26 @@ describe("installed with helm, the API server calls the chart's webhooks", () =>
     const output = await helmAsync(["test", release, "--namespace", releaseNamespace, "--timeout", "60s"], { kubeconfig: clusterState().kubeconfig });
     expect(output).toMatch(/Phase:\s+Succeeded/);
   });
+
+  test("serves the webhooks with a certificate of the user's own (webhooks.existingSecret and caBundle): the API server and helm test trust it", async () => {
+    const kubeconfig = clusterState().kubeconfig;
+    const own = selfSignedCertificate(mkdtempSync(join(tmpdir(), "chart-byo-")), "byo");
+    await kc.makeApiClient(CoreV1Api).createNamespacedSecret({
+      namespace: releaseNamespace,
+      body: { metadata: { name: "byo-tls" }, type: "kubernetes.io/tls", stringData: { "tls.crt": own.cert, "tls.key": own.key } },
+    });
+    const byo = ["--reuse-values", "--set", "webhooks.existingSecret=byo-tls", "--set-file", `webhooks.caBundle=${own.certFile}`];
+    await helmAsync(["upgrade", release, CHART_DIR, "--namespace", releaseNamespace, ...byo, "--wait", "--timeout", "90s"], { kubeconfig });
+    const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+    const [validating] = (await admission.listValidatingWebhookConfiguration({ labelSelector: `app.kubernetes.io/instance=${release}` })).items;
+    for (const webhook of validating!.webhooks!) expect(Buffer.from(webhook.clientConfig.caBundle!, "base64").toString()).toBe(own.cert.trim());
+    // The chart's generated Secret is gone with the switch; the API server reaches the controller
+    // that now serves the user's certificate.
+    expect(await ignoreNotFound(kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: `${release}-forgejo-arc-webhook-tls`, namespace: releaseNamespace }))).toBeUndefined();
+    const tooFast = rd({ metadata: { name: "too-fast-byo", namespace: ns }, spec: { pollInterval: "500ms", tokenSecretRef: { name: "t", namespace: ns } } });
+    const { message } = await rejection(objects.create("runnerdeployments", ns, tooFast));
+    expect(message).toContain('admission webhook "default-runnerdeployments.forgejo.actions.io" denied the request');
+    const output = await helmAsync(["test", release, "--namespace", releaseNamespace, "--timeout", "60s"], { kubeconfig });
+    expect(output).toMatch(/Phase:\s+Succeeded/);
+  }, 180_000);
 });

@@ -6,7 +6,7 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import type { V1Deployment, V1Job, V1MutatingWebhookConfiguration, V1PolicyRule, V1ValidatingWebhookConfiguration } from "@kubernetes/client-node";
+import type { V1Deployment, V1Job, V1MutatingWebhookConfiguration, V1Pod, V1PolicyRule, V1ValidatingWebhookConfiguration } from "@kubernetes/client-node";
 import { kubectl } from "../../../scripts/cluster/cluster.ts";
 import { CHART_DIR, render, renderYaml, type RenderedObject } from "../../../scripts/chart/chart.ts";
 import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../../src/controller/rbac.ts";
@@ -15,6 +15,7 @@ import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
 import { matchesLabels } from "../../../src/controller/cache.ts";
 import { LISTENER_PORT, listenerResources } from "../../../src/controller/listener-resources.ts";
 import { rd } from "../../fixtures/resources.ts";
+import { selfSignedCertificate } from "../../fixtures/tls.ts";
 import { POD_OPTIONS } from "../../fixtures/webhook-app.ts";
 import { DEFAULT_LABEL_PROPAGATION_EXCLUDE } from "../../../src/api/propagated-labels.ts";
 import { clusterState, createNamespace, deleteNamespace } from "../helpers.ts";
@@ -39,9 +40,9 @@ const valuesFile = (values: object): string => {
   writeFileSync(file, JSON.stringify(values));
   return file;
 };
-const renderError = (set: Record<string, string | number | boolean>): string => {
+const renderError = (set: Record<string, string | number | boolean>, valuesFiles: string[] = []): string => {
   try {
-    renderYaml({ set });
+    renderYaml({ set, valuesFiles });
   } catch (error) {
     return String((error as { stderr?: string }).stderr ?? error);
   }
@@ -233,6 +234,30 @@ describe("chart options", () => {
       );
     }
     for (const webhook of allWebhooks(objects)) expect(webhook.clientConfig.caBundle).toBeUndefined();
+  });
+
+  test("a certificate of the user's own: nothing rendered for TLS, the same output at every render, its CA in both webhook configurations and the helm test", () => {
+    const ca = selfSignedCertificate(mkdtempSync(join(tmpdir(), "chart-ca-")), "byo").cert;
+    const byo = valuesFile({ webhooks: { existingSecret: "byo-tls", caBundle: ca } });
+    const objects = render({ release: "arc", namespace: "ops", valuesFiles: [byo] });
+    expect(objects.filter((o) => ["Secret", "Certificate", "Issuer"].includes(o.kind))).toEqual([]);
+    for (const webhook of allWebhooks(objects)) expect(Buffer.from(webhook.clientConfig.caBundle!, "base64").toString()).toBe(ca.trim());
+    const volumes = one<V1Deployment>(objects, "Deployment").spec!.template.spec!.volumes!;
+    expect(volumes.find((v) => v.name === "webhook-certs")?.secret?.secretName).toBe("byo-tls");
+    const helmTest = objects.find((o) => o.kind === "Pod")! as unknown as V1Pod;
+    expect(helmTest.spec!.containers[0]!.env).toEqual([{ name: "FORGEJO_ARC_WEBHOOK_CA", value: ca.trim() }]);
+    expect(helmTest.spec!.containers[0]!.args!.some((arg) => arg.startsWith("--ca-file"))).toBe(false);
+    expect(helmTest.spec!.volumes).toBeUndefined();
+    // What the option is for: an offline render (Argo CD's) of the default generates another pair each time.
+    expect(renderYaml({ release: "arc", namespace: "ops", valuesFiles: [byo] })).toBe(renderYaml({ release: "arc", namespace: "ops", valuesFiles: [byo] }));
+    expect(secretData(render({ release: "arc", namespace: "ops" }))["ca.crt"]).not.toBe(secretData(render({ release: "arc", namespace: "ops" }))["ca.crt"]);
+
+    expect(renderError({ "webhooks.existingSecret": "byo-tls" })).toContain(
+      'webhooks.existingSecret "byo-tls": set webhooks.caBundle to the PEM of the CA that signed its certificate',
+    );
+    expect(renderError({}, [valuesFile({ webhooks: { caBundle: ca } })])).toContain("webhooks.caBundle is used only with webhooks.existingSecret");
+    expect(renderError({ "certManager.enabled": true }, [byo])).toContain("webhooks.existingSecret and certManager.enabled: choose one");
+    expect(renderError({ "webhooks.existingSecret": "byo-tls", "webhooks.caBundle": "LS0tLS1CRUdJTg" })).toMatch(/webhooks\/caBundle/);
   });
 
   test("an existing issuer is used instead of the self-signed one", () => {

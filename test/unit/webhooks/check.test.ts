@@ -1,8 +1,9 @@
+import { jest } from "@jest/globals";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import express from "express";
-import { checkWebhooks } from "../../../webhooks/check.ts";
+import { checkWebhooks, runCheckWebhooks } from "../../../webhooks/check.ts";
 import { serve, type WebhookServer } from "../../../webhooks/serve.ts";
 import { silentLogger } from "../../../src/observability/log.ts";
 import { testApp } from "../../fixtures/webhook-app.ts";
@@ -52,5 +53,22 @@ describe("check-webhooks (the chart's helm test)", () => {
     const results = await checkWebhooks({ url: await start(permissive), ca: cert.cert, namespace: "ci" });
     expect(results.map((r) => r.ok)).toEqual([false, false]);
     expect(results[1]!.detail).toBe("the validating webhook allowed pollInterval 1s");
+  });
+
+  test("takes the CA from a file, or as PEM from $FORGEJO_ARC_WEBHOOK_CA (the chart's webhooks.caBundle), and refuses to run without one", async () => {
+    const url = await start(testApp());
+    const log = jest.spyOn(console, "log").mockImplementation(() => undefined);
+    try {
+      expect(await runCheckWebhooks([`--url=${url}`, `--ca-file=${cert.certFile}`])).toBe(0);
+      process.env.FORGEJO_ARC_WEBHOOK_CA = cert.cert;
+      expect(await runCheckWebhooks([`--url=${url}`])).toBe(0);
+      process.env.FORGEJO_ARC_WEBHOOK_CA = selfSignedCertificate(dir, "not-the-ca").cert;
+      expect(await runCheckWebhooks([`--url=${url}`])).toBe(1);
+      delete process.env.FORGEJO_ARC_WEBHOOK_CA;
+      await expect(runCheckWebhooks([`--url=${url}`])).rejects.toThrow("$FORGEJO_ARC_WEBHOOK_CA");
+    } finally {
+      delete process.env.FORGEJO_ARC_WEBHOOK_CA;
+      log.mockRestore();
+    }
   });
 });
