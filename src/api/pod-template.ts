@@ -1,7 +1,7 @@
 // Merges a user's pod template onto the operator's default pod: maps merge key by key, containers,
-// init containers, volumes and image pull Secrets by name, env by name, volume mounts by mount path,
-// ports by container port (the listener's probes go by its port's name); any other field of the
-// template replaces the default's.
+// init containers, volumes and image pull Secrets by name, tolerations by taint key, env by name,
+// volume mounts by mount path, ports by container port (the listener's probes go by its port's
+// name); any other field of the template replaces the default's.
 import type { V1Container, V1PodSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { PodTemplate } from "../generated/api.ts";
 
@@ -45,6 +45,7 @@ export function mergePodSpec(base: V1PodSpec, overlay: Partial<V1PodSpec> | unde
     initContainers: mergeByKey(base.initContainers, overlay.initContainers, "name", mergeContainer),
     volumes: mergeByKey(base.volumes, overlay.volumes, "name", (_, o) => o),
     imagePullSecrets: mergeByKey(base.imagePullSecrets, overlay.imagePullSecrets, "name", (_, o) => o),
+    tolerations: mergeByKey(base.tolerations, overlay.tolerations, "key", (_, o) => o),
   };
   merged.containers = merged.containers.map(withoutUndefined);
   if (merged.initContainers) merged.initContainers = merged.initContainers.map(withoutUndefined);

@@ -83,6 +83,9 @@ function scopeArgument(spec: ScopeFields): string {
   return `--${field}=${String(value)}`;
 }
 
+/** Taints of a node that stopped reporting; pods tolerate them for 300 s unless they say otherwise. */
+const NODE_FAILURE_TOLERATIONS = ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"];
+
 function defaultPodTemplate(rd: RunnerDeployment, options: ListenerOptions, name: string): V1PodTemplateSpec {
   const spec = rd.spec;
   return {
@@ -91,6 +94,10 @@ function defaultPodTemplate(rd: RunnerDeployment, options: ListenerOptions, name
       serviceAccountName: name,
       restartPolicy: "Always",
       terminationGracePeriodSeconds: 15,
+      // One listener serves the RunnerDeployment: when its node fails, it moves after 30 s rather than
+      // the default 5 minutes without new runners. A second listener meanwhile is harmless (it makes
+      // the same ActRunner names).
+      tolerations: NODE_FAILURE_TOLERATIONS.map((key) => ({ key, operator: "Exists", effect: "NoExecute", tolerationSeconds: 30 })),
       securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } },
       containers: [
         {

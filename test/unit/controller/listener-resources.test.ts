@@ -85,6 +85,16 @@ describe("listener resources", () => {
     expect(args.filter((arg) => /^--(organization|repository|user|instance)=/.test(arg))).toEqual([flag]);
   });
 
+  it("moves the listener off a failed node after 30 s, not the default 300 s; a listenerTemplate's tolerations add to these, or replace one of the same key", () => {
+    const notReady = { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute", tolerationSeconds: 30 };
+    const unreachable = { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute", tolerationSeconds: 30 };
+    expect(resources.deployment.spec!.template.spec!.tolerations).toEqual([notReady, unreachable]);
+    const dedicated = { key: "system", operator: "Exists", effect: "NoSchedule" };
+    const patient = { ...unreachable, tolerationSeconds: 120 };
+    const custom = listenerResources(rd({ spec: { listenerTemplate: { spec: { tolerations: [dedicated, patient] } } } }), OPTIONS);
+    expect(custom.deployment.spec!.template.spec!.tolerations).toEqual([notReady, patient, dedicated]);
+  });
+
   it("passes the token only through a secretKeyRef", () => {
     const env = resources.deployment.spec!.template.spec!.containers[0]!.env!;
     expect(env.find((e) => e.name === "FORGEJO_TOKEN")).toEqual({
