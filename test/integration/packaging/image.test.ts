@@ -73,7 +73,9 @@ async function expectRunsAlone(bundle: string, cwd: string): Promise<void> {
   expect(help.stdout).toContain("usage: forgejo-arc controller [flags] | forgejo-arc listener [flags]");
   // The chart's helm test and pre-delete hook commands are in the image too; without their flags they say which are needed.
   const check = await run(process.execPath, [bundle, "check-webhooks"], { cwd }).catch((e: { stderr: string }) => e);
-  expect(check.stderr).toContain("check-webhooks: --url (base URL of the webhook server) and --ca-file (PEM CA) are required");
+  expect(check.stderr).toContain(
+    "check-webhooks: --url (base URL of the webhook server) and --ca-file (PEM CA; or the PEM itself in $FORGEJO_ARC_WEBHOOK_CA) are required",
+  );
   const beforeUninstall = await run(process.execPath, [bundle, "before-uninstall"], { cwd }).catch((e: { stderr: string }) => e);
   expect(beforeUninstall.stderr).toContain("--runner-deployments: must be refuse or delete");
 }
