@@ -23,7 +23,7 @@ import { CredentialsMissing, type ForgejoClients } from "./forgejo-clients.ts";
 import type { ForgejoClient } from "../forgejo/client.ts";
 import { failureReason, ForgejoError, isForgejoError } from "../forgejo/errors.ts";
 import type { ForgejoScope } from "../forgejo/scope.ts";
-import { jobGoneOutcome, observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
+import { jobGoneOutcome, notStartedMessage, observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
 import { podCreationError, runnerLogTail, runnerPods } from "./runner-pods.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef } from "./job-attempts.ts";
 import { listingKey, Registrations, type RunnerCredentials } from "./registrations.ts";
@@ -275,9 +275,8 @@ export class ActRunnerReconciler {
 
   /** Why a runner is stopped at its pickup timeout: the last reason its pod waited for, or the end of the log of a runner that ran. */
   private async pickupTimeoutMessage(ar: AR, job: V1Job, observed: ObservedRunner): Promise<string> {
+    if (observed.phase === "Pending") return notStartedMessage(ar, observed);
     const timeout = ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT;
-    if (observed.phase === "Pending")
-      return `The runner pod did not start within ${timeout} (spec.pickupTimeout), so it never asked for Forgejo job ${ar.spec.forgejoJobID}: ${observed.message}`;
     const text = `The runner did not pick up Forgejo job ${ar.spec.forgejoJobID} within ${timeout} (spec.pickupTimeout); the job may wait behind a concurrency group or have been cancelled`;
     const log = await this.runnerLogTail(ar, job);
     return log ? `${text}. The runner's last log lines: ${log}` : text;

@@ -227,6 +227,17 @@ export function runDurationSeconds(status: { startedAt?: string; completedAt?: s
 }
 
 /**
+ * Why a runner whose pod never started is stopped at its pickup timeout: what its pod last waited
+ * for, and for a pod no node could take, that a node autoscaler may need longer than the timeout.
+ */
+export function notStartedMessage(ar: ActRunner, observed: ObservedRunner): string {
+  const timeout = ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT;
+  const text = `The runner pod did not start within ${timeout} (spec.pickupTimeout), so it never asked for Forgejo job ${ar.spec.forgejoJobID}: ${observed.message}`;
+  if (observed.reason !== "Unschedulable") return text;
+  return `${text.replace(/\.$/, "")}. Where a node autoscaler adds nodes for runner pods, make spec.pickupTimeout longer than a new node takes to become ready`;
+}
+
+/**
  * How an unfinished ActRunner ends whose Job, named in its status, is gone: `JobDeleted` (deleted
  * from outside; before the runner took its job the listener starts another try), or `PickupTimeout`
  * when its pickup deadline has passed — the controller's own stop, cut off before its status write.

@@ -74,7 +74,7 @@ export interface RunnerDeploymentSpec {
    */
   runnerImage?: string;
   /**
-   * How long a runner may wait for Forgejo to hand it its job before it is stopped and marked Failed.
+   * How long a runner may wait for Forgejo to hand it its job before it is stopped and marked Failed, counted from the creation of its Job: it includes the wait for a node (one a node autoscaler adds too).
    */
   pickupTimeout?: string;
   /**

@@ -760,19 +760,28 @@ describe("controller", () => {
     await objects.delete("runnerdeployments", ns, "fails");
   }, 150_000);
 
-  it("reads a runner pod that does not start to say why (the controller does not watch runner pods)", async () => {
-    const job = await queueOneJob("unplaced", { runnerTemplate: { spec: { nodeSelector: { "forgejo-arc.test/no-such-node": "true" } } } });
-    const pending = await actRunnerWhen(`unplaced-${job.id}-1`, "Unschedulable", (r) => r.status?.reason === "Unschedulable");
+  it("reads a runner pod that does not start to say why (the controller does not watch runner pods), and says it again at the pickup timeout", async () => {
+    const job = await queueOneJob("unplaced", {
+      pickupTimeout: "30s",
+      runnerTemplate: { spec: { nodeSelector: { "forgejo-arc.test/no-such-node": "true" } } },
+    });
+    const name = `unplaced-${job.id}-1`;
+    const pending = await actRunnerWhen(name, "Unschedulable", (r) => r.status?.reason === "Unschedulable");
     expect(pending.status?.phase).toBe("Pending");
     expect(pending.status?.message).toMatch(/node\(s\) didn't match Pod's node affinity\/selector/);
-
-    // Its pod never reaches a node: gone with its RunnerDeployment here, not left to the namespace's deletion.
-    const podsOfJob = { namespace: ns, labelSelector: `batch.kubernetes.io/job-name=unplaced-${job.id}-1` };
+    const podsOfJob = { namespace: ns, labelSelector: `batch.kubernetes.io/job-name=${name}` };
     expect((await core.listNamespacedPod(podsOfJob)).items).toHaveLength(1);
-    await objects.delete("runnerdeployments", ns, "unplaced");
+
+    // At its pickup timeout the runner is stopped with that reason, and a hint for clusters whose
+    // node autoscaler was still adding a node; its pod goes with its Job.
+    const stopped = await actRunnerWhen(name, "PickupTimeout", (r) => r.status?.reason === "PickupTimeout", 60_000);
+    expect(stopped.status?.message).toMatch(
+      /^The runner pod did not start within 30s \(spec\.pickupTimeout\), so it never asked for Forgejo job \d+: .*node affinity\/selector.*\. Where a node autoscaler adds nodes for runner pods, make spec\.pickupTimeout longer/,
+    );
     await eventually("the unplaced pod gone", async () =>
       (await core.listNamespacedPod(podsOfJob)).items.length === 0 ? true : undefined,
     );
+    await objects.delete("runnerdeployments", ns, "unplaced");
   }, 120_000);
 
   it("stops a waiting runner whose Secret was deleted from outside (its pod could never mount it), and the job gets another try", async () => {

@@ -4,6 +4,7 @@ import {
   jobGoneOutcome,
   LOG_TAIL_MAX_CHARS,
   nextPodLookInMs,
+  notStartedMessage,
   observeJob,
   planPodLook,
   POD_LOOK_AFTER_MS,
@@ -306,5 +307,25 @@ describe("an ActRunner whose Job is gone", () => {
       message: "The runner did not pick up Forgejo job 42 within 2m (spec.pickupTimeout)",
     });
     expect(jobGoneOutcome(gone([condition("JobCreated")], "2m"), created.getTime() + 119_000).reason).toBe("JobDeleted");
+  });
+});
+
+describe("notStartedMessage", () => {
+  const waiting = ar({ spec: { pickupTimeout: "15m" } });
+
+  it("says what the pod last waited for, and for an unschedulable pod that a node autoscaler may need more time", () => {
+    const unschedulable = {
+      phase: "Pending" as const,
+      reason: "Unschedulable",
+      message: "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.",
+    };
+    expect(notStartedMessage(waiting, unschedulable)).toBe(
+      "The runner pod did not start within 15m (spec.pickupTimeout), so it never asked for Forgejo job 42: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu. " +
+        "Where a node autoscaler adds nodes for runner pods, make spec.pickupTimeout longer than a new node takes to become ready",
+    );
+    const pulling = { phase: "Pending" as const, reason: "ImagePullBackOff", message: "Runner pod p: ImagePullBackOff" };
+    expect(notStartedMessage(waiting, pulling)).toBe(
+      "The runner pod did not start within 15m (spec.pickupTimeout), so it never asked for Forgejo job 42: Runner pod p: ImagePullBackOff",
+    );
   });
 });
