@@ -1,23 +1,25 @@
 // Merges a user's pod template onto the operator's default pod: maps merge key by key, containers,
-// init containers, volumes and image pull Secrets by name, tolerations by taint key, env by name,
-// volume mounts by mount path, ports by container port (the listener's probes go by its port's
-// name); any other field of the template replaces the default's.
+// init containers, volumes and image pull Secrets by name, tolerations by taint key and effect, env
+// by name, volume mounts by mount path, ports by container port (the listener's probes go by its
+// port's name); any other field of the template replaces the default's.
 import type { V1Container, V1PodSpec, V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { PodTemplate } from "../generated/api.ts";
 
-function mergeByKey<T, K extends keyof T>(
+/** `identity`: a property name, or a function giving the identity of an item (compared with ===). */
+function mergeByKey<T>(
   base: T[] | undefined,
   overlay: T[] | undefined,
-  key: K,
+  identity: keyof T | ((item: T) => unknown),
   merge: (a: T, b: T) => T,
 ): T[] | undefined {
   if (!overlay) return base;
   if (!base) return overlay;
+  const id = typeof identity === "function" ? identity : (item: T) => item[identity];
   const result = base.map((item) => {
-    const match = overlay.find((o) => o[key] === item[key]);
+    const match = overlay.find((o) => id(o) === id(item));
     return match ? merge(item, match) : item;
   });
-  for (const item of overlay) if (!base.some((b) => b[key] === item[key])) result.push(item);
+  for (const item of overlay) if (!base.some((b) => id(b) === id(item))) result.push(item);
   return result;
 }
 
@@ -45,7 +47,12 @@ export function mergePodSpec(base: V1PodSpec, overlay: Partial<V1PodSpec> | unde
     initContainers: mergeByKey(base.initContainers, overlay.initContainers, "name", mergeContainer),
     volumes: mergeByKey(base.volumes, overlay.volumes, "name", (_, o) => o),
     imagePullSecrets: mergeByKey(base.imagePullSecrets, overlay.imagePullSecrets, "name", (_, o) => o),
-    tolerations: mergeByKey(base.tolerations, overlay.tolerations, "key", (_, o) => o),
+    tolerations: mergeByKey(
+      base.tolerations,
+      overlay.tolerations,
+      (t) => `${t.key ?? ""}:${t.effect ?? ""}`,
+      (_, o) => o,
+    ),
   };
   merged.containers = merged.containers.map(withoutUndefined);
   if (merged.initContainers) merged.initContainers = merged.initContainers.map(withoutUndefined);

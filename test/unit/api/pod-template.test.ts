@@ -88,6 +88,20 @@ describe("pod template merge", () => {
     expect(merged.spec!.imagePullSecrets).toEqual([{ name: "operator-registry" }, { name: "mirror" }]);
   });
 
+  it("merges tolerations by taint key and effect: a template's add to the default's, or replace the one they match", () => {
+    const unreachable = { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute", tolerationSeconds: 30 };
+    const withTolerations = { spec: { containers: [{ name: "listener", image: "l:1" }], tolerations: [unreachable] } };
+    const sameKeyOtherEffect = { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoSchedule" };
+    const dedicated = { key: "system", operator: "Exists", effect: "NoSchedule" };
+    expect(mergePodTemplate(withTolerations, { spec: { tolerations: [sameKeyOtherEffect, dedicated] } }).spec!.tolerations).toEqual([
+      unreachable,
+      sameKeyOtherEffect,
+      dedicated,
+    ]);
+    const patient = { ...unreachable, tolerationSeconds: 600 };
+    expect(mergePodTemplate(withTolerations, { spec: { tolerations: [patient] } }).spec!.tolerations).toEqual([patient]);
+  });
+
   it("does not change the default it was given", () => {
     const copy = structuredClone(base);
     mergePodTemplate(base, { spec: { containers: [{ name: "runner", image: "other" }] } });

@@ -85,7 +85,7 @@ describe("listener resources", () => {
     expect(args.filter((arg) => /^--(organization|repository|user|instance)=/.test(arg))).toEqual([flag]);
   });
 
-  it("moves the listener off a failed node after 30 s, not the default 300 s; a listenerTemplate's tolerations add to these, or replace one of the same key", () => {
+  it("moves the listener off a failed node after 30 s, not the default 300 s; a listenerTemplate's tolerations add to these, or replace one of the same key and effect", () => {
     const notReady = { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute", tolerationSeconds: 30 };
     const unreachable = { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute", tolerationSeconds: 30 };
     expect(resources.deployment.spec!.template.spec!.tolerations).toEqual([notReady, unreachable]);
