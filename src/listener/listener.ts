@@ -22,6 +22,7 @@ import type { Logger } from "../observability/log.ts";
 import { forgejoCallMetrics } from "../observability/metrics.ts";
 import type { ListenerConfig } from "./config.ts";
 import { RUNNER_TRIES, newActRunner, planPoll } from "./plan.ts";
+import { RecentlyCreated } from "./recently-created.ts";
 
 export interface ListenerDeps {
   kc: KubeConfig;
@@ -49,7 +50,7 @@ export class Listener {
   private readonly api: CustomObjectsApi;
   private readonly runnerDeployments: Informer<RunnerDeployment & KubernetesObject>;
   private readonly actRunners: Informer<ActRunner & KubernetesObject>;
-  private readonly recentlyCreated = new Set<string>();
+  private readonly recentlyCreated = new RecentlyCreated();
   private readonly metrics;
   private stopped = false;
   private wake?: () => void;
@@ -97,7 +98,7 @@ export class Listener {
         >,
       logger: deps.logger,
     });
-    this.actRunners.on("add", (runner) => this.recentlyCreated.delete(runner.metadata?.name ?? ""));
+    this.actRunners.on("add", (runner) => this.recentlyCreated.forget(runner.metadata?.name ?? ""));
     this.metrics = createListenerMetrics(deps.registry);
   }
 
@@ -204,7 +205,7 @@ export class Listener {
         listing: { forgejoServer: this.config.forgejoServer, scope: this.config.scope, labelNames },
         jobs,
         actRunners: this.actRunners.list(),
-        recentlyCreated: [...this.recentlyCreated],
+        recentlyCreated: this.recentlyCreated.names(),
         maxRunners: rd.spec.maxRunners,
       });
       let refused: PollFailure | undefined;
@@ -299,6 +300,7 @@ export class Listener {
       namespace: this.config.namespace,
       labelPropagationExclude: this.config.labelPropagationExclude,
     });
+    this.recentlyCreated.creating(name);
     try {
       await this.api.createNamespacedCustomObject({ ...RESOURCE, namespace: this.config.namespace, plural: "actrunners", body });
       this.metrics.created.inc();
@@ -311,12 +313,13 @@ export class Listener {
     } catch (error) {
       // AlreadyExists: an earlier poll, a restarted listener or a second one made it. Same outcome.
       if (apiErrorCode(error) !== 409) {
+        this.recentlyCreated.forget(name);
         const failure = new PollFailure("kubernetes", `creating ActRunner ${this.config.namespace}/${name}: ${apiErrorMessage(error)}`);
         if (isRefusal(error)) return failure;
         throw failure;
       }
+      if (this.actRunners.get(name, this.config.namespace)) this.recentlyCreated.forget(name);
     }
-    this.recentlyCreated.add(name);
     return undefined;
   }
 

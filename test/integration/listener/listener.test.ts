@@ -232,6 +232,36 @@ describe("listener", () => {
     await listener.stop();
   }, 90_000);
 
+  it("makes a deleted ActRunner again while its job waits, and does not count it against maxRunners once it is gone", async () => {
+    await runnerDeployment("redo", { maxRunners: 3 });
+    enqueue(3, ["redo"], "acme/lib");
+    const listener = await startListener("redo");
+    const made = await eventually("3 ActRunners", async () => {
+      const runners = await actRunnersOf("redo");
+      return runners.length === 3 ? runners : undefined;
+    });
+    const firstUids = new Map(made.map((r) => [r.metadata!.name!, r.metadata!.uid!]));
+    // Deleted from outside (kubectl delete); no controller runs here, so the finalizer goes by hand.
+    for (const name of firstUids.keys()) {
+      await objects.api.patchNamespacedCustomObject(
+        { group: API_GROUP, version: API_VERSION, namespace: ns, plural: "actrunners", name, body: { metadata: { finalizers: null } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+      await objects.delete("actrunners", ns, name);
+    }
+    const remade = await eventually(
+      "the 3 ActRunners made again",
+      async () => {
+        const runners = await actRunnersOf("redo");
+        const again = runners.filter((r) => firstUids.has(r.metadata!.name!) && firstUids.get(r.metadata!.name!) !== r.metadata!.uid);
+        return again.length === 3 ? runners : undefined;
+      },
+      20_000,
+    );
+    expect(remade).toHaveLength(3);
+    await listener.stop();
+  }, 60_000);
+
   it("trusts a rotated CA bundle in its --ca-file without a restart (a mounted ConfigMap changes in place)", async () => {
     const server = await httpsServer(fake.app());
     try {
