@@ -7,7 +7,7 @@
 // up after a bounded time if Forgejo stays unreachable.
 import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Job } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
-import { DEFAULT_PICKUP_TIMEOUT, DEFAULT_RETENTION_AFTER_FINISH } from "../api/defaults.ts";
+import { DEFAULT_RETENTION_AFTER_FINISH } from "../api/defaults.ts";
 import { parseDuration } from "../api/duration.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { FINALIZER } from "../api/well-known.ts";
@@ -27,7 +27,14 @@ import { jobGoneOutcome, notStartedMessage, observeJob, planPodLook, sinceLastLo
 import { podCreationError, runnerLogTail, runnerPods } from "./runner-pods.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef } from "./job-attempts.ts";
 import { listingKey, Registrations, type RunnerCredentials } from "./registrations.ts";
-import { forgejoRunnerName, pickupTimeoutMs, runnerObjectName, runnerSecretName, type RunnerJobOptions } from "./runner-job.ts";
+import {
+  forgejoRunnerName,
+  pickupTimeout,
+  pickupTimeoutMs,
+  runnerObjectName,
+  runnerSecretName,
+  type RunnerJobOptions,
+} from "./runner-job.ts";
 import {
   deleteRunnerJob,
   jobCreatedCondition,
@@ -276,7 +283,7 @@ export class ActRunnerReconciler {
   /** Why a runner is stopped at its pickup timeout: the last reason its pod waited for, or the end of the log of a runner that ran. */
   private async pickupTimeoutMessage(ar: AR, job: V1Job, observed: ObservedRunner): Promise<string> {
     if (observed.phase === "Pending") return notStartedMessage(ar, observed);
-    const timeout = ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT;
+    const timeout = pickupTimeout(ar);
     const text = `The runner did not pick up Forgejo job ${ar.spec.forgejoJobID} within ${timeout} (spec.pickupTimeout); the job may wait behind a concurrency group or have been cancelled`;
     const log = await this.runnerLogTail(ar, job);
     return log ? `${text}. The runner's last log lines: ${log}` : text;

@@ -2,11 +2,11 @@
 // pods; when the controller, which does not watch runner pods, should fetch them; and how an
 // ActRunner whose Job is gone ends. Pure.
 import type { V1ContainerStateTerminated, V1ContainerStatus, V1Job, V1JobCondition, V1Pod } from "@kubernetes/client-node";
-import { DEFAULT_PICKUP_TIMEOUT, DOCKER_CONTAINER, RUNNER_CONTAINER } from "../api/defaults.ts";
+import { DOCKER_CONTAINER, RUNNER_CONTAINER } from "../api/defaults.ts";
 import type { ActRunner } from "../generated/api.ts";
 import { pickedUp } from "../listener/plan.ts";
 import { findCondition } from "./conditions.ts";
-import { pickupTimeoutMs } from "./runner-job.ts";
+import { pickupTimeout, pickupTimeoutMs } from "./runner-job.ts";
 
 export interface ObservedRunner {
   phase: "Pending" | "Running" | "Succeeded" | "Failed";
@@ -231,7 +231,7 @@ export function runDurationSeconds(status: { startedAt?: string; completedAt?: s
  * for, and for a pod no node could take, that a node autoscaler may need longer than the timeout.
  */
 export function notStartedMessage(ar: ActRunner, observed: ObservedRunner): string {
-  const timeout = ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT;
+  const timeout = pickupTimeout(ar);
   const text = `The runner pod did not start within ${timeout} (spec.pickupTimeout), so it never asked for Forgejo job ${ar.spec.forgejoJobID}: ${observed.message}`;
   if (observed.reason !== "Unschedulable") return text;
   return `${text.replace(/\.$/, "")}. Where a node autoscaler adds nodes for runner pods, make spec.pickupTimeout longer than a new node takes to become ready`;
@@ -253,7 +253,7 @@ export function jobGoneOutcome(ar: ActRunner, now: number): { reason: "JobDelete
   const created = findCondition(ar.status?.conditions, "JobCreated");
   const jobCreated = created?.status === "True" ? created.lastTransitionTime : undefined;
   if (jobCreated && now >= new Date(jobCreated).getTime() + pickupTimeoutMs(ar)) {
-    const timeout = ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT;
+    const timeout = pickupTimeout(ar);
     return { reason: "PickupTimeout", message: `The runner did not pick up ${forgejoJob} within ${timeout} (spec.pickupTimeout)` };
   }
   return {

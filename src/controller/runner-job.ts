@@ -268,7 +268,11 @@ export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions
   };
 }
 
-/** How long the runner may wait for its job (spec.pickupTimeout, default 10m). */
+/** How long the runner may wait for its job, as written (spec.pickupTimeout, default 10m). */
+export function pickupTimeout(ar: ActRunner): string {
+  return ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT;
+}
+
 export function pickupTimeoutMs(ar: ActRunner): number {
-  return parseDuration(ar.spec.pickupTimeout ?? DEFAULT_PICKUP_TIMEOUT) ?? 600_000;
+  return parseDuration(pickupTimeout(ar)) ?? 600_000;
 }
