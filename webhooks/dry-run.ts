@@ -72,6 +72,8 @@ export interface MadeObjects {
   runnerJob: V1Job;
   /** The listener's objects, by the names they have. */
   listener: ListenerResources;
+  /** Whether the controller's own pod templates (--runner-pod-template, --listener-pod-template) were merged in. */
+  withDefaults: { runner: boolean; listener: boolean };
 }
 
 /**
@@ -109,6 +111,7 @@ export function objectsMadeFor(rd: RunnerDeployment, namespace: string, options:
     runnerSecret: generatedName(runnerSecret(actRunner, credentials, options.job), `${name}-runner-`),
     runnerJob: generatedName(runnerJob(actRunner, credentials.uuid, options.job), `${name}-runner-`),
     listener: listenerResources(created, options.listener),
+    withDefaults: { runner: options.job.podTemplate !== undefined, listener: options.listener.podTemplate !== undefined },
   };
 }
 
@@ -127,7 +130,15 @@ interface ToDryRun {
   field: string;
 }
 
-const RUNNER_BUILT_FROM = "made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate)";
+function runnerBuiltFrom(withDefaults: boolean): string {
+  return withDefaults
+    ? "made for each job (from spec.labels, spec.runnerImage, spec.runnerTemplate and the controller's --runner-pod-template)"
+    : "made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate)";
+}
+
+function listenerBuiltFrom(withDefaults: boolean): string {
+  return withDefaults ? "(from spec.listenerTemplate and the controller's --listener-pod-template)" : "(from spec.listenerTemplate)";
+}
 
 /** The objects to dry-run: what is made for each job, and the listener's objects but its RoleBinding (see docs/webhooks.md). */
 function objectsToDryRun(made: MadeObjects, namespace: string): ToDryRun[] {
@@ -140,23 +151,25 @@ function objectsToDryRun(made: MadeObjects, namespace: string): ToDryRun[] {
   const listener = "spec.listenerTemplate";
   // What is not built from a template is built from the RunnerDeployment's metadata (its name and labels).
   const metadata = "metadata";
+  const runnerFrom = runnerBuiltFrom(made.withDefaults.runner);
+  const listenerFrom = listenerBuiltFrom(made.withDefaults.listener);
   return [
     {
       field: runner,
-      phrase: `the runner Pod ${RUNNER_BUILT_FROM}`,
+      phrase: `the runner Pod ${runnerFrom}`,
       request: { namespace, kind: "Pod", object: asPod(made.name, "runner", made.runnerJob.spec!.template) },
     },
-    { field: runner, phrase: `the runner Job ${RUNNER_BUILT_FROM}`, request: { namespace, kind: "Job", object: made.runnerJob } },
+    { field: runner, phrase: `the runner Job ${runnerFrom}`, request: { namespace, kind: "Job", object: made.runnerJob } },
     { field: metadata, phrase: "the runner Secret made for each job", request: { namespace, kind: "Secret", object: made.runnerSecret } },
     { field: metadata, phrase: "the ActRunner made for each job", request: { namespace, kind: "ActRunner", object: made.actRunner } },
     {
       field: listener,
-      phrase: "the listener Pod (from spec.listenerTemplate)",
+      phrase: `the listener Pod ${listenerFrom}`,
       request: { namespace, kind: "Pod", object: asPod(made.name, "listener", listenerPod) },
     },
     {
       field: listener,
-      phrase: "the listener Deployment (from spec.listenerTemplate)",
+      phrase: `the listener Deployment ${listenerFrom}`,
       request: { namespace, kind: "Deployment", object: deployment },
     },
     { field: metadata, phrase: "the listener ServiceAccount", request: { namespace, kind: "ServiceAccount", object: serviceAccount } },

@@ -4,9 +4,6 @@ import {
   DEFAULT_POLL_INTERVAL,
   DEFAULT_RETENTION_AFTER_FINISH,
   DEFAULT_TOKEN_KEY,
-  LISTENER_CONTAINER,
-  LISTENER_NAMESPACE_ENV,
-  LISTENER_TOKEN_ENV,
   PICKUP_TIMEOUT_MAX_MS,
   PICKUP_TIMEOUT_MIN_MS,
   POLL_INTERVAL_MAX_MS,
@@ -20,9 +17,8 @@ import { formatDuration, parseDuration } from "../src/api/duration.ts";
 import { normaliseLabels, parseLabels } from "../src/api/labels.ts";
 import { scopeProblems } from "../src/api/names.ts";
 import { sharedLabelNames } from "../src/api/overlap.ts";
-import { proxySettingsFromEnv } from "../src/forgejo/proxy.ts";
 import { RUNNER_TRIES } from "../src/listener/plan.ts";
-import { CREDENTIALS_DIR, CREDENTIALS_VOLUME } from "../src/controller/runner-job.ts";
+import { templateProblems } from "../src/controller/template-rules.ts";
 import type { V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { PodTemplate, RunnerDeployment, RunnerDeploymentSpec } from "../src/generated/api.ts";
 import type { Verdict } from "./admission.ts";
@@ -113,48 +109,9 @@ function checkDuration(field: string, value: string | undefined, minMs: number, 
   return ms;
 }
 
-const LISTENER_FLAGS = "the controller runs the listener with its own command and flags, which come from the RunnerDeployment's spec";
-
-/**
- * What a template must leave to the controller in its main container: the field and why. Replacing
- * the runner's arguments would drop `--uuid`, `--token-url` and `--handle` (the pod would run no job,
- * or another one); its command may wrap them. The listener's command and flags come from the spec.
- */
-const CONTROLLER_OWNED = {
-  runnerTemplate: {
-    args: "the controller gives the runner its arguments (one-job with this runner's --uuid, --token-url, --label and the job's --handle), which these would replace; to wrap the runner, set command to a script that ends with exec forgejo-runner \"$@\"",
-  },
-  listenerTemplate: { command: LISTENER_FLAGS, args: LISTENER_FLAGS },
-} as const;
-
-function checkTemplate(
-  field: keyof typeof CONTROLLER_OWNED,
-  template: PodTemplate | undefined,
-  container: string,
-  restartPolicy: string,
-  verdict: Verdict,
-): void {
-  const spec = template?.spec;
-  if (!spec) return;
-  for (const [i, c] of (Array.isArray(spec.containers) ? spec.containers : []).entries()) {
-    if (c.name !== container) continue;
-    for (const [key, why] of Object.entries(CONTROLLER_OWNED[field]) as [keyof typeof c, string][]) {
-      if (c[key] !== undefined) verdict.denials.push(`spec.${field}.spec.containers[${i}].${key}: must not be set: ${why}`);
-    }
-  }
-  if (Array.isArray(spec.containers) && spec.containers.length > 0 && !spec.containers.some((c) => c.name === container)) {
-    verdict.denials.push(
-      `spec.${field}.spec.containers: must include a container named "${container}" (it is merged onto the default ${container} container), got ${JSON.stringify(spec.containers.map((c) => c.name))}`,
-    );
-  }
-  if (spec.restartPolicy !== undefined && spec.restartPolicy !== restartPolicy) {
-    verdict.denials.push(`spec.${field}.spec.restartPolicy: must be ${restartPolicy} or unset, got "${spec.restartPolicy}"`);
-  }
-}
-
 /** A template's label that the pods built from it do not carry as given: forgejo-arc sets that key on its pods itself. */
 function checkTemplateLabels(
-  field: keyof typeof CONTROLLER_OWNED,
+  field: "runnerTemplate" | "listenerTemplate",
   template: PodTemplate | undefined,
   built: V1PodTemplateSpec,
   verdict: Verdict,
@@ -175,56 +132,6 @@ function checkRunnerImage(runnerImage: string | undefined, built: V1PodTemplateS
     verdict.warnings.push(
       `spec.runnerImage: "${runnerImage}" is not used: the runner container of spec.runnerTemplate names the image "${used}", which wins; set the image in one place`,
     );
-}
-
-/**
- * Volumes merge by name and mounts by path, so a template's volume named like the runner's
- * credentials volume, or a mount at its path, would replace the runner token the runner reads.
- */
-function checkRunnerCredentials(template: PodTemplate | undefined, verdict: Verdict): void {
-  const spec = template?.spec;
-  const why = "the runner's own (its token, from the Secret the controller writes for each runner), which this would replace";
-  for (const [i, volume] of (Array.isArray(spec?.volumes) ? spec.volumes : []).entries()) {
-    if (volume.name === CREDENTIALS_VOLUME)
-      verdict.denials.push(
-        `spec.runnerTemplate.spec.volumes[${i}].name: must not be "${CREDENTIALS_VOLUME}": that volume is ${why}; name yours otherwise`,
-      );
-  }
-  for (const [i, container] of (Array.isArray(spec?.containers) ? spec.containers : []).entries()) {
-    if (container.name !== RUNNER_CONTAINER) continue;
-    for (const [j, mount] of (Array.isArray(container.volumeMounts) ? container.volumeMounts : []).entries()) {
-      if (mount.mountPath?.replace(/\/+$/, "") === CREDENTIALS_DIR)
-        verdict.denials.push(
-          `spec.runnerTemplate.spec.containers[${i}].volumeMounts[${j}].mountPath: must not be "${CREDENTIALS_DIR}": that mount is ${why}; mount yours elsewhere`,
-        );
-    }
-  }
-}
-
-/** Variables the controller gives the listener, which a template's (env merges by name) would replace. */
-const LISTENER_OWNED_ENV: Record<string, string> = {
-  [LISTENER_TOKEN_ENV]: "the listener's token comes from spec.tokenSecretRef, through a secretKeyRef; name the token's Secret there",
-  [LISTENER_NAMESPACE_ENV]: "the listener works in the RunnerDeployment's namespace, which the controller passes it",
-};
-
-/**
- * The listener's variables: none of those the controller sets, and proxy variables the listener
- * would accept at start (docs/configuration.md#forgejo-behind-an-http-proxy); values from Secrets
- * are not seen here.
- */
-function checkListenerEnv(template: PodTemplate | undefined, verdict: Verdict): void {
-  const containers = template?.spec?.containers ?? [];
-  const index = containers.findIndex((c) => c.name === LISTENER_CONTAINER);
-  if (index < 0) return;
-  for (const [j, variable] of (containers[index]!.env ?? []).entries()) {
-    const why = LISTENER_OWNED_ENV[variable.name];
-    if (why) verdict.denials.push(`spec.listenerTemplate.spec.containers[${index}].env[${j}]: must not set ${variable.name}: ${why}`);
-  }
-  const literal = Object.fromEntries(
-    (containers[index]!.env ?? []).flatMap((e) => (typeof e.value === "string" ? [[e.name, e.value]] : [])),
-  );
-  for (const problem of proxySettingsFromEnv(literal).problems)
-    verdict.denials.push(`spec.listenerTemplate.spec.containers[${index}].env: ${problem}; the listener would not start`);
 }
 
 /** The rules on the object itself: all but those on the objects built from it (validateRunnerDeployment adds them). */
@@ -275,10 +182,10 @@ function checkRules(rd: RunnerDeployment, namespace: string, rules: RunnerDeploy
     );
   }
   if (verdict.denials.length === 0 && rules.runnerDeployments) checkOverlap(rd, namespace, rules.runnerDeployments(), verdict);
-  checkTemplate("runnerTemplate", spec.runnerTemplate, RUNNER_CONTAINER, "Never", verdict);
-  checkTemplate("listenerTemplate", spec.listenerTemplate, LISTENER_CONTAINER, "Always", verdict);
-  checkRunnerCredentials(spec.runnerTemplate, verdict);
-  checkListenerEnv(spec.listenerTemplate, verdict);
+  verdict.denials.push(
+    ...templateProblems("runner", spec.runnerTemplate, (path) => `spec.runnerTemplate.${path}`),
+    ...templateProblems("listener", spec.listenerTemplate, (path) => `spec.listenerTemplate.${path}`),
+  );
   return verdict;
 }
 
@@ -293,7 +200,7 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   checkRunnerImage(spec.runnerImage, made.runnerJob.spec!.template, verdict);
   // Read while the dry-run runs. Hints only: what cannot be read is left out.
   const quotas = rules.resourceQuotas?.(namespace).catch(() => []);
-  const pullSecrets = pullSecretsNamed(rd, made, rules.podOptions.listener.imagePullSecrets ?? [], namespace);
+  const pullSecrets = pullSecretsNamed(rd, made, rules.podOptions, namespace);
   const missing =
     pullSecrets.length > 0 ? rules.missingSecrets?.(namespace, [...new Set(pullSecrets.map((s) => s.name))]).catch(() => []) : undefined;
   if (rules.dryRun) await dryRunObjects(made, namespace, { dryRun: rules.dryRun, withinMs: rules.dryRunWithinMs }, verdict);

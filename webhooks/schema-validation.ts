@@ -47,6 +47,7 @@ export function sharedSchemaValidator(): SchemaValidator {
 
 export class SchemaValidator {
   private readonly validators: Record<SchemaKind, ValidateFunction>;
+  private readonly podTemplate: ValidateFunction;
 
   constructor() {
     const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
@@ -57,12 +58,21 @@ export class SchemaValidator {
     this.validators = Object.fromEntries(
       Object.entries(KIND_SCHEMA_FILES).map(([kind, file]) => [kind, ajv.compile(readSchema(file))]),
     ) as Record<SchemaKind, ValidateFunction>;
+    this.podTemplate = ajv.compile({ $ref: `${COMMON_SCHEMA_FILE}#/definitions/podTemplate` });
   }
 
   /** Problems with `object`, each naming its field; empty when it is valid. */
   problems(kind: SchemaKind, object: unknown): string[] {
-    const validate = this.validators[kind];
-    if (validate(object)) return [];
-    return [...new Set((validate.errors ?? []).map(describe))];
+    return problemsOf(this.validators[kind], object);
   }
+
+  /** Problems with a pod template standing alone (the controller's --runner-pod-template and --listener-pod-template). */
+  podTemplateProblems(template: unknown): string[] {
+    return problemsOf(this.podTemplate, template);
+  }
+}
+
+function problemsOf(validate: ValidateFunction, object: unknown): string[] {
+  if (validate(object)) return [];
+  return [...new Set((validate.errors ?? []).map(describe))];
 }

@@ -7,6 +7,9 @@ import { commaSeparated, isObjectName } from "../api/naming.ts";
 import { proxySettingsFromEnv, type ProxySettings } from "../forgejo/proxy.ts";
 import type { ListenerOptions } from "./listener-resources.ts";
 import type { RunnerJobOptions } from "./runner-job.ts";
+import { defaultTemplateProblems, type TemplateRole } from "./template-rules.ts";
+import type { PodTemplate } from "../generated/api.ts";
+import { sharedSchemaValidator } from "../../webhooks/schema-validation.ts";
 import { VERSION } from "../version.ts";
 
 export const CONTROLLER_FLAGS = {
@@ -24,6 +27,16 @@ export const CONTROLLER_FLAGS = {
     env: "FORGEJO_ARC_LISTENER_IMAGE_PULL_SECRETS",
     default: "",
     help: "Image pull Secrets of listener pods, comma-separated names; each RunnerDeployment's namespace must hold them (the webhook warns where one is missing).",
+  },
+  "listener-pod-template": {
+    env: "FORGEJO_ARC_LISTENER_POD_TEMPLATE",
+    default: "",
+    help: "A pod template in JSON (metadata.labels, metadata.annotations, spec) merged under every RunnerDeployment's spec.listenerTemplate, e.g. a node pool's nodeSelector and tolerations; empty: none.",
+  },
+  "runner-pod-template": {
+    env: "FORGEJO_ARC_RUNNER_POD_TEMPLATE",
+    default: "",
+    help: "A pod template in JSON, as --listener-pod-template, merged under every RunnerDeployment's spec.runnerTemplate in the runner Jobs made from then on; empty: none.",
   },
   "runner-image": {
     env: "FORGEJO_ARC_RUNNER_IMAGE",
@@ -114,6 +127,9 @@ export interface ControllerConfig {
   relistIntervalMs: number;
   /** Label key prefixes a RunnerDeployment's labels are not copied with. */
   labelPropagationExclude: string[];
+  /** The cluster's pod templates, merged under each RunnerDeployment's listenerTemplate and runnerTemplate. */
+  listenerPodTemplate?: PodTemplate;
+  runnerPodTemplate?: PodTemplate;
   /** From HTTP_PROXY, HTTPS_PROXY and NO_PROXY: how the Forgejo servers are reached. */
   proxy: ProxySettings;
 }
@@ -149,6 +165,11 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
     if (text !== "true" && text !== "false") problems.push(`--${name}: must be true or false, got "${text}"`);
     return text === "true";
   };
+  const podTemplate = (name: "listener-pod-template" | "runner-pod-template", role: TemplateRole) => {
+    const { template, problems: found } = parsePodTemplate(`--${name}`, role, value(name));
+    problems.push(...found);
+    return template;
+  };
   const config: ControllerConfig = {
     listenerImage: value("listener-image"),
     listenerImagePullPolicy: value("listener-image-pull-policy") || undefined,
@@ -172,6 +193,8 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
     identity: value("identity") || `${env.HOSTNAME ?? "forgejo-arc"}-${process.pid}`,
     relistIntervalMs: duration("relist-interval"),
     labelPropagationExclude: commaSeparated(value("label-propagation-exclude")),
+    listenerPodTemplate: podTemplate("listener-pod-template", "listener"),
+    runnerPodTemplate: podTemplate("runner-pod-template", "runner"),
     proxy,
   };
   for (const name of config.listenerImagePullSecrets.filter((n) => !isObjectName(n)))
@@ -182,6 +205,22 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
   return config;
 }
 
+/** A pod template flag's value: empty for none, else JSON that the schema's podTemplate and the template rules admit. */
+export function parsePodTemplate(flag: string, role: TemplateRole, text: string): { template?: PodTemplate; problems: string[] } {
+  if (text.trim() === "") return { problems: [] };
+  const field = (path: string) => `${flag}: ${path}`;
+  let template: unknown;
+  try {
+    template = JSON.parse(text);
+  } catch (error) {
+    const example = '{"spec": {"nodeSelector": {"pool": "ci"}}}';
+    return { problems: [`${flag}: must be a pod template in JSON such as ${example}: ${(error as Error).message}`] };
+  }
+  const shape = sharedSchemaValidator().podTemplateProblems(template);
+  if (shape.length > 0) return { problems: shape.map((problem) => field(problem)) };
+  return { template: template as PodTemplate, problems: defaultTemplateProblems(role, template as PodTemplate, field) };
+}
+
 /** What the runner Jobs and listener objects are built with, from the controller's flags. */
 export function podOptionsOf(config: ControllerConfig): { job: RunnerJobOptions; listener: ListenerOptions } {
   return {
@@ -190,12 +229,14 @@ export function podOptionsOf(config: ControllerConfig): { job: RunnerJobOptions;
       dockerImage: config.dockerImage,
       jobTimeoutSeconds: Math.round(config.jobTimeoutMs / 1000),
       labelPropagationExclude: config.labelPropagationExclude,
+      podTemplate: config.runnerPodTemplate,
     },
     listener: {
       image: config.listenerImage,
       imagePullPolicy: config.listenerImagePullPolicy,
       imagePullSecrets: config.listenerImagePullSecrets,
       labelPropagationExclude: config.labelPropagationExclude,
+      podTemplate: config.listenerPodTemplate,
     },
   };
 }

@@ -16,7 +16,7 @@ import { mergePodTemplate } from "../api/pod-template.ts";
 import { propagatedLabels } from "../api/propagated-labels.ts";
 import { API_GROUP_VERSION } from "../api/schemas.ts";
 import { LABELS, MANAGED_BY } from "../api/well-known.ts";
-import type { RunnerDeployment } from "../generated/api.ts";
+import type { PodTemplate, RunnerDeployment } from "../generated/api.ts";
 import { listenerRoleRules } from "../listener/rbac.ts";
 
 export const LISTENER_PORT = 8080;
@@ -30,6 +30,8 @@ export interface ListenerOptions {
   imagePullSecrets?: readonly string[];
   /** Label key prefixes the RunnerDeployment's labels are not copied with (to these objects and, by the listener, to ActRunners). */
   labelPropagationExclude: readonly string[];
+  /** The cluster's listener pod template (--listener-pod-template), merged under the RunnerDeployment's listenerTemplate. */
+  podTemplate?: PodTemplate;
 }
 
 export interface ListenerResources {
@@ -134,7 +136,7 @@ export function listenerResources(rd: RunnerDeployment, options: ListenerOptions
   const namespace = rd.metadata!.namespace!;
   const labels = { ...propagatedLabels(rd.metadata?.labels, options.labelPropagationExclude), ...listenerPodLabels(rd) };
   const metadata = { name, namespace, labels, ownerReferences: [ownerReference(rd)] };
-  const template = mergePodTemplate(defaultPodTemplate(rd, options, name), rd.spec.listenerTemplate);
+  const template = mergePodTemplate(mergePodTemplate(defaultPodTemplate(rd, options, name), options.podTemplate), rd.spec.listenerTemplate);
   // The hash of everything the pod is built from: a change of it rolls the listener. The token too,
   // as the listener's env holds the token of when its pod started: a token replaced in the Secret
   // reaches the listener only through a new pod.

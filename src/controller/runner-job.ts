@@ -19,7 +19,7 @@ import { fitName } from "../api/naming.ts";
 import { mergePodTemplate } from "../api/pod-template.ts";
 import { API_GROUP_VERSION } from "../api/schemas.ts";
 import { LABELS, MANAGED_BY, RUNNER_POD_ANNOTATIONS } from "../api/well-known.ts";
-import type { ActRunner } from "../generated/api.ts";
+import type { ActRunner, PodTemplate } from "../generated/api.ts";
 
 export const CREDENTIALS_DIR = "/var/run/forgejo-arc/runner";
 /** The runner pod's volume of its token (from the runner Secret), mounted at CREDENTIALS_DIR. */
@@ -35,6 +35,8 @@ export interface RunnerJobOptions {
   jobTimeoutSeconds: number;
   /** Label key prefixes the ActRunner's labels are not copied to its Secret and Job with. */
   labelPropagationExclude: readonly string[];
+  /** The cluster's runner pod template (--runner-pod-template), merged under the ActRunner's jobTemplate. */
+  podTemplate?: PodTemplate;
 }
 
 export function runnerObjectName(ar: ActRunner): string {
@@ -247,7 +249,7 @@ export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions
       volumes,
     },
   };
-  const template = mergePodTemplate(base, ar.spec.jobTemplate);
+  const template = mergePodTemplate(mergePodTemplate(base, options.podTemplate), ar.spec.jobTemplate);
   template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, ...podLabels } };
   const pickupSeconds = Math.ceil(pickupTimeoutMs(ar) / 1000);
   return {

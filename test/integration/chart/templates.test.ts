@@ -10,6 +10,7 @@ import type { V1Deployment, V1Job, V1MutatingWebhookConfiguration, V1Pod, V1Poli
 import { kubectl } from "../../../scripts/cluster/cluster.ts";
 import { CHART_DIR, render, renderYaml, type RenderedObject } from "../../../scripts/chart/chart.ts";
 import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../../src/controller/rbac.ts";
+import { parseControllerConfig, podOptionsOf } from "../../../src/controller/config.ts";
 import { beforeUninstallRules } from "../../../src/uninstall/rbac.ts";
 import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
 import { matchesLabels } from "../../../src/controller/cache.ts";
@@ -304,6 +305,20 @@ describe("chart options", () => {
         { name: "NO_PROXY", value: ".svc" },
       ]),
     );
+  });
+
+  test("runner.podTemplate and listener.podTemplate reach the controller as flags it reads back intact; none by default", () => {
+    const runner = {
+      metadata: { labels: { "cost-center": "ci: shared" }, annotations: { note: 'say "hi" & bye' } },
+      spec: { nodeSelector: { pool: "ci" }, tolerations: [{ key: "ci", operator: "Exists", effect: "NoSchedule", tolerationSeconds: 30 }] },
+    };
+    const listener = { spec: { priorityClassName: "system" } };
+    const args = controllerContainer(render({ valuesFiles: [valuesFile({ runner: { podTemplate: runner }, listener: { podTemplate: listener } })] })).args!;
+    const options = podOptionsOf(parseControllerConfig(args.slice(1), {}));
+    expect(options.job.podTemplate).toEqual(runner);
+    expect(options.listener.podTemplate).toEqual(listener);
+    expect(controllerContainer(render({})).args!.filter((arg) => arg.includes("pod-template"))).toEqual([]);
+    expect(renderError({ "runner.podTemplate.nodeSelector.pool": "ci" })).toContain("additional properties 'nodeSelector' not allowed");
   });
 
   test("one replica without leader election has no PodDisruptionBudget", () => {

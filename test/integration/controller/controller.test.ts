@@ -72,6 +72,11 @@ export function controllerArgs(extra: string[] = []): string[] {
   ];
 }
 
+/** The cluster-wide pod templates the controller runs with here: an annotation on each kind of pod. */
+const POD_TEMPLATE_ARGS = ["runner", "listener"].map(
+  (role) => `--${role}-pod-template=${JSON.stringify({ metadata: { annotations: { "forgejo-arc.test/defaults": role } } })}`,
+);
+
 beforeAll(async () => {
   fake = seededFake();
   forgejoUrl = await fake.listen();
@@ -81,7 +86,7 @@ beforeAll(async () => {
   executor = await startTestExecutor(kc);
   // The controller runs with exactly the ClusterRole the chart gives it.
   const kubeconfig = await clusterServiceAccountKubeconfig(ns, "controller", controllerClusterRoleRules(), controllerLeaderElectionRules());
-  controller = await startRole("controller", controllerArgs(), { KUBECONFIG: kubeconfig });
+  controller = await startRole("controller", controllerArgs(POD_TEMPLATE_ARGS), { KUBECONFIG: kubeconfig });
   await controller.waitForOutput("Started reconciling");
 }, 60_000);
 
@@ -292,6 +297,7 @@ describe("controller", () => {
     const deployment = await eventually("the listener Deployment", () =>
       apps.readNamespacedDeployment({ name: "chain-listener", namespace: ns }),
     );
+    expect(deployment.spec?.template.metadata?.annotations).toMatchObject({ "forgejo-arc.test/defaults": "listener" });
     expect(deployment.metadata?.ownerReferences?.[0]).toMatchObject({
       kind: "RunnerDeployment",
       name: "chain",
@@ -320,7 +326,10 @@ describe("controller", () => {
     const job = await eventually("the first Kubernetes Job", () => batch.readNamespacedJob({ name: names[0]!, namespace: ns }), 30_000);
     const args = job.spec!.template.spec!.containers.find((c) => c.name === "runner")!.args!;
     expect(args).toEqual(expect.arrayContaining(["one-job", "--handle", jobs[0]!.handle, "--wait", "--label", "chain:host"]));
-    expect(job.spec!.template.metadata?.annotations).toMatchObject({ "cluster-autoscaler.kubernetes.io/safe-to-evict": "false" });
+    expect(job.spec!.template.metadata?.annotations).toMatchObject({
+      "cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
+      "forgejo-arc.test/defaults": "runner",
+    });
     const secret = await core.readNamespacedSecret({ name: `${names[0]}-runner`, namespace: ns });
     expect(Buffer.from(secret.data!.token!, "base64").toString()).toMatch(/^[0-9a-f]{32}$/);
     expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "ActRunner", name: names[0] });

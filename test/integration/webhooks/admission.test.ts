@@ -6,6 +6,7 @@ import {
   CoreV1Api,
   KubernetesObjectApi,
   PatchStrategy,
+  SchedulingV1Api,
   setHeaderOptions,
   type KubernetesObject,
 } from "@kubernetes/client-node";
@@ -15,6 +16,8 @@ import { issueCertificate } from "../../../scripts/cluster/cluster.ts";
 import { urlModeWebhookConfigurations } from "../../../scripts/cluster/webhook-registration.ts";
 import { dryRun } from "../../../src/k8s/dry-run.ts";
 import { serve, type WebhookServer } from "../../../webhooks/serve.ts";
+import { validateRunnerDeployment } from "../../../webhooks/runnerdeployment.ts";
+import { sharedSchemaValidator } from "../../../webhooks/schema-validation.ts";
 import { silentLogger } from "../../../src/observability/log.ts";
 import { ar, rd } from "../../fixtures/resources.ts";
 import { POD_OPTIONS, testApp } from "../../fixtures/webhook-app.ts";
@@ -152,6 +155,37 @@ describe("admission webhooks called by the real API server", () => {
     const failure = await rejection(objects.create("runnerdeployments", ns, body));
     expect(failure.message).toContain("spec.runnerTemplate: the API server would refuse the runner Pod made for each job");
     expect(failure.message).toContain("must be less than or equal to cpu limit");
+  });
+
+  it("dry-runs the pods with the controller's pod templates in: a default the cluster refuses is named as the controller's", async () => {
+    const scheduling = kc.makeApiClient(SchedulingV1Api);
+    const className = `forgejo-arc-test-${ns}`;
+    const rules = (priorityClassName: string) => ({
+      schema: sharedSchemaValidator(),
+      dryRun: dryRun(kc),
+      podOptions: {
+        job: { ...POD_OPTIONS.job, podTemplate: { spec: { priorityClassName } } },
+        listener: { ...POD_OPTIONS.listener, podTemplate: { spec: { priorityClassName } } },
+      },
+    });
+    const body = inNs(rd({ spec: { labels: "x:host" } }), "with-defaults");
+    const refused = await validateRunnerDeployment(body, ns, rules(className));
+    const refusal = `no PriorityClass with name ${className} was found`;
+    expect(refused.denials).toEqual([
+      expect.stringMatching(
+        /^spec\.runnerTemplate: the API server would refuse the runner Pod made for each job \(from spec\.labels, spec\.runnerImage, spec\.runnerTemplate and the controller's --runner-pod-template\): /,
+      ),
+      expect.stringMatching(
+        /^spec\.listenerTemplate: the API server would refuse the listener Pod \(from spec\.listenerTemplate and the controller's --listener-pod-template\): /,
+      ),
+    ]);
+    for (const denial of refused.denials) expect(denial).toContain(refusal);
+    await scheduling.createPriorityClass({ body: { metadata: { name: className }, value: 1000 } });
+    try {
+      expect((await validateRunnerDeployment(body, ns, rules(className))).denials).toEqual([]);
+    } finally {
+      await scheduling.deletePriorityClass({ name: className });
+    }
   });
 
   it("allows a valid template after its dry-run, and creates no Pod", async () => {

@@ -46,4 +46,67 @@ describe("controller configuration", () => {
       '--listener-image-pull-secrets: "Reg_Cred" is not a Secret name (lowercase letters, digits, "-" and ".")',
     );
   });
+
+  describe("pod templates for every RunnerDeployment", () => {
+    const runner = { metadata: { labels: { team: "ci" } }, spec: { nodeSelector: { pool: "ci" } } };
+
+    it("has none by default; reads JSON from the flag or its variable and passes it to what the controller builds", () => {
+      expect(podOptionsOf(parseControllerConfig([], {})).job.podTemplate).toBeUndefined();
+      const config = parseControllerConfig([`--runner-pod-template=${JSON.stringify(runner)}`], {
+        FORGEJO_ARC_LISTENER_POD_TEMPLATE: '{"spec": {"priorityClassName": "system"}}',
+      });
+      expect(podOptionsOf(config).job.podTemplate).toEqual(runner);
+      expect(podOptionsOf(config).listener.podTemplate).toEqual({ spec: { priorityClassName: "system" } });
+      expect(parseControllerConfig([], { FORGEJO_ARC_RUNNER_POD_TEMPLATE: " " }).runnerPodTemplate).toBeUndefined();
+    });
+
+    it("names the flag and what to change for a value that is not JSON or not a pod template's outline", () => {
+      expect(() => parseControllerConfig(["--runner-pod-template", "nodeSelector: {pool: ci}"], {})).toThrow(
+        /--runner-pod-template: must be a pod template in JSON such as \{"spec": \{"nodeSelector": \{"pool": "ci"\}\}\}: Unexpected token/,
+      );
+      expect(() => parseControllerConfig(["--listener-pod-template", '{"nodeSelector": {"pool": "ci"}}'], {})).toThrow(
+        "--listener-pod-template: nodeSelector: unknown field; check its spelling or remove it",
+      );
+      expect(() => parseControllerConfig(["--runner-pod-template", '{"metadata": {"labels": {"size": 2}}, "spec": []}'], {})).toThrow(
+        "--runner-pod-template: metadata.labels.size: must be string, got 2; --runner-pod-template: spec: must be object, got []",
+      );
+    });
+
+    it("refuses what a RunnerDeployment's template may not set, and the main containers' images, which have flags of their own", () => {
+      const runnerTemplate = {
+        metadata: { labels: { "app.kubernetes.io/component": "ci", team: "ci" } },
+        spec: {
+          restartPolicy: "OnFailure",
+          containers: [{ name: "runner", image: "runner:custom", args: ["daemon"] }],
+          volumes: [{ name: "credentials", emptyDir: {} }],
+        },
+      };
+      const listenerTemplate = {
+        spec: { containers: [{ name: "listener", image: "listener:custom", env: [{ name: "FORGEJO_TOKEN", value: "secret" }] }] },
+      };
+      let message = "";
+      try {
+        parseControllerConfig([], {
+          FORGEJO_ARC_RUNNER_POD_TEMPLATE: JSON.stringify(runnerTemplate),
+          FORGEJO_ARC_LISTENER_POD_TEMPLATE: JSON.stringify(listenerTemplate),
+        });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toContain("--listener-pod-template: spec.containers[0].env[0]: must not set FORGEJO_TOKEN");
+      expect(message).toContain(
+        "--listener-pod-template: spec.containers[0].image: must not be set: set the listener image with --listener-image (the chart's listener.image)",
+      );
+      expect(message).toContain("--runner-pod-template: spec.containers[0].args: must not be set");
+      expect(message).toContain('--runner-pod-template: spec.restartPolicy: must be Never or unset, got "OnFailure"');
+      expect(message).toContain('--runner-pod-template: spec.volumes[0].name: must not be "credentials"');
+      expect(message).toContain(
+        '--runner-pod-template: metadata.labels["app.kubernetes.io/component"]: must not be set: forgejo-arc sets this label on its pods itself',
+      );
+      expect(message).not.toContain('labels["team"]');
+      expect(message).toContain(
+        "--runner-pod-template: spec.containers[0].image: must not be set: set the default runner image with --runner-image (the chart's runner.image), which a RunnerDeployment's spec.runnerImage overrides",
+      );
+    });
+  });
 });

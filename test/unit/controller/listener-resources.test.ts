@@ -140,6 +140,24 @@ describe("listener resources", () => {
     expect(pod.containers[0]!.args?.[0]).toBe("listener");
   });
 
+  it("merges the controller's pod template under the listenerTemplate, and rolls the listener when it changes", () => {
+    const clusterDefaults = {
+      metadata: { annotations: { "example.com/owner": "platform" } },
+      spec: { nodeSelector: { pool: "system" }, priorityClassName: "system-listeners" },
+    };
+    const build = (podTemplate?: object, listenerTemplate?: object) =>
+      listenerResources(rd({ metadata: { uid: "u" }, spec: { listenerTemplate } }), { ...OPTIONS, podTemplate }).deployment.spec!.template;
+    const pod = build(clusterDefaults, { spec: { nodeSelector: { pool: "edge" } } });
+    expect(pod.spec!.nodeSelector).toEqual({ pool: "edge" });
+    expect(pod.spec!.priorityClassName).toBe("system-listeners");
+    expect(pod.metadata!.annotations).toMatchObject({ "example.com/owner": "platform" });
+    expect(pod.spec!.tolerations?.map((t) => t.key)).toEqual(["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"]);
+    expect(build(clusterDefaults).spec!.nodeSelector).toEqual({ pool: "system" });
+    const hash = (template: ReturnType<typeof build>) => template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
+    expect(hash(build(clusterDefaults))).not.toBe(hash(build()));
+    expect(hash(build(clusterDefaults))).toBe(hash(build(structuredClone(clusterDefaults))));
+  });
+
   it("gives the listener pod the controller's image pull Secrets, and a listenerTemplate's beside them", () => {
     const pullSecrets = (listenerTemplate?: object) =>
       listenerResources(rd({ metadata: { uid: "u" }, spec: { listenerTemplate } }), { ...OPTIONS, imagePullSecrets: ["regcred"] })

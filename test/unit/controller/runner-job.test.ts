@@ -185,6 +185,48 @@ describe("runner Job", () => {
     });
   });
 
+  it("merges the controller's pod template under the jobTemplate: the jobTemplate wins a field both set, keyed lists keep both", () => {
+    const clusterDefaults = {
+      metadata: { labels: { "cost-center": "ci", team: "platform" } },
+      spec: {
+        nodeSelector: { pool: "ci" },
+        priorityClassName: "ci-runners",
+        tolerations: [{ key: "ci", operator: "Exists", effect: "NoSchedule" }],
+        containers: [{ name: "runner", resources: { requests: { cpu: "1" } } }],
+      },
+    };
+    const custom = ar({
+      spec: {
+        labels: "x:host",
+        runnerImage: "custom/runner:1",
+        jobTemplate: {
+          metadata: { labels: { team: "a" } },
+          spec: {
+            nodeSelector: { pool: "gpu" },
+            tolerations: [{ key: "gpu", operator: "Exists", effect: "NoSchedule" }],
+            containers: [{ name: "runner", resources: { limits: { "nvidia.com/gpu": "1" } } }],
+          },
+        },
+      },
+    });
+    const template = runnerJob(custom, "u", { ...options, podTemplate: clusterDefaults }).spec!.template;
+    expect(template.metadata?.labels).toMatchObject({ "cost-center": "ci", team: "a", "app.kubernetes.io/component": "runner" });
+    expect(template.spec?.nodeSelector).toEqual({ pool: "gpu" });
+    expect(template.spec?.priorityClassName).toBe("ci-runners");
+    expect(template.spec?.tolerations?.map((t) => t.key)).toEqual(["ci", "gpu"]);
+    expect(template.spec?.containers[0]).toMatchObject({
+      image: "custom/runner:1",
+      resources: { limits: { "nvidia.com/gpu": "1" } },
+      args: expect.arrayContaining(["one-job"]),
+    });
+    const withoutJobTemplate = runnerJob(runner, "u", { ...options, podTemplate: clusterDefaults }).spec!.template;
+    expect(withoutJobTemplate.spec?.nodeSelector).toEqual({ pool: "ci" });
+    expect(withoutJobTemplate.spec?.containers.find((c) => c.name === "runner")).toMatchObject({
+      image: "runner:12.8",
+      resources: { requests: { cpu: "1" } },
+    });
+  });
+
   it("tells node autoscalers not to evict a runner pod, unless the jobTemplate says otherwise", () => {
     expect(runnerJob(runner, "u", options).spec!.template.metadata?.annotations).toEqual({
       "cluster-autoscaler.kubernetes.io/safe-to-evict": "false",

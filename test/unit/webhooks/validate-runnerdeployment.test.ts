@@ -523,6 +523,36 @@ describe("validating webhook for RunnerDeployment", () => {
       ]);
     });
 
+    it("builds the pods with the controller's pod templates in, and says so when the API server refuses them", async () => {
+      const refusal = 'Pod "x" is forbidden: no PriorityClass with name ci-runners was found';
+      const dryRun = jest.fn(async (request: DryRunRequest) =>
+        request.kind === "Pod" || request.kind === "Job" || request.kind === "Deployment" ? { refusal, warnings: [] } : ADMITTED,
+      );
+      const podOptions = {
+        job: { ...POD_OPTIONS.job, podTemplate: { spec: { priorityClassName: "ci-runners", imagePullSecrets: [{ name: "ci-mirror" }] } } },
+        listener: { ...POD_OPTIONS.listener, podTemplate: { spec: { priorityClassName: "ci-runners" } } },
+      };
+      const spec = { labels: "x:host", runnerTemplate: { spec: { nodeSelector: { pool: "gpu" } } } };
+      const response = await validate(rd({ spec }), testApp({ dryRun, podOptions, missingSecrets: async (_, names) => names }));
+      const { runner, listener } = sent(dryRun);
+      expect(runner!.spec).toMatchObject({ priorityClassName: "ci-runners", nodeSelector: { pool: "gpu" } });
+      expect(listener!.spec).toMatchObject({ priorityClassName: "ci-runners" });
+      expect(response.allowed).toBe(false);
+      expect(response.status?.message?.split("; ")).toEqual([
+        `spec.runnerTemplate: the API server would refuse the runner Pod made for each job (from spec.labels, spec.runnerImage, spec.runnerTemplate and the controller's --runner-pod-template): ${refusal}`,
+        `spec.runnerTemplate: the API server would refuse the runner Job made for each job (from spec.labels, spec.runnerImage, spec.runnerTemplate and the controller's --runner-pod-template): ${refusal} (the Job carries the RunnerDeployment's metadata.labels, its pod those of spec.runnerTemplate.metadata.labels)`,
+        `spec.listenerTemplate: the API server would refuse the listener Pod (from spec.listenerTemplate and the controller's --listener-pod-template): ${refusal}`,
+        `spec.listenerTemplate: the API server would refuse the listener Deployment (from spec.listenerTemplate and the controller's --listener-pod-template): ${refusal} (the Deployment carries the RunnerDeployment's metadata.labels, its pod those of spec.listenerTemplate.metadata.labels)`,
+      ]);
+      const admitted = await validate(
+        rd({ spec }),
+        testApp({ dryRun: jest.fn(async () => ADMITTED), podOptions, missingSecrets: async (_, names) => names }),
+      );
+      expect(admitted.warnings).toEqual([
+        `spec.runnerTemplate: the controller gives runner pods the image pull Secret "ci-mirror" (the chart's runner.podTemplate), which does not exist in namespace "${NAMESPACE}": the runner pods would pull their images without it (ImagePullBackOff where a registry needs it); create it there`,
+      ]);
+    });
+
     it("denies what the API server would refuse of the runner Secret, the ActRunner or the listener's ServiceAccount and Role, naming where their labels come from", async () => {
       const policy = (kind: string) =>
         `${kind} "x" is forbidden: ValidatingAdmissionPolicy 'team' denied request: a team label is required`;
