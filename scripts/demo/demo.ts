@@ -50,6 +50,12 @@ async function installChart(state: ClusterState): Promise<void> {
       `webhooks.url.port=${port}`,
       "--set",
       "controller.pickupCheckInterval=2s",
+      // Pod templates for every RunnerDeployment: listener pods run on the executor node (real
+      // processes); runner pods run on kwok, which ends each after 8 s.
+      "--set-json",
+      `listener.podTemplate=${JSON.stringify(EXECUTOR_POD_TEMPLATE)}`,
+      "--set-json",
+      `runner.podTemplate=${JSON.stringify({ metadata: { annotations: { "forgejo-arc.test/run-for": "8s" } } })}`,
       "--wait",
       "--timeout",
       "180s",
@@ -106,9 +112,6 @@ function runnerDeployment(forgejoUrl: string, name: string, spec: Record<string,
       pollInterval: "5s",
       maxRunners: 3,
       retentionAfterFinish: "30m",
-      // The demo's listener pod runs on the executor node (a real process); runner pods run on kwok.
-      listenerTemplate: EXECUTOR_POD_TEMPLATE,
-      runnerTemplate: { metadata: { annotations: { "forgejo-arc.test/run-for": "8s" } } },
       ...spec,
     },
   };
