@@ -130,14 +130,10 @@ interface ToDryRun {
   field: string;
 }
 
-function runnerBuiltFrom(withDefaults: boolean): string {
-  return withDefaults
-    ? "made for each job (from spec.labels, spec.runnerImage, spec.runnerTemplate and the controller's --runner-pod-template)"
-    : "made for each job (from spec.labels, spec.runnerImage and spec.runnerTemplate)";
-}
-
-function listenerBuiltFrom(withDefaults: boolean): string {
-  return withDefaults ? "(from spec.listenerTemplate and the controller's --listener-pod-template)" : "(from spec.listenerTemplate)";
+/** "(from a, b and c)", with the controller's pod template flag last when it was merged in. */
+function builtFrom(fields: string[], flag: string, withDefaults: boolean): string {
+  const sources = withDefaults ? [...fields, `the controller's ${flag}`] : fields;
+  return `(from ${sources.length > 1 ? `${sources.slice(0, -1).join(", ")} and ${sources.at(-1)}` : sources[0]})`;
 }
 
 /** The objects to dry-run: what is made for each job, and the listener's objects but its RoleBinding (see docs/webhooks.md). */
@@ -151,8 +147,8 @@ function objectsToDryRun(made: MadeObjects, namespace: string): ToDryRun[] {
   const listener = "spec.listenerTemplate";
   // What is not built from a template is built from the RunnerDeployment's metadata (its name and labels).
   const metadata = "metadata";
-  const runnerFrom = runnerBuiltFrom(made.withDefaults.runner);
-  const listenerFrom = listenerBuiltFrom(made.withDefaults.listener);
+  const runnerFrom = `made for each job ${builtFrom(["spec.labels", "spec.runnerImage", "spec.runnerTemplate"], "--runner-pod-template", made.withDefaults.runner)}`;
+  const listenerFrom = builtFrom(["spec.listenerTemplate"], "--listener-pod-template", made.withDefaults.listener);
   return [
     {
       field: runner,
