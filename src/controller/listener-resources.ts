@@ -21,6 +21,8 @@ import { listenerRoleRules } from "../listener/rbac.ts";
 
 export const LISTENER_PORT = 8080;
 export const CONFIG_HASH_ANNOTATION = "forgejo.actions.io/config-hash";
+/** On the listener Deployment: the RunnerDeployment's metadata.generation it was last applied for. */
+export const SPEC_GENERATION_ANNOTATION = "forgejo.actions.io/runner-deployment-generation";
 
 export interface ListenerOptions {
   /** The operator's own image; its entrypoint is `forgejo-arc`. */
@@ -159,7 +161,13 @@ export function listenerResources(rd: RunnerDeployment, options: ListenerOptions
     deployment: {
       apiVersion: "apps/v1",
       kind: "Deployment",
-      metadata: { ...metadata, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
+      metadata: {
+        ...metadata,
+        annotations: {
+          [CONFIG_HASH_ANNOTATION]: configHash,
+          ...(rd.metadata!.generation !== undefined ? { [SPEC_GENERATION_ANNOTATION]: String(rd.metadata!.generation) } : {}),
+        },
+      },
       spec: {
         replicas: 1,
         strategy: { type: "Recreate" },

@@ -26,6 +26,7 @@ import { matchesLabels, SupersededVersions, type AR, type ClusterCache, type RD 
 import { setCondition, transitions, type ConditionInput } from "./conditions.ts";
 import {
   CONFIG_HASH_ANNOTATION,
+  SPEC_GENERATION_ANNOTATION,
   listenerName,
   listenerResources,
   type ListenerOptions,
@@ -302,7 +303,11 @@ export class RunnerDeploymentReconciler {
         log.warn({ deployment: listenerName(rd) }, message);
         this.deps.events.event(rd, "Warning", "ListenerRestored", message);
       } else if (changed) {
-        const why = tokenReplaced ? `: the token in Secret ${namespace}/${rd.spec.tokenSecretRef.name} was replaced` : "";
+        const why = listenerUpdateReason({
+          tokenReplaced,
+          sameSpec: deployment?.metadata?.annotations?.[SPEC_GENERATION_ANNOTATION] === String(rd.metadata?.generation),
+          tokenSecret: `${namespace}/${rd.spec.tokenSecretRef.name}`,
+        });
         log.info(
           { deployment: listenerName(rd), configHash: wantedHash, tokenReplaced },
           deployment ? "Updated listener" : "Created listener",
@@ -460,6 +465,19 @@ export class RunnerDeploymentReconciler {
       throw new Error(`reading Secret ${namespace}/${ref.name}: ${apiErrorMessage(error)}`, { cause: error });
     }
   }
+}
+
+/**
+ * Why an existing listener Deployment is rebuilt, as the end of the ListenerUpdated Event: a new token
+ * (seen replaced), or, when the Deployment was last applied for this same spec, the controller's own
+ * settings — after an upgrade every listener is rebuilt once, which says so. A token replaced
+ * while the controller was down cannot be told from those. Empty for a change of the spec.
+ */
+export function listenerUpdateReason(change: { tokenReplaced: boolean; sameSpec: boolean; tokenSecret: string }): string {
+  if (change.tokenReplaced) return `: the token in Secret ${change.tokenSecret} was replaced`;
+  if (change.sameSpec)
+    return `: its spec is unchanged, so the controller's settings changed (a new version, the listener image or --listener-pod-template) or the token in Secret ${change.tokenSecret}`;
+  return "";
 }
 
 function configHashOf(resources: ListenerResources): string {

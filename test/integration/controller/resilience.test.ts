@@ -1,7 +1,15 @@
 // The controller killed mid-flight converges with no duplicate Jobs and no orphan Forgejo runners;
 // two replicas elect one leader and fail over when it dies; a controller started over CRDs of
 // another release says so.
-import { ApiextensionsV1Api, BatchV1Api, CoordinationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import {
+  ApiextensionsV1Api,
+  AppsV1Api,
+  BatchV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+} from "@kubernetes/client-node";
 import { CRD_SCHEMA_DIGEST_ANNOTATION } from "../../../src/api/well-known.ts";
 import { CRD_SCHEMA_DIGESTS } from "../../../src/generated/crds.ts";
 import { listenerRoleRules } from "../../../src/listener/rbac.ts";
@@ -371,6 +379,47 @@ describe("controller resilience", () => {
       60_000,
     );
   }, 150_000);
+
+  it("after an upgrade (another --listener-pod-template), rebuilds each listener once, saying that its spec is unchanged; a spec change says nothing of the sort", async () => {
+    const apps = kc.makeApiClient(AppsV1Api);
+    const name = "upgraded";
+    const body = rd({ spec: { forgejoServer: forgejoUrl, labels: `${name}:host`, tokenSecretRef: { namespace: ns } } as never });
+    await objects.create("runnerdeployments", ns, { ...body, metadata: { name, namespace: ns } });
+    const listenerUpdates = async () =>
+      (await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name},reason=ListenerUpdated` })).items
+        .map((e) => e.message)
+        .sort();
+    const before = await startController();
+    const first = await eventually("the listener Deployment", () =>
+      apps.readNamespacedDeployment({ name: `${name}-listener`, namespace: ns }).catch(() => undefined),
+    );
+    expect(first.metadata?.annotations?.["forgejo.actions.io/runner-deployment-generation"]).toBe("1");
+    await before.stop("SIGKILL");
+
+    const template = { metadata: { annotations: { "forgejo-arc.test/release": "2" } } };
+    await startController([`--listener-pod-template=${JSON.stringify(template)}`]);
+    const upgraded = await eventually("the listener Deployment with the new pod template", async () => {
+      const deployment = await apps.readNamespacedDeployment({ name: `${name}-listener`, namespace: ns });
+      return deployment.spec?.template.metadata?.annotations?.["forgejo-arc.test/release"] === "2" ? deployment : undefined;
+    });
+    expect(upgraded.metadata?.generation).toBe((first.metadata?.generation ?? 0) + 1);
+    const why =
+      ": its spec is unchanged, so the controller's settings changed (a new version, the listener image or --listener-pod-template) or the token in Secret";
+    expect(
+      await eventually("the ListenerUpdated Event", async () => ((await listenerUpdates()).length > 0 ? listenerUpdates() : undefined)),
+    ).toEqual([`Updated listener Deployment ${name}-listener${why} ${ns}/forgejo-token`]);
+
+    await objects.api.patchNamespacedCustomObject(
+      { group: API_GROUP, version: API_VERSION, namespace: ns, plural: "runnerdeployments", name, body: { spec: { pollInterval: "3s" } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    expect(
+      await eventually("the ListenerUpdated Event of the spec change", async () =>
+        (await listenerUpdates()).length > 1 ? listenerUpdates() : undefined,
+      ),
+    ).toEqual([`Updated listener Deployment ${name}-listener`, `Updated listener Deployment ${name}-listener${why} ${ns}/forgejo-token`]);
+    await objects.delete("runnerdeployments", ns, name);
+  });
 
   it("warns at start, naming the CRD and what to apply, when a CRD is not its release's, and exports it as not current", async () => {
     const crds = kc.makeApiClient(ApiextensionsV1Api);

@@ -1,5 +1,5 @@
 import { matchesLabels } from "../../../src/controller/cache.ts";
-import { CONFIG_HASH_ANNOTATION, listenerResources } from "../../../src/controller/listener-resources.ts";
+import { CONFIG_HASH_ANNOTATION, SPEC_GENERATION_ANNOTATION, listenerResources } from "../../../src/controller/listener-resources.ts";
 import { listenerRoleRules } from "../../../src/listener/rbac.ts";
 import { rd } from "../../fixtures/resources.ts";
 
@@ -112,6 +112,13 @@ describe("listener resources", () => {
     expect(hash(owner)).not.toBe(
       hash(rd({ metadata: { uid: "uid-rd" }, spec: { listenerTemplate: { metadata: { labels: { a: "b" } } } } })),
     );
+  });
+
+  it("records on the Deployment, outside its pod, the RunnerDeployment generation it was built for", () => {
+    const built = (generation?: number) => listenerResources(rd({ metadata: { uid: "uid-rd", generation } }), OPTIONS).deployment;
+    expect(built(7).metadata!.annotations![SPEC_GENERATION_ANNOTATION]).toBe("7");
+    expect(built(undefined).metadata!.annotations).not.toHaveProperty(SPEC_GENERATION_ANNOTATION);
+    expect(built(7).spec!.template).toEqual(built(8).spec!.template);
   });
 
   it("rolls the listener when the token in its Secret changes, as its env holds the token of when its pod started", () => {

@@ -7,6 +7,7 @@ import type { AR, ClusterCache, RD } from "../../../src/controller/cache.ts";
 import {
   applyRefusal,
   caBundleProblem,
+  listenerUpdateReason,
   registrationRefusal,
   runnerDeploymentConditions,
   RunnerDeploymentReconciler,
@@ -228,6 +229,19 @@ describe("RunnerDeployment conditions", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("listenerUpdateReason", () => {
+  const tokenSecret = "ci/forgejo-token";
+  it("names a replaced token, the controller's settings when the spec is the one the Deployment was built for, nothing for a spec change", () => {
+    expect(listenerUpdateReason({ tokenReplaced: true, sameSpec: true, tokenSecret })).toBe(
+      ": the token in Secret ci/forgejo-token was replaced",
+    );
+    expect(listenerUpdateReason({ tokenReplaced: false, sameSpec: true, tokenSecret })).toBe(
+      ": its spec is unchanged, so the controller's settings changed (a new version, the listener image or --listener-pod-template) or the token in Secret ci/forgejo-token",
+    );
+    expect(listenerUpdateReason({ tokenReplaced: false, sameSpec: false, tokenSecret })).toBe("");
   });
 });
 
