@@ -169,6 +169,18 @@ function dockerSidecar(image: string, registryCa: V1VolumeMount | undefined): V1
   };
 }
 
+/**
+ * The cluster's runner pod template for one pod: its settings of the Docker sidecar (dockerd's flags
+ * such as --mtu, its resources) apply to the pods that have one, those of docker labels; elsewhere
+ * the entry would add an init container with no image.
+ */
+function clusterTemplateFor(template: PodTemplate | undefined, docker: boolean): PodTemplate | undefined {
+  const initContainers = template?.spec?.initContainers;
+  if (docker || !Array.isArray(initContainers) || !initContainers.some((c) => c.name === DOCKER_CONTAINER)) return template;
+  const others = initContainers.filter((c) => c.name !== DOCKER_CONTAINER);
+  return { ...template, spec: { ...template!.spec, initContainers: others.length > 0 ? others : undefined } };
+}
+
 export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions): V1Job {
   const docker = usesDocker(ar);
   const podLabels = runnerLabels(ar);
@@ -249,7 +261,7 @@ export function runnerJob(ar: ActRunner, uuid: string, options: RunnerJobOptions
       volumes,
     },
   };
-  const template = mergePodTemplate(mergePodTemplate(base, options.podTemplate), ar.spec.jobTemplate);
+  const template = mergePodTemplate(mergePodTemplate(base, clusterTemplateFor(options.podTemplate, docker)), ar.spec.jobTemplate);
   template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, ...podLabels } };
   const pickupSeconds = Math.ceil(pickupTimeoutMs(ar) / 1000);
   return {

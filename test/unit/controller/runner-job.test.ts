@@ -227,6 +227,18 @@ describe("runner Job", () => {
     });
   });
 
+  it("applies the controller's pod template's Docker sidecar settings to the pods of docker labels only", () => {
+    const podTemplate = { spec: { initContainers: [{ name: "docker", args: ["--mtu=1400"] }] } };
+    const withDocker = runnerJob(runner, "u", { ...options, podTemplate }).spec!.template.spec!;
+    expect(withDocker.initContainers).toEqual([expect.objectContaining({ name: "docker", image: "docker:dind", args: ["--mtu=1400"] })]);
+    const hostOnly = ar({ spec: { labels: "x:host" } });
+    expect(runnerJob(hostOnly, "u", { ...options, podTemplate }).spec!.template.spec).not.toHaveProperty("initContainers");
+    const withSetup = { spec: { initContainers: [...podTemplate.spec.initContainers, { name: "setup", image: "busybox" }] } };
+    expect(runnerJob(hostOnly, "u", { ...options, podTemplate: withSetup }).spec!.template.spec!.initContainers).toEqual([
+      { name: "setup", image: "busybox" },
+    ]);
+  });
+
   it("tells node autoscalers not to evict a runner pod, unless the jobTemplate says otherwise", () => {
     expect(runnerJob(runner, "u", options).spec!.template.metadata?.annotations).toEqual({
       "cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
