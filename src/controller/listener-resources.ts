@@ -122,6 +122,8 @@ function defaultPodTemplate(rd: RunnerDeployment, options: ListenerOptions, name
           livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
           readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 1 },
           resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+          // A crash's last log lines become the termination message, which ListenerAvailable quotes.
+          terminationMessagePolicy: "FallbackToLogsOnError",
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
           ...(spec.caBundleConfigMapRef ? { volumeMounts: [{ name: "forgejo-ca", mountPath: FORGEJO_CA_DIR, readOnly: true }] } : {}),
         },

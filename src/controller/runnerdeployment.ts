@@ -9,6 +9,7 @@ import {
   setHeaderOptions,
   type KubeConfig,
   type KubernetesObject,
+  type V1ContainerStatus,
   type V1Deployment,
   type V1Pod,
 } from "@kubernetes/client-node";
@@ -33,6 +34,7 @@ import {
   type ListenerResources,
 } from "./listener-resources.ts";
 import { isFinished } from "../listener/plan.ts";
+import { logTail } from "./job-status.ts";
 
 const REFERENCE_CHECK_TTL_MS = 30_000;
 
@@ -131,6 +133,22 @@ const LISTENER_PULL_HINT =
   "and name it in the chart's listener.imagePullSecrets, for every RunnerDeployment, or in spec.listenerTemplate.spec.imagePullSecrets)";
 
 /**
+ * How a crash-looping listener's last run ended, with the last line it wrote (its termination
+ * message: the listener container keeps the end of its log there, FallbackToLogsOnError), so that
+ * the condition says why without `kubectl logs --previous`.
+ */
+function lastRunOf(container: V1ContainerStatus | undefined): string {
+  const ended = container?.lastState?.terminated;
+  if (!ended) return "";
+  const oom =
+    ended.reason === "OOMKilled"
+      ? " (out of memory: raise resources.limits.memory of the listener container in spec.listenerTemplate, or for every listener in the chart's listener.podTemplate)"
+      : "";
+  const lastLine = logTail(ended.message).split("\n").at(-1);
+  return `; its last run ended ${ended.reason ?? "terminated"} with exit code ${ended.exitCode}${oom}${lastLine ? `: ${lastLine}` : ""}`;
+}
+
+/**
  * ListenerAvailable: the Deployment's available replica, else why not — its objects refused by the
  * API server (none created), the listener pod's waiting container or the scheduler's reason, the
  * Deployment unable to create the pod (a used-up ResourceQuota, a LimitRange, Pod Security
@@ -155,12 +173,14 @@ function listenerAvailable(
     return applyRefused
       ? unavailable("ApplyRefused", applyRefused)
       : unavailable("NotCreated", "The listener Deployment does not exist yet");
-  const waiting = listenerPod?.status?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
+  const waitingContainer = listenerPod?.status?.containerStatuses?.find((c) => c.state?.waiting);
+  const waiting = waitingContainer?.state?.waiting;
   if (waiting?.reason)
     return unavailable(
       waiting.reason,
       `Listener pod ${listenerPod?.metadata?.name}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}` +
-        (IMAGE_PULL_FAILURES.has(waiting.reason) ? LISTENER_PULL_HINT : ""),
+        (IMAGE_PULL_FAILURES.has(waiting.reason) ? LISTENER_PULL_HINT : "") +
+        (waiting.reason === "CrashLoopBackOff" ? lastRunOf(waitingContainer) : ""),
     );
   const unscheduled = listenerPod?.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
   if (unscheduled)

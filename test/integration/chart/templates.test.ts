@@ -91,6 +91,10 @@ describe("chart defaults", () => {
     expect(() => excluding(["a,b"])).toThrow(/labelPropagationExclude/);
   });
 
+  test("the controller keeps a crash's last log lines (a configuration error at start) as its termination message", () => {
+    expect(controllerContainer(objects).terminationMessagePolicy).toBe("FallbackToLogsOnError");
+  });
+
   test("the controller pod is restricted: non-root, read-only root, no capabilities, RuntimeDefault seccomp", () => {
     const pod = one<V1Deployment>(objects, "Deployment").spec!.template.spec!;
     const container = controllerContainer(objects);

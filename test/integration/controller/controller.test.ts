@@ -966,6 +966,33 @@ describe("controller", () => {
     });
   }, 120_000);
 
+  it("says how its crash-looping listener last ended, quoting the line it died with (a proxy from a Secret that the listener refuses)", async () => {
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: "socks-proxy" }, stringData: { url: "socks5://proxy.example:1080" } },
+    });
+    const env = [{ name: "HTTPS_PROXY", valueFrom: { secretKeyRef: { name: "socks-proxy", key: "url" } } }];
+    await createRunnerDeployment("crashing", {
+      listenerTemplate: { spec: { ...EXECUTOR_POD_TEMPLATE.spec, containers: [{ name: "listener", env }] } },
+    });
+    try {
+      const where = { namespace: ns, name: "crashing", type: "ListenerAvailable" };
+      const crashing = await rdConditionWhen(
+        where,
+        "ListenerAvailable=False CrashLoopBackOff with the last run",
+        (c) => c.reason === "CrashLoopBackOff" && c.message.includes("its last run ended"),
+        60_000,
+      );
+      expect(crashing.message).toMatch(
+        /^Listener pod crashing-listener-[a-z0-9-]+: CrashLoopBackOff: .*; its last run ended Error with exit code 1: forgejo-arc: .*\$HTTPS_PROXY: not the URL of an HTTP proxy; write it as http:\/\/host:port/,
+      );
+      expect(crashing.message).not.toContain("socks5://proxy.example");
+    } finally {
+      await objects.delete("runnerdeployments", ns, "crashing");
+      await core.deleteNamespacedSecret({ namespace: ns, name: "socks-proxy" });
+    }
+  });
+
   it("says why its listener pod is not scheduled (a nodeSelector no node matches)", async () => {
     await createRunnerDeployment("unsched", { listenerTemplate: { spec: { nodeSelector: { "forgejo-arc.test/no-such-node": "true" } } } });
     try {

@@ -99,6 +99,29 @@ describe("RunnerDeployment conditions", () => {
     });
   });
 
+  it("says how a crash-looping listener's last run ended: its last log line, and for an OOM kill how to give it memory", () => {
+    const conditionFor = (terminated: object | undefined) => {
+      const status = {
+        name: "listener",
+        state: { waiting: { reason: "CrashLoopBackOff", message: "back-off 10s restarting failed container=listener" } },
+        ...(terminated ? { lastState: { terminated } } : {}),
+      };
+      const pod = { metadata: { name: "l-1" }, status: { containerStatuses: [status] } } as V1Pod;
+      return byType(runnerDeploymentConditions(rd(), { token: { ok: true }, deployment: { status: {} } as V1Deployment, listenerPod: pod }))
+        .ListenerAvailable;
+    };
+    const log = '{"level":30,"msg":"Starting"}\nforgejo-arc: listener configuration: $HTTPS_PROXY: not the URL of an HTTP proxy\n';
+    expect(conditionFor({ exitCode: 1, reason: "Error", message: log })).toMatchObject({
+      reason: "CrashLoopBackOff",
+      message:
+        "Listener pod l-1: CrashLoopBackOff: back-off 10s restarting failed container=listener; its last run ended Error with exit code 1: forgejo-arc: listener configuration: $HTTPS_PROXY: not the URL of an HTTP proxy",
+    });
+    expect(conditionFor({ exitCode: 137, reason: "OOMKilled" })!.message).toBe(
+      "Listener pod l-1: CrashLoopBackOff: back-off 10s restarting failed container=listener; its last run ended OOMKilled with exit code 137 (out of memory: raise resources.limits.memory of the listener container in spec.listenerTemplate, or for every listener in the chart's listener.podTemplate)",
+    );
+    expect(conditionFor(undefined)!.message).toBe("Listener pod l-1: CrashLoopBackOff: back-off 10s restarting failed container=listener");
+  });
+
   it("says how to give listener pods pull credentials when their image cannot be pulled", () => {
     const conditionFor = (reason: string) => {
       const waiting = { reason, message: 'Back-off pulling image "registry.example.com/forgejo-arc:0.1.0"' };
