@@ -1,7 +1,7 @@
 // What the admission webhook asks the API server: an object sent as the controller would, without
 // storing it (server-side dry-run), which every admission step answers — validation, Pod Security,
 // quotas, webhooks, policies; and a namespace's ResourceQuotas and which Secrets it lacks.
-import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, setHeaderOptions, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { makeApplier } from "./apply.ts";
 import type { DryRun, DryRunRequest } from "../../webhooks/dry-run.ts";
@@ -67,11 +67,23 @@ export function resourceQuotas(kc: KubeConfig): ResourceQuotas {
   return async (namespace) => (await core.listNamespacedResourceQuota({ namespace })).items;
 }
 
-/** Which of these Secrets the namespace lacks, for the webhook's check of image pull Secrets (webhooks/pull-secrets.ts). */
-export function missingSecrets(kc: KubeConfig): MissingSecrets {
+/** Asks the API server for an object's metadata alone (a PartialObjectMetadata), not its content. */
+const METADATA_ONLY = setHeaderOptions("Accept", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1");
+
+/** A Secret's metadata, without its data, or undefined when it does not exist. */
+export function secretMetadata(kc: KubeConfig): (namespace: string, name: string) => Promise<KubernetesObject | undefined> {
   const core = kc.makeApiClient(CoreV1Api);
+  return (namespace, name) => ignoreNotFound(core.readNamespacedSecret({ name, namespace }, METADATA_ONLY));
+}
+
+/**
+ * Which of these Secrets the namespace lacks, for the webhook's check of image pull Secrets
+ * (webhooks/pull-secrets.ts): read as metadata only, so their credentials never reach the controller.
+ */
+export function missingSecrets(kc: KubeConfig): MissingSecrets {
+  const read = secretMetadata(kc);
   return async (namespace, names) => {
-    const found = await Promise.all(names.map((name) => ignoreNotFound(core.readNamespacedSecret({ name, namespace }))));
+    const found = await Promise.all(names.map((name) => read(namespace, name)));
     return names.filter((_, i) => found[i] === undefined);
   };
 }

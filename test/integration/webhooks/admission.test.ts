@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { Registry } from "prom-client";
 import { issueCertificate } from "../../../scripts/cluster/cluster.ts";
 import { urlModeWebhookConfigurations } from "../../../scripts/cluster/webhook-registration.ts";
-import { dryRun } from "../../../src/k8s/dry-run.ts";
+import { dryRun, missingSecrets, secretMetadata } from "../../../src/k8s/dry-run.ts";
 import { serve, type WebhookServer } from "../../../webhooks/serve.ts";
 import { validateRunnerDeployment } from "../../../webhooks/runnerdeployment.ts";
 import { sharedSchemaValidator } from "../../../webhooks/schema-validation.ts";
@@ -185,6 +185,23 @@ describe("admission webhooks called by the real API server", () => {
       expect((await validateRunnerDeployment(body, ns, rules(className))).denials).toEqual([]);
     } finally {
       await scheduling.deletePriorityClass({ name: className });
+    }
+  });
+
+  it("reads the image pull Secrets it checks as metadata only: their credentials never reach the webhook", async () => {
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: "regcred" }, type: "Opaque", stringData: { password: "hunter2" } },
+    });
+    try {
+      const read = await secretMetadata(kc)(ns, "regcred");
+      expect(read).toMatchObject({ kind: "PartialObjectMetadata", metadata: { name: "regcred", namespace: ns } });
+      expect(read).not.toHaveProperty("data");
+      expect(JSON.stringify(read)).not.toContain(Buffer.from("hunter2").toString("base64"));
+      expect(await secretMetadata(kc)(ns, "no-such-secret")).toBeUndefined();
+      expect(await missingSecrets(kc)(ns, ["regcred", "no-such-secret"])).toEqual(["no-such-secret"]);
+    } finally {
+      await core.deleteNamespacedSecret({ namespace: ns, name: "regcred" });
     }
   });
 
