@@ -112,7 +112,8 @@ export function runnerDeploymentConditions(rd: RD, state: ListenerState): Condit
 /**
  * Ready: a refusal of the listener's objects first (the listener cannot start or change until its
  * cause is removed), then a poll that failed in the cluster (the listener's pod is unready for it),
- * then the first of the other conditions that is not True.
+ * then the first of the other conditions that is False — a cause, such as a listener that crashes,
+ * rather than its consequence, a Forgejo not polled yet (Unknown) — else the first that is not True.
  */
 function readyCondition(
   { applyRefused, deployment }: ListenerState,
@@ -122,7 +123,7 @@ function readyCondition(
   const notReady = (reason: string, message: string): ConditionInput => ({ type: "Ready", status: "False", reason, message });
   if (applyRefused) return notReady("ApplyRefused", deployment ? `${applyRefused}; the listener runs as last applied` : applyRefused);
   if (clusterFailure) return notReady("KubernetesError", `The listener's last poll failed: ${clusterFailure.message}`);
-  const failing = others.find((c) => c.status !== "True");
+  const failing = others.find((c) => c.status === "False") ?? others.find((c) => c.status !== "True");
   if (failing) return notReady(failing.reason, `${failing.type}: ${failing.message}`);
   return { type: "Ready", status: "True", reason: "Ready", message: "The listener runs and Forgejo answers its polls" };
 }

@@ -987,6 +987,8 @@ describe("controller", () => {
         /^Listener pod crashing-listener-[a-z0-9-]+: CrashLoopBackOff: .*; its last run ended Error with exit code 1: forgejo-arc: .*\$HTTPS_PROXY: not the URL of an HTTP proxy; write it as http:\/\/host:port/,
       );
       expect(crashing.message).not.toContain("socks5://proxy.example");
+      // Ready names the crash, not its consequence (Forgejo not polled yet).
+      expect(await rdCondition("crashing", "Ready")).toMatchObject({ status: "False", reason: "CrashLoopBackOff" });
     } finally {
       await objects.delete("runnerdeployments", ns, "crashing");
       await core.deleteNamespacedSecret({ namespace: ns, name: "socks-proxy" });

@@ -122,6 +122,24 @@ describe("RunnerDeployment conditions", () => {
     expect(conditionFor(undefined)!.message).toBe("Listener pod l-1: CrashLoopBackOff: back-off 10s restarting failed container=listener");
   });
 
+  it("gives as Ready's reason a condition that is False before one that is Unknown: the listener's crash, not the poll it has not made", () => {
+    const waiting = { reason: "CrashLoopBackOff", message: "back-off 10s restarting failed container=listener" };
+    const pod = { metadata: { name: "l-1" }, status: { containerStatuses: [{ name: "listener", state: { waiting } }] } } as V1Pod;
+    const c = byType(
+      runnerDeploymentConditions(rd(), { token: { ok: true }, deployment: { status: {} } as V1Deployment, listenerPod: pod }),
+    );
+    expect(c.ForgejoReachable).toMatchObject({ status: "Unknown", reason: "NotPolledYet" });
+    expect(c.Ready).toMatchObject({
+      status: "False",
+      reason: "CrashLoopBackOff",
+      message: "ListenerAvailable: Listener pod l-1: CrashLoopBackOff: back-off 10s restarting failed container=listener",
+    });
+    const starting = byType(
+      runnerDeploymentConditions(rd(), { token: { ok: true }, deployment: { status: { availableReplicas: 1 } } as V1Deployment }),
+    );
+    expect(starting.Ready).toMatchObject({ status: "False", reason: "NotPolledYet" });
+  });
+
   it("says how to give listener pods pull credentials when their image cannot be pulled", () => {
     const conditionFor = (reason: string) => {
       const waiting = { reason, message: 'Back-off pulling image "registry.example.com/forgejo-arc:0.1.0"' };
