@@ -206,7 +206,7 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
 }
 
 /** A pod template flag's value: empty for none, else JSON that the schema's podTemplate and the template rules admit. */
-export function parsePodTemplate(flag: string, role: TemplateRole, text: string): { template?: PodTemplate; problems: string[] } {
+function parsePodTemplate(flag: string, role: TemplateRole, text: string): { template?: PodTemplate; problems: string[] } {
   if (text.trim() === "") return { problems: [] };
   const field = (path: string) => `${flag}: ${path}`;
   let template: unknown;
