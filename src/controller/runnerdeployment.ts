@@ -15,7 +15,7 @@ import {
 } from "@kubernetes/client-node";
 import { X509Certificate } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_TOKEN_KEY } from "../api/defaults.ts";
+import { DEFAULT_CA_BUNDLE_KEY, DEFAULT_TOKEN_KEY, LISTENER_CONTAINER } from "../api/defaults.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { hashOf } from "../api/naming.ts";
 import type { Condition, RunnerDeploymentStatus } from "../generated/api.ts";
@@ -97,7 +97,7 @@ export function runnerDeploymentConditions(rd: RD, state: ListenerState): Condit
               : "Forgejo answered the last poll",
           }
         : { type: "ForgejoReachable", status: "Unknown", reason: "NotPolledYet", message: "The listener has not polled Forgejo yet" };
-  const available = listenerAvailable(deployment, listenerPod, applyRefused);
+  const available = listenerAvailable(deployment, listenerPod, applyRefused, error);
   const caBundleValid: ConditionInput[] = caBundle
     ? [
         caBundle.ok
@@ -153,12 +153,14 @@ function lastRunOf(container: V1ContainerStatus | undefined): string {
  * ListenerAvailable: the Deployment's available replica, else why not — its objects refused by the
  * API server (none created), the listener pod's waiting container or the scheduler's reason, the
  * Deployment unable to create the pod (a used-up ResourceQuota, a LimitRange, Pod Security
- * admission: its ReplicaFailure).
+ * admission: its ReplicaFailure), or a listener that runs but is unready because its polls fail
+ * (its readiness is that of its polls, so a Forgejo outage makes it unready, never restarted).
  */
 function listenerAvailable(
   deployment: V1Deployment | undefined,
   listenerPod: V1Pod | undefined,
   applyRefused: string | undefined,
+  pollError: { kind: string } | undefined,
 ): ConditionInput {
   const unavailable = (reason: string, message: string): ConditionInput => ({
     type: "ListenerAvailable",
@@ -195,8 +197,22 @@ function listenerAvailable(
       replicaFailure.reason ?? "FailedCreate",
       `Listener Deployment ${deployment.metadata?.name} cannot create its pod: ${replicaFailure.message ?? replicaFailure.reason}`,
     );
+  const listening = listenerPod?.status?.containerStatuses?.find((c) => c.name === LISTENER_CONTAINER)?.state?.running;
+  if (listening && pollError)
+    return unavailable(
+      "PollFailing",
+      `Listener pod ${listenerPod?.metadata?.name} runs but is not ready: its last poll failed (see ${POLL_ERROR_CONDITION[pollError.kind] ?? "ForgejoReachable"}); it is ready again after a poll succeeds`,
+    );
+  if (listening)
+    return unavailable(
+      "NotReady",
+      `Listener pod ${listenerPod?.metadata?.name} runs and is not ready yet: it is ready after its first poll of Forgejo`,
+    );
   return unavailable("NotReady", "The listener pod is not ready yet");
 }
+
+/** The condition that tells what a failed poll met, by the kind the listener reports. */
+const POLL_ERROR_CONDITION: Record<string, string> = { unauthorized: "TokenValid", forbidden: "TokenValid", kubernetes: "Ready" };
 
 /**
  * What the API server said when it refused to apply one of the listener's objects with a 4xx answer

@@ -190,6 +190,37 @@ describe("RunnerDeployment conditions", () => {
     });
   });
 
+  it("says that a listener which runs is unready because its polls fail, naming the condition with the cause", () => {
+    const pod = {
+      metadata: { name: "l-1" },
+      status: { phase: "Running", containerStatuses: [{ name: "listener", ready: false, state: { running: { startedAt: "t" } } }] },
+    } as unknown as V1Pod;
+    const unready = { metadata: { name: "builders-listener" }, status: {} } as V1Deployment;
+    const conditionsWith = (lastPollError?: { kind: string; message: string; time: string }) =>
+      byType(
+        runnerDeploymentConditions(rd({ status: { lastPollTime: "t", lastPollError } }), {
+          token: { ok: true },
+          deployment: unready,
+          listenerPod: pod,
+        }),
+      );
+    const outage = conditionsWith({ kind: "server_error", message: "GET … answered 502", time: "t" });
+    expect(outage.ListenerAvailable).toMatchObject({
+      status: "False",
+      reason: "PollFailing",
+      message:
+        "Listener pod l-1 runs but is not ready: its last poll failed (see ForgejoReachable); it is ready again after a poll succeeds",
+    });
+    // Ready names the cause, Forgejo's answer, not the unready listener that follows from it.
+    expect(outage.Ready).toMatchObject({ status: "False", reason: "ServerError" });
+    expect(conditionsWith({ kind: "unauthorized", message: "401", time: "t" }).ListenerAvailable!.message).toContain("(see TokenValid)");
+    expect(conditionsWith({ kind: "kubernetes", message: "quota", time: "t" }).ListenerAvailable!.message).toContain("(see Ready)");
+    expect(conditionsWith().ListenerAvailable).toMatchObject({
+      reason: "NotReady",
+      message: "Listener pod l-1 runs and is not ready yet: it is ready after its first poll of Forgejo",
+    });
+  });
+
   it("is not Ready, first of all, when the API server refuses the listener's objects", () => {
     const refused =
       "The API server refused to apply Deployment ci/builders-listener: admission webhook denied the request: limits required";
