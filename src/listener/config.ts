@@ -46,7 +46,7 @@ export const LISTENER_FLAGS = {
   "ca-file": { type: "string", env: "FORGEJO_ARC_CA_FILE", help: "PEM CA bundle for a private Forgejo, read again before each poll." },
   port: { type: "string", env: "FORGEJO_ARC_PORT", help: "Health and metrics port (default 8080)." },
   host: { type: "string", env: "FORGEJO_ARC_HOST", help: "Health and metrics address (default 0.0.0.0)." },
-  "max-backoff": { type: "string", env: "FORGEJO_ARC_MAX_BACKOFF", help: "Cap of the error backoff (default 5m)." },
+  "max-backoff": { type: "string", env: "FORGEJO_ARC_MAX_BACKOFF", help: "Cap of the error backoff (default 1m)." },
   "label-propagation-exclude": {
     type: "string",
     env: "FORGEJO_ARC_LABEL_PROPAGATION_EXCLUDE",
@@ -93,7 +93,7 @@ export function parseListenerConfig(argv: string[], env: NodeJS.ProcessEnv = pro
     return ms ?? 0;
   };
   const pollIntervalMs = duration("poll-interval", DEFAULT_POLL_INTERVAL);
-  const maxBackoffMs = duration("max-backoff", "5m");
+  const maxBackoffMs = duration("max-backoff", "1m");
   const tokenFile = value("token-file");
   const token = (tokenFile ? readFileSync(tokenFile, "utf8") : (env[LISTENER_TOKEN_ENV] ?? "")).trim();
   if (!token) problems.push("no Forgejo token: set $FORGEJO_TOKEN (from the token Secret) or --token-file");

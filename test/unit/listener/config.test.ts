@@ -27,7 +27,7 @@ describe("listener configuration", () => {
       pollIntervalMs: 10_000,
       token: "secret",
       port: 8080,
-      maxBackoffMs: 300_000,
+      maxBackoffMs: 60_000,
     });
     expect(config.labels.map((l) => l.name)).toEqual(["ubuntu", "x"]);
   });
