@@ -3,8 +3,8 @@
 // batch/v1 Job) → one status write → mirror the Job into phase and conditions → stop a runner whose
 // job vanished or was not picked up in time → delete the Forgejo runner when done → delete the
 // ActRunner after its retention. A pass interrupted anywhere is finished by the next from what it
-// left (see runner-start.ts and registrations.ts). The finalizer deletes the Forgejo runner, giving
-// up after a bounded time if Forgejo stays unreachable.
+// left (see runner-start.ts and registrations.ts). The finalizer stops a runner pod that runs its
+// job, then deletes the Forgejo runner, giving up after a bounded time if Forgejo stays unreachable.
 import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Job } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { DEFAULT_RETENTION_AFTER_FINISH } from "../api/defaults.ts";
@@ -423,6 +423,10 @@ export class ActRunnerReconciler {
     try {
       const unrecorded = this.registrations.unrecordedFor(uid);
       const suspect = this.registrations.isSuspect(uid);
+      if (!runnerGone && ar.status?.runnerId !== undefined) {
+        const stopping = await this.stopRunningJobFirst(ar);
+        if (stopping !== undefined) return stopping;
+      }
       // An ActRunner that never had a runner needs no Forgejo call (nor its token Secret, maybe gone with the namespace).
       if (!runnerGone && (ar.status?.runnerId !== undefined || unrecorded || suspect)) {
         const { client, scope } = await this.cleanupClient(ar);
@@ -447,6 +451,37 @@ export class ActRunnerReconciler {
     await this.patchMetadata(ar, { finalizers: ar.metadata.finalizers.filter((f) => f !== FINALIZER) });
     this.registrations.forget(uid);
     return undefined;
+  }
+
+  /**
+   * Before its Forgejo runner is deleted, a runner pod that runs its job is stopped: on SIGTERM the
+   * runner cancels the job and reports it, which it cannot once its runner is deleted — Forgejo would
+   * show the job running until it reaps it as a zombie, 10 minutes later. The Job is deleted in the
+   * foreground, so it stays until its pods are gone; the finalizer waits for that up to the pods'
+   * grace period and a margin (a pod on a lost node never ends). A runner that has not taken its job
+   * is deleted first instead, so that it takes none. The delay to look again, or undefined to go on.
+   */
+  private async stopRunningJobFirst(ar: AR): Promise<Requeue> {
+    const name = runnerObjectName(ar);
+    const namespace = ar.metadata!.namespace!;
+    const job = this.deps.cache.jobs.get(name, namespace);
+    if (!job || jobEnded(job)) return undefined;
+    const waitMs = (job.spec?.template.spec?.terminationGracePeriodSeconds ?? 30) * 1000 + STOPPED_POD_MARGIN_MS;
+    if (job.metadata?.deletionTimestamp) {
+      const left = new Date(job.metadata.deletionTimestamp).getTime() + waitMs - Date.now();
+      return left > 0 ? left : undefined;
+    }
+    if (!markedPickedUp(ar)) {
+      // Asked with the token last read, like the deletion: the token Secret may have gone with the RunnerDeployment.
+      const { client, scope } = await this.cleanupClient(ar);
+      if ((await client.getRunner(scope, ar.status!.runnerId!))?.status !== "active") return undefined;
+    }
+    await ignoreNotFound(this.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Foreground" }));
+    this.deps.logger.info(
+      { ar: `${namespace}/${ar.metadata!.name}`, job: name },
+      "Stopping the runner pod before deleting its Forgejo runner, so that the runner reports its job cancelled",
+    );
+    return waitMs;
   }
 
   /**
@@ -597,6 +632,13 @@ export function startFailure(ar: AR, error: unknown, registered: RunnerCredentia
 }
 
 const MERGE_PATCH = "application/merge-patch+json";
+
+/** How long past its pods' grace period the finalizer waits for a stopped runner Job to be gone. */
+const STOPPED_POD_MARGIN_MS = 15_000;
+
+function jobEnded(job: V1Job): boolean {
+  return job.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True") ?? false;
+}
 
 const PICKED_UP: ConditionInput = { type: "PickedUp", status: "True", reason: "PickedUp", message: "The runner took its job from Forgejo" };
 

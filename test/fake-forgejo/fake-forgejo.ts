@@ -182,7 +182,7 @@ export class FakeForgejo {
     return job;
   }
 
-  finishJob(jobId: number, result: "success" | "failure" = "success"): FakeJob {
+  finishJob(jobId: number, result: "success" | "failure" | "cancelled" = "success"): FakeJob {
     const job = this.job(jobId);
     if (job.status !== "running") throw new FakeError(409, `job ${jobId} is ${job.status}, not running`);
     job.status = result;

@@ -34,6 +34,7 @@ import {
 import { startRole, type RoleProcess } from "../support/process.ts";
 import { startListenerProcess } from "../support/listener-process.ts";
 import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridge.ts";
+import { actRunnerName, newActRunner } from "../../../src/listener/plan.ts";
 import { EXECUTOR_NODE, EXECUTOR_POD_TEMPLATE, type Executor } from "../../executor/executor.ts";
 import { startTestExecutor, stopTestExecutor } from "../support/executor.ts";
 import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount } from "../support/service-account.ts";
@@ -1133,6 +1134,47 @@ describe("controller", () => {
     await objects.delete("runnerdeployments", ns, "podgone");
   }, 90_000);
 
+  it("stops a runner pod that runs its job before deleting its Forgejo runner when the RunnerDeployment is deleted, so Forgejo shows the job cancelled, not running", async () => {
+    const job = await queueOneJob("stop-first", { runnerTemplate: { metadata: { annotations: { "forgejo-arc.test/run-for": "5m" } } } });
+    const name = `stop-first-${job.id}-1`;
+    await actRunnerWhen(name, "PickedUp", (r) => !!r.status?.conditions?.some((c) => c.type === "PickedUp" && c.status === "True"));
+    expect(fake.jobs.get(job.id)?.status).toBe("running");
+    await objects.delete("runnerdeployments", ns, "stop-first");
+    await eventually("the ActRunner gone", async () => ((await actRunner(name)) ? undefined : true), GC_TIMEOUT_MS, 500);
+    // The runner reported the end of its job (SIGTERM cancels it) while it was still registered.
+    expect(bridge.lostReports.filter((report) => report.startsWith(name))).toEqual([]);
+    expect(fake.jobs.get(job.id)?.status).toBe("cancelled");
+    expect(forgejoRunnersOf("stop-first")).toEqual([]);
+    expect(controller.output.some((line) => line.includes(`"ar":"${ns}/${name}"`) && line.includes("Stopping the runner pod"))).toBe(true);
+  }, 120_000);
+
+  it("asks Forgejo whether a runner runs its job when its ActRunner is deleted before it was marked PickedUp, and stops its pod first", async () => {
+    // No listener: nothing marks the ActRunner PickedUp, so the finalizer learns it from the runner's status in Forgejo.
+    const owner = await createRunnerDeployment("ask-first", {
+      runnerTemplate: { metadata: { annotations: { "forgejo-arc.test/run-for": "5m" } } },
+    });
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["ask-first"] });
+    const { runnerId: _runner, ...listed } = job;
+    const name = actRunnerName("ask-first", job.id, job.attempt);
+    await objects.create(
+      "actrunners",
+      ns,
+      newActRunner(owner, listed, name, {
+        forgejoServer: forgejoUrl,
+        labels: "ask-first:host",
+        namespace: ns,
+        labelPropagationExclude: DEFAULT_LABEL_PROPAGATION_EXCLUDE,
+      }),
+    );
+    await eventually("the runner pod took its job", async () => (fake.jobs.get(job.id)?.status === "running" ? true : undefined), 40_000);
+    await objects.delete("actrunners", ns, name);
+    await eventually("the ActRunner gone", async () => ((await actRunner(name)) ? undefined : true), GC_TIMEOUT_MS, 500);
+    expect(bridge.lostReports.filter((report) => report.startsWith(name))).toEqual([]);
+    expect(fake.jobs.get(job.id)?.status).toBe("cancelled");
+    expect(forgejoRunnersOf("ask-first")).toEqual([]);
+    await objects.delete("runnerdeployments", ns, "ask-first");
+  }, 120_000);
+
   it("starts one runner for a job that two RunnerDeployments with overlapping labels both list; the other ActRunner yields", async () => {
     // The runners do not take the job, so that it waits until both listeners have seen it.
     const runnerTemplate = { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } };
@@ -1242,6 +1284,8 @@ describe("controller", () => {
       GC_TIMEOUT_MS,
     );
     expect(forgejoRunnersOf("gone")).toEqual([]);
+    // Runners that had not taken their job were deleted first, their pods not stopped before: so they took none.
+    expect(controller.output.filter((line) => line.includes(`"ar":"${ns}/gone-`) && line.includes("Stopping the runner pod"))).toEqual([]);
   }, 240_000);
 
   it("tries failed registrations again as soon as Forgejo answers the listener's polls again, not after their backoff", async () => {

@@ -1,7 +1,11 @@
 // Plays forgejo-runner toward the fake Forgejo for runner pods that kwok "runs": when a runner pod
 // is Running, its job is claimed with the --uuid, --handle and --label values of the pod's own
 // command line (so a pod built without --handle could never claim it); when the pod ends, the job
-// ends. A pod template annotation forgejo-arc.test/no-pickup: "true" keeps the job waiting.
+// ends with the pod's result, or cancelled when the pod was deleted (SIGTERM cancels a running job,
+// forgejo.md). Like the runner, which reports with its own credentials, the end is reported only
+// while the Forgejo runner exists: a deleted runner's report fails (`lostReports`) and the job stays
+// running, as Forgejo shows it until its zombie reaper. A pod template annotation
+// forgejo-arc.test/no-pickup: "true" keeps the job waiting.
 import { CoreV1Api, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
 import { Informer } from "../../../src/k8s/informer.ts";
 import { silentLogger } from "../../../src/observability/log.ts";
@@ -19,7 +23,7 @@ export async function startRunnerBridge(
   fake: FakeForgejo,
   namespace: string,
   kc: KubeConfig = kubeConfig(),
-): Promise<{ stop(): Promise<void>; claims: string[]; errors: string[] }> {
+): Promise<{ stop(): Promise<void>; claims: string[]; errors: string[]; lostReports: string[] }> {
   const core = kc.makeApiClient(CoreV1Api);
   const selector = "app.kubernetes.io/component=runner";
   const informer = new Informer<V1Pod & KubernetesObject>(kc, {
@@ -33,7 +37,8 @@ export async function startRunnerBridge(
   const finished = new Set<string>();
   const claims: string[] = [];
   const errors: string[] = [];
-  const onPod = (pod: V1Pod) => {
+  const lostReports: string[] = [];
+  const onPod = (pod: V1Pod, deleted = false) => {
     const name = pod.metadata!.name!;
     const runner = pod.spec?.containers.find((c) => c.name === "runner");
     const args = runner?.args ?? [];
@@ -51,16 +56,23 @@ export async function startRunnerBridge(
         claims.push(`${name}:${job.id}`);
       }
       const jobId = claimed.get(name);
-      if ((pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") && jobId !== undefined && !finished.has(name)) {
+      const stopped = deleted || pod.metadata?.deletionTimestamp !== undefined;
+      const ended = stopped || pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
+      if (ended && jobId !== undefined && !finished.has(name)) {
         finished.add(name);
-        if (fake.jobs.get(jobId)?.status === "running") fake.finishJob(jobId, pod.status.phase === "Succeeded" ? "success" : "failure");
+        const job = fake.jobs.get(jobId);
+        if (job?.status !== "running") return;
+        const result = stopped ? "cancelled" : pod.status?.phase === "Succeeded" ? "success" : "failure";
+        if (job.runnerId !== undefined && fake.runners.has(job.runnerId)) fake.finishJob(jobId, result);
+        else lostReports.push(`${name}:${jobId}:${result}`);
       }
     } catch (error) {
       errors.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
     }
   };
-  informer.on("add", onPod);
-  informer.on("update", onPod);
+  informer.on("add", (pod) => onPod(pod));
+  informer.on("update", (pod) => onPod(pod));
+  informer.on("delete", (pod) => onPod(pod, true));
   await informer.start();
-  return { stop: () => informer.stop(), claims, errors };
+  return { stop: () => informer.stop(), claims, errors, lostReports };
 }
