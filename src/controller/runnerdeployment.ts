@@ -105,7 +105,7 @@ export function runnerDeploymentConditions(rd: RD, state: ListenerState): Condit
           : { type: "CABundleValid", status: "False", reason: caBundle.reason, message: caBundle.message },
       ]
     : [];
-  const ready = readyCondition(state, clusterFailure, [tokenValid, ...caBundleValid, reachable, available]);
+  const ready = readyCondition(state, clusterFailure, [tokenValid, ...caBundleValid, reachable, available], rd.spec.suspend === true);
   return [ready, tokenValid, ...caBundleValid, reachable, available];
 }
 
@@ -113,18 +113,25 @@ export function runnerDeploymentConditions(rd: RD, state: ListenerState): Condit
  * Ready: a refusal of the listener's objects first (the listener cannot start or change until its
  * cause is removed), then a poll that failed in the cluster (the listener's pod is unready for it),
  * then the first of the other conditions that is False — a cause, such as a listener that crashes,
- * rather than its consequence, a Forgejo not polled yet (Unknown) — else the first that is not True.
+ * rather than its consequence, a Forgejo not polled yet (Unknown) — else the first that is not True,
+ * else spec.suspend.
  */
 function readyCondition(
   { applyRefused, deployment }: ListenerState,
   clusterFailure: { message: string } | undefined,
   others: ConditionInput[],
+  suspended: boolean,
 ): ConditionInput {
   const notReady = (reason: string, message: string): ConditionInput => ({ type: "Ready", status: "False", reason, message });
   if (applyRefused) return notReady("ApplyRefused", deployment ? `${applyRefused}; the listener runs as last applied` : applyRefused);
   if (clusterFailure) return notReady("KubernetesError", `The listener's last poll failed: ${clusterFailure.message}`);
   const failing = others.find((c) => c.status === "False") ?? others.find((c) => c.status !== "True");
   if (failing) return notReady(failing.reason, `${failing.type}: ${failing.message}`);
+  if (suspended)
+    return notReady(
+      "Suspended",
+      "spec.suspend is true: the listener creates no ActRunners, so jobs wait in Forgejo; those made before run their jobs to the end",
+    );
   return { type: "Ready", status: "True", reason: "Ready", message: "The listener runs and Forgejo answers its polls" };
 }
 

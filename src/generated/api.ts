@@ -66,6 +66,10 @@ export interface RunnerDeploymentSpec {
    */
   maxRunners?: number;
   /**
+   * While true the listener creates no ActRunners: jobs stay waiting in Forgejo, and ActRunners made before run their jobs to the end. Set it, wait until status.activeActRunners is 0, then delete or replace the RunnerDeployment without cancelling running jobs. Absent: false.
+   */
+  suspend?: boolean;
+  /**
    * Reserved for warm runners; must not exceed maxRunners. Currently only validated.
    */
   minRunners?: number;

@@ -207,6 +207,7 @@ export class Listener {
         actRunners: this.actRunners.list(),
         recentlyCreated: this.recentlyCreated.names(),
         maxRunners: rd.spec.maxRunners,
+        suspended: rd.spec.suspend === true,
       });
       let refused: PollFailure | undefined;
       for (const { job, name, tryNumber } of plan.create) {

@@ -60,6 +60,8 @@ export function planPoll(input: {
   /** Names created by earlier polls that the cache has not shown yet: they exist and are active. */
   recentlyCreated?: string[];
   maxRunners?: number;
+  /** spec.suspend: no ActRunner is created; the rest of the poll (vanished and started jobs) goes on. */
+  suspended?: boolean;
   now?: number;
 }): PollPlan {
   const cached = new Set(input.actRunners.map((r) => r.metadata?.name));
@@ -75,7 +77,7 @@ export function planPoll(input: {
     const key = attempt(r.spec.forgejoJobID, r.spec.jobData.attempt);
     triesByAttempt.set(key, [...(triesByAttempt.get(key) ?? []), r]);
   }
-  for (const job of waiting) {
+  for (const job of input.suspended ? [] : waiting) {
     const tryNumber = nextTry(triesByAttempt.get(attempt(job.id, job.attempt)) ?? [], input.now ?? Date.now());
     if (tryNumber === undefined) continue;
     const name = actRunnerName(input.runnerDeployment, job.id, job.attempt ?? 0, tryNumber);

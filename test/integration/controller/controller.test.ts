@@ -1175,6 +1175,35 @@ describe("controller", () => {
     await objects.delete("runnerdeployments", ns, "ask-first");
   }, 120_000);
 
+  it("is Ready=False Suspended while spec.suspend holds its jobs back, runs them once resumed, and says so with an Event when suspended again", async () => {
+    await createRunnerDeployment("held", { suspend: true });
+    await startListener("held");
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["held"] });
+    const at = { namespace: ns, name: "held", type: "Ready" };
+    const suspend = (suspended: boolean) =>
+      objects.api.patchNamespacedCustomObject(
+        {
+          group: "forgejo.actions.io",
+          version: "v1alpha1",
+          namespace: ns,
+          plural: "runnerdeployments",
+          name: "held",
+          body: { spec: { suspend: suspended } },
+        },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+    expect(await rdConditionWhen(at, "Ready Suspended", (c) => c.reason === "Suspended")).toMatchObject({ status: "False" });
+    expect(((await objects.get("runnerdeployments", ns, "held")) as RunnerDeployment).status?.waitingJobs).toBe(1);
+    expect(await actRunners("held")).toEqual([]);
+    await suspend(false);
+    await rdConditionWhen(at, "Ready True", (c) => c.status === "True");
+    await actRunnerWhen(`held-${job.id}-1`, "its Job", (r) => r.status?.kubernetesJobName !== undefined);
+    await suspend(true);
+    const event = await eventOf("held", "Suspended", (e) => e.reason === "Suspended");
+    expect(event.message).toMatch(/^Ready is False: spec.suspend is true: the listener creates no ActRunners/);
+    await objects.delete("runnerdeployments", ns, "held");
+  }, 90_000);
+
   it("starts one runner for a job that two RunnerDeployments with overlapping labels both list; the other ActRunner yields", async () => {
     // The runners do not take the job, so that it waits until both listeners have seen it.
     const runnerTemplate = { metadata: { annotations: { [NO_PICKUP_ANNOTATION]: "true", "forgejo-arc.test/run-for": "5m" } } };

@@ -232,6 +232,31 @@ describe("listener", () => {
     await listener.stop();
   }, 90_000);
 
+  it("creates no ActRunners while spec.suspend is true, still reporting the waiting jobs, and creates them once it is false, without a restart", async () => {
+    await runnerDeployment("paused", { suspend: true });
+    enqueue(2, ["paused"], "acme/lib");
+    const listener = await startListener("paused");
+    await eventually("2 waiting jobs reported", async () => ((await rdStatus("paused")).waitingJobs === 2 ? true : undefined));
+    // Two more polls (2 s interval) after the first: none of them creates an ActRunner.
+    await new Promise((r) => setTimeout(r, 4_500));
+    expect(await actRunnersOf("paused")).toEqual([]);
+    expect(metricSum((await listener.get("/metrics")).text, "forgejo_arc_listener_jobs_over_capacity")).toBe(0);
+    await objects.api.patchNamespacedCustomObject(
+      {
+        group: API_GROUP,
+        version: API_VERSION,
+        namespace: ns,
+        plural: "runnerdeployments",
+        name: "paused",
+        body: { spec: { suspend: false } },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    await eventually("2 ActRunners", async () => ((await actRunnersOf("paused")).length === 2 ? true : undefined));
+    expect(listener.child.exitCode).toBeNull();
+    await listener.stop();
+  }, 60_000);
+
   it("makes a deleted ActRunner again while its job waits, and does not count it against maxRunners once it is gone", async () => {
     await runnerDeployment("redo", { maxRunners: 3 });
     enqueue(3, ["redo"], "acme/lib");

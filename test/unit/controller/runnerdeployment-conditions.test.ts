@@ -221,6 +221,18 @@ describe("RunnerDeployment conditions", () => {
     });
   });
 
+  it("is not Ready while suspended, unless something else is wrong, which it names first", () => {
+    const suspended = rd({ spec: { suspend: true }, status: { lastPollTime: "t", forgejoVersion: "15.0.1" } });
+    const c = byType(runnerDeploymentConditions(suspended, { token: { ok: true }, deployment: available }));
+    expect(c.Ready).toMatchObject({ status: "False", reason: "Suspended" });
+    expect(c.Ready!.message).toContain("spec.suspend is true: the listener creates no ActRunners");
+    expect(c.ListenerAvailable).toMatchObject({ status: "True" });
+    const missing = { ok: false as const, reason: "SecretNotFound" as const, message: "m" };
+    expect(byType(runnerDeploymentConditions(suspended, { token: missing, deployment: available })).Ready).toMatchObject({
+      reason: "SecretNotFound",
+    });
+  });
+
   it("is not Ready, first of all, when the API server refuses the listener's objects", () => {
     const refused =
       "The API server refused to apply Deployment ci/builders-listener: admission webhook denied the request: limits required";

@@ -124,6 +124,23 @@ describe("poll plan", () => {
     expect(plan.active).toBe(2);
   });
 
+  it("creates no ActRunner while suspended, not counting the jobs as over capacity, and still reports vanished and started jobs", () => {
+    const plan = planPoll({
+      runnerDeployment: "rd",
+      listing: LISTING,
+      jobs: [job(1, { status: "running", task_id: 11 }), job(3), job(4)],
+      actRunners: [runner(1, "Running"), runner(2, "Running")],
+      maxRunners: 5,
+      suspended: true,
+    });
+    expect(plan.create).toEqual([]);
+    expect(plan.overCapacity).toBe(0);
+    expect(plan.active).toBe(2);
+    expect(plan.started).toEqual(["rd-1-1"]);
+    expect(plan.vanished).toEqual(["rd-2-1"]);
+    expect(planPoll({ runnerDeployment: "rd", listing: LISTING, jobs: [job(3)], actRunners: [], suspended: false }).create).toHaveLength(1);
+  });
+
   it("counts just-created ActRunners the cache has not shown yet against maxRunners", () => {
     const plan = planPoll({
       runnerDeployment: "rd",
