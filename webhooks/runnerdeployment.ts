@@ -204,7 +204,11 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   const missing =
     pullSecrets.length > 0 ? rules.missingSecrets?.(namespace, [...new Set(pullSecrets.map((s) => s.name))]).catch(() => []) : undefined;
   if (rules.dryRun) await dryRunObjects(made, namespace, { dryRun: rules.dryRun, withinMs: rules.dryRunWithinMs }, verdict);
-  if (verdict.denials.length === 0 && quotas) checkQuotas(spec.maxRunners, await quotas, verdict);
+  if (verdict.denials.length === 0 && quotas)
+    checkQuotas(spec.maxRunners, await quotas, verdict, {
+      runner: made.runnerJob.spec!.template.spec!,
+      listener: made.listener.deployment.spec!.template.spec!,
+    });
   if (verdict.denials.length === 0 && missing) checkPullSecrets(pullSecrets, await missing, verdict);
   return verdict;
 }

@@ -171,6 +171,25 @@ describe("installed with helm, the API server calls the chart's webhooks", () =>
     }
   });
 
+  test("a maxRunners whose runner pods ask for more cpu than a quota of the namespace gives draws the chart's webhook warning", async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespacedResourceQuota({ namespace: ns, body: { metadata: { name: "one-cpu" }, spec: { hard: { "requests.cpu": "1" } } } });
+    try {
+      // Runner pods request 100m cpu unless their template says otherwise, the listener's 10m.
+      const capped = rd({ metadata: { name: "cpu-capped", namespace: ns }, spec: { labels: "cpu:host", maxRunners: 12, tokenSecretRef: { name: "t", namespace: ns } } });
+      const run = await kubectlDryRun("create", capped);
+      expect(run.status).toBe(0);
+      expect(run.stderr).toContain(
+        'Warning: spec.maxRunners lets 12 runners run at once, but ResourceQuota "one-cpu" allows requests.cpu 1 in this namespace and each runner pod takes 100m cpu: 9 fit',
+      );
+      const bigger = { ...capped.spec, runnerTemplate: { spec: { containers: [{ name: "runner", resources: { requests: { cpu: "300m" } } }] } } };
+      expect((await kubectlDryRun("create", { ...capped, spec: { ...bigger, maxRunners: 4 } })).stderr).toContain("takes 300m cpu: 3 fit");
+      expect((await kubectlDryRun("create", { ...capped, spec: { ...capped.spec, maxRunners: 9 } })).stderr).not.toContain("spec.maxRunners");
+    } finally {
+      await core.deleteNamespacedResourceQuota({ name: "one-cpu", namespace: ns });
+    }
+  });
+
   test("a namespace without the chart's listener.imagePullSecrets draws the chart's webhook warning; listener pods get them", async () => {
     const pulling = rd({ metadata: { name: "pulling", namespace: ns }, spec: { labels: "pulling:host", tokenSecretRef: { name: "t", namespace: ns } } });
     const missing = await kubectlDryRun("create", pulling);
