@@ -428,7 +428,8 @@ export class RunnerDeploymentReconciler {
       if (condition.type === "Ready" && condition.status === "Unknown") continue;
       this.deps.events.event(
         rd,
-        condition.status === "False" ? "Warning" : "Normal",
+        // Suspended is the user's own choice, not a fault.
+        condition.status === "False" && condition.reason !== "Suspended" ? "Warning" : "Normal",
         condition.reason,
         `${condition.type} is ${condition.status}: ${condition.message}`,
       );

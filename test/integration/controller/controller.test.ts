@@ -1201,6 +1201,7 @@ describe("controller", () => {
     await suspend(true);
     const event = await eventOf("held", "Suspended", (e) => e.reason === "Suspended");
     expect(event.message).toMatch(/^Ready is False: spec.suspend is true: the listener creates no ActRunners/);
+    expect(event.type).toBe("Normal");
     await objects.delete("runnerdeployments", ns, "held");
   }, 90_000);
 
