@@ -18,11 +18,10 @@ const PER_RUNNER: { resource: string; what: string; listenerToo: boolean }[] = [
   { resource: "count/actrunners.forgejo.actions.io", what: "ActRunners", listenerToo: false },
 ];
 
-/** A count quota's limit: "10", or with a decimal SI suffix ("1k"); undefined for anything else. */
-export function countLimit(quantity: string): number | undefined {
-  const match = /^(\d+)(k|M|G)?$/.exec(quantity.trim());
-  if (!match) return undefined;
-  return Number(match[1]) * { "": 1, k: 1e3, M: 1e6, G: 1e9 }[match[2] ?? ""]!;
+/** A count quota's limit: a whole number, however written ("10", "2k", "1Ki"); undefined for anything else. */
+export function countLimit(text: string): number | undefined {
+  const count = quantity(text);
+  return count !== undefined && Number.isInteger(count) ? count : undefined;
 }
 
 /**

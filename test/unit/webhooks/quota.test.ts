@@ -14,11 +14,12 @@ function warnings(maxRunners: number | undefined, quotas: V1ResourceQuota[], pod
 }
 
 describe("spec.maxRunners against the namespace's count quotas", () => {
-  it("reads a count quota's limit, plain or with a decimal suffix, and nothing else", () => {
+  it("reads a count quota's limit, a whole number however written, and nothing else", () => {
     expect(countLimit("10")).toBe(10);
     expect(countLimit(" 2k ")).toBe(2000);
     expect(countLimit("500m")).toBeUndefined();
-    expect(countLimit("1Ki")).toBeUndefined();
+    expect(countLimit("1Ki")).toBe(1024);
+    expect(countLimit("many")).toBeUndefined();
   });
 
   it("warns when the cap lets more runners run than a quota on pods allows, counting the listener's pod", () => {
