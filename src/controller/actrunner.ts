@@ -23,7 +23,7 @@ import { CredentialsMissing, type ForgejoClients } from "./forgejo-clients.ts";
 import type { ForgejoClient } from "../forgejo/client.ts";
 import { failureReason, ForgejoError, isForgejoError } from "../forgejo/errors.ts";
 import type { ForgejoScope } from "../forgejo/scope.ts";
-import { jobGoneOutcome, notStartedMessage, observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
+import { jobEnded, jobGoneOutcome, notStartedMessage, observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
 import { podCreationError, runnerLogTail, runnerPods } from "./runner-pods.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef } from "./job-attempts.ts";
 import { listingKey, Registrations, type RunnerCredentials } from "./registrations.ts";
@@ -635,10 +635,6 @@ const MERGE_PATCH = "application/merge-patch+json";
 
 /** How long past its pods' grace period the finalizer waits for a stopped runner Job to be gone. */
 const STOPPED_POD_MARGIN_MS = 15_000;
-
-function jobEnded(job: V1Job): boolean {
-  return job.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True") ?? false;
-}
 
 const PICKED_UP: ConditionInput = { type: "PickedUp", status: "True", reason: "PickedUp", message: "The runner took its job from Forgejo" };
 

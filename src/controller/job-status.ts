@@ -24,6 +24,11 @@ function iso(value: Date | string | undefined): string | undefined {
 export const POD_LOOK_AFTER_MS = 10_000;
 const POD_LOOK_MAX_INTERVAL_MS = 120_000;
 
+/** Whether the Job has ended: Complete or Failed. */
+export function jobEnded(job: V1Job): boolean {
+  return job.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True") ?? false;
+}
+
 /**
  * Milliseconds until the pods of a runner Job that waits for a ready pod should be read (≤ 0: now),
  * or undefined while there is nothing to look at (a pod is ready, or the Job finished). A Job still
@@ -32,8 +37,7 @@ const POD_LOOK_MAX_INTERVAL_MS = 120_000;
  * look (at least POD_LOOK_AFTER_MS, at most 2 min): a pod stuck for long costs a read every 2 min.
  */
 export function nextPodLookInMs(job: V1Job, lastLook: number | undefined, now: number): number | undefined {
-  const finished = job.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
-  if (finished || (job.status?.ready ?? 0) > 0) return undefined;
+  if (jobEnded(job) || (job.status?.ready ?? 0) > 0) return undefined;
   const created = new Date(job.metadata?.creationTimestamp ?? now).getTime();
   const next =
     lastLook === undefined
