@@ -3,7 +3,8 @@
 // without I/O.
 import type { ActRunner, ActRunnerSpec, ForgejoJob, RunnerDeployment } from "../generated/api.ts";
 import { scopeFieldsOf } from "../api/names.ts";
-import { fitName } from "../api/naming.ts";
+import { fitName, hashOf } from "../api/naming.ts";
+import { forgejoServerKey } from "../api/overlap.ts";
 import { propagatedLabels } from "../api/propagated-labels.ts";
 import { scopeFromSpec, scopePrefix, type ForgejoScope } from "../forgejo/scope.ts";
 import { API_GROUP_VERSION } from "../api/schemas.ts";
@@ -20,10 +21,14 @@ const NOT_RETRIED: ReadonlySet<string> = new Set(["PickupTimeout", "DuplicateJob
 
 /**
  * "<runnerdeployment>-<job id>-<attempt>", "-try<n>" appended from the second try on; the
- * RunnerDeployment part shortened with a hash to fit 63.
+ * RunnerDeployment part shortened with a hash to fit 63. With `handle`, a hash of it is appended:
+ * the name of a job attempt whose plain name an ActRunner of another job attempt holds (one made
+ * for the same job id and attempt by another Forgejo server, or before Forgejo's database was
+ * restored or reset).
  */
-export function actRunnerName(runnerDeployment: string, jobId: number, attempt: number, tryNumber = 1): string {
-  return fitName(runnerDeployment, `-${jobId}-${attempt}${tryNumber > 1 ? `-try${tryNumber}` : ""}`);
+export function actRunnerName(runnerDeployment: string, jobId: number, attempt: number, tryNumber = 1, handle?: string): string {
+  const handlePart = handle === undefined ? "" : `-${hashOf(handle).slice(0, 8)}`;
+  return fitName(runnerDeployment, `-${jobId}-${attempt}${tryNumber > 1 ? `-try${tryNumber}` : ""}${handlePart}`);
 }
 
 export function isFinished(runner: ActRunner): boolean {
@@ -64,24 +69,31 @@ export function planPoll(input: {
   suspended?: boolean;
   now?: number;
 }): PollPlan {
-  const cached = new Set(input.actRunners.map((r) => r.metadata?.name));
-  const unseen = (input.recentlyCreated ?? []).filter((name) => !cached.has(name));
-  const existing = new Set([...cached, ...unseen]);
-  let active = input.actRunners.filter((r) => !isFinished(r)).length + unseen.length;
+  const cachedByName = new Map(input.actRunners.map((r) => [r.metadata?.name, r]));
+  const unseen = new Set((input.recentlyCreated ?? []).filter((name) => !cachedByName.has(name)));
+  let active = input.actRunners.filter((r) => !isFinished(r)).length + unseen.size;
   const waiting = input.jobs.filter((job) => job.status === "waiting").sort((a, b) => a.id - b.id);
   const create: PollPlan["create"] = [];
   let overCapacity = 0;
-  const attempt = (jobId: number, attemptNumber: number | undefined) => `${jobId}/${attemptNumber ?? 0}`;
+  // A job attempt is its server and handle: job ids and attempt numbers start again on another
+  // server, or on the same one after its database was restored or reset.
+  const attemptOfJob = (job: ForgejoJob) => attemptKey(input.listing.forgejoServer, job.handle);
+  const attemptOfRunner = (r: ActRunner) => attemptKey(r.spec.forgejoServer, r.spec.jobHandle);
   const triesByAttempt = new Map<string, ActRunner[]>();
   for (const r of input.actRunners) {
-    const key = attempt(r.spec.forgejoJobID, r.spec.jobData.attempt);
+    const key = attemptOfRunner(r);
     triesByAttempt.set(key, [...(triesByAttempt.get(key) ?? []), r]);
   }
   for (const job of input.suspended ? [] : waiting) {
-    const tryNumber = nextTry(triesByAttempt.get(attempt(job.id, job.attempt)) ?? [], input.now ?? Date.now());
+    const key = attemptOfJob(job);
+    const tryNumber = nextTry(triesByAttempt.get(key) ?? [], input.now ?? Date.now());
     if (tryNumber === undefined) continue;
-    const name = actRunnerName(input.runnerDeployment, job.id, job.attempt ?? 0, tryNumber);
-    if (existing.has(name)) continue;
+    const plain = actRunnerName(input.runnerDeployment, job.id, job.attempt ?? 0, tryNumber);
+    const ownName = actRunnerName(input.runnerDeployment, job.id, job.attempt ?? 0, tryNumber, job.handle);
+    const holder = cachedByName.get(plain);
+    const name = holder && attemptOfRunner(holder) !== key ? ownName : plain;
+    // A just-created one under either name (the holder of the plain name may have gone since).
+    if (cachedByName.has(name) || unseen.has(plain) || unseen.has(ownName)) continue;
     if (input.maxRunners !== undefined && active >= input.maxRunners) {
       overCapacity++;
       continue;
@@ -89,14 +101,18 @@ export function planPoll(input: {
     create.push({ job, name, tryNumber });
     active++;
   }
-  const listed = new Set(input.jobs.map((job) => attempt(job.id, job.attempt)));
-  const running = new Set(input.jobs.filter((job) => job.status === "running").map((job) => attempt(job.id, job.attempt)));
+  const listed = new Set(input.jobs.map(attemptOfJob));
+  const running = new Set(input.jobs.filter((job) => job.status === "running").map(attemptOfJob));
   const inListing = listedIn(input.listing);
   const unpicked = input.actRunners.filter((r) => !isFinished(r) && !pickedUp(r) && !r.metadata?.deletionTimestamp && inListing(r));
   const namesOf = (runners: ActRunner[]) => runners.map((r) => r.metadata!.name!).sort();
-  const vanished = namesOf(unpicked.filter((r) => !listed.has(attempt(r.spec.forgejoJobID, r.spec.jobData.attempt))));
-  const started = namesOf(unpicked.filter((r) => running.has(attempt(r.spec.forgejoJobID, r.spec.jobData.attempt))));
+  const vanished = namesOf(unpicked.filter((r) => !listed.has(attemptOfRunner(r))));
+  const started = namesOf(unpicked.filter((r) => running.has(attemptOfRunner(r))));
   return { create, overCapacity, vanished, started, active };
+}
+
+function attemptKey(forgejoServer: string, handle: string): string {
+  return `${forgejoServerKey(forgejoServer)} ${handle}`;
 }
 
 /** Where a listener lists jobs: the RunnerDeployment's server and scope, and its label names. */

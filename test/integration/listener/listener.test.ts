@@ -13,6 +13,7 @@ import { httpsServer, selfSignedCertificate } from "../../fixtures/tls.ts";
 import { clusterState, createNamespace, customObjects, deleteNamespace, eventually, kubeConfig, metricSum } from "../helpers.ts";
 import type { RoleProcess } from "../support/process.ts";
 import { startListenerProcess } from "../support/listener-process.ts";
+import { actRunnerName, newActRunner } from "../../../src/listener/plan.ts";
 
 const objects = customObjects();
 const flowControl = kubeConfig().makeApiClient(FlowcontrolApiserverV1Api);
@@ -393,6 +394,39 @@ describe("listener", () => {
       await deleteNamespace(quoted);
     }
   }, 90_000);
+
+  it("gives a job an ActRunner at once when one of a restored Forgejo database holds its job id and attempt (another handle)", async () => {
+    const owner = await runnerDeployment("restored");
+    const [waiting] = enqueue(1, ["restored"]);
+    // Made for the same job id and attempt before Forgejo's database was restored, finished, kept for its retention.
+    const earlier = newActRunner(owner, { ...waiting!, handle: "handle-before-restore" }, actRunnerName("restored", waiting!.id, 1), {
+      forgejoServer: forgejoUrl,
+      labels: "restored:host",
+      namespace: ns,
+      labelPropagationExclude: [],
+    });
+    earlier.metadata!.finalizers = [];
+    await objects.create("actrunners", ns, earlier);
+    await objects.api.patchNamespacedCustomObjectStatus(
+      {
+        group: API_GROUP,
+        version: API_VERSION,
+        namespace: ns,
+        plural: "actrunners",
+        name: earlier.metadata!.name!,
+        body: { status: { phase: "Succeeded", reason: "Completed", completedAt: new Date().toISOString() } },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    const listener = await startListener("restored");
+    const own = actRunnerName("restored", waiting!.id, 1, 1, waiting!.handle);
+    const made = await eventually("the waiting job's own ActRunner", async () =>
+      (await actRunnersOf("restored")).find((r) => r.metadata!.name === own),
+    );
+    expect(made.spec.jobHandle).toBe(waiting!.handle);
+    expect((await actRunnersOf("restored")).map((r) => r.metadata!.name).sort()).toEqual([earlier.metadata!.name, own].sort());
+    await listener.stop();
+  }, 60_000);
 
   it("after its labels changed, leaves alone an ActRunner made for a label it no longer lists: its job is not gone", async () => {
     await runnerDeployment("relabel");

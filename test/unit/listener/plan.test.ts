@@ -26,10 +26,16 @@ function job(id: number, overrides: Partial<ForgejoJob> = {}): ForgejoJob {
   };
 }
 
+/** The handle of job `id`'s attempt `attempt` (job() gives attempt 1's; a re-run attempt has a new one). */
+function handleOf(id: number, attempt = 1): string {
+  return attempt === 1 ? `handle-${id}` : `handle-${id}-${attempt}`;
+}
+
 function runner(jobId: number, phase?: NonNullable<ActRunner["status"]>["phase"], attempt = 1): ActRunner {
+  const handle = handleOf(jobId, attempt);
   const base = ar({
     metadata: { name: actRunnerName("rd", jobId, attempt) },
-    spec: { forgejoJobID: jobId, jobData: { id: jobId, attempt } },
+    spec: { forgejoJobID: jobId, jobHandle: handle, jobData: { id: jobId, attempt, handle } },
   });
   return phase ? { ...base, status: { phase } } : base;
 }
@@ -157,10 +163,48 @@ describe("poll plan", () => {
     const plan = planPoll({
       runnerDeployment: "rd",
       listing: LISTING,
-      jobs: [job(1, { attempt: 2, handle: "new" })],
+      jobs: [job(1, { attempt: 2, handle: handleOf(1, 2) })],
       actRunners: [runner(1)],
     });
     expect(plan.create.map((c) => c.name)).toEqual(["rd-1-2"]);
+  });
+
+  describe("a job attempt whose job id and attempt an ActRunner of another job attempt has (Forgejo restored or reset, or another server)", () => {
+    /** An ActRunner for job 5, attempt 1, of an earlier database (another handle) or of another server (same handle). */
+    function earlier(phase: NonNullable<ActRunner["status"]>["phase"] | undefined, spec: Partial<ActRunner["spec"]>): ActRunner {
+      const made = runner(5, phase);
+      made.spec = { ...made.spec, ...spec };
+      return made;
+    }
+    const fromRestoredDatabase = (phase?: NonNullable<ActRunner["status"]>["phase"]) =>
+      earlier(phase, { jobHandle: "handle-before-restore" });
+    const fromOldServer = earlier("Succeeded", { forgejoServer: "https://old.example.com" });
+    const poll = (actRunners: ActRunner[], recentlyCreated: string[] = []) =>
+      planPoll({ runnerDeployment: "rd", listing: LISTING, jobs: [job(5)], actRunners, recentlyCreated, maxRunners: 3 });
+
+    it("gets an ActRunner at once, under its name with a hash of its handle appended", () => {
+      const own = actRunnerName("rd", 5, 1, 1, handleOf(5));
+      expect(own).toMatch(/^rd-5-1-[0-9a-f]{8}$/);
+      expect(actRunnerName("rd", 5, 1, 1, "another-handle")).not.toBe(own);
+      expect(poll([fromRestoredDatabase("Succeeded")]).create).toEqual([{ job: job(5), name: own, tryNumber: 1 }]);
+      expect(poll([fromOldServer]).create).toEqual([{ job: job(5), name: own, tryNumber: 1 }]);
+    });
+
+    it("gets no second one: not while that one is cached, nor just created under either name", () => {
+      const own = actRunnerName("rd", 5, 1, 1, handleOf(5));
+      const made = runner(5, "Pending");
+      made.metadata!.name = own;
+      expect(poll([fromRestoredDatabase("Succeeded"), made]).create).toEqual([]);
+      expect(poll([fromRestoredDatabase("Succeeded")], [own]).create).toEqual([]);
+      // The earlier ActRunner deleted (retention) before the cache shows the one just made.
+      expect(poll([], [own]).create).toEqual([]);
+    });
+
+    it("reports the earlier database's unfinished ActRunner as vanished, as its attempt is not listed", () => {
+      const plan = poll([fromRestoredDatabase("Pending")]);
+      expect(plan.vanished).toEqual(["rd-5-1"]);
+      expect(plan.create.map((c) => c.name)).toEqual([actRunnerName("rd", 5, 1, 1, handleOf(5))]);
+    });
   });
 
   it("reports unfinished ActRunners that have not picked up a job Forgejo no longer lists as vanished", () => {
@@ -180,7 +224,7 @@ describe("poll plan", () => {
     const plan = planPoll({
       runnerDeployment: "rd",
       listing: LISTING,
-      jobs: [job(2, { status: "running", task_id: 9 }), job(4), job(5, { attempt: 2 })],
+      jobs: [job(2, { status: "running", task_id: 9 }), job(4), job(5, { attempt: 2, handle: handleOf(5, 2) })],
       actRunners: runners,
     });
     // 1: cancelled; 3: its pod waits for a job that is gone; 5: re-run (attempt 2). 6 took its job; 7 is done.
@@ -223,7 +267,7 @@ describe("poll plan", () => {
         job(2),
         job(3, { status: "running", task_id: 13 }),
         job(4, { status: "running", task_id: 14 }),
-        job(5, { attempt: 2, status: "running", task_id: 15 }),
+        job(5, { attempt: 2, handle: handleOf(5, 2), status: "running", task_id: 15 }),
         job(6, { status: "running", task_id: 16 }),
       ],
       actRunners: [runner(6, "Running"), runner(1, "Running"), runner(2), picked, runner(4, "Failed"), runner(5, "Running", 1)],
