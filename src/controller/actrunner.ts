@@ -349,7 +349,7 @@ export class ActRunnerReconciler {
   /** True when Forgejo shows the runner busy (or already gone: an ephemeral runner is deleted when its job ends). */
   private async pickedUp(ar: AR): Promise<boolean> {
     const { client, scope } = await this.deps.forgejo.for(ar);
-    const runner = await client.getRunner(scope, ar.status!.runnerId!);
+    const runner = await client.getRegisteredRunner(scope, registeredRunner(ar));
     return runner === undefined || runner.status === "active";
   }
 
@@ -384,7 +384,7 @@ export class ActRunnerReconciler {
     if (ar.status?.runnerId !== undefined && findCondition(ar.status.conditions, "RunnerDeleted")?.status !== "True") {
       try {
         const { client, scope } = await this.cleanupClient(ar);
-        const result = await client.deleteRunner(scope, ar.status.runnerId);
+        const result = await client.deleteRegisteredRunner(scope, registeredRunner(ar));
         await this.patchStatus(ar, {}, [
           {
             type: "RunnerDeleted",
@@ -430,8 +430,8 @@ export class ActRunnerReconciler {
       // An ActRunner that never had a runner needs no Forgejo call (nor its token Secret, maybe gone with the namespace).
       if (!runnerGone && (ar.status?.runnerId !== undefined || unrecorded || suspect)) {
         const { client, scope } = await this.cleanupClient(ar);
-        if (ar.status?.runnerId !== undefined) await client.deleteRunner(scope, ar.status.runnerId);
-        if (unrecorded) await client.deleteRunner(scope, unrecorded.credentials.id);
+        if (ar.status?.runnerId !== undefined) await client.deleteRegisteredRunner(scope, registeredRunner(ar));
+        if (unrecorded) await client.deleteRegisteredRunner(scope, unrecorded.credentials);
         // An earlier leader or process may have registered a runner it did not live to record.
         if (suspect) {
           const runnerName = forgejoRunnerName(ar);
@@ -474,7 +474,7 @@ export class ActRunnerReconciler {
     if (!markedPickedUp(ar)) {
       // Asked with the token last read, like the deletion: the token Secret may have gone with the RunnerDeployment.
       const { client, scope } = await this.cleanupClient(ar);
-      if ((await client.getRunner(scope, ar.status!.runnerId!))?.status !== "active") return undefined;
+      if ((await client.getRegisteredRunner(scope, registeredRunner(ar)))?.status !== "active") return undefined;
     }
     await ignoreNotFound(this.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Foreground" }));
     this.deps.logger.info(
@@ -640,4 +640,9 @@ const PICKED_UP: ConditionInput = { type: "PickedUp", status: "True", reason: "P
 
 function actRunnerPath(ar: AR): string {
   return `/apis/${API_GROUP}/${API_VERSION}/namespaces/${encodeURIComponent(ar.metadata!.namespace!)}/actrunners/${encodeURIComponent(ar.metadata!.name!)}`;
+}
+
+/** The Forgejo runner the status records: its id, and its uuid to tell it from another runner given that id later. */
+function registeredRunner(ar: AR): { id: number; uuid?: string } {
+  return { id: ar.status!.runnerId!, uuid: ar.status!.runnerUUID };
 }

@@ -151,6 +151,25 @@ export class ForgejoClient {
     }
   }
 
+  /**
+   * Runner `runner.id` if it is still the runner registered with `runner.uuid`: after Forgejo's
+   * database was restored from a backup or reset, an id recorded before may have been given to
+   * another runner since. Without a uuid (a status written by hand), the runner with that id.
+   */
+  async getRegisteredRunner(scope: ForgejoScope, runner: { id: number; uuid?: string }): Promise<ForgejoRunner | undefined> {
+    const current = await this.getRunner(scope, runner.id);
+    return runner.uuid === undefined || current?.uuid === runner.uuid ? current : undefined;
+  }
+
+  /**
+   * Deletes the runner registered as `runner` (getRegisteredRunner): "absent" when Forgejo no longer
+   * has it — also when its id now names another runner, which is left alone.
+   */
+  async deleteRegisteredRunner(scope: ForgejoScope, runner: { id: number; uuid?: string }): Promise<"deleted" | "absent"> {
+    if (!(await this.getRegisteredRunner(scope, runner))) return "absent";
+    return this.deleteRunner(scope, runner.id);
+  }
+
   /** Every runner of the scope, following pages (X-Total-Count). */
   async listRunners(scope: ForgejoScope, pageSize = 50): Promise<ForgejoRunner[]> {
     const runners: ForgejoRunner[] = [];

@@ -205,6 +205,25 @@ export class FakeForgejo {
     return job;
   }
 
+  /**
+   * As after Forgejo's database was restored from a backup taken before runner `id` registered:
+   * another runner, registered since the restore, has its id (a uuid, token and name of its own).
+   */
+  giveRunnerIdToAnother(id: number, name: string): FakeRunner {
+    const earlier = this.runners.get(id);
+    if (!earlier) throw new FakeError(404, `runner ${id} not found`);
+    const other: FakeRunner = {
+      ...earlier,
+      uuid: randomUUID(),
+      token: randomUUID().replaceAll("-", ""),
+      name,
+      status: "offline",
+      jobIds: [],
+    };
+    this.runners.set(id, other);
+    return other;
+  }
+
   unblockJob(jobId: number): FakeJob {
     const job = this.job(jobId);
     if (job.status === "blocked") job.status = "waiting";

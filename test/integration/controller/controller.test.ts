@@ -1175,6 +1175,35 @@ describe("controller", () => {
     await objects.delete("runnerdeployments", ns, "ask-first");
   }, 120_000);
 
+  it("leaves alone the runner Forgejo gave its runner's id to after its database was restored, when the ActRunner is deleted", async () => {
+    // No listener, and a pod no node takes: the runner never takes its job, so the finalizer asks Forgejo first.
+    const owner = await createRunnerDeployment("restored", {
+      runnerTemplate: { spec: { nodeSelector: { "forgejo-arc.test/no-such": "node" } } },
+    });
+    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["restored"] });
+    const { runnerId: _runner, ...listed } = job;
+    const name = actRunnerName("restored", job.id, job.attempt);
+    await objects.create(
+      "actrunners",
+      ns,
+      newActRunner(owner, listed, name, {
+        forgejoServer: forgejoUrl,
+        labels: "restored:host",
+        namespace: ns,
+        labelPropagationExclude: DEFAULT_LABEL_PROPAGATION_EXCLUDE,
+      }),
+    );
+    const started = await actRunnerWhen(name, "its runner registered and its Job created", (r) => !!r.status?.kubernetesJobName);
+    const runnerId = started.status!.runnerId!;
+    const other = fake.giveRunnerIdToAnother(runnerId, "registered-after-the-restore");
+    await objects.delete("actrunners", ns, name);
+    await eventually("the ActRunner gone", async () => ((await actRunner(name)) ? undefined : true), GC_TIMEOUT_MS, 500);
+    expect(fake.runners.get(runnerId)).toMatchObject({ uuid: other.uuid, name: "registered-after-the-restore" });
+    expect(fake.runnersDeletedByApi).not.toContain(runnerId);
+    fake.runners.delete(runnerId);
+    await objects.delete("runnerdeployments", ns, "restored");
+  }, 120_000);
+
   it("is Ready=False Suspended while spec.suspend holds its jobs back, runs them once resumed, and says so with an Event when suspended again", async () => {
     await createRunnerDeployment("held", { suspend: true });
     await startListener("held");

@@ -103,6 +103,26 @@ describe("Forgejo client against the fake Forgejo", () => {
     expect(await c.getRunner(acme, registered[0]!.id)).toBeUndefined();
   });
 
+  it("gets and deletes a registered runner only while its id still names it (uuid), as after a restored database it may name another", async () => {
+    const c = client();
+    const [first, second] = [
+      await c.registerRunner(acme, { name: "first", ephemeral: true }),
+      await c.registerRunner(acme, { name: "second", ephemeral: true }),
+    ];
+    // The status recorded `first`'s uuid with an id Forgejo has given to `second` since.
+    const recorded = { id: second.id, uuid: first.uuid };
+    expect(await c.getRegisteredRunner(acme, recorded)).toBeUndefined();
+    expect(await c.deleteRegisteredRunner(acme, recorded)).toBe("absent");
+    expect(await c.getRunner(acme, second.id)).toMatchObject({ name: "second" });
+    expect(fake.calls.filter((call) => call.method === "DELETE")).toEqual([]);
+    // Without a uuid (a status written by hand): the runner with the id.
+    expect(await c.getRegisteredRunner(acme, { id: second.id })).toMatchObject({ name: "second" });
+    expect(await c.getRegisteredRunner(acme, first)).toMatchObject({ name: "first" });
+    expect(await c.deleteRegisteredRunner(acme, first)).toBe("deleted");
+    expect(await c.deleteRegisteredRunner(acme, first)).toBe("absent");
+    expect(await c.getRunner(acme, first.id)).toBeUndefined();
+  });
+
   it("reports 401 as unauthorized, telling to replace the token, without the token in the message", async () => {
     const error = await failure(client({ token: "wrong-token-value" }).jobs(acme, ["x"]));
     expect(error.kind).toBe("unauthorized");
