@@ -16,7 +16,7 @@ import {
 } from "@kubernetes/client-node";
 import type { ActRunner, Condition, RunnerDeployment } from "../../../src/generated/api.ts";
 import { ignoreNotFound } from "../../../src/k8s/client.ts";
-import type { FakeForgejo } from "../../fake-forgejo/fake-forgejo.ts";
+import type { FakeForgejo, FakeJob } from "../../fake-forgejo/fake-forgejo.ts";
 import { TOKENS, seededFake } from "../../fixtures/forgejo.ts";
 import { TestProxy } from "../../fixtures/http-proxy.ts";
 import { httpsServer, selfSignedCertificate } from "../../fixtures/tls.ts";
@@ -159,6 +159,25 @@ function actRunnerWhen(name: string, what: string, until: (ar: ActRunner) => boo
     },
     timeoutMs,
   );
+}
+
+/**
+ * A RunnerDeployment without a listener, a job queued for it, and the ActRunner a listener would
+ * make for that job; nothing marks it PickedUp.
+ */
+async function actRunnerWithoutListener(rdName: string, spec: Record<string, unknown>): Promise<{ job: FakeJob; name: string }> {
+  const owner = await createRunnerDeployment(rdName, spec);
+  const job = fake.enqueueJob({ repository: "acme/app", runs_on: [rdName] });
+  const { runnerId: _runner, ...listed } = job;
+  const name = actRunnerName(rdName, job.id, job.attempt);
+  const runsWith = {
+    forgejoServer: forgejoUrl,
+    labels: `${rdName}:host`,
+    namespace: ns,
+    labelPropagationExclude: DEFAULT_LABEL_PROPAGATION_EXCLUDE,
+  };
+  await objects.create("actrunners", ns, newActRunner(owner, listed, name, runsWith));
+  return { job, name };
 }
 
 /** A RunnerDeployment with its listener, and one job queued for it. */
@@ -1150,22 +1169,9 @@ describe("controller", () => {
 
   it("asks Forgejo whether a runner runs its job when its ActRunner is deleted before it was marked PickedUp, and stops its pod first", async () => {
     // No listener: nothing marks the ActRunner PickedUp, so the finalizer learns it from the runner's status in Forgejo.
-    const owner = await createRunnerDeployment("ask-first", {
+    const { job, name } = await actRunnerWithoutListener("ask-first", {
       runnerTemplate: { metadata: { annotations: { "forgejo-arc.test/run-for": "5m" } } },
     });
-    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["ask-first"] });
-    const { runnerId: _runner, ...listed } = job;
-    const name = actRunnerName("ask-first", job.id, job.attempt);
-    await objects.create(
-      "actrunners",
-      ns,
-      newActRunner(owner, listed, name, {
-        forgejoServer: forgejoUrl,
-        labels: "ask-first:host",
-        namespace: ns,
-        labelPropagationExclude: DEFAULT_LABEL_PROPAGATION_EXCLUDE,
-      }),
-    );
     await eventually("the runner pod took its job", async () => (fake.jobs.get(job.id)?.status === "running" ? true : undefined), 40_000);
     await objects.delete("actrunners", ns, name);
     await eventually("the ActRunner gone", async () => ((await actRunner(name)) ? undefined : true), GC_TIMEOUT_MS, 500);
@@ -1177,22 +1183,9 @@ describe("controller", () => {
 
   it("leaves alone the runner Forgejo gave its runner's id to after its database was restored, when the ActRunner is deleted", async () => {
     // No listener, and a pod no node takes: the runner never takes its job, so the finalizer asks Forgejo first.
-    const owner = await createRunnerDeployment("restored", {
+    const { name } = await actRunnerWithoutListener("restored", {
       runnerTemplate: { spec: { nodeSelector: { "forgejo-arc.test/no-such": "node" } } },
     });
-    const job = fake.enqueueJob({ repository: "acme/app", runs_on: ["restored"] });
-    const { runnerId: _runner, ...listed } = job;
-    const name = actRunnerName("restored", job.id, job.attempt);
-    await objects.create(
-      "actrunners",
-      ns,
-      newActRunner(owner, listed, name, {
-        forgejoServer: forgejoUrl,
-        labels: "restored:host",
-        namespace: ns,
-        labelPropagationExclude: DEFAULT_LABEL_PROPAGATION_EXCLUDE,
-      }),
-    );
     const started = await actRunnerWhen(name, "its runner registered and its Job created", (r) => !!r.status?.kubernetesJobName);
     const runnerId = started.status!.runnerId!;
     const other = fake.giveRunnerIdToAnother(runnerId, "registered-after-the-restore");
