@@ -170,7 +170,8 @@ export class RunnerStarter {
       const field = (key: string) => (secret?.data?.[key] ? Buffer.from(secret.data[key], "base64").toString("utf8") : undefined);
       const stored = secret ? { id: Number(field("id")), uuid: field("uuid") ?? "", token: field("token") ?? "" } : undefined;
       for (const runner of named) {
-        if (stored && runner.id === stored.id && stored.uuid && stored.token) {
+        // The uuid too: after Forgejo's database was restored, the id may name another runner of this name.
+        if (stored && runner.id === stored.id && runner.uuid === stored.uuid && stored.token) {
           adopted = stored;
           continue;
         }

@@ -23,7 +23,7 @@ import { NO_PICKUP_ANNOTATION, startRunnerBridge } from "../support/runner-bridg
 import { clusterServiceAccountKubeconfig, deleteClusterServiceAccount, serviceAccountKubeconfig } from "../support/service-account.ts";
 import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../../src/controller/rbac.ts";
 import { ForgejoClient } from "../../../src/forgejo/client.ts";
-import { forgejoRunnerName, runnerJob, runnerSecret, runnerUUIDOf } from "../../../src/controller/runner-job.ts";
+import { forgejoRunnerName, runnerJob, runnerSecret, runnerSecretName, runnerUUIDOf } from "../../../src/controller/runner-job.ts";
 import { ar } from "../../fixtures/resources.ts";
 import { POD_OPTIONS } from "../../fixtures/webhook-app.ts";
 import { API_GROUP, API_VERSION } from "../../../src/api/schemas.ts";
@@ -202,6 +202,22 @@ describe("controller resilience", () => {
     expect(Buffer.from(secret.data!.token!, "base64").toString()).not.toBe(lost.token);
     const runnerJobNow = await batch.readNamespacedJob({ name: done.status!.kubernetesJobName!, namespace: ns });
     expect(runnerUUIDOf(runnerJobNow)).toBe(done.status?.runnerUUID);
+  }, 90_000);
+
+  // After Forgejo's database was restored, the id in the Secret names another runner of the same
+  // name (registered before the backup): its uuid is not the Secret's, so it is not adopted.
+  it("adopts no runner whose id and name are the Secret's but whose uuid is not (a restored Forgejo database)", async () => {
+    const { name, created, client } = await createActRunnerFor("restored");
+    const stored = await client.registerRunner(forgejoScope, { name: forgejoRunnerName(created), ephemeral: true });
+    await core.createNamespacedSecret({ namespace: ns, body: runnerSecret(created, stored, POD_OPTIONS.job) });
+    const other = fake.giveRunnerIdToAnother(stored.id, forgejoRunnerName(created));
+
+    await startController();
+    const done = await recordedWithRunner(name, "the ActRunner recorded with a new runner");
+    expect(done.status?.runnerId).not.toBe(stored.id);
+    expect([...fake.runners.values()].some((r) => r.uuid === other.uuid)).toBe(false);
+    const secret = await core.readNamespacedSecret({ name: runnerSecretName(created), namespace: ns });
+    expect(Buffer.from(secret.data!.uuid!, "base64").toString()).toBe(done.status?.runnerUUID);
   }, 90_000);
 
   it("after a registration whose answer was lost, deletes the runner Forgejo made and registers another", async () => {
