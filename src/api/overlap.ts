@@ -20,6 +20,14 @@ export function forgejoServerKey(server: string): string {
 }
 
 /**
+ * One Forgejo job attempt as a key: its server and handle. Not its job id and attempt number, which
+ * start again on another server, or on the same one after its database was restored or reset.
+ */
+export function jobAttemptKey(forgejoServer: string, handle: string): string {
+  return `${forgejoServerKey(forgejoServer)} ${handle}`;
+}
+
+/**
  * The label names through which both RunnerDeployments list the same jobs; empty when their jobs
  * never meet. Two `user` scopes are taken as apart (their tokens' users are not known here).
  */

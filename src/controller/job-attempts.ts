@@ -9,7 +9,7 @@
 // Who serves an attempt is what the leading replica knows: the unfinished ActRunners that existed
 // when its term began (each has a runner in its status, or may have one; see registrations.ts) and
 // those it let register since. A holder that finished, went or is being deleted serves no more.
-import { forgejoServerKey } from "../api/overlap.ts";
+import { jobAttemptKey } from "../api/overlap.ts";
 import { isFinished } from "../listener/plan.ts";
 import type { AR } from "./cache.ts";
 
@@ -89,9 +89,9 @@ export class JobAttempts {
   }
 }
 
-/** The job attempt an ActRunner is for: its Forgejo server (scheme, host, path; no trailing slash) and job handle. */
+/** The job attempt an ActRunner is for (jobAttemptKey). */
 export function attemptKey(ar: AR): string {
-  return `${forgejoServerKey(ar.spec.forgejoServer)} ${ar.spec.jobHandle}`;
+  return jobAttemptKey(ar.spec.forgejoServer, ar.spec.jobHandle);
 }
 
 /** Neither finished nor being deleted. */

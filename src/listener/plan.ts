@@ -4,7 +4,7 @@
 import type { ActRunner, ActRunnerSpec, ForgejoJob, RunnerDeployment } from "../generated/api.ts";
 import { scopeFieldsOf } from "../api/names.ts";
 import { fitName, hashOf } from "../api/naming.ts";
-import { forgejoServerKey } from "../api/overlap.ts";
+import { jobAttemptKey } from "../api/overlap.ts";
 import { propagatedLabels } from "../api/propagated-labels.ts";
 import { scopeFromSpec, scopePrefix, type ForgejoScope } from "../forgejo/scope.ts";
 import { API_GROUP_VERSION } from "../api/schemas.ts";
@@ -75,10 +75,8 @@ export function planPoll(input: {
   const waiting = input.jobs.filter((job) => job.status === "waiting").sort((a, b) => a.id - b.id);
   const create: PollPlan["create"] = [];
   let overCapacity = 0;
-  // A job attempt is its server and handle: job ids and attempt numbers start again on another
-  // server, or on the same one after its database was restored or reset.
-  const attemptOfJob = (job: ForgejoJob) => attemptKey(input.listing.forgejoServer, job.handle);
-  const attemptOfRunner = (r: ActRunner) => attemptKey(r.spec.forgejoServer, r.spec.jobHandle);
+  const attemptOfJob = (job: ForgejoJob) => jobAttemptKey(input.listing.forgejoServer, job.handle);
+  const attemptOfRunner = (r: ActRunner) => jobAttemptKey(r.spec.forgejoServer, r.spec.jobHandle);
   const triesByAttempt = new Map<string, ActRunner[]>();
   for (const r of input.actRunners) {
     const key = attemptOfRunner(r);
@@ -109,10 +107,6 @@ export function planPoll(input: {
   const vanished = namesOf(unpicked.filter((r) => !listed.has(attemptOfRunner(r))));
   const started = namesOf(unpicked.filter((r) => running.has(attemptOfRunner(r))));
   return { create, overCapacity, vanished, started, active };
-}
-
-function attemptKey(forgejoServer: string, handle: string): string {
-  return `${forgejoServerKey(forgejoServer)} ${handle}`;
 }
 
 /** Where a listener lists jobs: the RunnerDeployment's server and scope, and its label names. */
