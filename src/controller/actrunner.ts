@@ -23,6 +23,7 @@ import { CredentialsMissing, type ForgejoClients } from "./forgejo-clients.ts";
 import type { ForgejoClient } from "../forgejo/client.ts";
 import { failureReason, ForgejoError, isForgejoError } from "../forgejo/errors.ts";
 import type { ForgejoScope } from "../forgejo/scope.ts";
+import type { ForgejoRunner } from "../forgejo/types.ts";
 import { jobEnded, jobGoneOutcome, notStartedMessage, observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
 import { podCreationError, runnerLogTail, runnerPods } from "./runner-pods.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef } from "./job-attempts.ts";
@@ -423,14 +424,20 @@ export class ActRunnerReconciler {
     try {
       const unrecorded = this.registrations.unrecordedFor(uid);
       const suspect = this.registrations.isSuspect(uid);
+      let readFirst: { runner: ForgejoRunner | undefined } | undefined;
       if (!runnerGone && ar.status?.runnerId !== undefined) {
         const stopping = await this.stopRunningJobFirst(ar);
-        if (stopping !== undefined) return stopping;
+        if (stopping.waitMs !== undefined) return stopping.waitMs;
+        readFirst = stopping.read;
       }
       // An ActRunner that never had a runner needs no Forgejo call (nor its token Secret, maybe gone with the namespace).
       if (!runnerGone && (ar.status?.runnerId !== undefined || unrecorded || suspect)) {
         const { client, scope } = await this.cleanupClient(ar);
-        if (ar.status?.runnerId !== undefined) await client.deleteRegisteredRunner(scope, registeredRunner(ar));
+        if (ar.status?.runnerId !== undefined) {
+          // The runner stopRunningJobFirst read (its id's runner if the uuid was the recorded one), else read now.
+          if (!readFirst) await client.deleteRegisteredRunner(scope, registeredRunner(ar));
+          else if (readFirst.runner) await client.deleteRunner(scope, readFirst.runner.id);
+        }
         if (unrecorded) await client.deleteRegisteredRunner(scope, unrecorded.credentials);
         // An earlier leader or process may have registered a runner it did not live to record.
         if (suspect) {
@@ -459,29 +466,31 @@ export class ActRunnerReconciler {
    * show the job running until it reaps it as a zombie, 10 minutes later. The Job is deleted in the
    * foreground, so it stays until its pods are gone; the finalizer waits for that up to the pods'
    * grace period and a margin (a pod on a lost node never ends). A runner that has not taken its job
-   * is deleted first instead, so that it takes none. The delay to look again, or undefined to go on.
+   * is deleted first instead, so that it takes none. `waitMs`: the delay to look again; else go on,
+   * with the runner as Forgejo answered when it was read here (`read`).
    */
-  private async stopRunningJobFirst(ar: AR): Promise<Requeue> {
+  private async stopRunningJobFirst(ar: AR): Promise<{ waitMs?: number; read?: { runner: ForgejoRunner | undefined } }> {
     const name = runnerObjectName(ar);
     const namespace = ar.metadata!.namespace!;
     const job = this.deps.cache.jobs.get(name, namespace);
-    if (!job || jobEnded(job)) return undefined;
+    if (!job || jobEnded(job)) return {};
     const waitMs = (job.spec?.template.spec?.terminationGracePeriodSeconds ?? 30) * 1000 + STOPPED_POD_MARGIN_MS;
     if (job.metadata?.deletionTimestamp) {
       const left = new Date(job.metadata.deletionTimestamp).getTime() + waitMs - Date.now();
-      return left > 0 ? left : undefined;
+      return left > 0 ? { waitMs: left } : {};
     }
     if (!markedPickedUp(ar)) {
       // Asked with the token last read, like the deletion: the token Secret may have gone with the RunnerDeployment.
       const { client, scope } = await this.cleanupClient(ar);
-      if ((await client.getRegisteredRunner(scope, registeredRunner(ar)))?.status !== "active") return undefined;
+      const runner = await client.getRegisteredRunner(scope, registeredRunner(ar));
+      if (runner?.status !== "active") return { read: { runner } };
     }
     await ignoreNotFound(this.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Foreground" }));
     this.deps.logger.info(
       { ar: `${namespace}/${ar.metadata!.name}`, job: name },
       "Stopping the runner pod before deleting its Forgejo runner, so that the runner reports its job cancelled",
     );
-    return waitMs;
+    return { waitMs };
   }
 
   /**
