@@ -207,16 +207,17 @@ export class FakeForgejo {
 
   /**
    * As after Forgejo's database was restored from a backup taken before runner `id` registered:
-   * another runner, registered since the restore, has its id (a uuid, token and name of its own).
+   * another runner, registered since the restore, has its id (a uuid, token, name and description of
+   * its own; the description carries the identity of whoever registered it).
    */
-  giveRunnerIdToAnother(id: number, name: string): FakeRunner {
+  giveRunnerIdToAnother(id: number, registered: { name: string; description: string }): FakeRunner {
     const earlier = this.runners.get(id);
     if (!earlier) throw new FakeError(404, `runner ${id} not found`);
     const other: FakeRunner = {
       ...earlier,
       uuid: randomUUID(),
       token: randomUUID().replaceAll("-", ""),
-      name,
+      ...registered,
       status: "offline",
       jobIds: [],
     };

@@ -1188,9 +1188,13 @@ describe("controller", () => {
     });
     const started = await actRunnerWhen(name, "its runner registered and its Job created", (r) => !!r.status?.kubernetesJobName);
     const runnerId = started.status!.runnerId!;
-    const other = fake.giveRunnerIdToAnother(runnerId, "registered-after-the-restore");
+    // Registered by hand: its description names no ActRunner of this cluster, so the orphan sweep leaves it alone too.
+    const other = fake.giveRunnerIdToAnother(runnerId, { name: "registered-after-the-restore", description: "" });
     await objects.delete("actrunners", ns, name);
     await eventually("the ActRunner gone", async () => ((await actRunner(name)) ? undefined : true), GC_TIMEOUT_MS, 500);
+    const runnerListings = () => fake.calls.filter((c) => c.method === "GET" && c.route.endsWith("/actions/runners")).length;
+    const listedBefore = runnerListings();
+    await eventually("an orphan sweep since", async () => (runnerListings() > listedBefore ? true : undefined), 10_000, 250);
     expect(fake.runners.get(runnerId)).toMatchObject({ uuid: other.uuid, name: "registered-after-the-restore" });
     expect(fake.runnersDeletedByApi).not.toContain(runnerId);
     fake.runners.delete(runnerId);

@@ -210,7 +210,10 @@ describe("controller resilience", () => {
     const { name, created, client } = await createActRunnerFor("restored");
     const stored = await client.registerRunner(forgejoScope, { name: forgejoRunnerName(created), ephemeral: true });
     await core.createNamespacedSecret({ namespace: ns, body: runnerSecret(created, stored, POD_OPTIONS.job) });
-    const other = fake.giveRunnerIdToAnother(stored.id, forgejoRunnerName(created));
+    const other = fake.giveRunnerIdToAnother(stored.id, {
+      name: forgejoRunnerName(created),
+      description: fake.runners.get(stored.id)!.description,
+    });
 
     await startController();
     const done = await recordedWithRunner(name, "the ActRunner recorded with a new runner");
