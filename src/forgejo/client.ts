@@ -213,7 +213,7 @@ export class ForgejoClient {
   private async json<T>(request: ApiRequest): Promise<T> {
     const response = await this.send(request);
     const parsed = parseJson(response.body);
-    if (parsed === undefined) throw this.malformed(request.operation, "not JSON");
+    if (parsed === undefined) throw this.malformed(request.operation, notJsonReason(response));
     return parsed as T;
   }
 
@@ -384,6 +384,18 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   // An HTTP date names its day and month; Date.parse would also read "-5" as a year.
   const at = /[A-Za-z]/.test(trimmed) ? Date.parse(trimmed) : NaN;
   return Number.isNaN(at) ? undefined : Math.max(at - now, 0);
+}
+
+/**
+ * Why a 2xx body that is not JSON came: most often a web page from something in front of Forgejo's
+ * API (a sign-in page of a proxy, or Forgejo's own pages under a forgejoServer that is not its root URL).
+ */
+function notJsonReason(response: Response): string {
+  const type = response.headers["content-type"]?.split(";")[0]?.trim() || "no content type";
+  const what = `not JSON (${response.status}, ${type}, ${Buffer.byteLength(response.body)} bytes)`;
+  return /html/i.test(type) || /^\s*<(!doctype|html)/i.test(response.body)
+    ? `${what} but a web page: check that forgejoServer is the URL Forgejo is served at (its ROOT_URL) and that no proxy or sign-in page in front of it answers instead`
+    : what;
 }
 
 function parseJson(text: string): unknown {

@@ -225,6 +225,20 @@ describe("Forgejo client against the fake Forgejo", () => {
     const error = await failure(client().jobs(acme, ["x"]));
     expect(error.kind).toBe("malformed");
     expect(error.transient).toBe(false);
+    expect(error.message).toContain("malformed body: not JSON (200, application/json, 15 bytes)");
+    expect(error.message).not.toContain("web page");
+  });
+
+  it("says that a web page answered in place of the API, and what to check", async () => {
+    const app = (await import("express")).default();
+    app.use((_req, res) => res.type("html").send("<!DOCTYPE html><html><title>Sign in</title></html>"));
+    const server = app.listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    const error = await failure(client({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }).jobs(acme, ["x"]));
+    server.close();
+    expect(error.kind).toBe("malformed");
+    expect(error.message).toContain("answered list_jobs with a malformed body: not JSON (200, text/html");
+    expect(error.message).toContain("but a web page: check that forgejoServer is the URL Forgejo is served at");
   });
 
   it("reports a job without the expected fields as malformed", async () => {
