@@ -93,6 +93,13 @@ function checkServer(server: string, verdict: Verdict): void {
   if (url.search || url.hash) {
     verdict.denials.push(`spec.forgejoServer: must not contain a query or fragment, got ${shown}`);
   }
+  const apiPath = /\/api\/v1\/?$/.exec(url.pathname);
+  if (apiPath) {
+    const base = `${url.origin}${url.pathname.slice(0, apiPath.index)}`;
+    verdict.denials.push(
+      `spec.forgejoServer: is the URL Forgejo is served at, without its API path /api/v1 (added to every call), got ${shown}; use "${base}"`,
+    );
+  }
   if (url.protocol === "http:") {
     verdict.warnings.push(`spec.forgejoServer: ${shown} uses http, so the API token and runner credentials travel unencrypted; use https`);
   }

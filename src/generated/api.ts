@@ -33,7 +33,7 @@ export interface RunnerDeployment {
  */
 export interface RunnerDeploymentSpec {
   /**
-   * Base URL of the Forgejo server, e.g. "https://code.example.com". https is expected; http is allowed with a warning. No credentials, query or fragment.
+   * Base URL of the Forgejo server, e.g. "https://code.example.com". https is expected; http is allowed with a warning. No credentials, query or fragment, nor the API path /api/v1.
    */
   forgejoServer: string;
   /**
@@ -275,7 +275,7 @@ export interface ActRunnerSpec {
    */
   jobHandle: string;
   /**
-   * Base URL of the Forgejo server, e.g. "https://code.example.com". https is expected; http is allowed with a warning. No credentials, query or fragment.
+   * Base URL of the Forgejo server, e.g. "https://code.example.com". https is expected; http is allowed with a warning. No credentials, query or fragment, nor the API path /api/v1.
    */
   forgejoServer: string;
   /**

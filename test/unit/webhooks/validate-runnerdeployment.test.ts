@@ -31,6 +31,11 @@ describe("validating webhook for RunnerDeployment", () => {
     expect((await validate(rd({ spec: { organization: undefined, repository: "acme/app", labels: "x:host" } }))).allowed).toBe(true);
   });
 
+  it("allows a Forgejo served under a path, also one that has api in it", async () => {
+    for (const forgejoServer of ["https://code.example.com/forgejo/", "https://api.example.com/api/v1-forgejo"])
+      expect((await validate(rd({ spec: { forgejoServer, labels: "x:host" } }))).allowed).toBe(true);
+  });
+
   it("allows the token's user or the whole instance as the scope", async () => {
     expect((await validate(rd({ spec: { organization: undefined, user: true, labels: "x:host" } }))).allowed).toBe(true);
     expect((await validate(rd({ spec: { organization: undefined, instance: true, labels: "x:host" } }))).allowed).toBe(true);
@@ -58,6 +63,11 @@ describe("validating webhook for RunnerDeployment", () => {
       "a forgejoServer with a query",
       { spec: { forgejoServer: "https://code.example.com/?a=1" } },
       "spec.forgejoServer: must not contain a query or fragment",
+    ],
+    [
+      "a forgejoServer with Forgejo's API path",
+      { spec: { forgejoServer: "https://code.example.com/forgejo/api/v1/" } },
+      'spec.forgejoServer: is the URL Forgejo is served at, without its API path /api/v1 (added to every call), got "https://code.example.com/forgejo/api/v1/"; use "https://code.example.com/forgejo"',
     ],
     [
       "a forgejoServer with a fragment",
