@@ -7,7 +7,8 @@
 // written to a folder per pod process, and the mount paths in args and env are rewritten to it (a
 // poor man's mount namespace). Status is reported like a kubelet:
 // Running, Ready from the container's readiness probe, restarts — or, for restartPolicy Never,
-// Succeeded/Failed with the exit code — and on deletion SIGTERM then removal. The node's kubelet
+// Succeeded/Failed with the exit code —, CreateContainerConfigError (tried again) while a Secret or
+// ConfigMap it reads is missing, and on deletion SIGTERM then removal. The node's kubelet
 // port serves the processes' output as container logs (container-logs.ts), so `kubectl logs` works.
 // Everything listens on 127.0.0.1 only.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -22,10 +23,13 @@ import {
   setHeaderOptions,
   type KubernetesListObject,
   type KubernetesObject,
+  type V1ConfigMap,
   type V1Container,
   type V1ContainerStateTerminated,
   type V1Pod,
+  type V1Secret,
 } from "@kubernetes/client-node";
+import { apiErrorCode } from "../../src/k8s/client.ts";
 import { Informer } from "../../src/k8s/informer.ts";
 import { BUNDLE } from "../../scripts/build.ts";
 import { LOOPBACK_SERVING, freePort, issueCertificate, type ClusterState } from "../../scripts/cluster/cluster.ts";
@@ -65,7 +69,12 @@ interface Running {
   exitCode?: number;
   /** How the previous process of a restarted pod ended (the kubelet's lastState). */
   lastTermination?: V1ContainerStateTerminated;
+  /** The next start of a process that exited or could not be configured. */
+  retry?: NodeJS.Timeout;
 }
+
+/** How soon a pod whose Secret or ConfigMap is missing is tried again (a kubelet: within seconds). */
+const CONFIG_RETRY_MS = 2_000;
 
 export interface ExecutorOptions {
   kc: KubeConfig;
@@ -239,11 +248,21 @@ export class Executor {
       followers: new Set(),
     };
     this.running.set(key, entry);
+    await this.startProcess(entry);
+  }
+
+  /**
+   * Launches the pod's process; when its configuration cannot be made (a Secret or ConfigMap it
+   * reads is missing), reports CreateContainerConfigError and tries again, as a kubelet does.
+   */
+  private async startProcess(entry: Running): Promise<void> {
     try {
       await this.launch(entry);
     } catch (error) {
-      entry.output.push(`executor: ${error instanceof Error ? error.message : String(error)}`);
-      await this.reportWaiting(entry, "CreateContainerConfigError", error instanceof Error ? error.message : String(error));
+      const message = error instanceof Error ? error.message : String(error);
+      entry.output.push(`executor: ${message}`);
+      await this.reportWaiting(entry, "CreateContainerConfigError", message).catch(() => undefined);
+      if (!entry.stopping) entry.retry = setTimeout(() => void this.startProcess(entry), CONFIG_RETRY_MS);
     }
   }
 
@@ -286,9 +305,22 @@ export class Executor {
       entry.previousRun = entry.output.slice(entry.runStart);
       entry.output.push(`executor: process exited with ${code}; restarting`);
       entry.runStart = entry.output.length;
-      void this.reportStatus(entry).then(() => setTimeout(() => void this.launch(entry).catch(() => undefined), 1_000));
+      void this.reportStatus(entry).then(() => (entry.retry = setTimeout(() => void this.startProcess(entry), 1_000)));
     });
     await this.reportStatus(entry);
+  }
+
+  /** A Secret the pod reads; missing, an error worded as a kubelet's. */
+  private secret(name: string, namespace: string): Promise<V1Secret> {
+    return this.core.readNamespacedSecret({ name, namespace }).catch((error: unknown) => {
+      throw apiErrorCode(error) === 404 ? new Error(`secret "${name}" not found`) : error;
+    });
+  }
+
+  private configMap(name: string, namespace: string): Promise<V1ConfigMap> {
+    return this.core.readNamespacedConfigMap({ name, namespace }).catch((error: unknown) => {
+      throw apiErrorCode(error) === 404 ? new Error(`configmap "${name}" not found`) : error;
+    });
   }
 
   private async resolveEnv(pod: V1Pod, container: V1Container): Promise<Record<string, string>> {
@@ -298,12 +330,12 @@ export class Executor {
       const from = variable.valueFrom;
       if (variable.value !== undefined) env[variable.name] = variable.value;
       else if (from?.secretKeyRef) {
-        const secret = await this.core.readNamespacedSecret({ name: from.secretKeyRef.name!, namespace });
+        const secret = await this.secret(from.secretKeyRef.name!, namespace);
         const value = secret.data?.[from.secretKeyRef.key];
         if (value === undefined) throw new Error(`secret "${from.secretKeyRef.name}" has no key "${from.secretKeyRef.key}"`);
         env[variable.name] = Buffer.from(value, "base64").toString("utf8");
       } else if (from?.configMapKeyRef) {
-        const map = await this.core.readNamespacedConfigMap({ name: from.configMapKeyRef.name!, namespace });
+        const map = await this.configMap(from.configMapKeyRef.name!, namespace);
         env[variable.name] = map.data?.[from.configMapKeyRef.key] ?? "";
       } else if (from?.fieldRef) {
         const path = from.fieldRef.fieldPath;
@@ -333,11 +365,11 @@ export class Executor {
       let files: Record<string, Buffer> = {};
       let items: { key: string; path: string }[] | undefined;
       if (volume.secret) {
-        const secret = await this.core.readNamespacedSecret({ name: volume.secret.secretName!, namespace });
+        const secret = await this.secret(volume.secret.secretName!, namespace);
         files = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64")]));
         items = volume.secret.items;
       } else if (volume.configMap) {
-        const map = await this.core.readNamespacedConfigMap({ name: volume.configMap.name!, namespace });
+        const map = await this.configMap(volume.configMap.name!, namespace);
         files = Object.fromEntries(Object.entries(map.data ?? {}).map(([k, v]) => [k, Buffer.from(v)]));
         items = volume.configMap.items;
       } else if (!volume.emptyDir) {
@@ -475,6 +507,7 @@ export class Executor {
 
   private async terminate(entry: Running): Promise<void> {
     entry.stopping = true;
+    clearTimeout(entry.retry);
     this.running.delete(this.key(entry.pod));
     const child = entry.child;
     if (child && child.exitCode === null && child.signalCode === null) {
