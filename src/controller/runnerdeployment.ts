@@ -367,9 +367,11 @@ export class RunnerDeploymentReconciler {
     await this.writeStatus(rd, { token, caBundle, deployment, refusal });
     const untilReapply = this.applied.get(key)!.at + this.deps.reapplyIntervalMs - Date.now();
     // While Forgejo refuses the token, the Secret is read again soon: a token replaced there rolls the
-    // listener and has refused registrations tried again.
+    // listener and has refused registrations tried again. So are a missing token Secret or CA bundle:
+    // nothing else brings the controller back once one is created (it watches no Secrets or ConfigMaps).
     const refused = rd.status?.lastPollError?.kind === "unauthorized" || refusal !== undefined;
-    return refused ? Math.min(untilReapply, REFERENCE_CHECK_TTL_MS) : untilReapply;
+    const referenceMissing = !token.ok || (caBundle !== undefined && !caBundle.ok);
+    return refused || referenceMissing ? Math.min(untilReapply, REFERENCE_CHECK_TTL_MS) : untilReapply;
   }
 
   /**

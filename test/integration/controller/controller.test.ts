@@ -1573,8 +1573,14 @@ describe("controller", () => {
     expect((await controllerMetric("forgejo_arc_orphan_runners_deleted_total")) - deletedBefore).toBe(1);
   }, 120_000);
 
-  it("reports a missing token Secret and a rejected token as TokenValid=False with an Event, without crashing", async () => {
+  it("reports a missing token Secret and a rejected token as TokenValid=False with an Event, without crashing, and takes up the Secret once created", async () => {
+    // A listener pod on a kwok node: no poll of its own brings the controller back to the RunnerDeployment.
     await createRunnerDeployment("nosecret", { tokenSecretRef: { name: "absent", namespace: ns } });
+    // One on the executor node, which cannot start without the Secret, as a kubelet would say.
+    await createRunnerDeployment("latesecret", {
+      tokenSecretRef: { name: "late", namespace: ns },
+      listenerTemplate: EXECUTOR_POD_TEMPLATE,
+    });
     const missing = await eventually("SecretNotFound", async () => {
       const c = await rdCondition("nosecret", "TokenValid");
       return c?.reason === "SecretNotFound" ? c : undefined;
@@ -1582,6 +1588,29 @@ describe("controller", () => {
     expect(missing).toMatchObject({ status: "False", message: expect.stringContaining(`Secret ${ns}/absent not found`) });
     expect(await rdCondition("nosecret", "Ready")).toMatchObject({ status: "False", reason: "SecretNotFound" });
     await eventOf("nosecret", "a SecretNotFound Warning", (e) => e.reason === "SecretNotFound" && e.type === "Warning");
+    const notStarted = await rdConditionWhen(
+      { namespace: ns, name: "latesecret", type: "ListenerAvailable" },
+      "the listener pod waiting for its Secret",
+      (c) => c.reason === "CreateContainerConfigError",
+    );
+    expect(notStarted.message).toMatch(/: CreateContainerConfigError: secret "late" not found$/);
+
+    for (const secret of ["absent", "late"])
+      await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: secret }, stringData: { token: TOKENS.owner } } });
+    // Within the controller's 30 s re-read of a missing Secret, well before its once-a-minute re-apply here.
+    await rdConditionWhen(
+      { namespace: ns, name: "nosecret", type: "TokenValid" },
+      "the created Secret read",
+      (c) => c.status === "True",
+      40_000,
+    );
+    await rdConditionWhen(
+      { namespace: ns, name: "latesecret", type: "ListenerAvailable" },
+      "the listener started once its Secret exists",
+      (c) => c.status === "True",
+      40_000,
+    );
+    await objects.delete("runnerdeployments", ns, "latesecret");
 
     await createRunnerDeployment("badtoken");
     await startListener("badtoken", { token: "not-a-token" });
@@ -1595,7 +1624,7 @@ describe("controller", () => {
     );
     expect(rejected.message).toContain("replace it in the token Secret");
     expect(controller.child.exitCode).toBeNull();
-  }, 60_000);
+  }, 150_000);
 
   it("says on the ActRunner and its RunnerDeployment why Forgejo refuses to register a runner (a token that reads jobs but cannot register), and registers it once the token is replaced", async () => {
     await core.createNamespacedSecret({

@@ -447,6 +447,35 @@ describe("RunnerDeploymentReconciler", () => {
     api.failWrites.clear();
   });
 
+  it("comes back within 30 s while its token Secret or CA bundle ConfigMap is missing, else at the re-apply interval", async () => {
+    const CA = "/api/v1/namespaces/ci/configmaps/forgejo-ca";
+    let generation = 1;
+    const withCa = (ca: boolean) =>
+      rd({
+        metadata: { generation: generation++ },
+        spec: ca ? { caBundleConfigMapRef: { name: "forgejo-ca", key: "ca.crt" } } : {},
+      }) as RD;
+    let current = withCa(false);
+    const { reconciler } = reconcilerOver({ rd: () => current });
+    api.objects.delete(SECRET);
+    expect(await reconciler.reconcile("ci", "builders")).toBeLessThanOrEqual(30_000);
+    api.objects.set(SECRET, { apiVersion: "v1", kind: "Secret", data: { token: "b2xk" } });
+    current = withCa(false);
+    expect(await reconciler.reconcile("ci", "builders")).toBeGreaterThan(30_000);
+    api.objects.delete(CA);
+    current = withCa(true);
+    expect(await reconciler.reconcile("ci", "builders")).toBeLessThanOrEqual(30_000);
+    const dir = mkdtempSync(join(tmpdir(), "forgejo-arc-ca-"));
+    try {
+      api.objects.set(CA, { apiVersion: "v1", kind: "ConfigMap", data: { "ca.crt": selfSignedCertificate(dir, "ca").cert } });
+      current = withCa(true);
+      expect(await reconciler.reconcile("ci", "builders")).toBeGreaterThan(30_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      api.objects.delete(CA);
+    }
+  });
+
   it("reports a token replaced in the Secret once, and neither a first read, an unchanged token nor a missing Secret", async () => {
     const setToken = (token: string) => api.objects.set(SECRET, { apiVersion: "v1", kind: "Secret", data: { token } });
     let current = rd({ metadata: { generation: 1 } }) as RD;
