@@ -5,7 +5,7 @@
 // ActRunner after its retention. A pass interrupted anywhere is finished by the next from what it
 // left (see runner-start.ts and registrations.ts). The finalizer stops a runner pod that runs its
 // job, then deletes the Forgejo runner, giving up after a bounded time if Forgejo stays unreachable.
-import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Job } from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Job, type V1PodSpec } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { DEFAULT_RETENTION_AFTER_FINISH } from "../api/defaults.ts";
 import { parseDuration } from "../api/duration.ts";
@@ -25,7 +25,7 @@ import { failureReason, ForgejoError, isForgejoError } from "../forgejo/errors.t
 import type { ForgejoScope } from "../forgejo/scope.ts";
 import type { ForgejoRunner } from "../forgejo/types.ts";
 import { jobEnded, jobGoneOutcome, notStartedMessage, observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
-import { podCreationError, runnerLogTail, runnerPods } from "./runner-pods.ts";
+import { podCreationError, runnerLogTail, runnerPods, unendedRunnerPods } from "./runner-pods.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef } from "./job-attempts.ts";
 import { listingKey, Registrations, type RunnerCredentials } from "./registrations.ts";
 import {
@@ -383,6 +383,8 @@ export class ActRunnerReconciler {
   private async afterFinish(ar: AR): Promise<Requeue> {
     let requeue: Requeue;
     if (ar.status?.runnerId !== undefined && findCondition(ar.status.conditions, "RunnerDeleted")?.status !== "True") {
+      const waitMs = await this.podsOfDeletedJobEnding(ar);
+      if (waitMs !== undefined) return waitMs;
       try {
         const { client, scope } = await this.cleanupClient(ar);
         const result = await client.deleteRegisteredRunner(scope, registeredRunner(ar));
@@ -415,6 +417,29 @@ export class ActRunnerReconciler {
       "Deleted finished ActRunner after its retention",
     );
     return undefined;
+  }
+
+  /**
+   * A runner Job deleted from outside while its runner ran its job: its pods are being stopped
+   * (the garbage collector deletes them; on SIGTERM the runner cancels the job and reports it), and
+   * the runner is deleted from Forgejo only once they ended — else the report is lost and Forgejo
+   * shows the job running until it reaps it as a zombie. Waits up to the pods' grace period and a
+   * margin after the ActRunner ended (a pod on a lost node never ends; one orphaned by
+   * `--cascade=orphan` is not stopped). The controller watches no runner pods, so it looks again
+   * every POD_END_POLL_MS. Returns the delay to look again, or undefined to go on.
+   */
+  private async podsOfDeletedJobEnding(ar: AR): Promise<Requeue> {
+    if (ar.status?.reason !== "JobDeleted" || !markedPickedUp(ar)) return undefined;
+    const pods = await unendedRunnerPods(this.deps.rest, ar.metadata!.namespace!, runnerObjectName(ar));
+    if (pods.length === 0) return undefined;
+    const waitMs = Math.max(...pods.map((pod) => stoppingPodWaitMs(pod.spec)));
+    const left = new Date(ar.status.completedAt ?? 0).getTime() + waitMs - Date.now();
+    if (left <= 0) return undefined;
+    this.deps.logger.debug(
+      { ar: `${ar.metadata!.namespace}/${ar.metadata!.name}`, pods: pods.map((pod) => pod.metadata?.name) },
+      "Waiting for the pods of the deleted runner Job to end before deleting the Forgejo runner",
+    );
+    return Math.min(left, POD_END_POLL_MS);
   }
 
   private async finalize(ar: AR): Promise<Requeue> {
@@ -474,7 +499,7 @@ export class ActRunnerReconciler {
     const namespace = ar.metadata!.namespace!;
     const job = this.deps.cache.jobs.get(name, namespace);
     if (!job || jobEnded(job)) return {};
-    const waitMs = (job.spec?.template.spec?.terminationGracePeriodSeconds ?? 30) * 1000 + STOPPED_POD_MARGIN_MS;
+    const waitMs = stoppingPodWaitMs(job.spec?.template.spec);
     if (job.metadata?.deletionTimestamp) {
       const left = new Date(job.metadata.deletionTimestamp).getTime() + waitMs - Date.now();
       return left > 0 ? { waitMs: left } : {};
@@ -644,6 +669,13 @@ const MERGE_PATCH = "application/merge-patch+json";
 
 /** How long past its pods' grace period the finalizer waits for a stopped runner Job to be gone. */
 const STOPPED_POD_MARGIN_MS = 15_000;
+
+/** The longest wait for a runner pod being stopped: its grace period and a margin (a pod on a lost node never ends). */
+function stoppingPodWaitMs(spec: V1PodSpec | undefined): number {
+  return (spec?.terminationGracePeriodSeconds ?? 30) * 1000 + STOPPED_POD_MARGIN_MS;
+}
+/** How often the pods of a runner Job deleted from outside are looked at until they ended. */
+const POD_END_POLL_MS = 2_000;
 
 const PICKED_UP: ConditionInput = { type: "PickedUp", status: "True", reason: "PickedUp", message: "The runner took its job from Forgejo" };
 

@@ -252,7 +252,7 @@ export function jobGoneOutcome(ar: ActRunner, now: number): { reason: "JobDelete
   if (pickedUp(ar))
     return {
       reason: "JobDeleted",
-      message: `Job ${job} was deleted while its runner ran ${forgejoJob}; the runner stopped with its pod, and Forgejo shows how the job ended`,
+      message: `Job ${job} was deleted while its runner ran ${forgejoJob}; its pod stops, and its runner reports the job cancelled to Forgejo`,
     };
   const created = findCondition(ar.status?.conditions, "JobCreated");
   const jobCreated = created?.status === "True" ? created.lastTransitionTime : undefined;

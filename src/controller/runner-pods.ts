@@ -3,6 +3,7 @@
 // ActRunner's status (actrunner.ts says when).
 import type { CoreV1Api, CoreV1Event, CoreV1EventList, V1Job, V1Pod, V1PodList } from "@kubernetes/client-node";
 import { RUNNER_CONTAINER } from "../api/defaults.ts";
+import { LABELS } from "../api/well-known.ts";
 import { answerWithin } from "../k8s/client.ts";
 import type { RestClient } from "../k8s/rest.ts";
 import { LOG_TAIL_MAX_LINES, logTail } from "./job-status.ts";
@@ -18,6 +19,13 @@ export async function runnerPods(rest: RestClient, job: V1Job): Promise<V1Pod[]>
     `/api/v1/namespaces/${encodeURIComponent(job.metadata!.namespace!)}/pods?labelSelector=${selector}`,
   );
   return list.items;
+}
+
+/** The pods of an ActRunner's runner Job that have not ended, by the operator's label: also once the Job is gone. */
+export async function unendedRunnerPods(rest: RestClient, namespace: string, runnerObjectName: string): Promise<V1Pod[]> {
+  const selector = encodeURIComponent(`${LABELS.actRunner}=${runnerObjectName}`);
+  const list = await rest.request<V1PodList>("GET", `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods?labelSelector=${selector}`);
+  return list.items.filter((pod) => pod.status?.phase !== "Succeeded" && pod.status?.phase !== "Failed");
 }
 
 /** The message of the Job's latest FailedCreate Event (a pod refused by a quota or Pod Security admission), if any. */

@@ -187,6 +187,35 @@ async function queueOneJob(rdName: string, spec: Record<string, unknown>) {
   return fake.enqueueJob({ repository: "acme/app", runs_on: [rdName] });
 }
 
+/**
+ * A runner that took its job, whose Job is then deleted with its pod orphaned (stopped by the test,
+ * or never): the ActRunner once Failed, and its pod.
+ */
+async function runnerJobDeletedFromOutside(rdName: string, runnerSpec: Record<string, unknown> = {}) {
+  const job = await queueOneJob(rdName, {
+    runnerTemplate: { metadata: { annotations: { "forgejo-arc.test/run-for": "5m" } }, spec: runnerSpec },
+    retentionAfterFinish: "5m",
+  });
+  const name = `${rdName}-${job.id}-1`;
+  await actRunnerWhen(name, "PickedUp", (r) => !!r.status?.conditions?.some((c) => c.type === "PickedUp" && c.status === "True"));
+  expect(fake.jobs.get(job.id)?.status).toBe("running");
+  await batch.deleteNamespacedJob({ name, namespace: ns, propagationPolicy: "Orphan" });
+  const failed = await actRunnerWhen(name, "Failed", (r) => r.status?.phase === "Failed");
+  expect(failed.status?.reason).toBe("JobDeleted");
+  const [pod] = (await core.listNamespacedPod({ namespace: ns, labelSelector: `forgejo.actions.io/act-runner=${name}` })).items;
+  return { job, name, failed, pod: pod! };
+}
+
+/** The runner reported its job cancelled (SIGTERM cancels it) while it was still registered, and none of the RunnerDeployment's runners is left. */
+function expectCancelledByItsRunner(name: string, jobId: number, rdName: string): void {
+  expect(bridge.lostReports.filter((report) => report.startsWith(name))).toEqual([]);
+  expect(fake.jobs.get(jobId)?.status).toBe("cancelled");
+  expect(forgejoRunnersOf(rdName)).toEqual([]);
+}
+
+const runnerDeletedOf = (name: string) =>
+  actRunnerWhen(name, "its runner deleted", (r) => !!r.status?.conditions?.some((c) => c.type === "RunnerDeleted" && c.status === "True"));
+
 /** The controller's log lines about an ActRunner's phase changes, parsed, oldest first. */
 function courseInLog(name: string): Record<string, unknown>[] {
   return controller.output
@@ -1114,7 +1143,7 @@ describe("controller", () => {
     const failedRan = await actRunnerWhen(ran, "Failed", (r) => r.status?.phase === "Failed");
     expect(failedRan.status?.reason).toBe("JobDeleted");
     expect(failedRan.status?.message).toBe(
-      `Job ${ran} was deleted while its runner ran Forgejo job ${taken.id}; the runner stopped with its pod, and Forgejo shows how the job ended`,
+      `Job ${ran} was deleted while its runner ran Forgejo job ${taken.id}; its pod stops, and its runner reports the job cancelled to Forgejo`,
     );
     const failedWaited = await actRunnerWhen(waited, "Failed", (r) => r.status?.phase === "Failed");
     expect(failedWaited.status?.reason).toBe("JobDeleted");
@@ -1160,11 +1189,33 @@ describe("controller", () => {
     expect(fake.jobs.get(job.id)?.status).toBe("running");
     await objects.delete("runnerdeployments", ns, "stop-first");
     await eventually("the ActRunner gone", async () => ((await actRunner(name)) ? undefined : true), GC_TIMEOUT_MS, 500);
-    // The runner reported the end of its job (SIGTERM cancels it) while it was still registered.
-    expect(bridge.lostReports.filter((report) => report.startsWith(name))).toEqual([]);
-    expect(fake.jobs.get(job.id)?.status).toBe("cancelled");
-    expect(forgejoRunnersOf("stop-first")).toEqual([]);
+    expectCancelledByItsRunner(name, job.id, "stop-first");
     expect(controller.output.some((line) => line.includes(`"ar":"${ns}/${name}"`) && line.includes("Stopping the runner pod"))).toBe(true);
+  }, 120_000);
+
+  it("deletes the runner of a Job deleted from outside while it ran its job only once its pod ended, so Forgejo shows the job cancelled", async () => {
+    // Its pod is stopped a while later (the garbage collector deletes it moments after the Job, a kubelet stops it in seconds).
+    const { job, name, failed, pod } = await runnerJobDeletedFromOutside("job-deleted");
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(fake.runners.get(failed.status!.runnerId!)).toBeDefined();
+    await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: ns });
+    await runnerDeletedOf(name);
+    expectCancelledByItsRunner(name, job.id, "job-deleted");
+    await objects.delete("runnerdeployments", ns, "job-deleted");
+  }, 120_000);
+
+  it("waits for the pod of a Job deleted from outside no longer than its grace period and a margin", async () => {
+    // Its pod runs on and never ends.
+    const { name, failed, pod } = await runnerJobDeletedFromOutside("pod-stays", { terminationGracePeriodSeconds: 1 });
+    const deleted = await runnerDeletedOf(name);
+    const waitedMs =
+      new Date(deleted.status!.conditions!.find((c) => c.type === "RunnerDeleted")!.lastTransitionTime!).getTime() -
+      new Date(failed.status!.completedAt!).getTime();
+    // 1 s of grace and the 15 s margin (condition times are whole seconds).
+    expect(waitedMs).toBeGreaterThanOrEqual(15_000);
+    expect((await core.readNamespacedPod({ name: pod.metadata!.name!, namespace: ns })).status?.phase).toBe("Running");
+    await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: ns });
+    await objects.delete("runnerdeployments", ns, "pod-stays");
   }, 120_000);
 
   it("asks Forgejo whether a runner runs its job when its ActRunner is deleted before it was marked PickedUp, and stops its pod first", async () => {
@@ -1175,9 +1226,7 @@ describe("controller", () => {
     await eventually("the runner pod took its job", async () => (fake.jobs.get(job.id)?.status === "running" ? true : undefined), 40_000);
     await objects.delete("actrunners", ns, name);
     await eventually("the ActRunner gone", async () => ((await actRunner(name)) ? undefined : true), GC_TIMEOUT_MS, 500);
-    expect(bridge.lostReports.filter((report) => report.startsWith(name))).toEqual([]);
-    expect(fake.jobs.get(job.id)?.status).toBe("cancelled");
-    expect(forgejoRunnersOf("ask-first")).toEqual([]);
+    expectCancelledByItsRunner(name, job.id, "ask-first");
     await objects.delete("runnerdeployments", ns, "ask-first");
   }, 120_000);
 

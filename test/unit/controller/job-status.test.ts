@@ -289,7 +289,7 @@ describe("an ActRunner whose Job is gone", () => {
     expect(jobGoneOutcome(gone([condition("JobCreated"), condition("PickedUp")], "1m"), created.getTime() + 3_600_000)).toEqual({
       reason: "JobDeleted",
       message:
-        "Job builders-42-1 was deleted while its runner ran Forgejo job 42; the runner stopped with its pod, and Forgejo shows how the job ended",
+        "Job builders-42-1 was deleted while its runner ran Forgejo job 42; its pod stops, and its runner reports the job cancelled to Forgejo",
     });
   });
 
