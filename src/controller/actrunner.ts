@@ -490,7 +490,8 @@ export class ActRunnerReconciler {
    * runner cancels the job and reports it, which it cannot once its runner is deleted — Forgejo would
    * show the job running until it reaps it as a zombie, 10 minutes later. The Job is deleted in the
    * foreground, so it stays until its pods are gone; the finalizer waits for that up to the pods'
-   * grace period and a margin (a pod on a lost node never ends). A runner that has not taken its job
+   * grace period and a margin (a pod on a lost node never ends); so it does for the pods of a Job
+   * deleted from outside (podsOfDeletedJobEnding). A runner that has not taken its job
    * is deleted first instead, so that it takes none. `waitMs`: the delay to look again; else go on,
    * with the runner as Forgejo answered when it was read here (`read`).
    */
@@ -498,7 +499,11 @@ export class ActRunnerReconciler {
     const name = runnerObjectName(ar);
     const namespace = ar.metadata!.namespace!;
     const job = this.deps.cache.jobs.get(name, namespace);
-    if (!job || jobEnded(job)) return {};
+    if (!job) {
+      const waitMs = await this.podsOfDeletedJobEnding(ar);
+      return waitMs === undefined ? {} : { waitMs };
+    }
+    if (jobEnded(job)) return {};
     const waitMs = stoppingPodWaitMs(job.spec?.template.spec);
     if (job.metadata?.deletionTimestamp) {
       const left = new Date(job.metadata.deletionTimestamp).getTime() + waitMs - Date.now();

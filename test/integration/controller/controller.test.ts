@@ -1193,13 +1193,18 @@ describe("controller", () => {
     expect(controller.output.some((line) => line.includes(`"ar":"${ns}/${name}"`) && line.includes("Stopping the runner pod"))).toBe(true);
   }, 120_000);
 
-  it("deletes the runner of a Job deleted from outside while it ran its job only once its pod ended, so Forgejo shows the job cancelled", async () => {
+  it("deletes the runner of a Job deleted from outside while it ran its job only once its pod ended, also when its ActRunner is deleted meanwhile, so Forgejo shows the job cancelled", async () => {
     // Its pod is stopped a while later (the garbage collector deletes it moments after the Job, a kubelet stops it in seconds).
     const { job, name, failed, pod } = await runnerJobDeletedFromOutside("job-deleted");
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect(fake.runners.get(failed.status!.runnerId!)).toBeDefined();
+    // So does the finalizer of the ActRunner deleted meanwhile (as with its RunnerDeployment).
+    await objects.delete("actrunners", ns, name);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect((await actRunner(name))?.metadata?.deletionTimestamp).toBeDefined();
+    expect(fake.runners.get(failed.status!.runnerId!)).toBeDefined();
     await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: ns });
-    await runnerDeletedOf(name);
+    await eventually("the ActRunner gone", async () => ((await actRunner(name)) ? undefined : true), GC_TIMEOUT_MS, 500);
     expectCancelledByItsRunner(name, job.id, "job-deleted");
     await objects.delete("runnerdeployments", ns, "job-deleted");
   }, 120_000);
