@@ -8,7 +8,7 @@
 import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Job, type V1PodSpec } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import { DEFAULT_RETENTION_AFTER_FINISH } from "../api/defaults.ts";
-import { parseDuration } from "../api/duration.ts";
+import { formatDuration, parseDuration } from "../api/duration.ts";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { FINALIZER } from "../api/well-known.ts";
 import type { ActRunnerStatus, Condition } from "../generated/api.ts";
@@ -58,6 +58,8 @@ export interface ActRunnerReconcilerDeps {
   cleanupTimeoutMs: number;
   /** How often a started runner is checked for having picked up its job. */
   pickupCheckIntervalMs: number;
+  /** How long a runner pod may run on after Forgejo ended its job before it is taken for lost (--lost-runner-grace). */
+  lostRunnerGraceMs: number;
   onPhase?: (ar: AR, phase: string, previous: string | undefined) => void;
   onJobCreated?: (ar: AR) => void;
   onRunnerCleanupAbandoned?: (ar: AR) => void;
@@ -84,6 +86,8 @@ export class ActRunnerReconciler {
   private readonly lastPickupCheck = new Map<string, number>();
   /** ActRunner uid → when its waiting runner pod was last read (see nextPodLookInMs). */
   private readonly lastPodLook = new Map<string, number>();
+  /** When this process first saw the listener report a picked-up ActRunner's job ended in Forgejo, by uid. */
+  private readonly jobEndedSeen = new Map<string, number>();
 
   constructor(deps: ActRunnerReconcilerDeps) {
     this.deps = deps;
@@ -113,6 +117,7 @@ export class ActRunnerReconciler {
     this.jobAttempts.release(ar.metadata.uid);
     this.lastPickupCheck.delete(ar.metadata.uid);
     this.lastPodLook.delete(ar.metadata.uid);
+    this.jobEndedSeen.delete(ar.metadata.uid);
     this.superseded.forget(keyOf(ar));
   }
 
@@ -152,7 +157,7 @@ export class ActRunnerReconciler {
   }
 
   /** The listener's last poll named this ActRunner in one of its RunnerDeployment's status lists. */
-  private listedByListener(ar: AR, list: "vanishedActRunners" | "startedActRunners"): boolean {
+  private listedByListener(ar: AR, list: "vanishedActRunners" | "startedActRunners" | "endedActRunners"): boolean {
     return (this.deps.cache.runnerDeploymentOf(ar)?.status?.[list] ?? []).includes(ar.metadata!.name!);
   }
 
@@ -276,9 +281,44 @@ export class ActRunnerReconciler {
         const untilDeadline = Math.max(deadline - now, 0) + 100;
         return Math.min(untilDeadline, started ? this.deps.pickupCheckIntervalMs : Infinity, nextLookInMs ?? Infinity);
       }
+      const lost = await this.runnerLost(ar, now);
+      if (lost.message) return this.stop(ar, "RunnerLost", lost.message);
+      await this.updateFromObserved(ar, observed, []);
+      const lookAgainInMs = Math.min(lost.lookAgainInMs ?? Infinity, nextLookInMs ?? Infinity);
+      return Number.isFinite(lookAgainInMs) ? lookAgainInMs : undefined;
     }
     await this.updateFromObserved(ar, observed, []);
     return observed.phase === "Succeeded" || observed.phase === "Failed" ? 0 : nextLookInMs;
+  }
+
+  /**
+   * A runner exits once its job ends. One whose job Forgejo ended (the listener no longer lists it)
+   * while its pod still runs --lost-runner-grace later is lost — on a node that is gone, or hung —
+   * and holds a place of maxRunners until its Job's deadline (hours). Once Forgejo confirms its
+   * runner gone (it deletes an ephemeral runner when its job ends, is cancelled or reaped as a
+   * zombie), `message` says why it is stopped; else when to look again.
+   */
+  private async runnerLost(ar: AR, now: number): Promise<{ lookAgainInMs?: number; message?: string }> {
+    const uid = ar.metadata!.uid!;
+    if (!this.listedByListener(ar, "endedActRunners")) {
+      this.jobEndedSeen.delete(uid);
+      return {};
+    }
+    const since = this.jobEndedSeen.get(uid) ?? now;
+    this.jobEndedSeen.set(uid, since);
+    const graceMs = this.deps.lostRunnerGraceMs;
+    if (now < since + graceMs) return { lookAgainInMs: since + graceMs - now + 100 };
+    const { client, scope } = await this.deps.forgejo.for(ar);
+    if (await client.getRegisteredRunner(scope, registeredRunner(ar))) {
+      // Forgejo still has the runner: its job has not ended for it yet. Asked again after another grace.
+      this.jobEndedSeen.set(uid, now);
+      return { lookAgainInMs: graceMs };
+    }
+    return {
+      message:
+        `Forgejo ended job ${ar.spec.forgejoJobID} and removed its runner, but the runner pod still ran ${formatDuration(graceMs)} later ` +
+        `(a node that is gone, or a hung runner; --lost-runner-grace): its Job was deleted, so that it holds no place of spec.maxRunners`,
+    };
   }
 
   /** Why a runner is stopped at its pickup timeout: the last reason its pod waited for, or the end of the log of a runner that ran. */

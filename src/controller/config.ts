@@ -59,6 +59,11 @@ export const CONTROLLER_FLAGS = {
     default: "10s",
     help: "Least time between two questions to Forgejo whether one runner took its job; asked only while the listener reports the job running, and before the pickup timeout.",
   },
+  "lost-runner-grace": {
+    env: "FORGEJO_ARC_LOST_RUNNER_GRACE",
+    default: "2m",
+    help: "How long a runner pod may run on after Forgejo ended its job (the listener no longer lists it); then, once Forgejo confirms the runner gone, its Job is deleted (reason RunnerLost): a lost node or a hung runner frees its place.",
+  },
   "orphan-sweep-interval": {
     env: "FORGEJO_ARC_ORPHAN_SWEEP_INTERVAL",
     default: "10m",
@@ -111,6 +116,7 @@ export interface ControllerConfig {
   jobTimeoutMs: number;
   cleanupTimeoutMs: number;
   pickupCheckIntervalMs: number;
+  lostRunnerGraceMs: number;
   /** 0: no orphan sweep. */
   orphanSweepIntervalMs: number;
   forgejoTimeoutMs: number;
@@ -179,6 +185,7 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
     jobTimeoutMs: duration("job-timeout"),
     cleanupTimeoutMs: duration("runner-cleanup-timeout"),
     pickupCheckIntervalMs: duration("pickup-check-interval"),
+    lostRunnerGraceMs: duration("lost-runner-grace"),
     orphanSweepIntervalMs: duration("orphan-sweep-interval"),
     forgejoTimeoutMs: duration("forgejo-timeout"),
     workers: integer("workers", 1, 64),

@@ -114,6 +114,7 @@ export class Controller {
       job: this.podOptions.job,
       cleanupTimeoutMs: config.cleanupTimeoutMs,
       pickupCheckIntervalMs: config.pickupCheckIntervalMs,
+      lostRunnerGraceMs: config.lostRunnerGraceMs,
       onPhase: (ar, phase) => this.metrics.phaseChanged(ar, phase),
       onJobCreated: (ar) => this.metrics.jobCreated(ar),
       onRunnerCleanupAbandoned: () => this.metrics.cleanupAbandoned(),
@@ -242,11 +243,11 @@ export class Controller {
       const owner = ownerRunnerDeploymentName(object);
       return owner ? `${object.metadata?.namespace}/${owner}` : undefined;
     };
-    // The listener's reports name ActRunners to look at again: jobs that left Forgejo's list, jobs a runner took.
+    // The listener's reports name ActRunners to look at again: jobs that left Forgejo's list, jobs a runner took, jobs that ended.
     const onRd = (rd: KubernetesObject) => {
       this.rdQueue.add(keyOf(rd));
       const status = (rd as RD).status;
-      for (const name of [...(status?.vanishedActRunners ?? []), ...(status?.startedActRunners ?? [])])
+      for (const name of [...(status?.vanishedActRunners ?? []), ...(status?.startedActRunners ?? []), ...(status?.endedActRunners ?? [])])
         this.arQueue.add(`${rd.metadata?.namespace}/${name}`);
     };
     // RunnerDeployments whose listener's last poll failed: when one succeeds again, Forgejo is back.

@@ -15,7 +15,7 @@ const PHASES = ["Pending", "Running", "Succeeded", "Failed"] as const;
 /**
  * Every way an ActRunner finishes: its Job complete or failed (the Job condition's reason), a runner
  * that never took its job, a job that left the queue, a Job or runner Secret deleted from outside,
- * a job another ActRunner serves.
+ * a runner lost after Forgejo ended its job, a job another ActRunner serves.
  */
 const FINISHES = [
   { phase: "Succeeded", reason: "Completed" },
@@ -25,6 +25,7 @@ const FINISHES = [
   { phase: "Failed", reason: "JobVanished" },
   { phase: "Failed", reason: "JobDeleted" },
   { phase: "Failed", reason: "RunnerSecretDeleted" },
+  { phase: "Failed", reason: "RunnerLost" },
   { phase: "Failed", reason: "DuplicateJob" },
 ];
 
@@ -102,7 +103,7 @@ export class ControllerMetrics {
     });
     this.finished = new Counter({
       name: "forgejo_arc_actrunners_finished_total",
-      help: "ActRunners that reached Succeeded or Failed, by RunnerDeployment, phase and reason (e.g. Completed, BackoffLimitExceeded, PickupTimeout, JobVanished, JobDeleted, RunnerSecretDeleted, DuplicateJob).",
+      help: "ActRunners that reached Succeeded or Failed, by RunnerDeployment, phase and reason (e.g. Completed, BackoffLimitExceeded, PickupTimeout, JobVanished, JobDeleted, RunnerSecretDeleted, RunnerLost, DuplicateJob).",
       labelNames: [...RD_LABELS, "phase", "reason"],
       registers: [registry],
     });

@@ -213,6 +213,12 @@ export interface RunnerDeploymentStatus {
    */
   startedActRunners?: string[];
   /**
+   * Unfinished ActRunners marked PickedUp whose job Forgejo no longer lists (it ended, was cancelled, or was reaped as a zombie), as the listener saw at its last poll. A runner exits once its job ends; the controller stops the pod of one still running after --lost-runner-grace whose Forgejo runner is gone (reason RunnerLost).
+   *
+   * @maxItems 1000
+   */
+  endedActRunners?: string[];
+  /**
    * Ready, ListenerAvailable, ForgejoReachable, TokenValid and, with spec.caBundleConfigMapRef, CABundleValid.
    */
   conditions?: Conditions;

@@ -63,6 +63,7 @@ export class Listener {
   /** The lists this process last wrote; undefined until its first poll, which always writes them (an earlier listener's may be stale). */
   private lastVanished?: string[];
   private lastStarted?: string[];
+  private lastEnded?: string[];
   /** Timestamps (ms) for health: the last attempt's end, the last success, the next planned attempt. */
   readonly progress = { lastAttemptAt: 0, lastSuccessAt: 0, nextAttemptAt: 0 };
 
@@ -231,9 +232,11 @@ export class Listener {
         ...(this.forgejoVersion ? { forgejoVersion: this.forgejoVersion } : {}),
         ...(sameList(plan.vanished, this.lastVanished) ? {} : { vanishedActRunners: plan.vanished }),
         ...(sameList(plan.started, this.lastStarted) ? {} : { startedActRunners: plan.started }),
+        ...(sameList(plan.ended, this.lastEnded) ? {} : { endedActRunners: plan.ended }),
       });
       this.lastVanished = plan.vanished;
       this.lastStarted = plan.started;
+      this.lastEnded = plan.ended;
       // Refused ActRunners leave the listener ready and on its interval: it polls and reports vanished
       // and started jobs as before, and creates them once the cause is gone.
       this.progress.lastSuccessAt = Date.now();

@@ -52,6 +52,8 @@ export interface PollPlan {
   vanished: string[];
   /** Unfinished ActRunners not yet marked PickedUp whose job attempt Forgejo lists as running: some runner took it. */
   started: string[];
+  /** Unfinished ActRunners marked PickedUp whose job attempt Forgejo no longer lists although the listing would show it: the job ended. */
+  ended: string[];
   active: number;
 }
 
@@ -106,7 +108,9 @@ export function planPoll(input: {
   const namesOf = (runners: ActRunner[]) => runners.map((r) => r.metadata!.name!).sort();
   const vanished = namesOf(unpicked.filter((r) => !listed.has(attemptOfRunner(r))));
   const started = namesOf(unpicked.filter((r) => running.has(attemptOfRunner(r))));
-  return { create, overCapacity, vanished, started, active };
+  const picked = input.actRunners.filter((r) => !isFinished(r) && pickedUp(r) && !r.metadata?.deletionTimestamp && inListing(r));
+  const ended = namesOf(picked.filter((r) => !listed.has(attemptOfRunner(r))));
+  return { create, overCapacity, vanished, started, ended, active };
 }
 
 /** Where a listener lists jobs: the RunnerDeployment's server and scope, and its label names. */

@@ -69,6 +69,8 @@ export function controllerArgs(extra: string[] = []): string[] {
     "1m",
     "--orphan-sweep-interval",
     "2s",
+    "--lost-runner-grace",
+    "3s",
     ...extra,
   ];
 }
@@ -1207,6 +1209,37 @@ describe("controller", () => {
     await eventually("the ActRunner gone", async () => ((await actRunner(name)) ? undefined : true), GC_TIMEOUT_MS, 500);
     expectCancelledByItsRunner(name, job.id, "job-deleted");
     await objects.delete("runnerdeployments", ns, "job-deleted");
+  }, 120_000);
+
+  it("stops a runner pod still running after Forgejo ended its job and removed its runner (a lost node or a hung runner), so that it frees its place", async () => {
+    const job = await queueOneJob("lost", {
+      runnerTemplate: { metadata: { annotations: { "forgejo-arc.test/run-for": "5m" } } },
+      maxRunners: 1,
+    });
+    const name = `lost-${job.id}-1`;
+    await actRunnerWhen(name, "PickedUp", (r) => !!r.status?.conditions?.some((c) => c.type === "PickedUp" && c.status === "True"));
+    const next = fake.enqueueJob({ repository: "acme/app", runs_on: ["lost"] });
+    // As Forgejo's zombie reaper does to a runner that stopped reporting: the job fails, the ephemeral runner goes.
+    fake.finishJob(job.id, "failure");
+    const ended = await eventually("the listener reporting the job ended", async () => {
+      const rd = (await objects.get("runnerdeployments", ns, "lost")) as RunnerDeployment;
+      return rd.status?.endedActRunners?.includes(name) ? Date.now() : undefined;
+    });
+    const lost = await actRunnerWhen(name, "Failed RunnerLost", (r) => r.status?.phase === "Failed");
+    // Not before the 3 s grace (the listener reported it at most one poll before the test saw it).
+    expect(Date.now() - ended).toBeGreaterThanOrEqual(1_000);
+    expect(lost.status).toMatchObject({
+      reason: "RunnerLost",
+      message: expect.stringContaining(`Forgejo ended job ${job.id} and removed its runner, but the runner pod still ran 3s later`),
+    });
+    await eventually("the Job deleted", async () => {
+      const jobs = (await batch.listNamespacedJob({ namespace: ns, fieldSelector: `metadata.name=${name}` })).items;
+      return jobs.length === 0 || jobs[0]!.metadata?.deletionTimestamp ? true : undefined;
+    });
+    await eventOf(name, "a RunnerLost Warning", (e) => e.type === "Warning" && e.reason === "RunnerLost");
+    // Its place of maxRunners: 1 goes to the next job.
+    await actRunnerWhen(`lost-${next.id}-1`, "the next job's runner", (r) => !!r.status?.kubernetesJobName);
+    await objects.delete("runnerdeployments", ns, "lost");
   }, 120_000);
 
   it("waits for the pod of a Job deleted from outside no longer than its grace period and a margin", async () => {

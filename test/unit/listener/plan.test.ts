@@ -277,6 +277,30 @@ describe("poll plan", () => {
     expect(plan.vanished).toEqual(["rd-5-1"]);
   });
 
+  it("reports unfinished ActRunners marked PickedUp whose job attempt Forgejo no longer lists as ended", () => {
+    const pickedUp = (jobId: number, phase: NonNullable<ActRunner["status"]>["phase"] = "Running", attempt = 1) => {
+      const picked = runner(jobId, phase, attempt);
+      picked.status!.conditions = [
+        { type: "PickedUp", status: "True", reason: "PickedUp", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" },
+      ];
+      return picked;
+    };
+    const deleting = pickedUp(4);
+    deleting.metadata!.deletionTimestamp = new Date("2026-01-01T00:01:00Z");
+    const elsewhere = pickedUp(6);
+    elsewhere.spec = { ...elsewhere.spec, forgejoServer: "https://old.example.com" };
+    const plan = planPoll({
+      runnerDeployment: "rd",
+      listing: LISTING,
+      jobs: [job(1, { status: "running", task_id: 11 }), job(7, { attempt: 2, handle: handleOf(7, 2) })],
+      actRunners: [pickedUp(1), pickedUp(2), runner(3, "Running"), deleting, pickedUp(5, "Succeeded"), elsewhere, pickedUp(7)],
+    });
+    // 1 still runs; 3 was not picked up (vanished instead); 4 is being deleted; 5 is done; 6's listing is another server's;
+    // 7's attempt 1 ended (attempt 2 waits).
+    expect(plan.ended).toEqual(["rd-2-1", "rd-7-1"]);
+    expect(plan.vanished).toEqual(["rd-3-1"]);
+  });
+
   describe("another runner for a job whose runner failed before taking it", () => {
     const failedAt = Date.parse("2026-11-28T12:00:00Z");
     /** Try `tryNumber` of job 1, finished at `failedAt` with `reason`. */
