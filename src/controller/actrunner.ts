@@ -719,6 +719,7 @@ const STOPPED_POD_MARGIN_MS = 15_000;
 function stoppingPodWaitMs(spec: V1PodSpec | undefined): number {
   return (spec?.terminationGracePeriodSeconds ?? 30) * 1000 + STOPPED_POD_MARGIN_MS;
 }
+
 /** How often the pods of a runner Job deleted from outside are looked at until they ended. */
 const POD_END_POLL_MS = 2_000;
 

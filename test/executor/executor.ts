@@ -305,9 +305,14 @@ export class Executor {
       entry.previousRun = entry.output.slice(entry.runStart);
       entry.output.push(`executor: process exited with ${code}; restarting`);
       entry.runStart = entry.output.length;
-      void this.reportStatus(entry).then(() => (entry.retry = setTimeout(() => void this.startProcess(entry), 1_000)));
+      void this.reportStatus(entry)
+        .catch(() => undefined)
+        .then(() => {
+          if (!entry.stopping) entry.retry = setTimeout(() => void this.startProcess(entry), 1_000);
+        });
     });
-    await this.reportStatus(entry);
+    // The process runs: a failed report is no configuration error (startProcess would start another); its next readiness change or its exit reports again.
+    await this.reportStatus(entry).catch(() => undefined);
   }
 
   /** A Secret the pod reads; missing, an error worded as a kubelet's. */
