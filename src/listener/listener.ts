@@ -237,8 +237,8 @@ export class Listener {
       this.lastVanished = plan.vanished;
       this.lastStarted = plan.started;
       this.lastEnded = plan.ended;
-      // Refused ActRunners leave the listener ready and on its interval: it polls and reports vanished
-      // and started jobs as before, and creates them once the cause is gone.
+      // Refused ActRunners leave the listener ready and on its interval: it polls and reports vanished,
+      // started and ended jobs as before, and creates them once the cause is gone.
       this.progress.lastSuccessAt = Date.now();
       if (!refused) this.metrics.polls.inc({ result: "success" });
       return true;

@@ -104,12 +104,13 @@ export function planPoll(input: {
   const listed = new Set(input.jobs.map(attemptOfJob));
   const running = new Set(input.jobs.filter((job) => job.status === "running").map(attemptOfJob));
   const inListing = listedIn(input.listing);
-  const unpicked = input.actRunners.filter((r) => !isFinished(r) && !pickedUp(r) && !r.metadata?.deletionTimestamp && inListing(r));
+  // Unfinished ActRunners, not being deleted, whose job this listing would show.
+  const live = input.actRunners.filter((r) => !isFinished(r) && !r.metadata?.deletionTimestamp && inListing(r));
+  const unpicked = live.filter((r) => !pickedUp(r));
   const namesOf = (runners: ActRunner[]) => runners.map((r) => r.metadata!.name!).sort();
   const vanished = namesOf(unpicked.filter((r) => !listed.has(attemptOfRunner(r))));
   const started = namesOf(unpicked.filter((r) => running.has(attemptOfRunner(r))));
-  const picked = input.actRunners.filter((r) => !isFinished(r) && pickedUp(r) && !r.metadata?.deletionTimestamp && inListing(r));
-  const ended = namesOf(picked.filter((r) => !listed.has(attemptOfRunner(r))));
+  const ended = namesOf(live.filter((r) => pickedUp(r) && !listed.has(attemptOfRunner(r))));
   return { create, overCapacity, vanished, started, ended, active };
 }
 
