@@ -1,6 +1,7 @@
 // When two RunnerDeployments are listed the same Forgejo jobs: Forgejo lists a job to every runner
 // label set that holds all of its runs-on, so two RunnerDeployments whose scopes share repositories
 // on one server both list each job that asks only for label names they share.
+import type { ActRunner } from "../generated/api.ts";
 import { parseLabels } from "./labels.ts";
 import type { ScopeFields } from "./names.ts";
 
@@ -25,6 +26,11 @@ export function forgejoServerKey(server: string): string {
  */
 export function jobAttemptKey(forgejoServer: string, handle: string): string {
   return `${forgejoServerKey(forgejoServer)} ${handle}`;
+}
+
+/** The job attempt an ActRunner is for (jobAttemptKey). */
+export function actRunnerAttemptKey(ar: Pick<ActRunner, "spec">): string {
+  return jobAttemptKey(ar.spec.forgejoServer, ar.spec.jobHandle);
 }
 
 /**

@@ -9,7 +9,7 @@
 // Who serves an attempt is what the leading replica knows: the unfinished ActRunners that existed
 // when its term began (each has a runner in its status, or may have one; see registrations.ts) and
 // those it let register since. A holder that finished, went or is being deleted serves no more.
-import { jobAttemptKey } from "../api/overlap.ts";
+import { actRunnerAttemptKey } from "../api/overlap.ts";
 import { isFinished } from "../listener/plan.ts";
 import type { AR } from "./cache.ts";
 
@@ -52,7 +52,7 @@ export class JobAttempts {
   /** Claims the ActRunner's job attempt for it, unless another ActRunner serves it or is registering for it. */
   claim(ar: AR): Claim {
     const ref = refOf(ar);
-    for (const [uid, holder] of this.holders.get(attemptKey(ar)) ?? []) {
+    for (const [uid, holder] of this.holders.get(actRunnerAttemptKey(ar)) ?? []) {
       if (uid === ref.uid) continue;
       if (!this.serving(holder.ref)) {
         this.release(uid);
@@ -81,17 +81,12 @@ export class JobAttempts {
 
   private hold(ar: AR, registering: boolean): void {
     const ref = refOf(ar);
-    const attempt = attemptKey(ar);
+    const attempt = actRunnerAttemptKey(ar);
     this.attemptOfUid.set(ref.uid, attempt);
     let holders = this.holders.get(attempt);
     if (!holders) this.holders.set(attempt, (holders = new Map()));
     holders.set(ref.uid, { ref, registering });
   }
-}
-
-/** The job attempt an ActRunner is for (jobAttemptKey). */
-export function attemptKey(ar: AR): string {
-  return jobAttemptKey(ar.spec.forgejoServer, ar.spec.jobHandle);
 }
 
 /** Neither finished nor being deleted. */

@@ -4,7 +4,7 @@
 import type { ActRunner, ActRunnerSpec, ForgejoJob, RunnerDeployment } from "../generated/api.ts";
 import { scopeFieldsOf } from "../api/names.ts";
 import { fitName, hashOf } from "../api/naming.ts";
-import { jobAttemptKey } from "../api/overlap.ts";
+import { actRunnerAttemptKey, jobAttemptKey } from "../api/overlap.ts";
 import { propagatedLabels } from "../api/propagated-labels.ts";
 import { scopeFromSpec, scopePrefix, type ForgejoScope } from "../forgejo/scope.ts";
 import { API_GROUP_VERSION } from "../api/schemas.ts";
@@ -78,10 +78,9 @@ export function planPoll(input: {
   const create: PollPlan["create"] = [];
   let overCapacity = 0;
   const attemptOfJob = (job: ForgejoJob) => jobAttemptKey(input.listing.forgejoServer, job.handle);
-  const attemptOfRunner = (r: ActRunner) => jobAttemptKey(r.spec.forgejoServer, r.spec.jobHandle);
   const triesByAttempt = new Map<string, ActRunner[]>();
   for (const r of input.actRunners) {
-    const key = attemptOfRunner(r);
+    const key = actRunnerAttemptKey(r);
     triesByAttempt.set(key, [...(triesByAttempt.get(key) ?? []), r]);
   }
   for (const job of input.suspended ? [] : waiting) {
@@ -91,7 +90,7 @@ export function planPoll(input: {
     const plain = actRunnerName(input.runnerDeployment, job.id, job.attempt ?? 0, tryNumber);
     const ownName = actRunnerName(input.runnerDeployment, job.id, job.attempt ?? 0, tryNumber, job.handle);
     const holder = cachedByName.get(plain);
-    const name = holder && attemptOfRunner(holder) !== key ? ownName : plain;
+    const name = holder && actRunnerAttemptKey(holder) !== key ? ownName : plain;
     // A just-created one under either name (the holder of the plain name may have gone since).
     if (cachedByName.has(name) || unseen.has(plain) || unseen.has(ownName)) continue;
     if (input.maxRunners !== undefined && active >= input.maxRunners) {
@@ -108,9 +107,9 @@ export function planPoll(input: {
   const live = input.actRunners.filter((r) => !isFinished(r) && !r.metadata?.deletionTimestamp && inListing(r));
   const unpicked = live.filter((r) => !pickedUp(r));
   const namesOf = (runners: ActRunner[]) => runners.map((r) => r.metadata!.name!).sort();
-  const vanished = namesOf(unpicked.filter((r) => !listed.has(attemptOfRunner(r))));
-  const started = namesOf(unpicked.filter((r) => running.has(attemptOfRunner(r))));
-  const ended = namesOf(live.filter((r) => pickedUp(r) && !listed.has(attemptOfRunner(r))));
+  const vanished = namesOf(unpicked.filter((r) => !listed.has(actRunnerAttemptKey(r))));
+  const started = namesOf(unpicked.filter((r) => running.has(actRunnerAttemptKey(r))));
+  const ended = namesOf(live.filter((r) => pickedUp(r) && !listed.has(actRunnerAttemptKey(r))));
   return { create, overCapacity, vanished, started, ended, active };
 }
 

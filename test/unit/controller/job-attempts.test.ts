@@ -1,5 +1,6 @@
 import type { AR } from "../../../src/controller/cache.ts";
-import { JobAttempts, attemptKey, type ActRunnerRef } from "../../../src/controller/job-attempts.ts";
+import { actRunnerAttemptKey } from "../../../src/api/overlap.ts";
+import { JobAttempts, type ActRunnerRef } from "../../../src/controller/job-attempts.ts";
 
 const HANDLE = "5d0c2d6e-9b1a-4a39-9b52-3f1f2a0e8c11";
 
@@ -54,7 +55,9 @@ describe("JobAttempts", () => {
     expect(claims.claim(actRunner("b-7-2", { handle: "another-attempt" })).kind).toBe("claimed");
     expect(claims.claim(actRunner("c-7-1", { server: "https://other.example.com" })).kind).toBe("claimed");
     expect(claims.claim(actRunner("d-7-1", { server: "https://FORGEJO.example.com/" })).kind).toBe("served");
-    expect(attemptKey(actRunner("e", { server: "https://forgejo.example.com/git/" }))).toBe(`https://forgejo.example.com/git ${HANDLE}`);
+    expect(actRunnerAttemptKey(actRunner("e", { server: "https://forgejo.example.com/git/" }))).toBe(
+      `https://forgejo.example.com/git ${HANDLE}`,
+    );
   });
 
   it("passes an attempt on when its holder finished, went or gave its claim up", () => {
