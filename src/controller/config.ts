@@ -206,6 +206,11 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
   };
   for (const name of config.listenerImagePullSecrets.filter((n) => !isObjectName(n)))
     problems.push(`--listener-image-pull-secrets: "${name}" is not a Secret name (lowercase letters, digits, "-" and ".")`);
+  // A runner needs a moment to exit after its job ends; with no grace it would be taken for lost.
+  if (config.lostRunnerGraceMs < 1000)
+    problems.push(
+      `--lost-runner-grace: must be at least 1s (a runner exits moments after its job ends), got "${value("lost-runner-grace")}"`,
+    );
   if (config.orphanSweepIntervalMs > 0 && config.orphanSweepIntervalMs < 1000)
     problems.push(`--orphan-sweep-interval: must be 0s (off) or at least 1s, got "${value("orphan-sweep-interval")}"`);
   if (problems.length > 0) throw new Error(`controller configuration: ${problems.join("; ")}`);

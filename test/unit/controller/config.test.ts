@@ -19,6 +19,13 @@ describe("controller configuration", () => {
     ).toBe(2_000);
   });
 
+  it("names the flag and what to change for a lost-runner grace that is too short", () => {
+    expect(parseControllerConfig([], {}).lostRunnerGraceMs).toBe(120_000);
+    expect(() => parseControllerConfig(["--lost-runner-grace", "0s"], {})).toThrow(
+      '--lost-runner-grace: must be at least 1s (a runner exits moments after its job ends), got "0s"',
+    );
+  });
+
   it("names the flag and what to change for a sweep interval that is not a duration or too short", () => {
     expect(() => parseControllerConfig(["--orphan-sweep-interval", "10"], {})).toThrow(
       '--orphan-sweep-interval: must be a duration such as "10m", got "10"',
