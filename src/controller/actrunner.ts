@@ -27,6 +27,7 @@ import type { ForgejoRunner } from "../forgejo/types.ts";
 import { jobEnded, jobGoneOutcome, notStartedMessage, observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
 import { podCreationError, runnerLogTail, runnerPods, unendedRunnerPods } from "./runner-pods.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef } from "./job-attempts.ts";
+import { LostRunners } from "./lost-runners.ts";
 import { listingKey, Registrations, type RunnerCredentials } from "./registrations.ts";
 import {
   forgejoRunnerName,
@@ -86,11 +87,11 @@ export class ActRunnerReconciler {
   private readonly lastPickupCheck = new Map<string, number>();
   /** ActRunner uid → when its waiting runner pod was last read (see nextPodLookInMs). */
   private readonly lastPodLook = new Map<string, number>();
-  /** When this process first saw the listener report a picked-up ActRunner's job ended in Forgejo, by uid. */
-  private readonly jobEndedSeen = new Map<string, number>();
+  private readonly lostRunners: LostRunners;
 
   constructor(deps: ActRunnerReconcilerDeps) {
     this.deps = deps;
+    this.lostRunners = new LostRunners(deps.lostRunnerGraceMs);
     this.custom = deps.kc.makeApiClient(CustomObjectsApi);
     this.batch = deps.kc.makeApiClient(BatchV1Api);
     this.core = deps.kc.makeApiClient(CoreV1Api);
@@ -117,7 +118,7 @@ export class ActRunnerReconciler {
     this.jobAttempts.release(ar.metadata.uid);
     this.lastPickupCheck.delete(ar.metadata.uid);
     this.lastPodLook.delete(ar.metadata.uid);
-    this.jobEndedSeen.delete(ar.metadata.uid);
+    this.lostRunners.forget(ar.metadata.uid);
     this.superseded.forget(keyOf(ar));
   }
 
@@ -291,32 +292,16 @@ export class ActRunnerReconciler {
     return observed.phase === "Succeeded" || observed.phase === "Failed" ? 0 : nextLookInMs;
   }
 
-  /**
-   * A runner exits once its job ends. One whose job Forgejo ended (the listener no longer lists it)
-   * while its pod still runs --lost-runner-grace later is lost — on a node that is gone, or hung —
-   * and holds a place of maxRunners until its Job's deadline (hours). Once Forgejo confirms its
-   * runner gone (it deletes an ephemeral runner when its job ends, is cancelled or reaped as a
-   * zombie), `message` says why it is stopped; else when to look again.
-   */
+  /** A picked-up runner that Forgejo is done with but whose pod runs on (lost-runners.ts): `message` says why it is stopped; else when to look again. */
   private async runnerLost(ar: AR, now: number): Promise<{ lookAgainInMs?: number; message?: string }> {
-    const uid = ar.metadata!.uid!;
-    if (!this.listedByListener(ar, "endedActRunners")) {
-      this.jobEndedSeen.delete(uid);
-      return {};
-    }
-    const since = this.jobEndedSeen.get(uid) ?? now;
-    this.jobEndedSeen.set(uid, since);
-    const graceMs = this.deps.lostRunnerGraceMs;
-    if (now < since + graceMs) return { lookAgainInMs: since + graceMs - now + 100 };
-    const { client, scope } = await this.deps.forgejo.for(ar);
-    if (await client.getRegisteredRunner(scope, registeredRunner(ar))) {
-      // Forgejo still has the runner: its job has not ended for it yet. Asked again after another grace.
-      this.jobEndedSeen.set(uid, now);
-      return { lookAgainInMs: graceMs };
-    }
+    const verdict = await this.lostRunners.check(ar.metadata!.uid!, this.listedByListener(ar, "endedActRunners"), now, async () => {
+      const { client, scope } = await this.deps.forgejo.for(ar);
+      return (await client.getRegisteredRunner(scope, registeredRunner(ar))) !== undefined;
+    });
+    if (!verdict.lost) return { lookAgainInMs: verdict.lookAgainInMs };
     return {
       message:
-        `Forgejo ended job ${ar.spec.forgejoJobID} and removed its runner, but the runner pod still ran ${formatDuration(graceMs)} later ` +
+        `Forgejo ended job ${ar.spec.forgejoJobID} and removed its runner, but the runner pod still ran ${formatDuration(this.deps.lostRunnerGraceMs)} later ` +
         `(a node that is gone, or a hung runner; --lost-runner-grace): its Job was deleted, so that it holds no place of spec.maxRunners`,
     };
   }
