@@ -325,10 +325,19 @@ describe("chart options", () => {
     expect(renderError({ "runner.podTemplate.nodeSelector.pool": "ci" })).toContain("additional properties 'nodeSelector' not allowed");
   });
 
-  test("one replica without leader election has no PodDisruptionBudget", () => {
-    const objects = render({ set: { replicaCount: 1, "leaderElection.enabled": false } });
+  test("one replica without leader election has no PodDisruptionBudget, and is updated by Recreate so that two never reconcile at once", () => {
+    const alone = { replicaCount: 1, "leaderElection.enabled": false };
+    const objects = render({ set: alone });
     expect(objects.some((o) => o.kind === "PodDisruptionBudget")).toBe(false);
     expect(controllerContainer(objects).args).toContain("--leader-elect=false");
+    const strategyOf = (rendered: RenderedObject[]) => one<V1Deployment>(rendered, "Deployment").spec!.strategy;
+    expect(strategyOf(objects)).toEqual({ type: "Recreate" });
+    expect(strategyOf(render({ set: { ...alone, "strategy.type": "Recreate" } }))).toEqual({ type: "Recreate" });
+    expect(renderError({ ...alone, "strategy.type": "RollingUpdate" })).toContain(
+      "strategy: RollingUpdate would run the new controller pod beside the old one during an update, and without leader election both reconcile",
+    );
+    expect(renderError({ ...alone, "strategy.rollingUpdate.maxSurge": 0 })).toContain("set strategy.type=Recreate");
+    expect(strategyOf(render({}))).toBeUndefined();
   });
 
   test("a misspelt value fails with its name; so do invalid combinations", () => {
