@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from "node:util";
 import { parseLabels } from "../src/api/labels.ts";
 import { scopeProblems } from "../src/api/names.ts";
 import type { ActRunner } from "../src/generated/api.ts";
-import type { Verdict } from "./admission.ts";
+import { oncePerField, type Verdict } from "./admission.ts";
 import type { SchemaValidator } from "./schema-validation.ts";
 
 function changedFields(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
@@ -17,9 +17,10 @@ export function validateActRunner(
   namespace: string,
   schema: SchemaValidator,
 ): Verdict {
-  const verdict: Verdict = { denials: schema.problems("ActRunner", runner), warnings: [] };
+  const schemaDenials = schema.problems("ActRunner", runner);
+  const verdict: Verdict = { denials: [], warnings: [] };
   const spec = runner.spec;
-  if (typeof spec !== "object" || spec === null) return verdict;
+  if (typeof spec !== "object" || spec === null) return { ...verdict, denials: schemaDenials };
   if (oldRunner?.spec && !isDeepStrictEqual(oldRunner.spec, spec)) {
     const changed = changedFields(oldRunner.spec as unknown as Record<string, unknown>, spec as unknown as Record<string, unknown>);
     verdict.denials.push(`${changed.join(", ")}: spec is immutable; delete the ActRunner and let the listener create a new one`);
@@ -35,5 +36,6 @@ export function validateActRunner(
   if (secretNamespace !== undefined && namespace && secretNamespace !== namespace) {
     verdict.denials.push(`spec.tokenSecretRef.namespace: must be the ActRunner's own namespace "${namespace}", got "${secretNamespace}"`);
   }
+  verdict.denials = oncePerField(schemaDenials, verdict.denials);
   return verdict;
 }

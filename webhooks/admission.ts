@@ -35,6 +35,16 @@ export interface Verdict {
   patch?: AddOperation[];
 }
 
+/**
+ * The denials of the schema and of a kind's own rules, each field named once: where an own rule
+ * denies a field, its words say more than the schema's generic ones ("must match pattern …"), which go.
+ */
+export function oncePerField(schemaDenials: string[], ownDenials: string[]): string[] {
+  const fieldOf = (denial: string) => denial.split(":", 1)[0];
+  const ownFields = new Set(ownDenials.map(fieldOf));
+  return [...schemaDenials.filter((denial) => !ownFields.has(fieldOf(denial))), ...ownDenials];
+}
+
 export function review(response: AdmissionResponse): AdmissionReview {
   return { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response };
 }

@@ -21,7 +21,7 @@ import { RUNNER_TRIES } from "../src/listener/plan.ts";
 import { templateProblems } from "../src/controller/template-rules.ts";
 import type { V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { PodTemplate, RunnerDeployment, RunnerDeploymentSpec } from "../src/generated/api.ts";
-import type { Verdict } from "./admission.ts";
+import { oncePerField, type Verdict } from "./admission.ts";
 import { addOnlyPatch } from "./json-patch.ts";
 import type { SchemaValidator } from "./schema-validation.ts";
 import { dryRunObjects, objectsMadeFor, type DryRun, type PodOptions } from "./dry-run.ts";
@@ -143,9 +143,10 @@ function checkRunnerImage(runnerImage: string | undefined, built: V1PodTemplateS
 
 /** The rules on the object itself: all but those on the objects built from it (validateRunnerDeployment adds them). */
 function checkRules(rd: RunnerDeployment, namespace: string, rules: RunnerDeploymentRules): Verdict {
-  const verdict: Verdict = { denials: rules.schema.problems("RunnerDeployment", rd), warnings: [] };
+  const schemaDenials = rules.schema.problems("RunnerDeployment", rd);
+  const verdict: Verdict = { denials: [], warnings: [] };
   const spec = rd.spec as RunnerDeploymentSpec | undefined;
-  if (typeof spec !== "object" || spec === null) return verdict;
+  if (typeof spec !== "object" || spec === null) return { ...verdict, denials: schemaDenials };
   if (typeof spec.forgejoServer === "string") checkServer(spec.forgejoServer, verdict);
   if (spec.caBundleConfigMapRef && typeof spec.forgejoServer === "string" && spec.forgejoServer.startsWith("http://")) {
     verdict.warnings.push("spec.caBundleConfigMapRef: has no effect with an http forgejoServer; no certificate is checked over http");
@@ -177,9 +178,6 @@ function checkRules(rd: RunnerDeployment, namespace: string, rules: RunnerDeploy
       `spec.tokenSecretRef.namespace: must be the RunnerDeployment's own namespace "${namespace}", got "${secretNamespace}"; create the token Secret in "${namespace}"`,
     );
   }
-  if (typeof spec.maxRunners === "number" && spec.maxRunners < 1) {
-    verdict.denials.push(`spec.maxRunners: must be at least 1, got ${spec.maxRunners}`);
-  }
   if (typeof spec.minRunners === "number" && typeof spec.maxRunners === "number" && spec.minRunners > spec.maxRunners) {
     verdict.denials.push(`spec.minRunners: must not exceed spec.maxRunners ${spec.maxRunners}, got ${spec.minRunners}`);
   }
@@ -188,11 +186,13 @@ function checkRules(rd: RunnerDeployment, namespace: string, rules: RunnerDeploy
       `spec.minRunners: ${spec.minRunners} has no effect yet: warm runners are not built, a runner starts for each waiting job`,
     );
   }
-  if (verdict.denials.length === 0 && rules.runnerDeployments) checkOverlap(rd, namespace, rules.runnerDeployments(), verdict);
+  if (schemaDenials.length === 0 && verdict.denials.length === 0 && rules.runnerDeployments)
+    checkOverlap(rd, namespace, rules.runnerDeployments(), verdict);
   verdict.denials.push(
     ...templateProblems("runner", spec.runnerTemplate, (path) => `spec.runnerTemplate.${path}`),
     ...templateProblems("listener", spec.listenerTemplate, (path) => `spec.listenerTemplate.${path}`),
   );
+  verdict.denials = oncePerField(schemaDenials, verdict.denials);
   return verdict;
 }
 

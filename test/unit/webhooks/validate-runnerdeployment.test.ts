@@ -114,7 +114,11 @@ describe("validating webhook for RunnerDeployment", () => {
     ["only commas as labels", { spec: { labels: " , " } }, "spec.labels: no label given"],
     ["a pollInterval below 2s", { spec: { pollInterval: "500ms" } }, 'spec.pollInterval: must be between 2s and 1h, got "500ms"'],
     ["a pollInterval above 1h", { spec: { pollInterval: "2h" } }, 'spec.pollInterval: must be between 2s and 1h, got "2h"'],
-    ["a pollInterval that is no duration", { spec: { pollInterval: "ten" } }, "spec.pollInterval: must match pattern"],
+    [
+      "a pollInterval that is no duration",
+      { spec: { pollInterval: "ten" } },
+      'spec.pollInterval: must be a duration such as "10s" or "1m30s", got "ten"',
+    ],
     ["a pickupTimeout below 30s", { spec: { pickupTimeout: "5s" } }, 'spec.pickupTimeout: must be between 30s and 24h, got "5s"'],
     [
       "a retention above 7 days",
@@ -252,6 +256,18 @@ describe("validating webhook for RunnerDeployment", () => {
   it("denies on UPDATE as on CREATE", async () => {
     const response = await validate(rd({ spec: { pollInterval: "1s" } }), testApp(), "UPDATE");
     expect(response.status?.message).toContain('spec.pollInterval: must be between 2s and 1h, got "1s"');
+  });
+
+  it.each([
+    ["maxRunners below 1 (the schema's minimum alone)", { maxRunners: 0 }, "spec.maxRunners", "must be >= 1, got 0"],
+    ["a duration the schema's pattern refuses", { pollInterval: "ten" }, "spec.pollInterval", "must be a duration such as"],
+    ["a server the schema's pattern refuses", { forgejoServer: "ftp://x" }, "spec.forgejoServer", "must use https (or http)"],
+    ["an empty labels string", { labels: "" }, "spec.labels", "no label given"],
+  ])("names each field once, in the clearest words: %s", async (_title, spec, field, words) => {
+    const message = (await validate(rd({ spec }))).status?.message ?? "";
+    expect(message.split(`${field}:`)).toHaveLength(2);
+    expect(message).toContain(`${field}: ${words}`);
+    expect(message).not.toContain("must match pattern");
   });
 
   it("lists every problem, not only the first", async () => {
