@@ -21,6 +21,7 @@ import { RUNNER_TRIES } from "../src/listener/plan.ts";
 import { templateProblems } from "../src/controller/template-rules.ts";
 import type { V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { PodTemplate, RunnerDeployment, RunnerDeploymentSpec } from "../src/generated/api.ts";
+import { imageReferenceProblem } from "../src/api/image-reference.ts";
 import { oncePerField, type Verdict } from "./admission.ts";
 import { addOnlyPatch } from "./json-patch.ts";
 import type { SchemaValidator } from "./schema-validation.ts";
@@ -148,6 +149,8 @@ function checkRules(rd: RunnerDeployment, namespace: string, rules: RunnerDeploy
   const spec = rd.spec as RunnerDeploymentSpec | undefined;
   if (typeof spec !== "object" || spec === null) return { ...verdict, denials: schemaDenials };
   if (typeof spec.forgejoServer === "string") checkServer(spec.forgejoServer, verdict);
+  const imageProblem = typeof spec.runnerImage === "string" ? imageReferenceProblem(spec.runnerImage) : undefined;
+  if (imageProblem) verdict.denials.push(`spec.runnerImage: "${spec.runnerImage}" ${imageProblem}`);
   if (spec.caBundleConfigMapRef && typeof spec.forgejoServer === "string" && spec.forgejoServer.startsWith("http://")) {
     verdict.warnings.push("spec.caBundleConfigMapRef: has no effect with an http forgejoServer; no certificate is checked over http");
   }

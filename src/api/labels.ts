@@ -1,5 +1,6 @@
 // Runner labels in forgejo-runner syntax: name[:docker://image | :docker | :host]; a bare name is host.
 // Only the names are sent to Forgejo; the full labels go to the runner.
+import { imageReferenceProblem } from "./image-reference.ts";
 
 export interface RunnerLabel {
   /** The label as written after normalisation, e.g. "ubuntu:docker://node:20". */
@@ -12,7 +13,6 @@ export interface RunnerLabel {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const IMAGE = /^[^\s,]+$/;
 
 /** Splits, trims and de-duplicates a comma-separated label list, keeping the first occurrence's order. */
 export function normaliseLabels(labels: string): string {
@@ -37,8 +37,9 @@ export function parseLabel(raw: string): RunnerLabel | string {
   if (rest === "docker") return { raw, name, scheme: "docker" };
   if (rest.startsWith("docker://")) {
     const image = rest.slice("docker://".length);
-    if (!IMAGE.test(image))
-      return `label "${raw}": docker:// must be followed by an image reference, e.g. "${name}:docker://node:20-bookworm"`;
+    if (image === "") return `label "${raw}": docker:// must be followed by an image reference, e.g. "${name}:docker://node:20-bookworm"`;
+    const problem = imageReferenceProblem(image);
+    if (problem) return `label "${raw}": the image "${image}" ${problem}`;
     return { raw, name, scheme: "docker", image };
   }
   if (rest.startsWith("lxc")) return `label "${raw}": the lxc scheme cannot run in a Kubernetes pod; use docker://image or host`;

@@ -2,6 +2,7 @@
 // --help` prints this table; docs/configuration.md lists the same.
 import { parseArgs } from "node:util";
 import { parseDuration } from "../api/duration.ts";
+import { imageReferenceProblem } from "../api/image-reference.ts";
 import { DEFAULT_LABEL_PROPAGATION_EXCLUDE } from "../api/propagated-labels.ts";
 import { commaSeparated, isObjectName } from "../api/naming.ts";
 import { proxySettingsFromEnv, type ProxySettings } from "../forgejo/proxy.ts";
@@ -204,6 +205,10 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
     runnerPodTemplate: podTemplate("runner-pod-template", "runner"),
     proxy,
   };
+  for (const name of ["listener-image", "runner-image", "docker-image"] as const) {
+    const problem = imageReferenceProblem(value(name));
+    if (problem) problems.push(`--${name}: "${value(name)}" ${problem}`);
+  }
   for (const name of config.listenerImagePullSecrets.filter((n) => !isObjectName(n)))
     problems.push(`--listener-image-pull-secrets: "${name}" is not a Secret name (lowercase letters, digits, "-" and ".")`);
   // A runner needs a moment to exit after its job ends; with no grace it would be taken for lost.

@@ -2,6 +2,7 @@
 // runnerTemplate and listenerTemplate (checked by the webhook) and the cluster-wide defaults merged
 // under them (--runner-pod-template and --listener-pod-template, checked when the controller starts).
 import { LISTENER_CONTAINER, LISTENER_NAMESPACE_ENV, LISTENER_TOKEN_ENV, RUNNER_CONTAINER } from "../api/defaults.ts";
+import { imageReferenceProblem } from "../api/image-reference.ts";
 import { LABELS } from "../api/well-known.ts";
 import { proxySettingsFromEnv } from "../forgejo/proxy.ts";
 import type { PodTemplate } from "../generated/api.ts";
@@ -51,6 +52,12 @@ export function templateProblems(role: TemplateRole, template: PodTemplate | und
     problems.push(
       `${field("spec.containers")}: must include a container named "${container}" (it is merged onto the default ${container} container), got ${JSON.stringify(containers.map((c) => c?.name))}`,
     );
+  }
+  for (const list of ["initContainers", "containers"] as const) {
+    for (const [i, c] of (Array.isArray(spec[list]) ? spec[list] : []).entries()) {
+      const problem = typeof c?.image === "string" ? imageReferenceProblem(c.image) : undefined;
+      if (problem) problems.push(`${field(`spec.${list}[${i}].image`)}: "${c.image}" ${problem}`);
+    }
   }
   if (spec.restartPolicy !== undefined && spec.restartPolicy !== RESTART_POLICY[role]) {
     problems.push(`${field("spec.restartPolicy")}: must be ${RESTART_POLICY[role]} or unset, got "${spec.restartPolicy}"`);

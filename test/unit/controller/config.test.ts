@@ -26,6 +26,17 @@ describe("controller configuration", () => {
     );
   });
 
+  it("names the image flag whose value a container runtime could not parse; the default images parse", () => {
+    expect(() => parseControllerConfig([], {})).not.toThrow();
+    expect(() => parseControllerConfig(["--runner-image", "Forgejo/Runner:12"], {})).toThrow(
+      '--runner-image: "Forgejo/Runner:12" is not an image reference: repository names are lowercase',
+    );
+    expect(() => parseControllerConfig([], { FORGEJO_ARC_DOCKER_IMAGE: "docker:" })).toThrow(
+      '--docker-image: "docker:" is not an image reference',
+    );
+    expect(() => parseControllerConfig(["--listener-image", "registry.example.com/arc:1 "], {})).toThrow("--listener-image");
+  });
+
   it("names the flag and what to change for a sweep interval that is not a duration or too short", () => {
     expect(() => parseControllerConfig(["--orphan-sweep-interval", "10"], {})).toThrow(
       '--orphan-sweep-interval: must be a duration such as "10m", got "10"',

@@ -224,6 +224,16 @@ describe("validating webhook for RunnerDeployment", () => {
       { spec: { listenerTemplate: { spec: { containers: [{ name: "listener", env: [{ name: "POD_NAMESPACE", value: "other" }] }] } } } },
       "spec.listenerTemplate.spec.containers[0].env[0]: must not set POD_NAMESPACE",
     ],
+    [
+      "a runnerImage a container runtime cannot parse",
+      { spec: { runnerImage: "Runner:12" } },
+      'spec.runnerImage: "Runner:12" is not an image reference: repository names are lowercase',
+    ],
+    [
+      "a template container image a container runtime cannot parse",
+      { spec: { runnerTemplate: { spec: { initContainers: [{ name: "setup", image: "busybox:" }] } } } },
+      'spec.runnerTemplate.spec.initContainers[0].image: "busybox:" is not an image reference [registry[:port]/]path[:tag]',
+    ],
     ["minRunners above maxRunners", { spec: { minRunners: 5, maxRunners: 2 } }, "spec.minRunners: must not exceed spec.maxRunners"],
     [
       "a listener proxy that is not a URL",
