@@ -109,6 +109,24 @@ export function observeJob(job: V1Job, pods: V1Pod[], podCreationError?: string)
       completedAt: iso(failed.lastTransitionTime) ?? new Date().toISOString(),
     };
   }
+  // The pod ended and the Job records it moments later (Complete or Failed): no step back to Pending.
+  const runnerExit = runner?.state?.terminated;
+  if (runnerExit) {
+    return {
+      phase: "Running",
+      reason: "RunnerExited",
+      message: `The runner in pod ${pod?.metadata?.name} exited with code ${runnerExit.exitCode}; its Job records the end`,
+      startedAt,
+    };
+  }
+  if (pod?.status?.phase === "Succeeded" || pod?.status?.phase === "Failed") {
+    const why = pod.status.reason ? withMessage(` (${pod.status.reason}`, pod.status.message) + ")" : "";
+    return {
+      phase: "Pending",
+      reason: "PodEnded",
+      message: `Runner pod ${pod.metadata?.name} ended${why} before its runner started; its Job records the end`,
+    };
+  }
   if (runner?.state?.running || pod?.status?.phase === "Running") {
     return { phase: "Running", reason: "PodRunning", message: `Runner pod ${pod?.metadata?.name} is running`, startedAt };
   }

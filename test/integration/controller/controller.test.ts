@@ -409,6 +409,9 @@ describe("controller", () => {
       runner: `k8s-${ns}-${names[0]}`,
     });
     expect(course.at(-1)).toMatchObject({ level: "info", phase: "Succeeded", reason: "Completed" });
+    // A runner that exited waits for its Job to record the end as Running, not back in Pending.
+    for (const name of names)
+      expect((await courseEndingIn(name, "Succeeded")).map((line) => line.phase).join(" ")).not.toMatch(/Running.*Pending/);
     expect(
       await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Succeeded", reason: "Completed" }),
     ).toBeGreaterThanOrEqual(2);

@@ -147,6 +147,26 @@ describe("observing a runner Job", () => {
     });
   });
 
+  it("stays Running once its runner exited, until the Job records the end (never back to Pending)", () => {
+    const exited = { state: { terminated: { exitCode: 0, startedAt: new Date("2026-01-01T00:00:01Z"), finishedAt: new Date() } } };
+    for (const phase of ["Succeeded", "Running"])
+      expect(observeJob(job([], { active: 1, ready: 0 }), [pod(phase, exited)])).toEqual({
+        phase: "Running",
+        reason: "RunnerExited",
+        message: "The runner in pod p exited with code 0; its Job records the end",
+        startedAt: "2026-01-01T00:00:01.000Z",
+      });
+    const evicted = {
+      metadata: { name: "p" },
+      status: { phase: "Failed", reason: "Evicted", message: "The node was low on resource: memory." },
+    } as V1Pod;
+    expect(observeJob(job([], { active: 1, ready: 0 }), [evicted])).toEqual({
+      phase: "Pending",
+      reason: "PodEnded",
+      message: "Runner pod p ended (Evicted: The node was low on resource: memory.) before its runner started; its Job records the end",
+    });
+  });
+
   it("is Pending with the waiting reason, e.g. an image that cannot be pulled", () => {
     expect(
       observeJob(job(), [pod("Pending", { state: { waiting: { reason: "ImagePullBackOff", message: "back-off pulling image" } } })]),
