@@ -20,9 +20,10 @@ export function imageReferenceProblem(image: string): string | undefined {
     return match[1]!.length > NAME_MAX ? `is not an image reference: its name is longer than ${NAME_MAX} characters` : undefined;
   }
   if (/\s/.test(image)) return "is not an image reference: it contains white space";
-  const path = image.split("@", 1)[0]!.replace(/:[^/]*$/, "");
-  const repository = path.includes("/") && /[.:]|^localhost\//.test(path.split("/", 1)[0]!) ? path.slice(path.indexOf("/") + 1) : path;
-  if (repository !== repository.toLowerCase())
+  const name = image.split("@", 1)[0]!.replace(/:[^/]*$/, ""); // without digest and tag
+  const [first, ...rest] = name.split("/");
+  const path = rest.length > 0 && /[.:]|^localhost$/.test(first!) ? rest.join("/") : name; // without a registry
+  if (path !== path.toLowerCase())
     return 'is not an image reference: repository names are lowercase (e.g. "code.example.com/ci/runner:12")';
   return 'is not an image reference [registry[:port]/]path[:tag][@sha256:digest] (e.g. "code.example.com/ci/runner:12")';
 }
