@@ -349,7 +349,7 @@ export class ForgejoClient {
         status,
       );
     }
-    if (status === 404) return new ForgejoError("not_found", operation, `${where} answered 404${detail}`, status);
+    if (status === 404) return new ForgejoError("not_found", operation, `${where} answered 404${detail}${notFoundHint(scope)}`, status);
     const retryAfterMs = parseRetryAfter(headers["retry-after"]);
     if (status === 429) {
       const wait = retryAfterMs === undefined ? "" : ` and asks to wait ${Math.ceil(retryAfterMs / 1000)} s`;
@@ -366,6 +366,19 @@ export class ForgejoClient {
       return new ForgejoError("server_error", operation, `${where} answered ${status}${detail}`, status, undefined, retryAfterMs);
     return new ForgejoError("rejected", operation, `${where} answered ${status}${detail}`, status);
   }
+}
+
+/**
+ * What a 404 on a scope's jobs or runners says: an organization or repository the token's user cannot
+ * see is not found, as one that does not exist; a server URL that is not Forgejo's root has no API.
+ */
+function notFoundHint(scope: ForgejoScope | undefined): string {
+  const root = "forgejoServer is Forgejo's ROOT_URL";
+  if (scope?.kind === "organization")
+    return `; check spec.organization: ${describeScope(scope)} does not exist or the token's user cannot see it (or that ${root})`;
+  if (scope?.kind === "repository")
+    return `; check spec.repository: ${describeScope(scope)} does not exist or the token's user cannot see it (or that ${root})`;
+  return scope ? `; check that ${root}` : "";
 }
 
 function jobsPath(scope: ForgejoScope): string {

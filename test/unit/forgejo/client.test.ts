@@ -159,9 +159,16 @@ describe("Forgejo client against the fake Forgejo", () => {
     expect(fake.callCount("POST", "/api/v1/admin/actions/runners")).toBe(1);
   });
 
-  it("reports an unknown organization as not_found", async () => {
+  it("reports an unknown organization or repository as not_found, naming the field to check", async () => {
     const error = await failure(client().jobs({ kind: "organization", organization: "nope" }, ["x"]));
     expect(error).toMatchObject({ kind: "not_found", status: 404 });
+    expect(error.message).toContain(
+      "answered 404: GetOrgByName; check spec.organization: organization nope does not exist or the token's user cannot see it (or that forgejoServer is Forgejo's ROOT_URL)",
+    );
+    const registering = await failure(
+      client().registerRunner({ kind: "repository", owner: "acme", repository: "gone" }, { name: "r", ephemeral: true }),
+    );
+    expect(registering.message).toContain("check spec.repository: repository acme/gone does not exist");
   });
 
   it("retries a GET on 5xx with backoff and succeeds when Forgejo recovers", async () => {
