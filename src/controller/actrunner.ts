@@ -24,7 +24,16 @@ import type { ForgejoClient } from "../forgejo/client.ts";
 import { failureReason, ForgejoError, isForgejoError } from "../forgejo/errors.ts";
 import type { ForgejoScope } from "../forgejo/scope.ts";
 import type { ForgejoRunner } from "../forgejo/types.ts";
-import { jobEnded, jobGoneOutcome, notStartedMessage, observeJob, planPodLook, sinceLastLook, type ObservedRunner } from "./job-status.ts";
+import {
+  exitedAwaitingJob,
+  jobEnded,
+  jobGoneOutcome,
+  notStartedMessage,
+  observeJob,
+  planPodLook,
+  sinceLastLook,
+  type ObservedRunner,
+} from "./job-status.ts";
 import { podCreationError, runnerLogTail, runnerPods, unendedRunnerPods } from "./runner-pods.ts";
 import { JobAttempts, isUnfinished, type ActRunnerRef } from "./job-attempts.ts";
 import { LostRunners } from "./lost-runners.ts";
@@ -321,6 +330,8 @@ export class ActRunnerReconciler {
    * it can never start (the kubelet waits for the Secret).
    */
   private async observe(ar: AR, job: V1Job): Promise<{ observed: ObservedRunner; nextLookInMs?: number; secretGone?: boolean }> {
+    const exited = exitedAwaitingJob(job, ar.status);
+    if (exited) return { observed: exited };
     const uid = ar.metadata!.uid!;
     const fromJob = observeJob(job, []);
     const now = Date.now();

@@ -73,6 +73,15 @@ export function planPodLook(
   return { now: true, nextInMs: next };
 }
 
+/**
+ * A runner that exited (RunnerExited) while its Job has not recorded the end yet: its pods tell no
+ * more, so the recorded view stands and they are not read again; the Job's watch event brings the end.
+ */
+export function exitedAwaitingJob(job: V1Job, recorded: ActRunner["status"]): ObservedRunner | undefined {
+  if (recorded?.phase !== "Running" || recorded.reason !== "RunnerExited" || jobEnded(job)) return undefined;
+  return { phase: "Running", reason: recorded.reason, message: recorded.message ?? "", startedAt: recorded.startedAt };
+}
+
 /** Between reads of the pods, what the last read found stands; the Job only confirms the phase. */
 export function sinceLastLook(fromJob: ObservedRunner, recorded: { reason?: string; message?: string } | undefined): ObservedRunner {
   return { phase: fromJob.phase, reason: recorded?.reason ?? fromJob.reason, message: recorded?.message ?? fromJob.message };

@@ -1,6 +1,7 @@
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { ar } from "../../fixtures/resources.ts";
 import {
+  exitedAwaitingJob,
   jobGoneOutcome,
   LOG_TAIL_MAX_CHARS,
   nextPodLookInMs,
@@ -204,6 +205,26 @@ describe("observing a runner Job", () => {
       reason: "Unschedulable",
       message: "0/3 nodes are available",
     });
+  });
+});
+
+describe("a runner that exited before its Job recorded the end", () => {
+  const recorded = {
+    phase: "Running" as const,
+    reason: "RunnerExited",
+    message: "The runner in pod p exited with code 0; its Job records the end",
+    startedAt: "2026-01-01T00:00:01.000Z",
+  };
+
+  it("stands as recorded, so its pods are not read again", () => {
+    expect(exitedAwaitingJob(job([], { active: 1, ready: 0 }), recorded)).toEqual(recorded);
+  });
+
+  it("gives way once the Job records the end, or for any other recorded state", () => {
+    expect(exitedAwaitingJob(job([{ type: "Complete", status: "True" }]), recorded)).toBeUndefined();
+    expect(exitedAwaitingJob(job([{ type: "Failed", status: "True" }]), recorded)).toBeUndefined();
+    expect(exitedAwaitingJob(job([], { active: 1, ready: 1 }), { ...recorded, reason: "PodRunning" })).toBeUndefined();
+    expect(exitedAwaitingJob(job(), undefined)).toBeUndefined();
   });
 });
 
