@@ -373,12 +373,11 @@ export class ForgejoClient {
  * see is not found, as one that does not exist; a server URL that is not Forgejo's root has no API.
  */
 function notFoundHint(scope: ForgejoScope | undefined): string {
+  if (!scope) return "";
   const root = "forgejoServer is Forgejo's ROOT_URL";
-  if (scope?.kind === "organization")
-    return `; check spec.organization: ${describeScope(scope)} does not exist or the token's user cannot see it (or that ${root})`;
-  if (scope?.kind === "repository")
-    return `; check spec.repository: ${describeScope(scope)} does not exist or the token's user cannot see it (or that ${root})`;
-  return scope ? `; check that ${root}` : "";
+  const field = { organization: "spec.organization", repository: "spec.repository", user: undefined, instance: undefined }[scope.kind];
+  if (!field) return `; check that ${root}`;
+  return `; check ${field}: ${describeScope(scope)} does not exist or the token's user cannot see it (or that ${root})`;
 }
 
 function jobsPath(scope: ForgejoScope): string {
