@@ -86,7 +86,7 @@ export const DASHBOARD_ROWS: Row[] = [
       {
         title: "Finished ActRunners by reason",
         description:
-          "ActRunners that reached Succeeded or Failed in each interval, by phase and reason (Completed, BackoffLimitExceeded, PickupTimeout, JobVanished, JobDeleted, RunnerSecretDeleted, DuplicateJob, ...).",
+          "ActRunners that reached Succeeded or Failed in each interval, by phase and reason (Completed, RunnerFailed, OOMKilled, PodDeleted, PickupTimeout, JobVanished, JobDeleted, RunnerSecretDeleted, DuplicateJob, ...).",
         unit: "short",
         targets: [[`sum by (phase, reason) (increase(forgejo_arc_actrunners_finished_total[${RATE}]))`, "{{phase}} {{reason}}"]],
       },

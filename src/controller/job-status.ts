@@ -112,7 +112,7 @@ export function observeJob(job: V1Job, pods: V1Pod[], podCreationError?: string)
   if (failed) {
     return {
       phase: "Failed",
-      reason: failed.reason ?? "JobFailed",
+      reason: failed.reason === "DeadlineExceeded" ? failed.reason : podFailureReason(pod),
       message: `The runner pod failed: ${failureDetail(pod, failed)}`,
       startedAt,
       completedAt: iso(failed.lastTransitionTime) ?? new Date().toISOString(),
@@ -172,6 +172,36 @@ export function observeJob(job: V1Job, pods: V1Pod[], podCreationError?: string)
 /** Quoted log lines (a failed container's, kept by the kubelet with FallbackToLogsOnError, or a runner's stopped at its pickup timeout) are cut to this length and count. */
 export const LOG_TAIL_MAX_CHARS = 600;
 export const LOG_TAIL_MAX_LINES = 8;
+
+/** The Failed reasons of a runner whose pod failed; a closed set, as they label forgejo_arc_actrunners_finished_total. */
+export const POD_FAILURE_REASONS = [
+  "PodDeleted",
+  "Evicted",
+  "PodDisrupted",
+  "OOMKilled",
+  "DockerSidecarFailed",
+  "RunnerFailed",
+  "PodFailed",
+] as const;
+
+/**
+ * Why a runner's pod failed — the Job's own reason, BackoffLimitExceeded with backoffLimit 0, says
+ * only that it did — from what failureDetail reads first.
+ */
+export function podFailureReason(pod: V1Pod | undefined): (typeof POD_FAILURE_REASONS)[number] {
+  if (!pod) return "PodDeleted";
+  if (pod.status?.reason === "Evicted") return "Evicted";
+  if (pod.status?.conditions?.some((c) => c.type === "DisruptionTarget" && c.status === "True")) return "PodDisrupted";
+  const runnerExit = pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER)?.state?.terminated;
+  const dockerExit = sidecarDeath(
+    pod.status?.initContainerStatuses?.find((c) => c.name === DOCKER_CONTAINER),
+    runnerExit,
+  );
+  if (dockerExit?.reason === "OOMKilled" || runnerExit?.reason === "OOMKilled") return "OOMKilled";
+  if (dockerExit) return "DockerSidecarFailed";
+  if (runnerExit && runnerExit.exitCode !== 0) return "RunnerFailed";
+  return "PodFailed";
+}
 
 /**
  * Why a failed runner pod failed, most telling first: the pod's own reason (Evicted, …) or

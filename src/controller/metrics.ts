@@ -4,7 +4,7 @@
 import { Counter, Gauge, Histogram, type LabelValues, type Registry } from "prom-client";
 import { keyOf, ownerRunnerDeploymentName, ownerRunnerDeploymentRef, splitKey, type AR, type ClusterCache, type RD } from "./cache.ts";
 import { isFinished } from "../listener/plan.ts";
-import { runDurationSeconds } from "./job-status.ts";
+import { POD_FAILURE_REASONS, runDurationSeconds } from "./job-status.ts";
 
 /** The labels that say which RunnerDeployment an ActRunner's series belongs to. */
 const RD_LABELS = ["runner_deployment_namespace", "runner_deployment"] as const;
@@ -13,13 +13,13 @@ type RunnerDeploymentLabels = Record<(typeof RD_LABELS)[number], string>;
 const PHASES = ["Pending", "Running", "Succeeded", "Failed"] as const;
 
 /**
- * Every way an ActRunner finishes: its Job complete or failed (the Job condition's reason), a runner
- * that never took its job, a job that left the queue, a Job or runner Secret deleted from outside,
- * a runner lost after Forgejo ended its job, a job another ActRunner serves.
+ * Every way an ActRunner finishes: its Job complete, its runner pod failed (why: podFailureReason),
+ * its Job out of time, a runner that never took its job, a job that left the queue, a Job or runner
+ * Secret deleted from outside, a runner lost after Forgejo ended its job, a job another ActRunner serves.
  */
 const FINISHES = [
   { phase: "Succeeded", reason: "Completed" },
-  { phase: "Failed", reason: "BackoffLimitExceeded" },
+  ...POD_FAILURE_REASONS.map((reason) => ({ phase: "Failed", reason })),
   { phase: "Failed", reason: "DeadlineExceeded" },
   { phase: "Failed", reason: "PickupTimeout" },
   { phase: "Failed", reason: "JobVanished" },
@@ -103,7 +103,7 @@ export class ControllerMetrics {
     });
     this.finished = new Counter({
       name: "forgejo_arc_actrunners_finished_total",
-      help: "ActRunners that reached Succeeded or Failed, by RunnerDeployment, phase and reason (e.g. Completed, BackoffLimitExceeded, PickupTimeout, JobVanished, JobDeleted, RunnerSecretDeleted, RunnerLost, DuplicateJob).",
+      help: "ActRunners that reached Succeeded or Failed, by RunnerDeployment, phase and reason (e.g. Completed, RunnerFailed, OOMKilled, PickupTimeout, JobVanished, JobDeleted, RunnerSecretDeleted, RunnerLost, DuplicateJob).",
       labelNames: [...RD_LABELS, "phase", "reason"],
       registers: [registry],
     });

@@ -787,7 +787,7 @@ describe("controller", () => {
       },
     });
     const failed = await actRunnerWhen(`fails-${job.id}-1`, "Failed", (r) => r.status?.phase === "Failed");
-    expect(failed.status?.reason).toBe("BackoffLimitExceeded");
+    expect(failed.status?.reason).toBe("OOMKilled");
     // Why, with what to change, and the end of the runner's log (the kubelet's termination message).
     const why =
       "runner container OOMKilled with exit code 137 (out of memory: raise resources.limits.memory of container runner in the " +
@@ -796,18 +796,18 @@ describe("controller", () => {
     expect((await courseEndingIn(`fails-${job.id}-1`, "Failed")).at(-1)).toMatchObject({
       level: "warn",
       phase: "Failed",
-      reason: "BackoffLimitExceeded",
+      reason: "OOMKilled",
       message: `The runner pod failed: ${why}`,
     });
     await eventOf(
       `fails-${job.id}-1`,
-      "the BackoffLimitExceeded Warning",
-      (e) => e.type === "Warning" && e.reason === "BackoffLimitExceeded" && !!e.message?.includes(why),
+      "the OOMKilled Warning",
+      (e) => e.type === "Warning" && e.reason === "OOMKilled" && !!e.message?.includes(why),
     );
 
     // The job still waits: a second runner 10 s after the failure, a third 20 s after that one's, then none.
     const third = await actRunnerWhen(`fails-${job.id}-1-try3`, "the third try Failed", (r) => r.status?.phase === "Failed", 75_000);
-    expect(third.status?.reason).toBe("BackoffLimitExceeded");
+    expect(third.status?.reason).toBe("OOMKilled");
     const second = (await actRunner(`fails-${job.id}-1-try2`))!;
     expect(
       new Date(second.metadata!.creationTimestamp!).getTime() - new Date(failed.status!.completedAt!).getTime(),
@@ -818,7 +818,7 @@ describe("controller", () => {
     );
     expect(fake.jobs.get(job.id)!.status).toBe("waiting");
     await eventually("runners deleted", async () => (forgejoRunnersOf("fails").length === 0 ? true : undefined));
-    expect(await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Failed", reason: "BackoffLimitExceeded" })).toBe(3);
+    expect(await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Failed", reason: "OOMKilled" })).toBe(3);
     expect(await controllerMetric("forgejo_arc_runner_run_duration_seconds_count", { phase: "Failed" })).toBe(failedRunsBefore + 3);
     await objects.delete("runnerdeployments", ns, "fails");
   }, 150_000);
@@ -1178,7 +1178,7 @@ describe("controller", () => {
     // As `kubectl delete pod` (or a drain) does: the kubelet stops its containers and reports it Failed.
     await core.deleteNamespacedPod({ name: pod!.metadata!.name!, namespace: ns });
     const failed = await actRunnerWhen(name, "Failed", (r) => r.status?.phase === "Failed");
-    expect(failed.status?.reason).toBe("BackoffLimitExceeded");
+    expect(failed.status?.reason).toBe("PodDeleted");
     expect(failed.status?.message).toContain("The runner pod failed: its pod is gone, deleted before it ended");
     const ranJob = await batch.readNamespacedJob({ name, namespace: ns });
     expect(ranJob.status).toMatchObject({ failed: 1 });

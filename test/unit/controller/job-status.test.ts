@@ -32,13 +32,13 @@ describe("observing a runner Job", () => {
     expect(observed).toMatchObject({ phase: "Succeeded", reason: "Completed", completedAt: "2026-01-01T00:00:10.000Z" });
   });
 
-  it("is Failed with the Job's reason and the runner container's exit", () => {
+  it("is Failed with RunnerFailed and the runner container's exit when the runner exited with an error", () => {
     const observed = observeJob(job([{ type: "Failed", status: "True", reason: "BackoffLimitExceeded" }]), [
       pod("Failed", { state: { terminated: { exitCode: 2, reason: "Error", message: "cannot reach forgejo\n" } } }),
     ]);
     expect(observed).toMatchObject({
       phase: "Failed",
-      reason: "BackoffLimitExceeded",
+      reason: "RunnerFailed",
       message: "The runner pod failed: runner container Error with exit code 2: cannot reach forgejo",
     });
   });
@@ -49,11 +49,14 @@ describe("observing a runner Job", () => {
     ]);
     const failedPod = (status: object): V1Pod => ({ metadata: { name: "p" }, status: { phase: "Failed", ...status } }) as V1Pod;
     const message = (status: object) => observeJob(failedJob, [failedPod(status)]).message;
+    const reason = (status: object) => observeJob(failedJob, [failedPod(status)]).reason;
 
     it("names the memory limit to raise when the runner was OOM-killed", () => {
-      expect(message({ containerStatuses: [{ name: "runner", state: { terminated: { exitCode: 137, reason: "OOMKilled" } } }] })).toBe(
+      const oomKilled = { containerStatuses: [{ name: "runner", state: { terminated: { exitCode: 137, reason: "OOMKilled" } } }] };
+      expect(message(oomKilled)).toBe(
         "The runner pod failed: runner container OOMKilled with exit code 137 (out of memory: raise resources.limits.memory of container runner in the RunnerDeployment's spec.runnerTemplate)",
       );
+      expect(reason(oomKilled)).toBe("OOMKilled");
     });
 
     it("puts an eviction or a disruption before the runner's exit", () => {
@@ -123,6 +126,50 @@ describe("observing a runner Job", () => {
       });
       expect(quoted.endsWith('level=error msg="cannot fetch task: unauthenticated"')).toBe(true);
       expect(quoted.slice(quoted.indexOf("…"))).toHaveLength(LOG_TAIL_MAX_CHARS);
+    });
+
+    it("names the cause in the reason, the most telling first (the Job's own reason says only that the pod failed)", () => {
+      const exited = (name: string, exitCode: number, why: string, at = 0) => ({
+        name,
+        state: { terminated: { exitCode, reason: why, finishedAt: new Date(at * 1000) } },
+      });
+      const runnerError = exited("runner", 1, "Error", 11);
+      const cases: [string, object, string][] = [
+        ["evicted", { reason: "Evicted", containerStatuses: [exited("runner", 137, "OOMKilled")] }, "Evicted"],
+        ["disrupted", { conditions: [{ type: "DisruptionTarget", status: "True", reason: "DeletionByPodGC" }] }, "PodDisrupted"],
+        [
+          "disruption withdrawn",
+          { conditions: [{ type: "DisruptionTarget", status: "False" }], containerStatuses: [runnerError] },
+          "RunnerFailed",
+        ],
+        ["runner OOM-killed", { containerStatuses: [exited("runner", 137, "OOMKilled")] }, "OOMKilled"],
+        [
+          "sidecar OOM-killed, restarted",
+          {
+            initContainerStatuses: [{ name: "docker", state: { running: {} }, lastState: exited("docker", 137, "OOMKilled").state }],
+            containerStatuses: [runnerError],
+          },
+          "OOMKilled",
+        ],
+        [
+          "sidecar died first",
+          { initContainerStatuses: [exited("docker", 1, "Error", 10)], containerStatuses: [runnerError] },
+          "DockerSidecarFailed",
+        ],
+        [
+          "sidecar stopped after the runner",
+          { initContainerStatuses: [exited("docker", 143, "Error", 12)], containerStatuses: [runnerError] },
+          "RunnerFailed",
+        ],
+        [
+          "runner ended well, another container failed",
+          { containerStatuses: [exited("runner", 0, "Completed"), exited("extra", 1, "Error")] },
+          "PodFailed",
+        ],
+        ["no container status", {}, "PodFailed"],
+      ];
+      for (const [what, status, expected] of cases) expect([what, reason(status)]).toEqual([what, expected]);
+      expect(observeJob(failedJob, []).reason).toBe("PodDeleted");
     });
 
     it("says the pod was deleted when none is left of a Job failed on the backoff limit (a failed pod stays)", () => {

@@ -86,7 +86,13 @@ describe("ControllerMetrics", () => {
     const a = { runner_deployment_namespace: "ci", runner_deployment: "a" };
     for (const [phase, reason] of [
       ["Succeeded", "Completed"],
-      ["Failed", "BackoffLimitExceeded"],
+      ["Failed", "PodDeleted"],
+      ["Failed", "Evicted"],
+      ["Failed", "PodDisrupted"],
+      ["Failed", "OOMKilled"],
+      ["Failed", "DockerSidecarFailed"],
+      ["Failed", "RunnerFailed"],
+      ["Failed", "PodFailed"],
       ["Failed", "DeadlineExceeded"],
       ["Failed", "PickupTimeout"],
       ["Failed", "JobVanished"],

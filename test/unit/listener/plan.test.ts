@@ -304,7 +304,7 @@ describe("poll plan", () => {
   describe("another runner for a job whose runner failed before taking it", () => {
     const failedAt = Date.parse("2026-11-28T12:00:00Z");
     /** Try `tryNumber` of job 1, finished at `failedAt` with `reason`. */
-    function failedTry(tryNumber: number, reason = "BackoffLimitExceeded", pickedUp = false): ActRunner {
+    function failedTry(tryNumber: number, reason = "RunnerFailed", pickedUp = false): ActRunner {
       const base = runner(1, "Failed");
       base.metadata!.name = actRunnerName("rd", 1, 1, tryNumber);
       base.status = {
@@ -339,7 +339,7 @@ describe("poll plan", () => {
     it.each([
       ["it waited its whole pickup timeout", failedTry(1, "PickupTimeout")],
       ["another RunnerDeployment's ActRunner serves the job", failedTry(1, "DuplicateJob")],
-      ["the runner had taken the job", failedTry(1, "BackoffLimitExceeded", true)],
+      ["the runner had taken the job", failedTry(1, "OOMKilled", true)],
     ])("makes none when %s (retention paces those)", (_title, previous) => {
       expect(plan([previous], 60 * RETRY_DELAY_MS).create).toEqual([]);
     });
