@@ -24,6 +24,8 @@ export interface WebhookDeps {
   resourceQuotas?: RunnerDeploymentRules["resourceQuotas"];
   /** Which of some Secrets a namespace lacks, for warnings about missing image pull Secrets. */
   missingSecrets?: RunnerDeploymentRules["missingSecrets"];
+  /** The namespaces the controller serves (--watch-namespaces); objects made elsewhere are refused. Absent: every namespace. */
+  watchNamespaces?: readonly string[];
   /** /readyz answers 200 only while this holds (e.g. certificates loaded). */
   ready?: () => boolean;
   bodyLimit?: string;
@@ -134,12 +136,31 @@ export function createApp(deps: WebhookDeps): express.Express {
     });
   }
 
+  /** Objects in a namespace the controller does not serve would never be reconciled: refused, before any dry-run there. */
+  const unserved = (kind: string, namespace: string): Verdict | undefined =>
+    deps.watchNamespaces && !deps.watchNamespaces.includes(namespace)
+      ? {
+          denials: [
+            `metadata.namespace: this forgejo-arc installation serves only namespace${deps.watchNamespaces.length > 1 ? "s" : ""} ` +
+              `${deps.watchNamespaces.join(", ")} (the chart's controller.watchNamespaces, the controller's --watch-namespaces), ` +
+              `so ${kind} in ${namespace} would never run: create it in one of those, or add ${namespace} there`,
+          ],
+          warnings: [],
+        }
+      : undefined;
+
   route(WEBHOOK_PATHS.mutateRunnerDeployments, (r) => defaultingVerdict(r.object as RunnerDeployment, namespaceOf(r), rules));
-  route(WEBHOOK_PATHS.validateRunnerDeployments, (r, withinMs) =>
-    validateRunnerDeployment(r.object as RunnerDeployment, namespaceOf(r), { ...rules, dryRunWithinMs: withinMs }),
+  route(
+    WEBHOOK_PATHS.validateRunnerDeployments,
+    (r, withinMs) =>
+      unserved("a RunnerDeployment", namespaceOf(r)) ??
+      validateRunnerDeployment(r.object as RunnerDeployment, namespaceOf(r), { ...rules, dryRunWithinMs: withinMs }),
   );
-  route(WEBHOOK_PATHS.validateActRunners, (r) =>
-    validateActRunner(r.object as ActRunner, r.operation === "UPDATE" ? (r.oldObject as ActRunner) : undefined, namespaceOf(r), schema),
+  route(
+    WEBHOOK_PATHS.validateActRunners,
+    (r) =>
+      unserved("an ActRunner", namespaceOf(r)) ??
+      validateActRunner(r.object as ActRunner, r.operation === "UPDATE" ? (r.oldObject as ActRunner) : undefined, namespaceOf(r), schema),
   );
 
   app.get("/healthz", (_req, res) => {

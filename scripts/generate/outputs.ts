@@ -14,7 +14,7 @@ import {
 } from "../../src/api/schemas.ts";
 import { hashOf } from "../../src/api/naming.ts";
 import { CRD_SCHEMA_DIGEST_ANNOTATION } from "../../src/api/well-known.ts";
-import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../src/controller/rbac.ts";
+import { controllerClusterScopedRules, controllerLeaderElectionRules, controllerNamespacedRules } from "../../src/controller/rbac.ts";
 import { RUNNER_DEPLOYMENT_POLICIES } from "../../src/uninstall/before-uninstall.ts";
 import { beforeUninstallRules } from "../../src/uninstall/rbac.ts";
 import { grafanaDashboard } from "./dashboard.ts";
@@ -221,8 +221,12 @@ export async function generatedFiles(): Promise<Map<string, string>> {
     banner("#", source).replace("change the schema", `change ${call}`) + stringify(list, { lineWidth: 0 });
   const controllerRbac = "src/controller/rbac.ts";
   files.set(
-    "chart/forgejo-arc/files/controller-rules.yaml",
-    rules(controllerRbac, "controllerClusterRoleRules()", controllerClusterRoleRules()),
+    "chart/forgejo-arc/files/controller-namespaced-rules.yaml",
+    rules(controllerRbac, "controllerNamespacedRules()", controllerNamespacedRules()),
+  );
+  files.set(
+    "chart/forgejo-arc/files/controller-cluster-rules.yaml",
+    rules(controllerRbac, "controllerClusterScopedRules()", controllerClusterScopedRules()),
   );
   files.set(
     "chart/forgejo-arc/files/leader-election-rules.yaml",

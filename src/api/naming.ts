@@ -26,6 +26,13 @@ export function isObjectName(name: string): boolean {
   return name.length <= 253 && DNS_SUBDOMAIN.test(name);
 }
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Whether `name` can name a namespace: a DNS label of at most 63 characters. */
+export function isNamespaceName(name: string): boolean {
+  return name.length <= MAX_NAME_LENGTH && DNS_LABEL.test(name);
+}
+
 /** A stable short hash of any JSON value, for "did the desired object change" annotations. */
 export function hashOf(value: unknown): string {
   return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);

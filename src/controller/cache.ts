@@ -1,5 +1,5 @@
-// The controller's view of the cluster: one informer per kind it reads, all cluster-wide and
-// filtered to what forgejo-arc owns. Reconcilers read only from here, never LIST — except a runner
+// The controller's view of the cluster: one informer per kind it reads, cluster-wide (or one per
+// watched namespace, --watch-namespaces) and filtered to what forgejo-arc owns. Reconcilers read only from here, never LIST — except a runner
 // Job's pods, which are fetched when wanted (runner-pods.ts): watching every runner pod cost the
 // controller about 40% of its CPU and the API server a watch event per pod change.
 import {
@@ -18,7 +18,7 @@ import {
 import { API_GROUP, API_GROUP_VERSION, API_VERSION } from "../api/schemas.ts";
 import { LABELS, MANAGED_BY } from "../api/well-known.ts";
 import type { ActRunner, RunnerDeployment } from "../generated/api.ts";
-import { Informer } from "../k8s/informer.ts";
+import { Informer, NamespacedInformers, type ObjectCache } from "../k8s/informer.ts";
 import type { Logger } from "../observability/log.ts";
 
 export type RD = RunnerDeployment & KubernetesObject;
@@ -27,58 +27,75 @@ export type AR = ActRunner & KubernetesObject;
 const MANAGED = `${LABELS.managedBy}=${MANAGED_BY}`;
 const LISTENER_PODS = `${MANAGED},${LABELS.component}=listener`;
 
-export class ClusterCache {
-  readonly runnerDeployments: Informer<RD>;
-  readonly actRunners: Informer<AR>;
-  readonly deployments: Informer<V1Deployment & KubernetesObject>;
-  readonly jobs: Informer<V1Job & KubernetesObject>;
-  readonly listenerPods: Informer<V1Pod & KubernetesObject>;
+/** A kind the cache watches: its path's prefix and plural, and its list, cluster-wide or in one namespace. */
+interface WatchedKind {
+  prefix: string;
+  plural: string;
+  labelSelector?: string;
+  list: (namespace: string | undefined) => Promise<object>;
+}
 
-  constructor(kc: KubeConfig, logger: Logger, relistIntervalMs?: number) {
+export class ClusterCache {
+  readonly runnerDeployments: ObjectCache<RD>;
+  readonly actRunners: ObjectCache<AR>;
+  readonly deployments: ObjectCache<V1Deployment & KubernetesObject>;
+  readonly jobs: ObjectCache<V1Job & KubernetesObject>;
+  readonly listenerPods: ObjectCache<V1Pod & KubernetesObject>;
+
+  /** `namespaces`: watch only these (--watch-namespaces), one informer per kind in each; else cluster-wide. */
+  constructor(kc: KubeConfig, logger: Logger, relistIntervalMs?: number, namespaces?: string[]) {
     const custom = kc.makeApiClient(CustomObjectsApi);
     const apps = kc.makeApiClient(AppsV1Api);
     const batch = kc.makeApiClient(BatchV1Api);
     const core = kc.makeApiClient(CoreV1Api);
-    const common = { logger, relistIntervalMs };
-    this.runnerDeployments = new Informer<RD>(kc, {
-      ...common,
-      name: "runnerdeployments",
-      path: `/apis/${API_GROUP_VERSION}/runnerdeployments`,
-      list: () =>
-        custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: "runnerdeployments" }) as Promise<
-          KubernetesListObject<RD>
-        >,
-    });
-    this.actRunners = new Informer<AR>(kc, {
-      ...common,
-      name: "actrunners",
-      path: `/apis/${API_GROUP_VERSION}/actrunners`,
-      list: () =>
-        custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: "actrunners" }) as Promise<
-          KubernetesListObject<AR>
-        >,
-    });
-    this.deployments = new Informer(kc, {
-      ...common,
-      name: "deployments",
-      path: "/apis/apps/v1/deployments",
+    const cacheOf = <T extends KubernetesObject>(kind: WatchedKind): ObjectCache<T> => {
+      const informer = (namespace?: string) =>
+        new Informer<T>(kc, {
+          logger,
+          relistIntervalMs,
+          name: namespace ? `${kind.plural}/${namespace}` : kind.plural,
+          path: namespace ? `${kind.prefix}/namespaces/${namespace}/${kind.plural}` : `${kind.prefix}/${kind.plural}`,
+          labelSelector: kind.labelSelector,
+          list: () => kind.list(namespace) as Promise<KubernetesListObject<T>>,
+        });
+      return namespaces ? new NamespacedInformers(namespaces, informer) : informer();
+    };
+    const ours = (plural: string): WatchedKind => {
+      const kind = { group: API_GROUP, version: API_VERSION, plural };
+      return {
+        prefix: `/apis/${API_GROUP_VERSION}`,
+        plural,
+        list: (namespace) => (namespace ? custom.listNamespacedCustomObject({ ...kind, namespace }) : custom.listClusterCustomObject(kind)),
+      };
+    };
+    this.runnerDeployments = cacheOf<RD>(ours("runnerdeployments"));
+    this.actRunners = cacheOf<AR>(ours("actrunners"));
+    this.deployments = cacheOf({
+      prefix: "/apis/apps/v1",
+      plural: "deployments",
       labelSelector: MANAGED,
-      list: () =>
-        apps.listDeploymentForAllNamespaces({ labelSelector: MANAGED }) as Promise<KubernetesListObject<V1Deployment & KubernetesObject>>,
+      list: (namespace) =>
+        namespace
+          ? apps.listNamespacedDeployment({ namespace, labelSelector: MANAGED })
+          : apps.listDeploymentForAllNamespaces({ labelSelector: MANAGED }),
     });
-    this.jobs = new Informer(kc, {
-      ...common,
-      name: "jobs",
-      path: "/apis/batch/v1/jobs",
+    this.jobs = cacheOf({
+      prefix: "/apis/batch/v1",
+      plural: "jobs",
       labelSelector: MANAGED,
-      list: () => batch.listJobForAllNamespaces({ labelSelector: MANAGED }) as Promise<KubernetesListObject<V1Job & KubernetesObject>>,
+      list: (namespace) =>
+        namespace
+          ? batch.listNamespacedJob({ namespace, labelSelector: MANAGED })
+          : batch.listJobForAllNamespaces({ labelSelector: MANAGED }),
     });
-    this.listenerPods = new Informer(kc, {
-      ...common,
-      name: "listener-pods",
-      path: "/api/v1/pods",
+    this.listenerPods = cacheOf({
+      prefix: "/api/v1",
+      plural: "pods",
       labelSelector: LISTENER_PODS,
-      list: () => core.listPodForAllNamespaces({ labelSelector: LISTENER_PODS }) as Promise<KubernetesListObject<V1Pod & KubernetesObject>>,
+      list: (namespace) =>
+        namespace
+          ? core.listNamespacedPod({ namespace, labelSelector: LISTENER_PODS })
+          : core.listPodForAllNamespaces({ labelSelector: LISTENER_PODS }),
     });
   }
 

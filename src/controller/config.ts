@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { parseDuration } from "../api/duration.ts";
 import { imageReferenceProblem } from "../api/image-reference.ts";
 import { DEFAULT_LABEL_PROPAGATION_EXCLUDE } from "../api/propagated-labels.ts";
-import { commaSeparated, isObjectName } from "../api/naming.ts";
+import { commaSeparated, isNamespaceName, isObjectName } from "../api/naming.ts";
 import { proxySettingsFromEnv, type ProxySettings } from "../forgejo/proxy.ts";
 import type { ListenerOptions } from "./listener-resources.ts";
 import type { RunnerJobOptions } from "./runner-job.ts";
@@ -98,6 +98,11 @@ export const CONTROLLER_FLAGS = {
     default: "5m",
     help: "Full relist period of every informer; also how often each listener's ServiceAccount, Role, RoleBinding and Deployment are applied again, undoing edits and deletions from outside.",
   },
+  "watch-namespaces": {
+    env: "FORGEJO_ARC_WATCH_NAMESPACES",
+    default: "",
+    help: "Namespaces whose RunnerDeployments and ActRunners the controller serves, comma-separated; it watches and may act only there, and the webhook refuses RunnerDeployments elsewhere; empty: every namespace.",
+  },
   "label-propagation-exclude": {
     env: "FORGEJO_ARC_LABEL_PROPAGATION_EXCLUDE",
     default: DEFAULT_LABEL_PROPAGATION_EXCLUDE.join(","),
@@ -132,6 +137,8 @@ export interface ControllerConfig {
   leaderElectionId: string;
   identity: string;
   relistIntervalMs: number;
+  /** The namespaces served; undefined: every namespace. */
+  watchNamespaces?: string[];
   /** Label key prefixes a RunnerDeployment's labels are not copied with. */
   labelPropagationExclude: string[];
   /** The cluster's pod templates, merged under each RunnerDeployment's listenerTemplate and runnerTemplate. */
@@ -177,6 +184,7 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
     problems.push(...found);
     return template;
   };
+  const watchNamespaces = [...new Set(commaSeparated(value("watch-namespaces")))];
   const config: ControllerConfig = {
     listenerImage: value("listener-image"),
     listenerImagePullPolicy: value("listener-image-pull-policy") || undefined,
@@ -200,6 +208,7 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
     leaderElectionId: value("leader-election-id"),
     identity: value("identity") || `${env.HOSTNAME ?? "forgejo-arc"}-${process.pid}`,
     relistIntervalMs: duration("relist-interval"),
+    watchNamespaces: watchNamespaces.length > 0 ? watchNamespaces : undefined,
     labelPropagationExclude: commaSeparated(value("label-propagation-exclude")),
     listenerPodTemplate: podTemplate("listener-pod-template", "listener"),
     runnerPodTemplate: podTemplate("runner-pod-template", "runner"),
@@ -209,6 +218,8 @@ export function parseControllerConfig(argv: string[], env: NodeJS.ProcessEnv = p
     const problem = imageReferenceProblem(value(name));
     if (problem) problems.push(`--${name}: "${value(name)}" ${problem}`);
   }
+  for (const name of (config.watchNamespaces ?? []).filter((n) => !isNamespaceName(n)))
+    problems.push(`--watch-namespaces: "${name}" is not a namespace name (at most 63 lowercase letters, digits and "-")`);
   for (const name of config.listenerImagePullSecrets.filter((n) => !isObjectName(n)))
     problems.push(`--listener-image-pull-secrets: "${name}" is not a Secret name (lowercase letters, digits, "-" and ".")`);
   // A runner needs a moment to exit after its job ends; with no grace it would be taken for lost.

@@ -68,7 +68,7 @@ export class Controller {
   constructor(config: ControllerConfig, deps: ControllerDeps) {
     this.config = config;
     this.deps = deps;
-    this.cache = new ClusterCache(deps.kc, deps.logger, config.relistIntervalMs);
+    this.cache = new ClusterCache(deps.kc, deps.logger, config.relistIntervalMs, config.watchNamespaces);
     this.metrics = new ControllerMetrics(deps.registry, this.cache);
     const apply = makeApplier(deps.kc);
     this.rest = makeRestClient(deps.kc);
@@ -170,6 +170,7 @@ export class Controller {
       events: this.events,
       logger: this.deps.logger,
       clusterId: this.clusterId,
+      namespaces: this.config.watchNamespaces,
       onDeleted: (count) => this.metrics.orphansDeleted.inc(count),
       onSweep: (result) => this.metrics.orphanSweeps.inc({ result }),
     });
@@ -197,13 +198,14 @@ export class Controller {
     return namespace?.metadata?.uid;
   }
 
-  /** Every ActRunner now, read from the API server (not the cache, which may lag). */
+  /** Every ActRunner served now, read from the API server (not the cache, which may lag). */
   private async listActRunners(): Promise<AR[]> {
     const custom = this.deps.kc.makeApiClient(CustomObjectsApi);
-    const list = (await custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: "actrunners" })) as {
-      items: AR[];
-    };
-    return list.items;
+    const plural = { group: API_GROUP, version: API_VERSION, plural: "actrunners" };
+    const lists = this.config.watchNamespaces
+      ? this.config.watchNamespaces.map((namespace) => custom.listNamespacedCustomObject({ ...plural, namespace }))
+      : [custom.listClusterCustomObject(plural)];
+    return ((await Promise.all(lists)) as { items: AR[] }[]).flatMap((list) => list.items);
   }
 
   /** `call`'s answer, retried with backoff while it fails; undefined when the controller stops first. */
@@ -343,6 +345,7 @@ export class Controller {
       runnerDeployments: () => this.cache.runnerDeployments.list(),
       resourceQuotas: resourceQuotas(this.deps.kc),
       missingSecrets: missingSecrets(this.deps.kc),
+      watchNamespaces: this.config.watchNamespaces,
       ready: () => true,
     });
     this.webhooks = await serve(app, {

@@ -15,11 +15,20 @@ import { keyOf, type ClusterCache, type RD } from "./cache.ts";
 import type { ForgejoClients } from "./forgejo-clients.ts";
 import { forgejoRunnerOwner } from "./runner-job.ts";
 
-/** Runners of this cluster whose ActRunner is not among `liveUids`, and that run no job. */
-export function orphanRunners(runners: ForgejoRunner[], clusterId: string, liveUids: ReadonlySet<string>): ForgejoRunner[] {
+/**
+ * Runners of this cluster whose ActRunner is not among `liveUids`, and that run no job; with
+ * `namespaces` (--watch-namespaces), only those of ActRunners in them: the others' are not in the cache.
+ */
+export function orphanRunners(
+  runners: ForgejoRunner[],
+  clusterId: string,
+  liveUids: ReadonlySet<string>,
+  namespaces?: readonly string[],
+): ForgejoRunner[] {
   return runners.filter((runner) => {
     const owner = forgejoRunnerOwner(runner.description);
-    return owner?.clusterId === clusterId && !liveUids.has(owner.uid) && runner.status !== "active";
+    if (owner?.clusterId !== clusterId || (namespaces && !namespaces.includes(owner.namespace))) return false;
+    return !liveUids.has(owner.uid) && runner.status !== "active";
   });
 }
 
@@ -40,6 +49,8 @@ export interface OrphanSweepDeps {
   events: EventRecorder;
   logger: Logger;
   clusterId: string;
+  /** --watch-namespaces: runners of ActRunners elsewhere are left alone. */
+  namespaces?: readonly string[];
   onDeleted?: (count: number) => void;
   onSweep?: (result: "success" | "error") => void;
 }
@@ -114,7 +125,7 @@ export class OrphanSweep {
     const liveUids = new Set(this.deps.cache.actRunners.list().map((ar) => ar.metadata!.uid!));
     const deleted: string[] = [];
     let failure: unknown;
-    for (const runner of orphanRunners(runners, this.deps.clusterId, liveUids)) {
+    for (const runner of orphanRunners(runners, this.deps.clusterId, liveUids, this.deps.namespaces)) {
       try {
         if ((await client.deleteRunner(scope, runner.id)) === "absent") continue;
       } catch (error) {

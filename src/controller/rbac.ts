@@ -1,11 +1,18 @@
-// Exactly what the controller may do: cluster-wide, and in its own namespace for leader election.
-// The chart's ClusterRole and Role render these rules (docs/operations.md explains each); tests run
-// the controller under them.
+// Exactly what the controller may do: in the namespaces it watches (all, or --watch-namespaces),
+// on the cluster-scoped objects it reads, and in its own namespace for leader election. The chart's
+// ClusterRole and Roles render these rules (docs/operations.md explains each); tests run the
+// controller under them.
 import type { V1PolicyRule } from "@kubernetes/client-node";
 import { API_GROUP } from "../api/schemas.ts";
 import { CRD_SCHEMA_DIGESTS } from "../generated/crds.ts";
 
+/** Cluster-wide without --watch-namespaces (the chart's ClusterRole); else both parts, apart. */
 export function controllerClusterRoleRules(): V1PolicyRule[] {
+  return [...controllerNamespacedRules(), ...controllerClusterScopedRules()];
+}
+
+/** On the objects of the namespaces the controller watches: one Role in each with --watch-namespaces. */
+export function controllerNamespacedRules(): V1PolicyRule[] {
   return [
     { apiGroups: [API_GROUP], resources: ["runnerdeployments"], verbs: ["get", "list", "watch"] },
     { apiGroups: [API_GROUP], resources: ["runnerdeployments/status"], verbs: ["get", "patch", "update"] },
@@ -28,6 +35,12 @@ export function controllerClusterRoleRules(): V1PolicyRule[] {
     { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
     // list: a runner Job without a pod has its FailedCreate Events read, to say why.
     { apiGroups: [""], resources: ["events"], verbs: ["create", "patch", "list"] },
+  ];
+}
+
+/** On cluster-scoped objects, whichever namespaces the controller watches. */
+export function controllerClusterScopedRules(): V1PolicyRule[] {
+  return [
     // The cluster's identity (kube-system's uid) marks the Forgejo runners this cluster registers.
     { apiGroups: [""], resources: ["namespaces"], resourceNames: ["kube-system"], verbs: ["get"] },
     // Are the CRDs this release's (crd-check.ts)? Helm does not upgrade them.

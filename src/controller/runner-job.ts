@@ -61,12 +61,12 @@ export function forgejoRunnerDescription(ar: ActRunner, clusterId: string | unde
   return clusterId ? `${text} (uid ${ar.metadata!.uid}, cluster ${clusterId})` : text;
 }
 
-const OWNER_MARK = /\(uid ([^\s,()]+), cluster ([^\s,()]+)\)$/;
+const OWNER_MARK = /^forgejo-arc: ActRunner ([^/\s]+)\/.* \(uid ([^\s,()]+), cluster ([^\s,()]+)\)$/;
 
-/** The ActRunner uid and cluster a runner's description names, when forgejoRunnerDescription marked it. */
-export function forgejoRunnerOwner(description: string | undefined): { uid: string; clusterId: string } | undefined {
+/** The ActRunner's namespace and uid and the cluster a runner's description names, when forgejoRunnerDescription marked it. */
+export function forgejoRunnerOwner(description: string | undefined): { namespace: string; uid: string; clusterId: string } | undefined {
   const match = OWNER_MARK.exec(description ?? "");
-  return match ? { uid: match[1]!, clusterId: match[2]! } : undefined;
+  return match ? { namespace: match[1]!, uid: match[2]!, clusterId: match[3]! } : undefined;
 }
 
 function ownerReference(ar: ActRunner): V1OwnerReference {

@@ -201,3 +201,39 @@ export class Informer<T extends KubernetesObject> {
     this.relistTimer.unref();
   }
 }
+
+/** What readers of a cache use: an Informer, or one Informer per namespace (NamespacedInformers). */
+export type ObjectCache<T extends KubernetesObject> = Pick<Informer<T>, "on" | "synced" | "get" | "list" | "start" | "stop">;
+
+/** One Informer per namespace, read as one: for a process whose rights are Roles in these namespaces. */
+export class NamespacedInformers<T extends KubernetesObject> implements ObjectCache<T> {
+  private readonly byNamespace: Map<string, Informer<T>>;
+
+  constructor(namespaces: string[], informerOf: (namespace: string) => Informer<T>) {
+    this.byNamespace = new Map(namespaces.map((namespace) => [namespace, informerOf(namespace)]));
+  }
+
+  on(event: InformerEvent, handler: Handler<T>): void {
+    for (const informer of this.byNamespace.values()) informer.on(event, handler);
+  }
+
+  get synced(): boolean {
+    return [...this.byNamespace.values()].every((informer) => informer.synced);
+  }
+
+  get(name: string, namespace = ""): T | undefined {
+    return this.byNamespace.get(namespace)?.get(name, namespace);
+  }
+
+  list(): T[] {
+    return [...this.byNamespace.values()].flatMap((informer) => informer.list());
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([...this.byNamespace.values()].map((informer) => informer.start()));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.byNamespace.values()].map((informer) => informer.stop()));
+  }
+}

@@ -9,7 +9,12 @@ import { parse } from "yaml";
 import type { V1Deployment, V1Job, V1MutatingWebhookConfiguration, V1Pod, V1PolicyRule, V1ValidatingWebhookConfiguration } from "@kubernetes/client-node";
 import { kubectl } from "../../../scripts/cluster/cluster.ts";
 import { CHART_DIR, render, renderYaml, type RenderedObject } from "../../../scripts/chart/chart.ts";
-import { controllerClusterRoleRules, controllerLeaderElectionRules } from "../../../src/controller/rbac.ts";
+import {
+  controllerClusterRoleRules,
+  controllerClusterScopedRules,
+  controllerLeaderElectionRules,
+  controllerNamespacedRules,
+} from "../../../src/controller/rbac.ts";
 import { parseControllerConfig, podOptionsOf } from "../../../src/controller/config.ts";
 import { beforeUninstallRules } from "../../../src/uninstall/rbac.ts";
 import { WEBHOOK_PATHS } from "../../../webhooks/app.ts";
@@ -192,6 +197,30 @@ describe("the before-uninstall hook", () => {
 });
 
 describe("chart options", () => {
+  test("controller.watchNamespaces: a Role and RoleBinding with the namespaced rules in each, the ClusterRole only the cluster-scoped ones, and the flag", () => {
+    const objects = render({ release: "arc", namespace: "ops", valuesFiles: [valuesFile({ controller: { watchNamespaces: ["ci", "team-a"] } })] });
+    expect(one<{ rules: V1PolicyRule[] }>(objects, "ClusterRole").rules).toEqual(controllerClusterScopedRules());
+    type Bound = { metadata: { name: string; namespace: string }; rules?: V1PolicyRule[]; roleRef?: { name: string }; subjects?: object[] };
+    const inWatched = (kind: string) =>
+      objects.filter((o) => o.kind === kind && o.metadata.namespace !== "ops" && !isBeforeUninstall(o)) as unknown as Bound[];
+    const roles = inWatched("Role");
+    expect(roles.map((r) => [r.metadata.namespace, r.metadata.name])).toEqual([
+      ["ci", "arc-forgejo-arc"],
+      ["team-a", "arc-forgejo-arc"],
+    ]);
+    for (const role of roles) expect(role.rules).toEqual(controllerNamespacedRules());
+    const bindings = inWatched("RoleBinding");
+    expect(bindings.map((b) => [b.metadata.namespace, b.roleRef!.name])).toEqual([
+      ["ci", "arc-forgejo-arc"],
+      ["team-a", "arc-forgejo-arc"],
+    ]);
+    for (const binding of bindings) expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "arc-forgejo-arc", namespace: "ops" }]);
+    expect(controllerContainer(objects).args).toContain("--watch-namespaces=ci,team-a");
+    expect(controllerContainer(render({})).args!.some((a) => a.startsWith("--watch-namespaces"))).toBe(false);
+    for (const wrong of [["Team_A"], ["ci", "ci"]])
+      expect(() => render({ valuesFiles: [valuesFile({ controller: { watchNamespaces: wrong } })] })).toThrow(/watchNamespaces/);
+  });
+
   test("commonLabels go on every object the chart makes and on its pods; a key the chart sets is refused, naming it", () => {
     const everything = {
       commonLabels: { team: "platform", "example.com/cost-center": "42" },

@@ -65,6 +65,18 @@ describe("controller configuration", () => {
     );
   });
 
+  it("serves every namespace by default, or the namespaces named (once each), and refuses one that cannot name a namespace", () => {
+    expect(parseControllerConfig([], {}).watchNamespaces).toBeUndefined();
+    expect(parseControllerConfig(["--watch-namespaces", ""], {}).watchNamespaces).toBeUndefined();
+    expect(parseControllerConfig([], { FORGEJO_ARC_WATCH_NAMESPACES: "team-a, team-b,team-a" }).watchNamespaces).toEqual([
+      "team-a",
+      "team-b",
+    ]);
+    expect(() => parseControllerConfig(["--watch-namespaces", "team-a,ci.example"], {})).toThrow(
+      '--watch-namespaces: "ci.example" is not a namespace name (at most 63 lowercase letters, digits and "-")',
+    );
+  });
+
   describe("pod templates for every RunnerDeployment", () => {
     const runner = { metadata: { labels: { team: "ci" } }, spec: { nodeSelector: { pool: "ci" } } };
 

@@ -14,8 +14,8 @@ function runner(id: number, description: string, status = "offline"): ForgejoRun
   return { id, uuid: `uuid-${id}`, name: `k8s-ci-r-${id}`, status, ephemeral: true, description };
 }
 
-function marked(uid: string, cluster = CLUSTER): string {
-  return forgejoRunnerDescription(ar({ metadata: { name: "r", namespace: "ci", uid } }), cluster);
+function marked(uid: string, cluster = CLUSTER, namespace = "ci"): string {
+  return forgejoRunnerDescription(ar({ metadata: { name: "r", namespace, uid } }), cluster);
 }
 
 describe("runner description", () => {
@@ -24,7 +24,7 @@ describe("runner description", () => {
     expect(forgejoRunnerDescription(runnerFor, CLUSTER)).toBe(
       `forgejo-arc: ActRunner ci/builders-42-1 for job 42 (uid uid-1, cluster ${CLUSTER})`,
     );
-    expect(forgejoRunnerOwner(forgejoRunnerDescription(runnerFor, CLUSTER))).toEqual({ uid: "uid-1", clusterId: CLUSTER });
+    expect(forgejoRunnerOwner(forgejoRunnerDescription(runnerFor, CLUSTER))).toEqual({ namespace: "ci", uid: "uid-1", clusterId: CLUSTER });
   });
 
   it("carries no owner without a cluster identity, and reads none from other descriptions", () => {
@@ -51,6 +51,12 @@ describe("orphanRunners", () => {
       runner(5, marked("gone"), "idle"),
     ];
     expect(orphanRunners(runners, CLUSTER, new Set()).map((r) => r.id)).toEqual([5]);
+  });
+
+  it("with --watch-namespaces, leaves the runners of ActRunners in other namespaces, which the cache does not hold", () => {
+    const runners = [runner(1, marked("gone", CLUSTER, "team-a")), runner(2, marked("elsewhere", CLUSTER, "team-b"))];
+    expect(orphanRunners(runners, CLUSTER, new Set(), ["team-a"]).map((r) => r.id)).toEqual([1]);
+    expect(orphanRunners(runners, CLUSTER, new Set()).map((r) => r.id)).toEqual([1, 2]);
   });
 });
 

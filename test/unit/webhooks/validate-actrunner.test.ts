@@ -64,4 +64,16 @@ describe("validating webhook for ActRunner", () => {
     const response = await validate(ar({ metadata: { finalizers: ["forgejo.actions.io/runner-cleanup"] } }), ar());
     expect(response.allowed).toBe(true);
   });
+
+  it("refuses an ActRunner in a namespace the controller does not serve (--watch-namespaces)", async () => {
+    const send = (watchNamespaces: string[]) =>
+      request(testApp({ watchNamespaces }))
+        .post(path)
+        .send(review({ operation: "CREATE", object: ar(), kind: "ActRunner" }));
+    const refused = (await send(["team-a"])).body.response as AdmissionResponse;
+    expect(refused.allowed).toBe(false);
+    expect(refused.status?.message).toContain(`metadata.namespace: this forgejo-arc installation serves only namespace team-a (`);
+    expect(refused.status?.message).toContain(`so an ActRunner in ${NAMESPACE} would never run`);
+    expect(((await send([NAMESPACE])).body.response as AdmissionResponse).allowed).toBe(true);
+  });
 });

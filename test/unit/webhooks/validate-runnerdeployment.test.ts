@@ -763,4 +763,25 @@ describe("validating webhook for RunnerDeployment", () => {
       expect(response).toMatchObject({ allowed: false, status: { code: 500, message: expect.stringContaining("ECONNREFUSED") } });
     });
   });
+
+  describe("with --watch-namespaces", () => {
+    it("refuses a RunnerDeployment in a namespace the controller does not serve, naming those it serves, before any dry-run", async () => {
+      const dryRun = jest.fn<DryRun>(async () => ({ kind: "admitted" }) as never);
+      const response = await validate(rd(), testApp({ dryRun, watchNamespaces: ["team-a", "team-b"] }));
+      expect(response).toMatchObject({
+        allowed: false,
+        status: {
+          message:
+            "metadata.namespace: this forgejo-arc installation serves only namespaces team-a, team-b (the chart's controller.watchNamespaces, " +
+            `the controller's --watch-namespaces), so a RunnerDeployment in ${NAMESPACE} would never run: create it in one of those, or add ${NAMESPACE} there`,
+        },
+      });
+      expect(dryRun).not.toHaveBeenCalled();
+    });
+
+    it("admits one in a namespace it serves, and lets one elsewhere change nothing made from it (a finalizer or annotation)", async () => {
+      expect((await validate(rd(), testApp({ watchNamespaces: [NAMESPACE] }))).allowed).toBe(true);
+      expect((await validate(rd(), testApp({ watchNamespaces: ["team-a"] }), "UPDATE")).allowed).toBe(true);
+    });
+  });
 });
