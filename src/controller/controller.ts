@@ -274,7 +274,7 @@ export class Controller {
       this.cache.actRunners.on(event, (ar) => {
         if (event === "delete") this.arReconciler.forget(ar);
         this.arQueue.add(keyOf(ar));
-        // Only activeActRunners depends on ActRunners: a burst of changes is one status write a second.
+        // Its status counts them (activeActRunners, RunnersHealthy): a burst of changes is one status write a second.
         const owner = rdKeyOfOwner(ar);
         if (owner) this.rdQueue.addAfter(owner, 1_000);
       });

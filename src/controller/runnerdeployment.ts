@@ -24,7 +24,8 @@ import type { EventRecorder } from "../k8s/events.ts";
 import type { Logger } from "../observability/log.ts";
 import { failureReason } from "../forgejo/errors.ts";
 import { matchesLabels, SupersededVersions, type AR, type ClusterCache, type RD } from "./cache.ts";
-import { setCondition, transitions, type ConditionInput } from "./conditions.ts";
+import { findCondition, setCondition, transitions, type ConditionInput } from "./conditions.ts";
+import { runnersHealthy } from "./runner-health.ts";
 import {
   CONFIG_HASH_ANNOTATION,
   SPEC_GENERATION_ANNOTATION,
@@ -396,10 +397,13 @@ export class RunnerDeploymentReconciler {
     for (const input of runnerDeploymentConditions(rd, { ...state, listenerPod }))
       conditions = setCondition(conditions, input, rd.metadata?.generation, now);
     if (!state.caBundle) conditions = conditions.filter((c) => c.type !== "CABundleValid");
+    const actRunners = this.deps.cache.actRunnersOf(rd);
+    const health = runnersHealthy(actRunners);
+    if (health) conditions = setCondition(conditions, health, rd.metadata?.generation, now);
     const status: Partial<RunnerDeploymentStatus> = {
       observedGeneration: rd.metadata?.generation,
       listenerPodName: listenerPod?.metadata?.name,
-      activeActRunners: this.deps.cache.actRunnersOf(rd).filter((ar) => !isFinished(ar)).length,
+      activeActRunners: actRunners.filter((ar) => !isFinished(ar)).length,
       conditions,
     };
     const current = rd.status ?? {};
@@ -428,6 +432,9 @@ export class RunnerDeploymentReconciler {
     this.statusSuperseded.replaced(rd);
     for (const condition of transitions(current.conditions, conditions)) {
       if (condition.type === "Ready" && condition.status === "Unknown") continue;
+      // The first runner of a RunnerDeployment that ends well is no news.
+      if (condition.type === "RunnersHealthy" && condition.status === "True" && !findCondition(current.conditions, condition.type))
+        continue;
       this.deps.events.event(
         rd,
         // Suspended is the user's own choice, not a fault.

@@ -219,7 +219,7 @@ export interface RunnerDeploymentStatus {
    */
   endedActRunners?: string[];
   /**
-   * Ready, ListenerAvailable, ForgejoReachable, TokenValid and, with spec.caBundleConfigMapRef, CABundleValid.
+   * Ready, ListenerAvailable, ForgejoReachable, TokenValid, with spec.caBundleConfigMapRef CABundleValid, and once a runner ended RunnersHealthy.
    */
   conditions?: Conditions;
 }

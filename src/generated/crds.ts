@@ -2,6 +2,6 @@
 
 /** Each CRD's name and the digest of its spec (annotation forgejo.actions.io/schema-digest). */
 export const CRD_SCHEMA_DIGESTS: Readonly<Record<string, string>> = {
-  "runnerdeployments.forgejo.actions.io": "83435b3e79a896c6",
+  "runnerdeployments.forgejo.actions.io": "4e9908110ac10bc6",
   "actrunners.forgejo.actions.io": "148cbda60cb74fdf",
 };

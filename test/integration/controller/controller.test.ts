@@ -398,6 +398,13 @@ describe("controller", () => {
     }
     expect(bridge.errors).toEqual([]);
     expect(jobs.map((j) => fake.jobs.get(j.id)!.status)).toEqual(["success", "success"]);
+    // RunnersHealthy appears with the first runner that ended, True, without an Event (no news).
+    const healthy = await eventually("RunnersHealthy on the RunnerDeployment", async () => {
+      const current = (await objects.get("runnerdeployments", ns, "chain")) as RunnerDeployment;
+      return current.status?.conditions?.find((c) => c.type === "RunnersHealthy");
+    });
+    expect(healthy).toMatchObject({ status: "True", reason: "NotFailing" });
+    expect((await events("chain")).filter((e) => e.message?.startsWith("RunnersHealthy"))).toEqual([]);
     for (const reason of ["JobCreated", "Succeeded"]) await eventOf(names[0]!, reason, (e) => e.reason === reason);
     // The controller's log keeps each runner's course (Events expire).
     const course = await courseEndingIn(names[0]!, "Succeeded");
@@ -819,6 +826,16 @@ describe("controller", () => {
     expect(fake.jobs.get(job.id)!.status).toBe("waiting");
     await eventually("runners deleted", async () => (forgejoRunnersOf("fails").length === 0 ? true : undefined));
     expect(await controllerMetric("forgejo_arc_actrunners_finished_total", { phase: "Failed", reason: "OOMKilled" })).toBe(3);
+    // Three in a row: the RunnerDeployment says so, with the last one's reason, and a Warning Event.
+    const unhealthy = await eventually("RunnersHealthy False", async () => {
+      const current = (await objects.get("runnerdeployments", ns, "fails")) as RunnerDeployment;
+      return current.status?.conditions?.find((c) => c.type === "RunnersHealthy" && c.status === "False");
+    });
+    expect(unhealthy.reason).toBe("OOMKilled");
+    expect(unhealthy.message).toBe(
+      `Its latest 3 runners failed; the last, ActRunner fails-${job.id}-1-try3, OOMKilled: The runner pod failed: ${why}`,
+    );
+    await eventOf("fails", "the RunnersHealthy Warning", (e) => e.type === "Warning" && e.reason === "OOMKilled");
     expect(await controllerMetric("forgejo_arc_runner_run_duration_seconds_count", { phase: "Failed" })).toBe(failedRunsBefore + 3);
     await objects.delete("runnerdeployments", ns, "fails");
   }, 150_000);
