@@ -1,5 +1,6 @@
 // The controller's view of the cluster: one informer per kind it reads, cluster-wide (or one per
-// watched namespace, --watch-namespaces) and filtered to what forgejo-arc owns. Reconcilers read only from here, never LIST — except a runner
+// watched namespace, --watch-namespaces) and filtered to what forgejo-arc owns. Reconcilers read
+// only from here, never LIST — except a runner
 // Job's pods, which are fetched when wanted (runner-pods.ts): watching every runner pod cost the
 // controller about 40% of its CPU and the API server a watch event per pod change.
 import {
@@ -31,6 +32,8 @@ const LISTENER_PODS = `${MANAGED},${LABELS.component}=listener`;
 interface WatchedKind {
   prefix: string;
   plural: string;
+  /** For logs, when the plural does not say it (listener pods). */
+  name?: string;
   labelSelector?: string;
   list: (namespace: string | undefined) => Promise<object>;
 }
@@ -41,6 +44,8 @@ export class ClusterCache {
   readonly deployments: ObjectCache<V1Deployment & KubernetesObject>;
   readonly jobs: ObjectCache<V1Job & KubernetesObject>;
   readonly listenerPods: ObjectCache<V1Pod & KubernetesObject>;
+  /** Every ActRunner it watches, read from the API server now (the informer may lag). */
+  readonly listActRunnersNow: () => Promise<AR[]>;
 
   /** `namespaces`: watch only these (--watch-namespaces), one informer per kind in each; else cluster-wide. */
   constructor(kc: KubeConfig, logger: Logger, relistIntervalMs?: number, namespaces?: string[]) {
@@ -53,7 +58,7 @@ export class ClusterCache {
         new Informer<T>(kc, {
           logger,
           relistIntervalMs,
-          name: namespace ? `${kind.plural}/${namespace}` : kind.plural,
+          name: namespace ? `${kind.name ?? kind.plural}/${namespace}` : (kind.name ?? kind.plural),
           path: namespace ? `${kind.prefix}/namespaces/${namespace}/${kind.plural}` : `${kind.prefix}/${kind.plural}`,
           labelSelector: kind.labelSelector,
           list: () => kind.list(namespace) as Promise<KubernetesListObject<T>>,
@@ -69,7 +74,12 @@ export class ClusterCache {
       };
     };
     this.runnerDeployments = cacheOf<RD>(ours("runnerdeployments"));
-    this.actRunners = cacheOf<AR>(ours("actrunners"));
+    const actRunners = ours("actrunners");
+    this.actRunners = cacheOf<AR>(actRunners);
+    this.listActRunnersNow = async () => {
+      const lists = await Promise.all((namespaces ?? [undefined]).map((namespace) => actRunners.list(namespace)));
+      return (lists as KubernetesListObject<AR>[]).flatMap((list) => list.items);
+    };
     this.deployments = cacheOf({
       prefix: "/apis/apps/v1",
       plural: "deployments",
@@ -91,6 +101,7 @@ export class ClusterCache {
     this.listenerPods = cacheOf({
       prefix: "/api/v1",
       plural: "pods",
+      name: "listener-pods",
       labelSelector: LISTENER_PODS,
       list: (namespace) =>
         namespace

@@ -2,10 +2,9 @@
 // reconcile keys while this replica leads. Webhooks and health are served by every replica.
 import { join } from "node:path";
 import type { Server } from "node:http";
-import { CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1Namespace } from "@kubernetes/client-node";
+import type { KubeConfig, KubernetesObject, V1Namespace } from "@kubernetes/client-node";
 import express from "express";
 import type { Registry } from "prom-client";
-import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { ForgejoError } from "../forgejo/errors.ts";
 import { UnansweredServers } from "../forgejo/unanswered-servers.ts";
 import { apiErrorCode, apiErrorMessage } from "../k8s/client.ts";
@@ -20,7 +19,7 @@ import { createApp } from "../../webhooks/app.ts";
 import type { PodOptions } from "../../webhooks/dry-run.ts";
 import { serve, type WebhookServer } from "../../webhooks/serve.ts";
 import { ActRunnerReconciler } from "./actrunner.ts";
-import { ClusterCache, keyOf, ownerRunnerDeploymentName, splitKey, type AR, type RD } from "./cache.ts";
+import { ClusterCache, keyOf, ownerRunnerDeploymentName, splitKey, type RD } from "./cache.ts";
 import { podOptionsOf, type ControllerConfig } from "./config.ts";
 import { ForgejoClients } from "./forgejo-clients.ts";
 import { CrdCheck } from "./crd-check.ts";
@@ -145,7 +144,7 @@ export class Controller {
     this.deps.logger.info("Synced caches");
     if (this.elector) await this.elector.acquire(onLostLeadership);
     if (this.stopping) return;
-    const existing = await this.untilAnswered("Listing ActRunners at the start of leadership", () => this.listActRunners());
+    const existing = await this.untilAnswered("Listing ActRunners at the start of leadership", () => this.cache.listActRunnersNow());
     if (!existing) return;
     this.clusterId = await this.readClusterId();
     if (this.stopping) return;
@@ -196,16 +195,6 @@ export class Controller {
       }
     });
     return namespace?.metadata?.uid;
-  }
-
-  /** Every ActRunner served now, read from the API server (not the cache, which may lag). */
-  private async listActRunners(): Promise<AR[]> {
-    const custom = this.deps.kc.makeApiClient(CustomObjectsApi);
-    const plural = { group: API_GROUP, version: API_VERSION, plural: "actrunners" };
-    const lists = this.config.watchNamespaces
-      ? this.config.watchNamespaces.map((namespace) => custom.listNamespacedCustomObject({ ...plural, namespace }))
-      : [custom.listClusterCustomObject(plural)];
-    return ((await Promise.all(lists)) as { items: AR[] }[]).flatMap((list) => list.items);
   }
 
   /** `call`'s answer, retried with backoff while it fails; undefined when the controller stops first. */
