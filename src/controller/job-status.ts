@@ -1,7 +1,7 @@
 // What an ActRunner's phase is, read from its batch/v1 Job and, when they were fetched, the Job's
 // pods; when the controller, which does not watch runner pods, should fetch them; and how an
 // ActRunner whose Job is gone ends. Pure.
-import type { V1ContainerStateTerminated, V1ContainerStatus, V1Job, V1JobCondition, V1Pod } from "@kubernetes/client-node";
+import type { V1ContainerStateTerminated, V1ContainerStatus, V1Job, V1JobCondition, V1Pod, V1PodCondition } from "@kubernetes/client-node";
 import { DOCKER_CONTAINER, RUNNER_CONTAINER } from "../api/defaults.ts";
 import type { ActRunner } from "../generated/api.ts";
 import { pickedUp } from "../listener/plan.ts";
@@ -191,12 +191,8 @@ export const POD_FAILURE_REASONS = [
 export function podFailureReason(pod: V1Pod | undefined): (typeof POD_FAILURE_REASONS)[number] {
   if (!pod) return "PodDeleted";
   if (pod.status?.reason === "Evicted") return "Evicted";
-  if (pod.status?.conditions?.some((c) => c.type === "DisruptionTarget" && c.status === "True")) return "PodDisrupted";
-  const runnerExit = pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER)?.state?.terminated;
-  const dockerExit = sidecarDeath(
-    pod.status?.initContainerStatuses?.find((c) => c.name === DOCKER_CONTAINER),
-    runnerExit,
-  );
+  if (disruptionOf(pod)) return "PodDisrupted";
+  const { runnerExit, dockerExit } = containerEnds(pod);
   if (dockerExit?.reason === "OOMKilled" || runnerExit?.reason === "OOMKilled") return "OOMKilled";
   if (dockerExit) return "DockerSidecarFailed";
   if (runnerExit && runnerExit.exitCode !== 0) return "RunnerFailed";
@@ -213,11 +209,9 @@ function failureDetail(pod: V1Pod | undefined, jobFailed: V1JobCondition): strin
   if (!pod && jobFailed.reason === "BackoffLimitExceeded") return podGone(jobFailed.message);
   const parts: string[] = [];
   if (pod?.status?.reason) parts.push(withMessage(`pod ${pod.status.reason}`, pod.status.message));
-  const disruption = pod?.status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
+  const disruption = disruptionOf(pod);
   if (disruption) parts.push(withMessage(`pod disrupted (${disruption.reason ?? "DisruptionTarget"})`, disruption.message));
-  const runnerExit = pod?.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER)?.state?.terminated;
-  const docker = pod?.status?.initContainerStatuses?.find((c) => c.name === DOCKER_CONTAINER);
-  const dockerExit = sidecarDeath(docker, runnerExit);
+  const { runnerExit, docker, dockerExit } = containerEnds(pod);
   if (dockerExit) {
     const restarts = docker?.restartCount ? ` (restarted ${docker.restartCount} times)` : "";
     parts.push(describeExit(`${DOCKER_CONTAINER} sidecar`, DOCKER_CONTAINER, dockerExit, restarts));
@@ -225,6 +219,17 @@ function failureDetail(pod: V1Pod | undefined, jobFailed: V1JobCondition): strin
   if (runnerExit)
     parts.push(withMessage(describeExit(`${RUNNER_CONTAINER} container`, RUNNER_CONTAINER, runnerExit), logTail(runnerExit.message)));
   return parts.length > 0 ? parts.join("; ") : (jobFailed.message ?? "the Job failed");
+}
+
+function disruptionOf(pod: V1Pod | undefined): V1PodCondition | undefined {
+  return pod?.status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
+}
+
+/** The runner container's end, the Docker sidecar's status, and its end if it may have caused the runner's (sidecarDeath). */
+function containerEnds(pod: V1Pod | undefined) {
+  const runnerExit = pod?.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER)?.state?.terminated;
+  const docker = pod?.status?.initContainerStatuses?.find((c) => c.name === DOCKER_CONTAINER);
+  return { runnerExit, docker, dockerExit: sidecarDeath(docker, runnerExit) };
 }
 
 /**
