@@ -26,7 +26,14 @@ export type DryRunRequest = { namespace: string } & (
 );
 
 /** The API server's verdict on an object (src/k8s/dry-run.ts): its refusal, or the warnings it admits it with. */
-export type DryRun = (request: DryRunRequest) => Promise<{ refusal?: string; warnings: string[] }>;
+/** A refusal, or the object as admitted (`admitted`, for Pods: with LimitRange defaults and what mutating webhooks added). */
+export type DryRun = (request: DryRunRequest) => Promise<{ refusal?: string; warnings: string[]; admitted?: V1Pod }>;
+
+/** The runner and listener Pods as the dry-run admitted them, where it did. */
+export interface AdmittedPods {
+  runner?: V1Pod;
+  listener?: V1Pod;
+}
 
 /** What the controller builds runner Jobs and listener Deployments with (its flags). */
 export interface PodOptions {
@@ -124,6 +131,8 @@ function generatedName<T extends { metadata?: { name?: string; generateName?: st
 /** One object to dry-run: what it is called in answers, and what of the RunnerDeployment it is made from. */
 interface ToDryRun {
   request: DryRunRequest;
+  /** Which pod a Pod request is. */
+  pod?: keyof AdmittedPods;
   /** "the runner Job made for each job (from …)". */
   phrase: string;
   /** The field its verdicts are reported under. */
@@ -151,6 +160,7 @@ function objectsToDryRun(made: MadeObjects, namespace: string): ToDryRun[] {
   const listenerFrom = builtFrom(["spec.listenerTemplate"], "--listener-pod-template", made.withDefaults.listener);
   return [
     {
+      pod: "runner",
       field: runner,
       phrase: `the runner Pod ${runnerFrom}`,
       request: { namespace, kind: "Pod", object: asPod(made.name, "runner", made.runnerJob.spec!.template) },
@@ -159,6 +169,7 @@ function objectsToDryRun(made: MadeObjects, namespace: string): ToDryRun[] {
     { field: metadata, phrase: "the runner Secret made for each job", request: { namespace, kind: "Secret", object: made.runnerSecret } },
     { field: metadata, phrase: "the ActRunner made for each job", request: { namespace, kind: "ActRunner", object: made.actRunner } },
     {
+      pod: "listener",
       field: listener,
       phrase: `the listener Pod ${listenerFrom}`,
       request: { namespace, kind: "Pod", object: asPod(made.name, "listener", listenerPod) },
@@ -204,13 +215,15 @@ const PASSING_REFUSALS: { pattern: RegExp; why: (object: string) => string }[] =
  * The API server's verdict on the objects this RunnerDeployment makes: a refusal denies, unless it
  * only lasts for now (PASSING_REFUSALS). Only the Pods' warnings are passed on: what the API server
  * warns about a Job or a Deployment is its pod template (Pod Security warns in the Pod's words, and
- * even where it enforces), which the Pod's own dry-run answers.
+ * even where it enforces), which the Pod's own dry-run answers. Returns the Pods as admitted.
  */
-export async function dryRunObjects(made: MadeObjects, namespace: string, rules: DryRunRules, verdict: Verdict): Promise<void> {
+export async function dryRunObjects(made: MadeObjects, namespace: string, rules: DryRunRules, verdict: Verdict): Promise<AdmittedPods> {
   const requests = objectsToDryRun(made, namespace);
   const answers = await answersWithin(requests, namespace, rules);
-  for (const [i, { request, phrase, field }] of requests.entries()) {
-    const { refusal, warnings } = answers[i]!;
+  const admittedPods: AdmittedPods = {};
+  for (const [i, { request, phrase, field, pod }] of requests.entries()) {
+    const { refusal, warnings, admitted } = answers[i]!;
+    if (pod && admitted) admittedPods[pod] = admitted;
     if (request.kind === "Pod")
       for (const warning of warnings) verdict.warnings.push(`${field}: the API server warns about ${phrase}: ${warning}`);
     if (!refusal) continue;
@@ -218,6 +231,7 @@ export async function dryRunObjects(made: MadeObjects, namespace: string, rules:
     if (passing) verdict.warnings.push(`${field}: ${passing.why(phrase)}: ${refusal}`);
     else verdict.denials.push(`${field}: the API server would refuse ${phrase}: ${refusal}${labelsFrom(request.kind)}`);
   }
+  return admittedPods;
 }
 
 /** Where a refused object's labels come from: a policy on them is met by labelling the RunnerDeployment, which passes its labels on. */

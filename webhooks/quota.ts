@@ -51,7 +51,7 @@ export function checkQuotas(maxRunners: number | undefined, quotas: V1ResourceQu
   }
 }
 
-/** The pods a RunnerDeployment makes, as built: one runner pod per job, and the listener's. */
+/** The pods a RunnerDeployment makes — as the dry-run admitted them, else as built: one runner pod per job, and the listener's. */
 export interface QuotaPods {
   runner: V1PodSpec;
   listener: V1PodSpec;
@@ -67,9 +67,9 @@ function computeResource(key: string): { kind: "requests" | "limits"; resource: 
 /**
  * Warnings for each compute-resource quota that leaves room for fewer runner pods than
  * spec.maxRunners allows, the listener's pod counted first. Pods are counted as the quota counts
- * them (a native sidecar runs beside the containers, an init container before them); a container
- * that sets no value counts 0 — a LimitRange default is not read — so a warning is never wrong,
- * at most missed.
+ * them (a native sidecar runs beside the containers, an init container before them). The pods as
+ * admitted carry a LimitRange's defaults; as built (no dry-run), a container that sets no value
+ * counts 0, so a warning is never wrong, at most missed.
  */
 function checkComputeQuota(maxRunners: number | undefined, quota: V1ResourceQuota, pods: QuotaPods, verdict: Verdict): void {
   for (const [key, hard] of Object.entries(quota.spec?.hard ?? {})) {

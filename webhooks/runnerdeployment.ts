@@ -213,11 +213,14 @@ export async function validateRunnerDeployment(rd: RunnerDeployment, namespace: 
   const pullSecrets = pullSecretsNamed(rd, made, rules.podOptions, namespace);
   const missing =
     pullSecrets.length > 0 ? rules.missingSecrets?.(namespace, [...new Set(pullSecrets.map((s) => s.name))]).catch(() => []) : undefined;
-  if (rules.dryRun) await dryRunObjects(made, namespace, { dryRun: rules.dryRun, withinMs: rules.dryRunWithinMs }, verdict);
+  const admitted = rules.dryRun
+    ? await dryRunObjects(made, namespace, { dryRun: rules.dryRun, withinMs: rules.dryRunWithinMs }, verdict)
+    : {};
+  // The pods as admitted carry what a LimitRange or a mutating webhook adds to them, which counts against quotas too.
   if (verdict.denials.length === 0 && quotas)
     checkQuotas(spec.maxRunners, await quotas, verdict, {
-      runner: made.runnerJob.spec!.template.spec!,
-      listener: made.listener.deployment.spec!.template.spec!,
+      runner: admitted.runner?.spec ?? made.runnerJob.spec!.template.spec!,
+      listener: admitted.listener?.spec ?? made.listener.deployment.spec!.template.spec!,
     });
   if (verdict.denials.length === 0 && missing) checkPullSecrets(pullSecrets, await missing, verdict);
   return verdict;

@@ -1,7 +1,15 @@
 // What the admission webhook asks the API server: an object sent as the controller would, without
 // storing it (server-side dry-run), which every admission step answers — validation, Pod Security,
 // quotas, webhooks, policies; and a namespace's ResourceQuotas and which Secrets it lacks.
-import { BatchV1Api, CoreV1Api, CustomObjectsApi, setHeaderOptions, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import {
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import { API_GROUP, API_VERSION } from "../api/schemas.ts";
 import { makeApplier } from "./apply.ts";
 import type { DryRun, DryRunRequest } from "../../webhooks/dry-run.ts";
@@ -19,9 +27,9 @@ export function dryRun(kc: KubeConfig): DryRun {
   const batch = kc.makeApiClient(BatchV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   // What is made for each job is created anew every time; the listener's objects are applied
-  // (created or updated) by the controller's own applier. Only the Pods' warnings are read.
+  // (created or updated) by the controller's own applier. Only the Pods' warnings and admitted form are read.
   const apply = makeApplier(kc, { dryRun: true });
-  const send = (request: DryRunRequest): Promise<{ headers: Record<string, string> }> => {
+  const send = (request: DryRunRequest): Promise<{ headers: Record<string, string>; data?: unknown }> => {
     const { namespace } = request;
     const created = { namespace, dryRun: "All" };
     switch (request.kind) {
@@ -47,8 +55,10 @@ export function dryRun(kc: KubeConfig): DryRun {
   };
   return async (request) => {
     try {
-      // E.g. Pod Security in warn mode: "would violate PodSecurity …".
-      return { warnings: warningTexts((await send(request)).headers.warning) };
+      const answer = await send(request);
+      // Warnings, e.g. Pod Security in warn mode: "would violate PodSecurity …".
+      const warnings = warningTexts(answer.headers.warning);
+      return request.kind === "Pod" ? { warnings, admitted: answer.data as V1Pod } : { warnings };
     } catch (error) {
       const code = apiErrorCode(error);
       // 400/403/422 are verdicts on the object (invalid, forbidden by policy or quota); anything else

@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { Registry } from "prom-client";
 import { issueCertificate } from "../../../scripts/cluster/cluster.ts";
 import { urlModeWebhookConfigurations } from "../../../scripts/cluster/webhook-registration.ts";
-import { dryRun, missingSecrets, secretMetadata } from "../../../src/k8s/dry-run.ts";
+import { dryRun, missingSecrets, resourceQuotas, secretMetadata } from "../../../src/k8s/dry-run.ts";
 import { serve, type WebhookServer } from "../../../webhooks/serve.ts";
 import { validateRunnerDeployment } from "../../../webhooks/runnerdeployment.ts";
 import { sharedSchemaValidator } from "../../../webhooks/schema-validation.ts";
@@ -53,7 +53,13 @@ beforeAll(async () => {
     "subjectAltName=IP:127.0.0.1",
     "extendedKeyUsage=serverAuth",
   ]);
-  server = await serve(testApp({ registry, dryRun: dryRun(kc) }), { host: "127.0.0.1", port: 0, ...tls, logger: silentLogger() });
+  // Wired as the controller wires them.
+  server = await serve(testApp({ registry, dryRun: dryRun(kc), resourceQuotas: resourceQuotas(kc) }), {
+    host: "127.0.0.1",
+    port: 0,
+    ...tls,
+    logger: silentLogger(),
+  });
   const client = KubernetesObjectApi.makeApiClient(kc);
   for (const config of urlModeWebhookConfigurations({
     name: configName,
@@ -263,6 +269,31 @@ describe("admission webhooks called by the real API server", () => {
       expect(warnings).toContain("Warning: metadata: no room in the namespace's ResourceQuota for the ActRunner made for each job now");
     } finally {
       await core.deleteNamespacedResourceQuota({ name: "no-pods", namespace: ns });
+    }
+  });
+
+  it("counts a LimitRange's default limits in the compute-quota warning on spec.maxRunners: the pods as the dry-run admitted them", async () => {
+    await core.createNamespacedLimitRange({
+      namespace: ns,
+      body: { metadata: { name: "defaults" }, spec: { limits: [{ type: "Container", _default: { memory: "2Gi" } }] } },
+    });
+    await core.createNamespacedResourceQuota({
+      namespace: ns,
+      body: { metadata: { name: "memory" }, spec: { hard: { "limits.memory": "8Gi" } } },
+    });
+    try {
+      const body = inNs(rd({ spec: { labels: "x:host", maxRunners: 10 } }), "quota-defaults");
+      const { status, stderr } = await dryRunCreateInForce("the LimitRange and quota to be in force", body, (text) =>
+        text.includes('ResourceQuota "memory"'),
+      );
+      expect(status).toBe(0);
+      // The runner pod as built sets no memory limit: only as admitted does it take the LimitRange's default.
+      expect(stderr).toContain(
+        'ResourceQuota "memory" allows limits.memory 8Gi in this namespace and each runner pod takes 2048Mi of memory: 3 fit after the listener\'s 256Mi of memory',
+      );
+    } finally {
+      await core.deleteNamespacedResourceQuota({ name: "memory", namespace: ns });
+      await core.deleteNamespacedLimitRange({ name: "defaults", namespace: ns });
     }
   });
 

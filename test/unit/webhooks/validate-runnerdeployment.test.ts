@@ -408,6 +408,33 @@ describe("validating webhook for RunnerDeployment", () => {
     expect(unread).not.toHaveProperty("warnings");
   });
 
+  it("counts the runner pods against compute quotas as the dry-run admitted them: a LimitRange's defaults count", async () => {
+    const quotas = async () => [{ metadata: { name: "team" }, spec: { hard: { "limits.memory": "8Gi" } } }];
+    // The API server's LimitRanger gives a container without a memory limit the namespace's default.
+    const withDefaultLimit = (pod: V1Pod): V1Pod => ({
+      ...pod,
+      spec: {
+        ...pod.spec!,
+        containers: pod.spec!.containers.map((c) => ({
+          ...c,
+          resources: { ...c.resources, limits: { memory: "2Gi", ...c.resources?.limits } },
+        })),
+      },
+    });
+    const dryRun = jest.fn<DryRun>(async (request) =>
+      request.kind === "Pod" ? { warnings: [], admitted: withDefaultLimit(request.object) } : { warnings: [] },
+    );
+    const spec = { labels: "x:host", maxRunners: 10 };
+    const warned = await validate(rd({ spec }), testApp({ resourceQuotas: quotas, dryRun }));
+    expect(warned.warnings).toEqual([
+      expect.stringMatching(
+        /ResourceQuota "team" allows limits.memory 8Gi in this namespace and each runner pod takes 2048Mi of memory: 3 fit after the listener's 256Mi of memory/,
+      ),
+    ]);
+    // As built the runner pod sets no memory limit, so without the dry-run's answer it counts none.
+    expect(await validate(rd({ spec }), testApp({ resourceQuotas: quotas }))).not.toHaveProperty("warnings");
+  });
+
   it("warns about each image pull Secret the runner or listener pod names that the namespace lacks, saying where it was named", async () => {
     const asked: [string, string[]][] = [];
     const missingSecrets = async (namespace: string, names: string[]) => {
