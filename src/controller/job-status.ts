@@ -192,8 +192,8 @@ export function podFailureReason(pod: V1Pod | undefined): (typeof POD_FAILURE_RE
   if (!pod) return "PodDeleted";
   if (pod.status?.reason === "Evicted") return "Evicted";
   if (disruptionOf(pod)) return "PodDisrupted";
-  const { runnerExit, dockerExit } = containerEnds(pod);
-  if (dockerExit?.reason === "OOMKilled" || runnerExit?.reason === "OOMKilled") return "OOMKilled";
+  const { runnerExit, dockerExit, others } = containerEnds(pod);
+  if ([dockerExit, runnerExit, ...others.map((other) => other.exit)].some((exit) => exit?.reason === "OOMKilled")) return "OOMKilled";
   if (dockerExit) return "DockerSidecarFailed";
   if (runnerExit && runnerExit.exitCode !== 0) return "RunnerFailed";
   return "PodFailed";
@@ -211,11 +211,12 @@ function failureDetail(pod: V1Pod | undefined, jobFailed: V1JobCondition): strin
   if (pod?.status?.reason) parts.push(withMessage(`pod ${pod.status.reason}`, pod.status.message));
   const disruption = disruptionOf(pod);
   if (disruption) parts.push(withMessage(`pod disrupted (${disruption.reason ?? "DisruptionTarget"})`, disruption.message));
-  const { runnerExit, docker, dockerExit } = containerEnds(pod);
+  const { runnerExit, docker, dockerExit, others } = containerEnds(pod);
   if (dockerExit) {
     const restarts = docker?.restartCount ? ` (restarted ${docker.restartCount} times)` : "";
     parts.push(describeExit(`${DOCKER_CONTAINER} sidecar`, DOCKER_CONTAINER, dockerExit, restarts));
   }
+  for (const { label, name, exit } of others) parts.push(withMessage(describeExit(label, name, exit), logTail(exit.message)));
   if (runnerExit)
     parts.push(withMessage(describeExit(`${RUNNER_CONTAINER} container`, RUNNER_CONTAINER, runnerExit), logTail(runnerExit.message)));
   return parts.length > 0 ? parts.join("; ") : (jobFailed.message ?? "the Job failed");
@@ -225,11 +226,24 @@ function disruptionOf(pod: V1Pod | undefined): V1PodCondition | undefined {
   return pod?.status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
 }
 
-/** The runner container's end, the Docker sidecar's status, and its end if it may have caused the runner's (sidecarDeath). */
+/**
+ * The runner container's end, the Docker sidecar's status and its end if it may have caused the
+ * runner's (sidecarDeath), and the failed ends of the containers and init containers a template adds.
+ */
 function containerEnds(pod: V1Pod | undefined) {
   const runnerExit = pod?.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER)?.state?.terminated;
   const docker = pod?.status?.initContainerStatuses?.find((c) => c.name === DOCKER_CONTAINER);
-  return { runnerExit, docker, dockerExit: sidecarDeath(docker, runnerExit) };
+  const failedEnd = (label: string) => (status: V1ContainerStatus) => {
+    const exit = status.state?.terminated;
+    return exit && (exit.exitCode !== 0 || exit.reason === "OOMKilled")
+      ? [{ label: `${label} ${status.name}`, name: status.name, exit }]
+      : [];
+  };
+  const others = [
+    ...(pod?.status?.initContainerStatuses ?? []).filter((c) => c.name !== DOCKER_CONTAINER).flatMap(failedEnd("init container")),
+    ...(pod?.status?.containerStatuses ?? []).filter((c) => c.name !== RUNNER_CONTAINER).flatMap(failedEnd("container")),
+  ];
+  return { runnerExit, docker, dockerExit: sidecarDeath(docker, runnerExit), others };
 }
 
 /**

@@ -113,6 +113,26 @@ describe("observing a runner Job", () => {
       expect(message(ended(12, 11))).toBe("The runner pod failed: runner container Error with exit code 1");
     });
 
+    it("names a container or init container of the template that failed, with the end of its log", () => {
+      expect(
+        message({
+          initContainerStatuses: [
+            { name: "setup", state: { terminated: { exitCode: 2, reason: "Error", message: "cannot clone the cache\n" } } },
+          ],
+        }),
+      ).toBe("The runner pod failed: init container setup Error with exit code 2: cannot clone the cache");
+      expect(
+        message({
+          containerStatuses: [
+            { name: "runner", state: { terminated: { exitCode: 0, reason: "Completed" } } },
+            { name: "metrics", state: { terminated: { exitCode: 137, reason: "OOMKilled" } } },
+          ],
+        }),
+      ).toBe(
+        "The runner pod failed: container metrics OOMKilled with exit code 137 (out of memory: raise resources.limits.memory of container metrics in the RunnerDeployment's spec.runnerTemplate); runner container Completed with exit code 0",
+      );
+    });
+
     it("quotes the last lines of the runner's log, at most LOG_TAIL_MAX_CHARS", () => {
       const log = Array.from({ length: 20 }, (_, i) => `line ${i + 1}`).join("\n") + "\n\n";
       expect(
@@ -166,6 +186,12 @@ describe("observing a runner Job", () => {
           { containerStatuses: [exited("runner", 0, "Completed"), exited("extra", 1, "Error")] },
           "PodFailed",
         ],
+        [
+          "another container OOM-killed",
+          { containerStatuses: [exited("runner", 0, "Completed"), exited("extra", 137, "OOMKilled")] },
+          "OOMKilled",
+        ],
+        ["a template's init container failed", { initContainerStatuses: [exited("setup", 1, "Error")] }, "PodFailed"],
         ["no container status", {}, "PodFailed"],
       ];
       for (const [what, status, expected] of cases) expect([what, reason(status)]).toEqual([what, expected]);
