@@ -19,14 +19,15 @@ export function commaSeparated(text: string): string[] {
     .filter((part) => part !== "");
 }
 
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_LABEL_PART = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+const DNS_SUBDOMAIN = new RegExp(`^${DNS_LABEL_PART}(\\.${DNS_LABEL_PART})*$`);
 
 /** Whether `name` can name a Secret, a ConfigMap and most other objects: a DNS subdomain of at most 253 characters. */
 export function isObjectName(name: string): boolean {
   return name.length <= 253 && DNS_SUBDOMAIN.test(name);
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_LABEL = new RegExp(`^${DNS_LABEL_PART}$`);
 
 /** Whether `name` can name a namespace: a DNS label of at most 63 characters. */
 export function isNamespaceName(name: string): boolean {

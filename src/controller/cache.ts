@@ -80,33 +80,46 @@ export class ClusterCache {
       const lists = await Promise.all((namespaces ?? [undefined]).map((namespace) => actRunners.list(namespace)));
       return (lists as KubernetesListObject<AR>[]).flatMap((list) => list.items);
     };
-    this.deployments = cacheOf({
-      prefix: "/apis/apps/v1",
-      plural: "deployments",
-      labelSelector: MANAGED,
-      list: (namespace) =>
-        namespace
-          ? apps.listNamespacedDeployment({ namespace, labelSelector: MANAGED })
-          : apps.listDeploymentForAllNamespaces({ labelSelector: MANAGED }),
+    /** A built-in kind filtered by labels, listed in one namespace or in all with its typed client's two calls. */
+    const labelled = (
+      prefix: string,
+      plural: string,
+      labelSelector: string,
+      inNamespace: (query: { namespace: string; labelSelector: string }) => Promise<object>,
+      everywhere: (query: { labelSelector: string }) => Promise<object>,
+    ): WatchedKind => ({
+      prefix,
+      plural,
+      labelSelector,
+      list: (namespace) => (namespace ? inNamespace({ namespace, labelSelector }) : everywhere({ labelSelector })),
     });
-    this.jobs = cacheOf({
-      prefix: "/apis/batch/v1",
-      plural: "jobs",
-      labelSelector: MANAGED,
-      list: (namespace) =>
-        namespace
-          ? batch.listNamespacedJob({ namespace, labelSelector: MANAGED })
-          : batch.listJobForAllNamespaces({ labelSelector: MANAGED }),
-    });
+    this.deployments = cacheOf(
+      labelled(
+        "/apis/apps/v1",
+        "deployments",
+        MANAGED,
+        (q) => apps.listNamespacedDeployment(q),
+        (q) => apps.listDeploymentForAllNamespaces(q),
+      ),
+    );
+    this.jobs = cacheOf(
+      labelled(
+        "/apis/batch/v1",
+        "jobs",
+        MANAGED,
+        (q) => batch.listNamespacedJob(q),
+        (q) => batch.listJobForAllNamespaces(q),
+      ),
+    );
     this.listenerPods = cacheOf({
-      prefix: "/api/v1",
-      plural: "pods",
+      ...labelled(
+        "/api/v1",
+        "pods",
+        LISTENER_PODS,
+        (q) => core.listNamespacedPod(q),
+        (q) => core.listPodForAllNamespaces(q),
+      ),
       name: "listener-pods",
-      labelSelector: LISTENER_PODS,
-      list: (namespace) =>
-        namespace
-          ? core.listNamespacedPod({ namespace, labelSelector: LISTENER_PODS })
-          : core.listPodForAllNamespaces({ labelSelector: LISTENER_PODS }),
     });
   }
 
